@@ -1,0 +1,35 @@
+"""Where the files that ship beside the code live, in a checkout and in an installed wheel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+_REPO = _PACKAGE.parent
+
+
+def _shipped(name: str) -> Path:
+    # In a wheel, hatch's force-include puts them under envdoctor/_shipped; in a checkout
+    # (editable install, tests) they sit at the repository root.
+    inside = _PACKAGE / "_shipped" / name
+    return inside if inside.is_dir() else _REPO / name
+
+
+def probes_dir() -> Path:
+    return _shipped("probes")
+
+
+def stubs_dir() -> Path:
+    return _shipped("stubs")
+
+
+def lockfiles_dir() -> Path:
+    return _shipped("lockfiles")
+
+
+def data_dir() -> Path:
+    return _PACKAGE / "data"
+
+
+def probe_script(name: str) -> Path:
+    return probes_dir() / f"{name}.py"

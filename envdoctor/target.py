@@ -1,0 +1,121 @@
+"""Which interpreter envdoctor treats, and why that one.
+
+envdoctor runs outside the environment it treats, the way uv does: the target is chosen from
+`--python` / `--venv`, else the active virtualenv, else `./.venv`, else `python3` on PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from envdoctor.errors import UsageError
+
+_IDENTIFY = (
+    "import json, sys; print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3],"
+    " 'prefix': sys.prefix, 'base_prefix': getattr(sys, 'base_prefix', sys.prefix),"
+    " 'executable': sys.executable}))"
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    python: Path
+    """The interpreter, as given or found (not resolved: a venv's python is often a symlink)."""
+    source: str
+    """How it was chosen: --python, --venv, VIRTUAL_ENV, ./.venv or PATH."""
+    reason: str
+    """One sentence for the report: which interpreter, and why."""
+    version: str
+    prefix: str
+    is_venv: bool
+
+    @property
+    def venv(self) -> Path | None:
+        return Path(self.prefix) if self.is_venv else None
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["python"] = str(self.python)
+        return d
+
+
+def _venv_python(venv: Path) -> Path:
+    for rel in ("bin/python", "bin/python3", "Scripts/python.exe"):
+        cand = venv / rel
+        if cand.exists():
+            return cand
+    raise UsageError(f"{venv} is not a virtual environment: it has no bin/python.")
+
+
+def _identify(python: Path, source: str, reason: str) -> Target:
+    if not python.exists():
+        raise UsageError(f"{python} does not exist.")
+    if python.is_dir():
+        raise UsageError(f"{python} is a folder; pass an interpreter with --python or a folder with --venv.")
+    if not os.access(python, os.X_OK):
+        raise UsageError(f"{python} is not executable.")
+    try:
+        proc = subprocess.run(
+            [str(python), "-c", _IDENTIFY], capture_output=True, text=True, timeout=30
+        )
+        info = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError, IndexError):
+        info = None
+    if not isinstance(info, dict) or "version" not in info:
+        raise UsageError(f"{python} is not a working Python interpreter.")
+    return Target(
+        python=python,
+        source=source,
+        reason=reason,
+        version=info["version"],
+        prefix=info["prefix"],
+        is_venv=info["prefix"] != info["base_prefix"],
+    )
+
+
+def resolve(
+    python: str | None = None,
+    venv: str | None = None,
+    *,
+    cwd: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> Target:
+    """Pick the target interpreter; raise UsageError with one sentence when it is not usable."""
+    environ = dict(os.environ if environ is None else environ)
+    cwd = cwd or Path.cwd()
+    if python and venv:
+        raise UsageError("Pass either --python or --venv, not both.")
+    if python:
+        return _identify(Path(python), "--python", f"{python}, given with --python")
+    if venv:
+        v = Path(venv)
+        if not v.is_dir():
+            raise UsageError(f"{venv} does not exist or is not a folder.")
+        return _identify(_venv_python(v), "--venv", f"the virtual environment {venv}, given with --venv")
+    active = environ.get("VIRTUAL_ENV")
+    if active and Path(active).is_dir():
+        return _identify(
+            _venv_python(Path(active)), "VIRTUAL_ENV", f"the active virtual environment {active} (VIRTUAL_ENV)"
+        )
+    local = cwd / ".venv"
+    if local.is_dir():
+        return _identify(
+            _venv_python(local), "./.venv", f"{local}, because no virtual environment is active"
+        )
+    found = shutil.which("python3", path=environ.get("PATH"))
+    if found:
+        return _identify(
+            Path(found), "PATH", f"{found}, python3 on PATH: no active virtualenv and no ./.venv"
+        )
+    raise UsageError("No Python found: pass --python PATH or --venv DIR.")
+
+
+def current() -> Target:
+    """The interpreter envdoctor itself runs on (for tests and self-checks)."""
+    return _identify(Path(sys.executable), "--python", f"{sys.executable}")

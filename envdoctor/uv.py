@@ -1,0 +1,132 @@
+"""The one module that runs uv: find the binary, run it, turn its output into data.
+
+uv is envdoctor's resolver and installer. Everything that installs, resolves, freezes or creates an
+environment goes through here, so that flags, index settings and error handling live in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class UvError(RuntimeError):
+    """uv failed; the message carries the command and uv's own last lines."""
+
+    def __init__(self, args: Sequence[str], returncode: int, stderr: str) -> None:
+        tail = "\n".join(stderr.strip().splitlines()[-15:])
+        super().__init__(f"uv {' '.join(args)} failed (exit {returncode}):\n{tail}")
+        self.args_ = list(args)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+@dataclass(frozen=True)
+class Indexes:
+    """Where uv looks for packages. Empty means uv's defaults (PyPI)."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    strategy: str | None = None  # uv's --index-strategy
+    no_index: bool = False
+
+    def args(self) -> list[str]:
+        out: list[str] = []
+        if self.no_index:
+            out.append("--no-index")
+        if self.index_url:
+            out += ["--index-url", self.index_url]
+        for url in self.extra_index_urls:
+            out += ["--extra-index-url", url]
+        for link in self.find_links:
+            out += ["--find-links", link]
+        if self.strategy:
+            out += ["--index-strategy", self.strategy]
+        return out
+
+
+@dataclass(frozen=True)
+class Uv:
+    binary: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        timeout: float | None = None,
+        check: bool = True,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "UV_NO_PROGRESS": "1", **self.env}
+        proc = subprocess.run(
+            [self.binary, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            cwd=cwd,
+        )
+        if check and proc.returncode != 0:
+            raise UvError(args, proc.returncode, proc.stderr)
+        return proc
+
+    # --- environments -------------------------------------------------------------------------
+    def venv(self, path: Path, python: str | None = None, seed: bool = False) -> None:
+        args = ["venv", "--quiet", str(path)]
+        if python:
+            args += ["--python", python]
+        if seed:
+            args.append("--seed")
+        self.run(args)
+
+    def pip_install(
+        self,
+        python: Path,
+        requirements: Sequence[str] = (),
+        *,
+        requirement_files: Sequence[Path] = (),
+        constraints: Sequence[Path] = (),
+        indexes: Indexes = Indexes(),
+        extra: Sequence[str] = (),
+        timeout: float | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        args = ["pip", "install", "--python", str(python), *indexes.args()]
+        for f in requirement_files:
+            args += ["-r", str(f)]
+        for c in constraints:
+            args += ["-c", str(c)]
+        return self.run([*args, *extra, *requirements], timeout=timeout)
+
+    def pip_uninstall(self, python: Path, names: Sequence[str]) -> None:
+        self.run(["pip", "uninstall", "--python", str(python), *names])
+
+    def pip_freeze(self, python: Path) -> list[str]:
+        out = self.run(["pip", "freeze", "--python", str(python)]).stdout
+        return [line for line in out.splitlines() if line.strip()]
+
+    def pip_list(self, python: Path) -> list[dict[str, str]]:
+        out = self.run(["pip", "list", "--python", str(python), "--format", "json"]).stdout
+        return json.loads(out or "[]")
+
+
+def find_uv() -> Uv:
+    """uv from the `uv` package envdoctor depends on, else from PATH."""
+    override = os.environ.get("ENVDOCTOR_UV")
+    if override:
+        return Uv(override)
+    try:
+        from uv import find_uv_bin
+
+        return Uv(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if not found:
+            raise FileNotFoundError("uv was not found: install it with `pip install uv`.") from None
+        return Uv(found)

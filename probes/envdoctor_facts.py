@@ -1,0 +1,284 @@
+"""envdoctor facts probe: runs INSIDE the target interpreter and prints one JSON document.
+
+Standard library only, Python 3.8 to 3.13. It never imports third-party packages (that is the
+imports probe's job), so it is fast and cannot crash on a broken environment. Every section is
+gathered under its own guard: a failure becomes an "error" field, never a traceback on stdout.
+"""
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import threading
+
+SCHEMA = 1
+COMPILED_SUFFIXES = (".so", ".pyd", ".dylib")
+
+
+def _guard(fn):
+    try:
+        return fn()
+    except Exception as exc:  # a probe reports, it never raises
+        return {"error": "%s: %s" % (type(exc).__name__, exc)}
+
+
+def _run(argv, timeout=15):
+    try:
+        proc = subprocess.run(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, universal_newlines=True
+        )
+        return proc.returncode, proc.stdout, proc.stderr
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, "", str(exc)
+
+
+def python_facts():
+    stdlib = sysconfig.get_path("stdlib") or ""
+    in_venv = sys.prefix != getattr(sys, "base_prefix", sys.prefix)
+    marker = os.path.join(stdlib, "EXTERNALLY-MANAGED")
+    return {
+        "version": "%d.%d.%d" % sys.version_info[:3],
+        "implementation": sys.implementation.name,
+        "executable": sys.executable,
+        "prefix": sys.prefix,
+        "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+        "is_venv": in_venv,
+        "soabi": sysconfig.get_config_var("SOABI"),
+        "ext_suffix": sysconfig.get_config_var("EXT_SUFFIX"),
+        "abiflags": getattr(sys, "abiflags", ""),
+        "cp_tag": "%s%d%d" % ("cp" if sys.implementation.name == "cpython" else "pp", *sys.version_info[:2]),
+        "platform_tag": sysconfig.get_platform().replace("-", "_").replace(".", "_"),
+        "externally_managed": (not in_venv) and os.path.isfile(marker),
+        "site_packages": [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))],
+        "maxsize_64bit": sys.maxsize > 2**32,
+    }
+
+
+def platform_facts():
+    libc, libc_version = platform.libc_ver()
+    return {
+        "system": platform.system(),
+        "machine": platform.machine(),
+        "release": platform.release(),
+        "libc": libc or None,
+        "glibc": libc_version if libc == "glibc" else None,
+        "mac_ver": platform.mac_ver()[0] or None,
+    }
+
+
+def _top_levels(dist, files):
+    text = dist.read_text("top_level.txt")
+    if text:
+        return sorted({line.strip() for line in text.splitlines() if line.strip()})
+    names = set()
+    for f in files:
+        parts = str(f).replace("\\", "/").split("/")
+        head = parts[0]
+        if head.endswith((".dist-info", ".egg-info", ".data")) or head in ("..", "__pycache__", ""):
+            continue
+        if len(parts) == 1:
+            if head.endswith(".py"):
+                names.add(head[:-3])
+            elif head.endswith(COMPILED_SUFFIXES):
+                names.add(head.split(".")[0])
+            elif head.endswith(".pth"):
+                continue
+        else:
+            names.add(head)
+    return sorted(names)
+
+
+def distributions():
+    import importlib.metadata as md
+
+    seen = {}
+    for dist in md.distributions():
+        name = dist.metadata["Name"]
+        if not name:
+            continue
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in seen:  # an earlier sys.path entry wins, as it does for imports
+            continue
+        files = dist.files or []
+        compiled = sorted(
+            str(f) for f in files if str(f).endswith(COMPILED_SUFFIXES) and "/../" not in "/" + str(f)
+        )
+        installer = (dist.read_text("INSTALLER") or "").strip() or None
+        direct_url = dist.read_text("direct_url.json")
+        location = None
+        try:
+            location = str(dist.locate_file(""))
+        except Exception:
+            pass
+        seen[key] = {
+            "name": name,
+            "key": key,
+            "version": dist.version,
+            "top_level": _top_levels(dist, files),
+            "compiled": bool(compiled),
+            "compiled_files": compiled[:20],
+            "installer": installer,
+            "location": location,
+            "direct_url": json.loads(direct_url) if direct_url else None,
+            "requires": list(dist.requires or []),
+        }
+    return sorted(seen.values(), key=lambda d: d["key"])
+
+
+def _find_package_dir(name):
+    """The folder `import name` would load, found without importing it."""
+    for entry in sys.path:
+        cand = os.path.join(entry or os.getcwd(), name)
+        if os.path.isfile(os.path.join(cand, "__init__.py")):
+            return cand
+    return None
+
+
+def _stub_header(path):
+    info = {}
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for _ in range(30):
+            line = fh.readline()
+            if not line:
+                break
+            m = re.match(r"#\s*envdoctor-stub(?:-(\w+))?:\s*(.*)", line)
+            if m:
+                for pair in m.group(2).split():
+                    if "=" in pair:
+                        k, v = pair.split("=", 1)
+                        info[k] = v
+    return info
+
+
+def mmcv_facts():
+    pkg = _find_package_dir("mmcv")
+    out = {"package_dir": pkg, "ext": {"state": "missing", "files": []}, "version": None}
+    if not pkg:
+        out["ext"]["state"] = "no-mmcv"
+        return out
+    version_file = os.path.join(pkg, "version.py")
+    if os.path.isfile(version_file):
+        with open(version_file, encoding="utf-8") as fh:
+            m = re.search(r"__version__\s*=\s*['\"]([^'\"]+)['\"]", fh.read())
+            out["version"] = m.group(1) if m else None
+    compiled = []
+    stub = None
+    for fn in sorted(os.listdir(pkg)):
+        if fn.startswith("_ext.") and fn.endswith(COMPILED_SUFFIXES):
+            compiled.append(fn)
+        elif fn == "_ext.py":
+            stub = os.path.join(pkg, fn)
+    ext = out["ext"]
+    ext["files"] = compiled + (["_ext.py"] if stub else [])
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ""
+    if compiled:
+        ext["state"] = "compiled"
+        ext["matches_interpreter"] = any(fn == "_ext" + suffix or fn == "_ext.abi3.so" for fn in compiled)
+        ext["leftover_stub"] = bool(stub)
+    elif stub:
+        header = _stub_header(stub)
+        ext["state"] = "stub" if header else "handwritten"
+        ext["stub"] = header
+    return out
+
+
+def gpu_facts():
+    out = {"driver_version": None, "driver_source": None, "gpus": []}
+    for var in ("ENVDOCTOR_CUDA_DRIVER_VERSION", "UV_CUDA_DRIVER_VERSION"):
+        if os.environ.get(var):
+            out["driver_version"] = os.environ[var]
+            out["driver_source"] = var
+            break
+    if out["driver_version"] is None:
+        try:
+            with open("/sys/module/nvidia/version") as fh:
+                out["driver_version"] = fh.read().strip() or None
+                out["driver_source"] = "/sys/module/nvidia/version"
+        except OSError:
+            pass
+    if out["driver_version"] is None:
+        try:
+            with open("/proc/driver/nvidia/version") as fh:
+                m = re.search(r"Kernel Module\s+(?:for\s+\S+\s+)?([0-9.]+)", fh.read())
+                if m:
+                    out["driver_version"] = m.group(1)
+                    out["driver_source"] = "/proc/driver/nvidia/version"
+        except OSError:
+            pass
+    override = os.environ.get("ENVDOCTOR_GPUS")  # "NAME=8.6;NAME2=12.0", for CI and tests
+    if override is not None:
+        for item in filter(None, override.split(";")):
+            name, _, cap = item.rpartition("=")
+            out["gpus"].append({"name": name, "compute_capability": cap, "source": "ENVDOCTOR_GPUS"})
+        return out
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        rc, stdout, _ = _run([smi, "--query-gpu=name,compute_cap,driver_version", "--format=csv,noheader"])
+        if rc == 0:
+            for line in stdout.splitlines():
+                parts = [p.strip() for p in line.split(",")]
+                if len(parts) >= 3:
+                    out["gpus"].append({"name": parts[0], "compute_capability": parts[1], "source": "nvidia-smi"})
+                    if out["driver_version"] is None:
+                        out["driver_version"] = parts[2]
+                        out["driver_source"] = "nvidia-smi"
+    return out
+
+
+def nvcc_facts():
+    cands = [shutil.which("nvcc")]
+    for var in ("CUDA_HOME", "CUDA_PATH"):
+        if os.environ.get(var):
+            cands.append(os.path.join(os.environ[var], "bin", "nvcc"))
+    cands.append("/usr/local/cuda/bin/nvcc")
+    for cand in cands:
+        if cand and os.path.isfile(cand):
+            rc, stdout, _ = _run([cand, "--version"])
+            m = re.search(r"release ([0-9.]+)", stdout or "")
+            return {"path": cand, "version": m.group(1) if m else None}
+    return {"path": None, "version": None}
+
+
+def ffmpeg_facts():
+    path = shutil.which("ffmpeg")
+    if not path:
+        return {"path": None, "version": None, "libx264": False, "aac": False}
+    rc, stdout, _ = _run([path, "-hide_banner", "-version"])
+    m = re.search(r"ffmpeg version (\S+)", stdout or "")
+    rc2, encoders, _ = _run([path, "-hide_banner", "-encoders"])
+    return {
+        "path": path,
+        "version": m.group(1) if m else None,
+        "libx264": bool(re.search(r"\slibx264\s", encoders or "")),
+        "aac": bool(re.search(r"\saac\s", encoders or "")),
+    }
+
+
+def main():
+    result = {"probe": "facts", "schema": SCHEMA}
+    slow = {"gpu": gpu_facts, "nvcc": nvcc_facts, "ffmpeg": ffmpeg_facts}
+    threads = []
+    for key, fn in slow.items():  # external commands run side by side: they are the slow part
+
+        def work(key=key, fn=fn):
+            result[key] = _guard(fn)
+
+        t = threading.Thread(target=work)
+        t.start()
+        threads.append(t)
+    result["python"] = _guard(python_facts)
+    result["platform"] = _guard(platform_facts)
+    result["distributions"] = _guard(distributions)
+    result["mmcv"] = _guard(mmcv_facts)
+    for t in threads:
+        t.join()
+    sys.stdout.write(json.dumps(result))
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
