@@ -1,0 +1,40 @@
+"""The mmdet / mmpose windows on mmcv, read from envdoctor/data/windows.toml."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from envdoctor.facts import canonical
+from envdoctor.resources import data_dir
+
+
+@dataclass(frozen=True)
+class Window:
+    package: str
+    applies: SpecifierSet
+    mmcv: SpecifierSet
+
+    def covers(self, package: str, version: Version) -> bool:
+        return canonical(package) == self.package and self.applies.contains(version, prereleases=True)
+
+
+@cache
+def windows() -> tuple[Window, ...]:
+    with open(data_dir() / "windows.toml", "rb") as fh:
+        rows = tomllib.load(fh)["window"]
+    return tuple(
+        Window(canonical(r["package"]), SpecifierSet(r["applies"]), SpecifierSet(r["mmcv"])) for r in rows
+    )
+
+
+def window_for(package: str, version: Version) -> Window | None:
+    """The mmcv window that `package` at `version` asserts on import, if known."""
+    for w in windows():
+        if w.covers(package, version):
+            return w
+    return None
