@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from envdoctor.datafiles import load
 from envdoctor.facts import canonical
-from envdoctor.resources import data_dir
 
 
 @dataclass(frozen=True)
@@ -25,8 +24,7 @@ class Window:
 
 @cache
 def windows() -> tuple[Window, ...]:
-    with open(data_dir() / "windows.toml", "rb") as fh:
-        rows = tomllib.load(fh)["window"]
+    rows = load("windows.toml")["window"]
     return tuple(
         Window(canonical(r["package"]), SpecifierSet(r["applies"]), SpecifierSet(r["mmcv"])) for r in rows
     )
