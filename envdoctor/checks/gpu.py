@@ -1,0 +1,109 @@
+"""GPU: the driver, the GPUs, and whether torch can run on them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from envdoctor.checks.base import CheckResult, Context, Status, check, result
+
+
+def _gpus(ctx: Context) -> list[dict[str, str]]:
+    gpus = list(ctx.facts.gpu.get("gpus") or [])
+    if not gpus and ctx.facts.torch:
+        gpus = [
+            {"name": d["name"], "compute_capability": d["capability"], "source": "torch"}
+            for d in ctx.facts.torch.get("devices") or []
+        ]
+    return gpus
+
+
+def _sm(capability: str) -> int:
+    major, _, minor = capability.partition(".")
+    return int(major) * 10 + int(minor or 0)
+
+
+@check("gpu.driver", "GPU", "NVIDIA driver and GPUs")
+def driver(ctx: Context) -> Iterator[CheckResult]:
+    g = ctx.facts.gpu
+    gpus = _gpus(ctx)
+    if not g.get("driver_version") and not gpus:
+        yield result(
+            "gpu.driver",
+            Status.OK,
+            found="no NVIDIA driver or GPU",
+            expected="none needed: MuseTalk runs on the CPU, slowly",
+        )
+        return
+    names = ", ".join(f"{x['name']} (sm {x['compute_capability']})" for x in gpus) or "no GPU listed"
+    yield result(
+        "gpu.driver",
+        Status.OK,
+        found=f"driver {g.get('driver_version') or '?'} (from {g.get('driver_source') or '?'}); {names}",
+    )
+
+
+@check("gpu.torch", "GPU", "torch can use the GPU", needs_imports=True)
+def torch_cuda(ctx: Context) -> Iterator[CheckResult]:
+    gpus = _gpus(ctx)
+    t = ctx.facts.torch
+    if not gpus:
+        yield result("gpu.torch", Status.SKIP, found="no GPU on this machine")
+        return
+    if not t:
+        yield result("gpu.torch", Status.SKIP, found="torch did not import")
+        return
+    if not t.get("cuda"):
+        yield result(
+            "gpu.torch",
+            Status.FAIL,
+            found=f"torch {t.get('version')} is a CPU build; {len(gpus)} GPU(s) present",
+            expected="a CUDA build of torch",
+            why="the GPU is not used: this torch has no CUDA (breaker #20)",
+            fix="install torch from the CUDA index that matches the driver, e.g. "
+            "`uv pip install torch --torch-backend auto` (uv picks the index from the driver)",
+            breaker=20,
+        )
+    elif not t.get("cuda_available"):
+        yield result(
+            "gpu.torch",
+            Status.FAIL,
+            found=f"torch {t.get('version')} (CUDA {t.get('cuda')}) cannot see the GPU",
+            expected="torch.cuda.is_available() is True",
+            why="the driver is older than this torch's CUDA needs, or the GPU is hidden (CUDA_VISIBLE_DEVICES)",
+            fix=f"update the NVIDIA driver to one that supports CUDA {t.get('cuda')}, or use a torch built for an "
+            "older CUDA",
+        )
+    else:
+        yield result(
+            "gpu.torch", Status.OK, found=f"torch {t.get('version')} (CUDA {t.get('cuda')}, cuDNN {t.get('cudnn')})"
+        )
+
+
+@check("gpu.arch", "GPU", "torch has kernels for each GPU", needs_imports=True)
+def arch(ctx: Context) -> Iterator[CheckResult]:
+    gpus = _gpus(ctx)
+    t = ctx.facts.torch
+    if not gpus or not t or not t.get("cuda"):
+        yield result("gpu.arch", Status.SKIP, found="no GPU, or torch without CUDA")
+        return
+    arch_list = t.get("arch_list") or []
+    sms = {int(a.split("_")[1]) for a in arch_list if a.startswith("sm_") and a.split("_")[1].isdigit()}
+    ptx = {int(a.split("_")[1]) for a in arch_list if a.startswith("compute_") and a.split("_")[1].isdigit()}
+    for gpu in gpus:
+        cap = _sm(gpu["compute_capability"])
+        # Same major and not newer: SASS runs; PTX of an older arch can be JIT-compiled for newer GPUs.
+        ok = any(s // 10 == cap // 10 and s <= cap for s in sms) or any(p <= cap for p in ptx)
+        found = f"{gpu['name']}: sm_{cap}; torch {t.get('version')} has {' '.join(arch_list) or 'no archs'}"
+        if ok:
+            yield result("gpu.arch", Status.OK, found=found)
+        else:
+            yield result(
+                "gpu.arch",
+                Status.FAIL,
+                found=found,
+                expected=f"sm_{cap} (or older PTX) in torch.cuda.get_arch_list()",
+                why="torch has no kernels for this GPU: 'no kernel image is available for execution on the device' "
+                "(breaker #20)",
+                fix="install a torch built with a newer CUDA (e.g. cu128 or later for RTX 50-series sm_120)",
+                breaker=20,
+            )

@@ -1,0 +1,141 @@
+"""Imports: every module MuseTalk imports, really imported inside the target."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from envdoctor.catalog import explain
+from envdoctor.checks.base import CheckResult, Context, Status, check, result
+from envdoctor.facts import Distribution, Facts, ImportResult
+
+
+def _owner(facts: Facts, r: ImportResult) -> Distribution | None:
+    """The distribution whose code raised: the innermost traceback frame inside site-packages."""
+    roots = [p.rstrip("/") + "/" for p in facts.python.get("site_packages") or []]
+    for f in reversed(r.files):
+        for root in roots:
+            if f.startswith(root):
+                top = f[len(root):].split("/")[0].split(".")[0]
+                providers = facts.providers(top)
+                if providers:
+                    return providers[0]
+    if r.missing_module:
+        providers = facts.providers(r.missing_module)
+        if providers:
+            return providers[0]
+    return None
+
+
+def _status_text(r: ImportResult) -> str:
+    if r.status in ("crash", "exit", "timeout"):
+        return f"{r.status}: {r.message}"
+    head = f"{r.error_type}: {r.message}" if r.error_type else (r.message or r.status)
+    return head.splitlines()[0][:300]
+
+
+@check("imports", "Imports", "every module MuseTalk imports", needs_imports=True)
+def imports(ctx: Context) -> Iterator[CheckResult]:
+    values = ctx.versions()
+    first_seen: dict[str, str] = {}
+    for entry in ctx.manifest.entries:
+        if ctx.manifest.source == "built-in" and entry.scope not in ctx.scopes:
+            continue
+        cid = f"imports.{entry.name}"
+        if not entry.probed:
+            continue  # vendored: see imports.vendored
+        r = ctx.facts.import_result(entry.name)
+        if r is None:
+            continue
+        providers = [d for d in ctx.facts.providers(entry.name)]
+        source = ", ".join(f"{d.name} {d.version}" for d in providers) or "?"
+        if r.ok:
+            yield result(
+                "imports", Status.OK, title=f"import {entry.name}", found=f"{source}, {r.seconds or 0:.2f} s",
+                seconds=r.seconds, details={"id": cid},
+            )
+            continue
+        if entry.via == "openmmlab" and ctx.port_provides_mmpose and r.status == "missing":
+            yield result(
+                "imports",
+                Status.SKIP,
+                title=f"import {entry.name}",
+                found="not installed; not needed: mmpose is envdoctor's mmpose-free port",
+                details={"id": cid},
+            )
+            continue
+        owner = _owner(ctx.facts, r)
+        values = {**values, "module": entry.name, "dist": owner.name if owner else "?",
+                  "dist_version": owner.version if owner else "?"}
+        exp = explain(r.symptom, values)
+        required = entry.scope == "inference" and not entry.optional
+        status = Status.FAIL if required else Status.WARN
+        if exp:
+            same = first_seen.get(exp.key)
+            why = exp.cause + (f" (the same cause as `import {same}`)" if same else "") + f" (breaker #{exp.breaker})"
+            fix, breaker = exp.fix, exp.breaker
+            first_seen.setdefault(exp.key, entry.name)
+        elif r.status == "missing" and r.missing_module and r.missing_module.split(".")[0] == entry.top:
+            dist = entry.dists[0] if entry.dists else entry.top
+            why = f"{entry.name} is not installed" + (f" (MuseTalk: {entry.why})" if entry.why else "")
+            if entry.via == "openmmlab" or entry.top == "mmpose":
+                # The OpenMMLab packages only work as a matched set; one `pip install` at a time is the trap.
+                fix = "envdoctor fix  (installs a matched OpenMMLab set, or the mmpose-free port)"
+            else:
+                fix = f"uv pip install {dist}  (or `envdoctor fix`)"
+            breaker = None
+        elif r.status == "missing" and r.missing_module:
+            why = f"{entry.name} needs {r.missing_module}, which is not installed"
+            fix, breaker = f"uv pip install {r.missing_module.split('.')[0]}  (or `envdoctor fix`)", None
+        elif r.status in ("crash", "timeout", "exit"):
+            why = {
+                "crash": "importing it kills the interpreter (a compiled extension built for another ABI, "
+                "or a broken native library)",
+                "timeout": "importing it never finished; the other modules were still probed",
+                "exit": "importing it ends the interpreter (sys.exit or os._exit at import time)",
+            }[r.status]
+            fix, breaker = "reinstall the distribution that provides it; `envdoctor fix` rebuilds the set", None
+        else:
+            why = "the import raised an error envdoctor's catalog does not know; the traceback is in --json"
+            fix, breaker = "envdoctor fix", None
+        yield result(
+            "imports",
+            status,
+            title=f"import {entry.name}",
+            found=_status_text(r) + (f"  [raised in {owner.name} {owner.version}]" if owner else ""),
+            expected=f"imports ({', '.join(entry.dists) or 'installed'})",
+            why=why,
+            fix=fix,
+            breaker=breaker,
+            seconds=r.seconds,
+            details={"id": cid, "status": r.status, "traceback": r.traceback, "owner": owner.name if owner else None},
+        )
+
+
+@check("imports.vendored", "Imports", "vendored modules are not shadowed")
+def vendored(ctx: Context) -> Iterator[CheckResult]:
+    any_vendored = False
+    for entry in ctx.manifest.entries:
+        if entry.probed or (ctx.manifest.source == "built-in" and entry.scope not in ctx.scopes):
+            continue
+        any_vendored = True
+        shadows = ctx.facts.providers(entry.name)
+        if shadows:
+            names = ", ".join(f"{d.name} {d.version}" for d in shadows)
+            yield result(
+                "imports.vendored",
+                Status.FAIL,
+                title=f"vendored {entry.name}",
+                found=f"an installed `{entry.name}` from {names} shadows the vendored copy in {entry.vendored}",
+                expected=f"no installed module named {entry.name}",
+                why="MuseTalk appends its own folder to sys.path, so site-packages wins and the wrong "
+                f"{entry.name} is imported (breaker #17)",
+                fix=f"uv pip uninstall {shadows[0].name}",
+                breaker=17,
+            )
+        else:
+            where = f" ({entry.vendored})" if entry.vendored else ""
+            yield result(
+                "imports.vendored", Status.OK, title=f"vendored {entry.name}", found=f"vendored in the checkout{where}"
+            )
+    if not any_vendored:
+        yield result("imports.vendored", Status.SKIP, found="no vendored modules")

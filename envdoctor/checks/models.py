@@ -1,0 +1,101 @@
+"""Models: MuseTalk's weight files (with --models DIR) and the S3FD cache file."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from envdoctor.checks.base import CheckResult, Context, Status, check, result
+from envdoctor.datafiles import load
+
+
+def _file_problem(path: Path, spec: dict) -> str | None:
+    size = path.stat().st_size
+    if spec.get("size") and size != spec["size"]:
+        kind = "truncated" if size < spec["size"] else "not the official file"
+        return f"{size:,} bytes, expected {spec['size']:,} ({kind})"
+    if spec.get("min_size") and size < spec["min_size"]:
+        return f"{size:,} bytes, expected at least {spec['min_size']:,} (truncated?)"
+    if spec.get("zip") or path.suffix in (".pth", ".bin", ".pt"):
+        # torch's zip format keeps its directory at the end: a cut-off download loses it.
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if head == b"PK\x03\x04" and not zipfile.is_zipfile(path):
+            return f"{size:,} bytes, and its zip directory is missing (truncated)"
+    return None
+
+
+@check("models.files", "Models", "MuseTalk model files (--models DIR)")
+def model_files(ctx: Context) -> Iterator[CheckResult]:
+    if ctx.models is None:
+        yield result("models.files", Status.SKIP, found="no --models DIR given")
+        return
+    for spec in load("models.toml")["model"]:
+        path = ctx.models / spec["path"]
+        required = spec.get("scope", "inference") in ctx.scopes
+        title = f"models/{spec['path']}"
+        if not path.is_file():
+            yield result(
+                "models.files",
+                Status.FAIL if required else Status.SKIP,
+                title=title,
+                found="missing",
+                expected=f"{spec['size']:,} bytes" if spec.get("size") else "present",
+                why=spec["why"],
+                fix="run MuseTalk's download_weights.sh, then `uv pip install 'huggingface-hub<1.0'` "
+                "(the script upgrades it and breaks transformers 4.39)",
+            )
+            continue
+        problem = _file_problem(path, spec)
+        if problem:
+            yield result(
+                "models.files",
+                Status.FAIL if required else Status.WARN,
+                title=title,
+                found=problem,
+                expected=f"{spec['size']:,} bytes" if spec.get("size") else "a complete file",
+                why=spec["why"] + ": a partial download loads with an error, or not at all",
+                fix=f"delete {path} and download it again",
+            )
+        else:
+            yield result("models.files", Status.OK, title=title, found=f"{path.stat().st_size:,} bytes")
+
+
+def torch_home(environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    if env.get("TORCH_HOME"):
+        return Path(env["TORCH_HOME"])
+    xdg = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "torch"
+
+
+@check("models.s3fd", "Models", "S3FD face detector in the torch hub cache")
+def s3fd(ctx: Context) -> Iterator[CheckResult]:
+    spec = load("models.toml")["s3fd"]
+    path = (ctx.torch_home or torch_home()) / spec["path"]
+    if not path.is_file():
+        yield result(
+            "models.s3fd",
+            Status.WARN if ctx.models is None else Status.FAIL,
+            found=f"{path} missing",
+            expected="the cached file",
+            why=spec["why"] + " (breaker #19): without a network the import dies",
+            fix=f"download s3fd-619a316812.pth into {path.parent} while online (MuseTalk does it on first import)",
+            breaker=19,
+        )
+        return
+    problem = _file_problem(path, spec)
+    if problem:
+        yield result(
+            "models.s3fd",
+            Status.FAIL,
+            found=f"{path}: {problem}",
+            expected="a complete file",
+            why="an interrupted download leaves a partial file that fails with 'unexpected EOF' (breaker #19)",
+            fix=f"delete {path}; MuseTalk downloads it again on the next run",
+            breaker=19,
+        )
+    else:
+        yield result("models.s3fd", Status.OK, found=f"{path} ({path.stat().st_size:,} bytes)")

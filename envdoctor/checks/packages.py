@@ -1,0 +1,297 @@
+"""Packages: the installed distributions, from the facts alone (nothing imported)."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from envdoctor.catalog import fill
+from envdoctor.checks.base import CheckResult, Context, Status, check, result
+from envdoctor.datafiles import load
+from envdoctor.resources import data_dir
+from envdoctor.windows import window_for
+
+
+@cache
+def ext_symbols() -> frozenset[str]:
+    """The 112 names mmcv.ops asks of mmcv._ext (mmcv 2.0.0 to 2.2.0)."""
+    text = (data_dir() / "mmcv-ext-symbols.txt").read_text()
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+@check("packages.torch", "Packages", "torch is installed")
+def torch_installed(ctx: Context) -> Iterator[CheckResult]:
+    d = ctx.facts.dist("torch")
+    if d is None:
+        yield result(
+            "packages.torch",
+            Status.FAIL,
+            found="no torch",
+            expected="torch (MuseTalk uses 2.0.1+cu118; any torch >=2.0 works with the right mmcv path)",
+            why="MuseTalk does not list torch in requirements.txt: it must be installed first, from the index that "
+            "matches the accelerator",
+            fix="uv pip install torch torchvision --torch-backend auto",
+        )
+    else:
+        yield result("packages.torch", Status.OK, found=f"torch {d.version}")
+
+
+@check("packages.torchvision", "Packages", "torchvision matches torch")
+def torch_pair(ctx: Context) -> Iterator[CheckResult]:
+    tv, t = ctx.facts.dist("torchvision"), ctx.facts.dist("torch")
+    if tv is None or t is None:
+        yield result("packages.torchvision", Status.SKIP, found="torch or torchvision not installed")
+        return
+    wanted = [r for r in _requirements(tv.requires) if r.name == "torch" and not r.marker]
+    bad = [r for r in wanted if t.parsed_version and not r.specifier.contains(t.parsed_version, prereleases=True)]
+    # A local build tag (+cpu, +cu121) must agree too: a CUDA torchvision beside a CPU torch fails at import.
+    local_t, local_tv = (t.parsed_version.local if t.parsed_version else None), (
+        tv.parsed_version.local if tv.parsed_version else None
+    )
+    if bad or (local_t and local_tv and local_t != local_tv):
+        yield result(
+            "packages.torchvision",
+            Status.FAIL,
+            found=f"torchvision {tv.version} with torch {t.version}",
+            expected=f"torchvision built for torch {t.version} ({', '.join(str(r) for r in wanted) or 'same build'})",
+            why="each torchvision release is built for one torch release; a mismatch fails with "
+            "'operator torchvision::nms does not exist' (breaker #10: an unpinned `pip install mmpose` moves them)",
+            fix="reinstall torchvision from the same index as torch; `envdoctor fix` holds both",
+            breaker=10,
+        )
+    else:
+        yield result("packages.torchvision", Status.OK, found=f"torchvision {tv.version} with torch {t.version}")
+
+
+def _requirements(lines: tuple[str, ...]) -> list[Requirement]:
+    out = []
+    for line in lines:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if req.marker and not req.marker.evaluate({"extra": ""}):
+            continue
+        out.append(req)
+    return out
+
+
+@check("packages.mmcv-provider", "Packages", "one provider of the mmcv package")
+def mmcv_provider(ctx: Context) -> Iterator[CheckResult]:
+    providers = ctx.facts.providers("mmcv")
+    names = [f"{d.name} {d.version}" for d in providers]
+    if not providers:
+        if ctx.real_mmpose:
+            yield result(
+                "packages.mmcv-provider",
+                Status.FAIL,
+                found="no mmcv package",
+                expected="mmcv (with compiled ops) or mmcv-lite plus the _ext stub",
+                why="mmpose needs mmcv at run time; it is only in mmpose's `mim` extra, so pip does not install it",
+                fix="envdoctor fix",
+            )
+        else:
+            yield result("packages.mmcv-provider", Status.OK, found="no mmcv package (not needed without mmpose)")
+    elif len(providers) > 1:
+        yield result(
+            "packages.mmcv-provider",
+            Status.FAIL,
+            found=" and ".join(names),
+            expected="exactly one provider of the mmcv package",
+            why="each overwrites the other's files in site-packages/mmcv (breaker #16)",
+            fix="envdoctor fix  (keeps exactly one)",
+            breaker=16,
+        )
+    else:
+        yield result("packages.mmcv-provider", Status.OK, found=f"mmcv package from {names[0]}")
+
+
+@check("packages.mmcv-ext", "Packages", "mmcv's compiled ops (mmcv._ext)")
+def mmcv_ext(ctx: Context) -> Iterator[CheckResult]:
+    mmcv = ctx.facts.mmcv or {}
+    ext = mmcv.get("ext") or {}
+    state = ext.get("state")
+    provider = " and ".join(f"{d.name} {d.version}" for d in ctx.facts.providers("mmcv")) or "an unknown source"
+    needed = ctx.real_mmpose
+    if state in (None, "no-mmcv"):
+        yield result("packages.mmcv-ext", Status.SKIP, found="no mmcv package")
+    elif state == "compiled":
+        notes = []
+        if ext.get("matches_interpreter") is False:
+            notes.append(f"built for another Python ({', '.join(ext.get('files', []))})")
+        if ext.get("leftover_stub"):
+            notes.append("a leftover _ext.py stub sits beside it (shadowed, but remove it: `envdoctor stub remove`)")
+        yield result(
+            "packages.mmcv-ext",
+            Status.WARN if notes else Status.OK,
+            found=f"compiled ({', '.join(ext.get('files', []))}) from {provider}",
+            why="; ".join(notes),
+        )
+    elif state == "stub":
+        info = ext.get("stub") or {}
+        stub_for, installed = info.get("mmcv"), mmcv.get("version")
+        found = (
+            f"envdoctor stub for mmcv {stub_for or '?'}: {info.get('real', '?')} ops real, "
+            f"{info.get('raising', '?')} raise when called"
+        )
+        if stub_for and installed and stub_for != installed:
+            yield result(
+                "packages.mmcv-ext",
+                Status.WARN,
+                found=found + f"; installed mmcv is {installed}",
+                expected=f"a stub generated from mmcv {installed}",
+                why="the stub was generated from another mmcv release",
+                fix="envdoctor stub install",
+            )
+        else:
+            yield result(
+                "packages.mmcv-ext",
+                Status.OK,
+                found=found,
+                why="MuseTalk's DWPose path calls none of the raising ops; each says so by name if it is ever called",
+            )
+    elif state == "handwritten":
+        path = Path(mmcv.get("package_dir") or ".") / "_ext.py"
+        missing = sorted(ext_symbols() - _defined_names(path))
+        if missing:
+            yield result(
+                "packages.mmcv-ext",
+                Status.FAIL if needed else Status.WARN,
+                found=f"a hand-written {path} lacking {len(missing)} of {len(ext_symbols())} names "
+                f"({', '.join(missing[:3])}...)",
+                expected=f"all {len(ext_symbols())} names mmcv.ops asks for",
+                why=f"`import mmcv.ops` fails with 'AssertionError: {missing[0]} miss in module _ext' (breaker #2)",
+                fix="envdoctor stub install  (replaces it with a generated stub whose ops raise by name)",
+                breaker=2,
+            )
+        else:
+            yield result(
+                "packages.mmcv-ext",
+                Status.WARN,
+                found=f"a hand-written {path} with every name",
+                why="hand-written stub ops usually return None, and mmcv ops write into tensors the caller "
+                "allocated: results are silently wrong",
+                fix="envdoctor stub install",
+            )
+    else:  # missing
+        yield result(
+            "packages.mmcv-ext",
+            Status.FAIL if needed else Status.WARN,
+            found=f"no mmcv._ext: the mmcv package comes from {provider}",
+            expected="compiled mmcv._ext, or the generated stub",
+            why=(
+                f"{provider} ships no compiled ops, so `import mmcv.ops` (and with it mmdet.models and the DWPose "
+                "config) fails with \"No module named 'mmcv._ext'\" (breaker #1)"
+            ),
+            fix="envdoctor fix  (a prebuilt mmcv wheel for this torch, or the _ext stub: `envdoctor stub install`)",
+            breaker=1,
+        )
+
+
+def _defined_names(path: Path) -> set[str]:
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError):
+        return set()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
+@check("packages.mmcv-window", "Packages", "mmcv inside the mmdet and mmpose windows")
+def mmcv_window(ctx: Context) -> Iterator[CheckResult]:
+    version = ctx.facts.mmcv.get("version") if ctx.facts.mmcv else None
+    mmcv_v = ctx.facts.version("mmcv") or ctx.facts.version("mmcv-lite")
+    if version:
+        from packaging.version import Version
+
+        mmcv_v = Version(version)
+    checked = False
+    for name in ("mmdet", "mmpose"):
+        d = ctx.facts.dist(name)
+        if d is None or d.parsed_version is None or mmcv_v is None:
+            continue
+        window = window_for(name, d.parsed_version)
+        if window is None:
+            continue
+        checked = True
+        found = f"{name} {d.version} with mmcv {mmcv_v}"
+        if window.mmcv.contains(mmcv_v, prereleases=True):
+            yield result("packages.mmcv-window", Status.OK, title=f"mmcv inside the {name} window", found=found,
+                         expected=f"mmcv {window.mmcv}")
+        else:
+            yield result(
+                "packages.mmcv-window",
+                Status.FAIL,
+                title=f"mmcv inside the {name} window",
+                found=found,
+                expected=f"mmcv {window.mmcv}",
+                why=f"`import {name}` asserts 'MMCV=={mmcv_v} is used but incompatible' (breaker #4)",
+                fix="envdoctor fix  (picks an mmcv inside every window)",
+                breaker=4,
+            )
+    if not checked:
+        yield result("packages.mmcv-window", Status.SKIP, found="no mmdet/mmpose with mmcv")
+
+
+def _holds(req_text: str, ctx: Context) -> bool:
+    negate = req_text.startswith("!")
+    req = Requirement(req_text.lstrip("!"))
+    d = ctx.facts.dist(req.name)
+    present = d is not None and (
+        not req.specifier or (d.parsed_version is not None and req.specifier.contains(d.parsed_version, True))
+    )
+    return not present if negate else present
+
+
+@check("packages.rules", "Packages", "known-bad combinations (breakers.md)")
+def rules(ctx: Context) -> Iterator[CheckResult]:
+    values = ctx.versions()
+    fired = 0
+    for rule in load("rules.toml")["rule"]:
+        if all(_holds(w, ctx) for w in rule["when"]):
+            fired += 1
+            yield result(
+                "packages.rules",
+                Status.FAIL,
+                title=rule["title"],
+                found=fill(rule["found"], values),
+                expected=rule["expected"],
+                why=f"{rule['why']} (breaker #{rule['breaker']})",
+                fix=rule["fix"],
+                breaker=rule["breaker"],
+                details={"rule": rule["id"]},
+            )
+    if not fired:
+        count = len(load("rules.toml")["rule"])
+        yield result("packages.rules", Status.OK, found=f"none of {count} known-bad combinations")
+
+
+@check("packages.consistent", "Packages", "declared requirements are met (uv pip check)")
+def consistent(ctx: Context) -> Iterator[CheckResult]:
+    if ctx.uv_check is None:
+        yield result("packages.consistent", Status.SKIP, found="uv pip check was not run")
+        return
+    # chumpy is left out on purpose: MuseTalk never imports it and it does not build in isolation (#9).
+    problems = [line for line in ctx.uv_check if "chumpy" not in line]
+    if problems:
+        yield result(
+            "packages.consistent",
+            Status.WARN,
+            found=f"{len(problems)} unmet: " + "; ".join(problems[:4]) + ("; ..." if len(problems) > 4 else ""),
+            expected="every installed distribution's requirements met",
+            why="a resolver did not install this set together, so imports may fail in ways the checks above miss",
+            fix="envdoctor fix",
+            details={"uv_pip_check": problems},
+        )
+    else:
+        note = " (chumpy left out on purpose)" if len(problems) != len(ctx.uv_check) else ""
+        yield result("packages.consistent", Status.OK, found="all requirements met" + note)

@@ -1,0 +1,77 @@
+"""System: the interpreter and the platform."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from packaging.version import Version
+
+from envdoctor.checks.base import CheckResult, Context, Status, check, result
+
+
+@check("system.python", "System", "Python version")
+def python_version(ctx: Context) -> Iterator[CheckResult]:
+    py = ctx.facts.python
+    v = Version(py.get("version") or ctx.target.version)
+    found = f"Python {v} ({py.get('implementation', '?')}, {py.get('soabi') or 'no SOABI'})"
+    expected = "3.10 or 3.11 for MuseTalk's pinned set; 3.8-3.13 for the OpenMMLab stack"
+    if v >= Version("3.14"):
+        yield result(
+            "system.python",
+            Status.FAIL if ctx.real_mmpose else Status.WARN,
+            found=found,
+            expected=expected,
+            why="Python 3.14 removed pkgutil.find_loader, which mmengine calls (breaker #13)",
+            fix="use Python 3.10-3.13, or `envdoctor fix --strategy mmpose-free`",
+            breaker=13,
+        )
+    elif v < Version("3.8"):
+        yield result("system.python", Status.FAIL, found=found, expected=expected, why="too old for MuseTalk")
+    elif v >= Version("3.12"):
+        yield result(
+            "system.python",
+            Status.WARN,
+            found=found,
+            expected=expected,
+            why="MuseTalk's official pins (numpy 1.23.5, torch 2.0.1, tensorflow 2.12) have no wheels for 3.12+; "
+            "prebuilt mmcv exists for 3.12 only as 2.2.0 with torch >=2.2",
+            fix="envdoctor plan  (the modern requirement set, or the mmpose-free path)",
+        )
+    else:
+        yield result("system.python", Status.OK, found=found, expected=expected)
+
+
+@check("system.platform", "System", "Operating system and architecture")
+def platform(ctx: Context) -> Iterator[CheckResult]:
+    p = ctx.facts.platform
+    system, machine = p.get("system", "?"), p.get("machine", "?")
+    libc = f"glibc {p['glibc']}" if p.get("glibc") else (p.get("libc") or "")
+    found = " ".join(x for x in (system, machine, libc) if x)
+    if system == "Linux" and machine in ("x86_64", "AMD64"):
+        yield result("system.platform", Status.OK, found=found, expected="Linux x86_64 (prebuilt mmcv wheels exist)")
+    else:
+        yield result(
+            "system.platform",
+            Status.WARN,
+            found=found,
+            expected="Linux x86_64 (prebuilt mmcv wheels exist)",
+            why="no prebuilt mmcv wheels for this platform (none for aarch64, none for macOS since 2.1.0)",
+            fix="envdoctor plan  (mmcv-lite with the stub, or the mmpose-free path)",
+        )
+
+
+@check("system.pep668", "System", "Environment can be changed (PEP 668)")
+def externally_managed(ctx: Context) -> Iterator[CheckResult]:
+    py = ctx.facts.python
+    if py.get("externally_managed"):
+        yield result(
+            "system.pep668",
+            Status.WARN,
+            found=f"{py.get('prefix')} is externally managed (PEP 668)",
+            expected="a virtual environment",
+            why="the system's package manager owns this interpreter: envdoctor fix will not change it",
+            fix="uv venv .venv --python " + ".".join((py.get("version") or "3.11").split(".")[:2]),
+        )
+    else:
+        kind = "a virtual environment" if py.get("is_venv") else "not externally managed"
+        yield result("system.pep668", Status.OK, found=f"{py.get('prefix')}: {kind}")

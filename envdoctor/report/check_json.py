@@ -1,0 +1,47 @@
+"""`envdoctor check --json`: a versioned document (schema "envdoctor.check", version 1).
+
+Compatibility promise: within schema_version 1, fields are only ever added, never renamed or removed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envdoctor import __version__
+from envdoctor.check import CheckReport
+from envdoctor.checks import CATEGORIES, Status
+
+SCHEMA = "envdoctor.check"
+SCHEMA_VERSION = 1
+
+
+def to_document(report: CheckReport, *, include_facts: bool = True) -> dict[str, Any]:
+    categories = {}
+    for cat in CATEGORIES:
+        rows = [r for r in report.results if r.category == cat]
+        statuses = {r.status for r in rows}
+        worst = next((s for s in (Status.FAIL, Status.WARN, Status.OK) if s in statuses), Status.SKIP)
+        categories[cat] = worst.value
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "envdoctor_version": __version__,
+        "target": report.target.to_dict(),
+        "manifest": {"name": report.manifest.name, "source": report.manifest.source, "scopes": list(report.scopes)},
+        "summary": {
+            "exit_code": report.exit_code,
+            "checks": len(report.results),
+            "problems": len(report.failures),
+            "warnings": len(report.warnings),
+            "passed": sum(r.status is Status.OK for r in report.results),
+            "skipped": sum(r.status is Status.SKIP for r in report.results),
+            "text": report.summary(),
+            "seconds": report.seconds,
+        },
+        "categories": categories,
+        "results": [r.to_dict() for r in report.results],
+        "notes": list(report.notes),
+    }
+    if include_facts:
+        doc["facts"] = report.facts.to_dict()
+    return doc
