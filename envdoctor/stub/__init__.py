@@ -1,0 +1,42 @@
+"""The mmcv `_ext` stub: generated in one pass from mmcv's sources, loud when called, real where torch can be.
+
+Library API (envdoctor/commands/stub.py is a thin layer over it; docs/stub.md has the details):
+- generate(source) -> GeneratedStub: the text of `mmcv/_ext.py` for an mmcv folder, sdist or wheel.
+- install(target) -> InstallResult: generate from the target's own mmcv and install it with uv as the
+  distribution `mmcv-ext-stub` (version = the mmcv version). Raises StubRefused / StubError.
+- remove(target) -> RemoveResult: uninstall `mmcv-ext-stub` with uv.
+- status(target) -> StubState: what the target has in place of mmcv's compiled ops.
+"""
+
+from envdoctor.stub.generate import GeneratedStub, generate, parse_header, real_ops
+from envdoctor.stub.install import (
+    InstallResult,
+    RemoveResult,
+    StubError,
+    StubRefused,
+    StubState,
+    install,
+    remove,
+    status,
+)
+from envdoctor.stub.sources import MmcvSources, SourceError, read
+from envdoctor.stub.wheel import DIST_NAME
+
+__all__ = [
+    "DIST_NAME",
+    "GeneratedStub",
+    "InstallResult",
+    "MmcvSources",
+    "RemoveResult",
+    "SourceError",
+    "StubError",
+    "StubRefused",
+    "StubState",
+    "generate",
+    "install",
+    "parse_header",
+    "read",
+    "real_ops",
+    "remove",
+    "status",
+]

@@ -1,0 +1,264 @@
+"""Install and remove the `_ext` stub in a target environment, as a distribution uv tracks.
+
+install(): read the target's own mmcv (its folder in site-packages, read with ast, never imported),
+generate `mmcv/_ext.py`, pack it as the wheel `mmcv-ext-stub`, install that wheel with uv, then
+probe the target again to confirm the file is there and is the stub just generated.
+remove(): uninstall `mmcv-ext-stub` with uv and confirm the file is gone.
+Both refuse, with one sentence and before changing anything, when the target is not fit for it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from envdoctor.errors import UsageError
+from envdoctor.facts import canonical
+from envdoctor.probe import run_facts_probe
+from envdoctor.stub.generate import GeneratedStub, generate, parse_header
+from envdoctor.stub.wheel import DIST_NAME, build_wheel, wheel_version
+from envdoctor.target import Target
+from envdoctor.uv import Indexes, Uv, UvError, find_uv
+
+
+class StubError(UsageError):
+    """The stub could not be installed or removed; the message says why and what to do."""
+
+
+class StubRefused(StubError):
+    """The target is not fit for the stub (no mmcv, compiled ops present, a hand-written _ext.py...)."""
+
+
+@dataclass(frozen=True)
+class StubState:
+    """What a target has in place of mmcv's compiled ops, as the facts probe sees it."""
+
+    python: str
+    mmcv_version: str | None
+    mmcv_dir: str | None
+    provider: str | None
+    """The distribution that installs the `mmcv` package (mmcv or mmcv-lite)."""
+    ext_state: str
+    """no-mmcv | missing | compiled | stub | handwritten (the facts probe's words)."""
+    ext_files: tuple[str, ...]
+    header: dict[str, str]
+    """The stub's header pairs when ext_state is "stub"."""
+    stub_dist_version: str | None
+    """The version of the installed `mmcv-ext-stub` distribution, None when it is not installed."""
+    externally_managed: bool
+
+    @property
+    def ext_path(self) -> Path | None:
+        return Path(self.mmcv_dir) / "_ext.py" if self.mmcv_dir else None
+
+    @property
+    def real(self) -> int | None:
+        return int(self.header["real"]) if self.header.get("real", "").isdigit() else None
+
+    @property
+    def raising(self) -> int | None:
+        return int(self.header["raising"]) if self.header.get("raising", "").isdigit() else None
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    target: str
+    action: str
+    """installed | replaced (an older stub) | unchanged (the same stub was already there)"""
+    stub: GeneratedStub
+    wheel: str
+    """The wheel's file name (the wheel itself was built in a temporary folder)."""
+    before: StubState
+    after: StubState
+
+
+@dataclass(frozen=True)
+class RemoveResult:
+    target: str
+    removed_version: str
+    before: StubState
+    after: StubState
+    restored_caches: tuple[str, ...] = ()
+    """Bytecode caches of other mmcv modules that uv deleted along with `mmcv/__pycache__`, put back as they were."""
+
+
+def _state_from_facts(target: Target, raw: dict[str, Any]) -> StubState:
+    mmcv = raw.get("mmcv") or {}
+    if "error" in mmcv:
+        raise StubError(f"could not inspect mmcv in {target.python}: {mmcv['error']}")
+    ext = mmcv.get("ext") or {}
+    dists = raw.get("distributions")
+    dists = dists if isinstance(dists, list) else []
+    provider = next(
+        (d["name"] for d in dists if "mmcv" in (d.get("top_level") or []) and d.get("key") != DIST_NAME), None
+    )
+    stub_dist = next((d for d in dists if canonical(d.get("name", "")) == DIST_NAME), None)
+    python = raw.get("python") or {}
+    return StubState(
+        python=str(target.python),
+        mmcv_version=mmcv.get("version"),
+        mmcv_dir=mmcv.get("package_dir"),
+        provider=provider,
+        ext_state=ext.get("state", "missing"),
+        ext_files=tuple(ext.get("files") or ()),
+        header=dict(ext.get("stub") or {}),
+        stub_dist_version=stub_dist["version"] if stub_dist else None,
+        externally_managed=bool(python.get("externally_managed")),
+    )
+
+
+def status(target: Target) -> StubState:
+    """What the target has in place of mmcv's compiled ops (runs the facts probe; changes nothing)."""
+    return _state_from_facts(target, run_facts_probe(target))
+
+
+def _refusal(state: StubState, *, for_remove: bool) -> str | None:
+    where = state.python
+    if state.externally_managed:
+        return (
+            f"{where} is an externally managed interpreter (PEP 668): envdoctor will not change it; "
+            "make a virtual environment (`uv venv`) and treat that."
+        )
+    if for_remove:
+        if state.stub_dist_version is not None:
+            return None
+        if state.ext_state in ("stub", "handwritten"):
+            return (
+                f"{state.ext_path} is not installed by the {DIST_NAME} distribution, so uv cannot remove it; "
+                "delete that file yourself if you no longer want it."
+            )
+        return f"{where} has no {DIST_NAME} installed: there is nothing to remove."
+    if state.ext_state == "no-mmcv":
+        return f"{where} has no mmcv package: install mmcv-lite (or mmcv) first, then the stub."
+    if state.ext_state == "compiled":
+        files = ", ".join(f for f in state.ext_files if not f.endswith(".py"))
+        return (
+            f"mmcv {state.mmcv_version} in {where} already has its compiled ops ({files}): "
+            "a stub is not needed and would be shadowed by them."
+        )
+    if state.ext_state == "handwritten":
+        return (
+            f"{state.ext_path} is a hand-written _ext.py that no package owns: move it away first, "
+            "so that nothing untracked is overwritten."
+        )
+    if state.ext_state == "stub" and state.stub_dist_version is None:
+        return (
+            f"{state.ext_path} is a generated stub that no package owns (copied by hand?): delete it first, "
+            f"then install the stub as the {DIST_NAME} distribution."
+        )
+    if not state.mmcv_dir:
+        return f"mmcv's package folder in {where} could not be found."
+    return None
+
+
+def install(target: Target, *, uv: Uv | None = None) -> InstallResult:
+    """Generate the stub from the target's own mmcv and install it as `mmcv-ext-stub` with uv.
+
+    Raises StubRefused (nothing changed) when the target has no mmcv, already has compiled ops, is
+    externally managed, or has an `_ext.py` that no package owns; StubError when uv fails or the
+    file found afterwards is not the stub that was generated.
+    """
+    before = status(target)
+    refusal = _refusal(before, for_remove=False)
+    if refusal:
+        raise StubRefused(refusal)
+    assert before.mmcv_dir is not None
+    stub = generate(before.mmcv_dir)
+    if before.header.get("sources") == f"sha256:{stub.sources_sha256}" and before.ext_path is not None:
+        try:
+            same = before.ext_path.read_text(encoding="utf-8") == stub.text
+        except OSError:
+            same = False
+        if same and before.stub_dist_version == wheel_version(stub):
+            return InstallResult(str(target.python), "unchanged", stub, "", before, before)
+    uv = uv or find_uv()
+    with tempfile.TemporaryDirectory(prefix="envdoctor-stub-") as tmp:
+        wheel = build_wheel(stub, Path(tmp))
+        try:
+            uv.pip_install(
+                target.python,
+                [str(wheel)],
+                indexes=Indexes(no_index=True),
+                extra=["--no-deps", "--reinstall-package", DIST_NAME],
+            )
+        except UvError as exc:
+            raise StubError(f"uv could not install {wheel.name} into {target.python}: {exc}") from exc
+    after = status(target)
+    if after.ext_state != "stub" or after.header.get("sources") != f"sha256:{stub.sources_sha256}":
+        raise StubError(
+            f"after installing {wheel.name}, {after.ext_path} is {after.ext_state}, not the stub just generated."
+        )
+    action = "replaced" if before.stub_dist_version is not None else "installed"
+    return InstallResult(str(target.python), action, stub, wheel.name, before, after)
+
+
+def remove(target: Target, *, uv: Uv | None = None) -> RemoveResult:
+    """Uninstall `mmcv-ext-stub` with uv; raises StubRefused when there is no such distribution."""
+    before = status(target)
+    refusal = _refusal(before, for_remove=True)
+    if refusal:
+        raise StubRefused(refusal)
+    uv = uv or find_uv()
+    caches = _foreign_caches(before)
+    try:
+        uv.pip_uninstall(target.python, [DIST_NAME])
+    except UvError as exc:
+        raise StubError(f"uv could not uninstall {DIST_NAME} from {target.python}: {exc}") from exc
+    restored = _restore(caches)
+    after = status(target)
+    if after.stub_dist_version is not None or after.ext_state == "stub":
+        raise StubError(f"after uninstalling {DIST_NAME}, {after.ext_path} is still there.")
+    assert before.stub_dist_version is not None
+    return RemoveResult(str(target.python), before.stub_dist_version, before, after, restored)
+
+
+@dataclass(frozen=True)
+class _Cache:
+    path: Path
+    data: bytes
+    mode: int
+    times: tuple[int, int]
+
+
+def _foreign_caches(state: StubState) -> list[_Cache]:
+    # uv deletes the whole __pycache__ folder beside a .py file it uninstalls, including the caches
+    # of mmcv's own modules; keep them so that removal leaves site-packages exactly as it was.
+    if not state.mmcv_dir:
+        return []
+    folder = Path(state.mmcv_dir) / "__pycache__"
+    out: list[_Cache] = []
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and not path.name.startswith("_ext."):
+                st = path.stat()
+                out.append(_Cache(path, path.read_bytes(), st.st_mode, (st.st_atime_ns, st.st_mtime_ns)))
+    return out
+
+
+def _restore(caches: list[_Cache]) -> tuple[str, ...]:
+    restored: list[str] = []
+    for cache in caches:
+        if cache.path.exists():
+            continue
+        try:
+            cache.path.parent.mkdir(exist_ok=True)
+            cache.path.write_bytes(cache.data)
+            os.chmod(cache.path, cache.mode & 0o7777)
+            os.utime(cache.path, ns=cache.times)
+            restored.append(str(cache.path))
+        except OSError:  # a cache only: Python rebuilds it on the next import
+            continue
+    return tuple(restored)
+
+
+def read_installed_header(path: Path) -> dict[str, str]:
+    """The header pairs of an `_ext.py` file ({} when it has none: a hand-written one)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = "".join(fh.readline() for _ in range(30))
+    except OSError:
+        return {}
+    return parse_header(head)

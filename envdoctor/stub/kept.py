@@ -1,0 +1,100 @@
+"""The stubs kept under stubs/, and the mmcv sdists from PyPI they are generated from.
+
+`envdoctor stub generate --kept` rewrites them; the tests regenerate them and fail on drift. The sdists
+are downloaded once into a cache folder and checked against the hashes in envdoctor/data/stub.toml.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from envdoctor.datafiles import load
+from envdoctor.resources import stubs_dir
+from envdoctor.stub.generate import GeneratedStub, generate
+from envdoctor.stub.sources import SourceError
+
+_SIMPLE = "https://pypi.org/simple/mmcv/"
+
+
+@dataclass(frozen=True)
+class KeptStub:
+    version: str
+    sdist: str
+    sha256: str
+
+    @property
+    def path(self) -> Path:
+        return stubs_dir() / f"mmcv-{self.version}" / "_ext.py"
+
+
+@dataclass(frozen=True)
+class Drift:
+    kept: KeptStub
+    state: str
+    """same | changed | missing"""
+
+
+def kept_stubs() -> tuple[KeptStub, ...]:
+    table = load("stub.toml")["kept"]
+    return tuple(KeptStub(v, e["sdist"], e["sha256"]) for v, e in sorted(table.items()))
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(os.environ.get("ENVDOCTOR_MMCV_SOURCES", Path(base) / "envdoctor" / "mmcv-sources"))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fetch_sdist(version: str, cache: Path | None = None, expected_sha256: str | None = None) -> Path:
+    """The PyPI sdist of mmcv `version`, downloaded once into `cache` (PyPI's simple JSON API)."""
+    cache = cache or default_cache()
+    name = f"mmcv-{version}.tar.gz"
+    path = cache / name
+    if path.is_file() and (expected_sha256 is None or _sha256(path) == expected_sha256):
+        return path
+    req = urllib.request.Request(_SIMPLE, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            files = json.load(resp)["files"]
+        entry = next((f for f in files if f["filename"] == name), None)
+        if entry is None:
+            raise SourceError(f"PyPI has no {name}.")
+        with urllib.request.urlopen(entry["url"], timeout=120) as resp:
+            data = resp.read()
+    except OSError as exc:
+        raise SourceError(f"could not download {name} from PyPI: {exc}.") from exc
+    got = hashlib.sha256(data).hexdigest()
+    want = expected_sha256 or entry.get("hashes", {}).get("sha256")
+    if want and got != want:
+        raise SourceError(f"{name} from PyPI has sha256 {got}, expected {want}: not used.")
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
+
+
+def regenerate(kept: KeptStub, cache: Path | None = None) -> GeneratedStub:
+    return generate(fetch_sdist(kept.version, cache, kept.sha256))
+
+
+def check(cache: Path | None = None, *, write: bool = False) -> list[Drift]:
+    """Compare (or with write=True, rewrite) every kept stub against a fresh generation."""
+    out: list[Drift] = []
+    for kept in kept_stubs():
+        stub = regenerate(kept, cache)
+        current = kept.path.read_text(encoding="utf-8") if kept.path.is_file() else None
+        state = "missing" if current is None else "same" if current == stub.text else "changed"
+        if write and state != "same":
+            kept.path.parent.mkdir(parents=True, exist_ok=True)
+            kept.path.write_text(stub.text, encoding="utf-8")
+        out.append(Drift(kept, state))
+    return out
