@@ -1,0 +1,184 @@
+"""`envdoctor stub`: generate, install, remove or inspect the mmcv `_ext` stub."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from envdoctor import stub as stub_lib
+from envdoctor.commands._common import add_target_args, resolve_target
+from envdoctor.errors import UsageError
+from envdoctor.stub import kept as kept_lib
+
+EXIT_OK, EXIT_FINDINGS = 0, 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "stub",
+        help="generate, install or remove the mmcv _ext stub (for mmcv-lite)",
+        description=(
+            "mmcv-lite has no compiled ops (mmcv._ext), so `import mmcv.ops`, mmdet and mmpose fail. The stub is a\n"
+            "generated mmcv/_ext.py with every name mmcv asks for: a few ops computed with torch/torchvision,\n"
+            "every other one raising MmcvExtStubError when called. It is installed as its own distribution,\n"
+            "mmcv-ext-stub, so that uv tracks it and removes it cleanly."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(func=lambda _args: parser.print_help() or 2)
+    sub = parser.add_subparsers(dest="stub_command", metavar="ACTION", parser_class=type(parser))
+
+    gen = sub.add_parser("generate", help="write mmcv/_ext.py for an mmcv source (folder, sdist, wheel)")
+    what = gen.add_mutually_exclusive_group()
+    what.add_argument("source", nargs="?", help="an mmcv package folder, source tree, sdist (.tar.gz) or wheel")
+    what.add_argument("--mmcv-version", metavar="V", help="download the mmcv V sdist from PyPI and read that")
+    what.add_argument("--kept", action="store_true", help="regenerate the stubs kept under stubs/ (maintainers)")
+    gen.add_argument("-o", "--output", metavar="FILE", help="where to write the module (default: stdout)")
+    gen.add_argument("--check", action="store_true", help="with --kept: change nothing, exit 1 on drift")
+    gen.add_argument("--cache", metavar="DIR", help="where downloaded sdists are kept")
+    gen.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
+    add_target_args(gen)
+    gen.set_defaults(func=_generate)
+
+    for name, helptext, func in (
+        ("install", "generate the stub from the target's mmcv and install it with uv", _install),
+        ("remove", "uninstall the stub (the mmcv-ext-stub distribution) with uv", _remove),
+        ("status", "say what the target has in place of mmcv's compiled ops", _status),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        add_target_args(p)
+        p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        p.set_defaults(func=func)
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> None:
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print("\n".join(lines))
+
+
+def _stub_summary(stub: stub_lib.GeneratedStub) -> dict[str, Any]:
+    return {
+        "mmcv": stub.mmcv_version,
+        "sources_sha256": stub.sources_sha256,
+        "origin": stub.origin,
+        "ops": len(stub.ops),
+        "real": list(stub.real),
+        "raising": len(stub.raising),
+        "sha256": stub.sha256,
+    }
+
+
+def _generate(args: argparse.Namespace) -> int:
+    cache = Path(args.cache) if args.cache else None
+    if args.check and not args.kept:
+        raise UsageError("--check goes with --kept.")
+    if args.kept:
+        if args.output:
+            raise UsageError("--kept writes the files under stubs/; leave out --output.")
+        drifts = kept_lib.check(cache, write=not args.check)
+        data = {"kept": [{"mmcv": d.kept.version, "path": str(d.kept.path), "state": d.state} for d in drifts]}
+        verb = "differs from" if args.check else "rewritten from"
+        lines = [
+            f"{d.kept.path}: {'up to date' if d.state == 'same' else verb + ' a fresh generation'} ({d.state})"
+            for d in drifts
+        ]
+        _emit(args, data, lines)
+        return EXIT_FINDINGS if args.check and any(d.state != "same" for d in drifts) else EXIT_OK
+    if args.mmcv_version:
+        source: Path = kept_lib.fetch_sdist(args.mmcv_version, cache)
+    elif args.source:
+        source = Path(args.source)
+    else:
+        state = stub_lib.status(resolve_target(args))
+        if not state.mmcv_dir:
+            raise UsageError(f"{state.python} has no mmcv package: pass SOURCE or --mmcv-version.")
+        source = Path(state.mmcv_dir)
+    t0 = time.perf_counter()
+    stub = stub_lib.generate(source)
+    seconds = time.perf_counter() - t0
+    if args.output and args.output != "-":
+        Path(args.output).write_text(stub.text, encoding="utf-8")
+    elif not args.json:
+        sys.stdout.write(stub.text)
+    summary = {**_stub_summary(stub), "seconds": round(seconds, 3), "output": args.output}
+    message = (
+        f"mmcv {stub.mmcv_version}: {len(stub.ops)} ops, {len(stub.real)} real, {len(stub.raising)} raise "
+        f"MmcvExtStubError; read from {source} in {seconds:.2f} s"
+        + (f", written to {args.output}" if args.output and args.output != "-" else "")
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(message, file=sys.stderr)
+    return EXIT_OK
+
+
+def _state_dict(state: stub_lib.StubState) -> dict[str, Any]:
+    return {
+        "python": state.python,
+        "mmcv": state.mmcv_version,
+        "provider": state.provider,
+        "ext": state.ext_state,
+        "ext_path": str(state.ext_path) if state.ext_path else None,
+        "stub_distribution": state.stub_dist_version,
+        "header": state.header,
+        "real": state.real,
+        "raising": state.raising,
+    }
+
+
+def _describe(state: stub_lib.StubState) -> str:
+    if state.ext_state == "stub":
+        owner = f"{stub_lib.DIST_NAME} {state.stub_dist_version}" if state.stub_dist_version else "no package"
+        return (
+            f"mmcv {state.mmcv_version} ({state.provider}): envdoctor's _ext stub, {state.real} ops real, "
+            f"{state.raising} raise when called (installed by {owner})"
+        )
+    words = {
+        "no-mmcv": "no mmcv package",
+        "missing": f"mmcv {state.mmcv_version} ({state.provider}) without compiled ops and without a stub",
+        "compiled": f"mmcv {state.mmcv_version} with its compiled ops ({', '.join(state.ext_files)})",
+        "handwritten": f"mmcv {state.mmcv_version} with a hand-written {state.ext_path} (no envdoctor header)",
+    }
+    return words.get(state.ext_state, state.ext_state)
+
+
+def _status(args: argparse.Namespace) -> int:
+    state = stub_lib.status(resolve_target(args))
+    _emit(args, _state_dict(state), [f"{state.python}: {_describe(state)}"])
+    return EXIT_OK
+
+
+def _install(args: argparse.Namespace) -> int:
+    result = stub_lib.install(resolve_target(args))
+    stub = result.stub
+    verbs = {"installed": "installed", "replaced": "replaced the earlier stub with", "unchanged": "already has"}
+    lines = [
+        f"{result.target}: {verbs[result.action]} {stub_lib.DIST_NAME} {stub.mmcv_version} "
+        f"({result.after.ext_path})",
+        f"  {len(stub.ops)} ops: {len(stub.real)} real ({', '.join(stub.real)}), {len(stub.raising)} raise "
+        "MmcvExtStubError when called",
+        f"  remove it with: envdoctor stub remove --python {result.target}",
+    ]
+    _emit(args, {"action": result.action, "stub": _stub_summary(stub), "after": _state_dict(result.after)}, lines)
+    return EXIT_OK
+
+
+def _remove(args: argparse.Namespace) -> int:
+    result = stub_lib.remove(resolve_target(args))
+    lines = [f"{result.target}: removed {stub_lib.DIST_NAME} {result.removed_version}; now {_describe(result.after)}"]
+    if result.restored_caches:
+        lines.append(f"  put back {len(result.restored_caches)} bytecode caches of mmcv that uv deleted with it")
+    data = {
+        "removed": result.removed_version,
+        "restored_caches": list(result.restored_caches),
+        "after": _state_dict(result.after),
+    }
+    _emit(args, data, lines)
+    return EXIT_OK
