@@ -1,0 +1,131 @@
+"""Synthetic talking clips with known answers, for tests, benchmarks and stand-in apps.
+
+A still face whose jaw is pulled down (and a dark mouth opened) by an opening signal per frame.
+Driving the opening with the speech envelope gives a synced clip; the other kinds are the
+negative controls the verifier must reject. Test material, not used to judge anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from envdoctor.smoke import face, media
+
+if TYPE_CHECKING:
+    import numpy as np
+
+KINDS = ("synced", "partial", "static", "random", "jitter", "shifted", "noise")
+
+
+def opening_from_audio(samples: np.ndarray, rate: int, fps: float, frames: int) -> np.ndarray:
+    """Mouth opening in [0, 1] per frame from the speech's log-RMS (robust min-max)."""
+    import numpy as np
+
+    from envdoctor.smoke.verify import speech_envelope
+
+    env = speech_envelope(samples, rate, fps, frames)
+    lo, hi = np.percentile(env, 10), np.percentile(env, 95)
+    return np.clip((env - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+
+
+def smooth_noise(frames: int, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """Random opening in [0, 1] with speech-like tempo (about 3-6 Hz)."""
+    import numpy as np
+
+    x = rng.standard_normal(frames + 8)
+    kernel = np.hanning(max(3, int(fps / 6)))
+    y = np.convolve(x, kernel / kernel.sum(), mode="same")[4 : 4 + frames]
+    return np.clip((y - y.min()) / max(float(np.ptp(y)), 1e-6), 0.0, 1.0)
+
+
+class JawWarp:
+    """Renders a face with its jaw lowered by `opening` x the maximum drop."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        import numpy as np
+
+        self.image = image
+        h, w, _ = image.shape
+        gray = (image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).astype(np.uint8)
+        box = face.detect(gray)
+        if box is None:
+            raise ValueError("no face in the image to animate")
+        self.cx = box.x + box.w / 2
+        self.my = box.y + 0.85 * box.h  # the lip line, in the cascade's box
+        self.half_w = 0.45 * box.w
+        self.jaw = 0.6 * box.h  # from the lips down to below the chin
+        self.max_drop = 0.16 * box.h
+        self.mouth_half_w = 0.2 * box.w
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        self.ys, self.xs = ys, xs
+        across = np.clip(1 - np.abs(xs - self.cx) / self.half_w, 0, 1)
+        down = np.clip(1 - (ys - self.my) / self.jaw, 0, 1) * (ys >= self.my)
+        self.weight = np.sin(across * np.pi / 2) * down
+
+    def render(self, opening: float) -> np.ndarray:
+        import numpy as np
+
+        d = float(opening) * self.max_drop
+        src_y = np.clip(np.round(self.ys - d * self.weight), 0, self.image.shape[0] - 1).astype(np.int64)
+        out = self.image[src_y, self.xs.astype(np.int64)].copy()
+        if d >= 1:
+            inside = ((self.xs - self.cx) / self.mouth_half_w) ** 2 + ((self.ys - self.my - d / 2) / (d / 2)) ** 2
+            out[inside <= 1] = (60, 25, 30)
+        return out
+
+
+def make_clip(
+    kind: str,
+    image: np.ndarray,
+    audio: Path,
+    out: Path,
+    *,
+    fps: float = 25.0,
+    seed: int = 0,
+    mux_audio: Path | None = None,
+    frames: int | None = None,
+) -> Path:
+    """Write a clip of `kind` (see KINDS) for the speech in `audio` to `out` (h264 + AAC).
+
+    The video carries `mux_audio` (default: `audio`) as its sound track; `frames` overrides the
+    frame count (to make a truncated video).
+    """
+    import numpy as np
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown clip kind {kind!r}; one of {', '.join(KINDS)}")
+    rng = np.random.default_rng(seed)
+    samples = media.read_audio(audio)
+    n = frames if frames is not None else int(len(samples) / media.AUDIO_RATE * fps)
+    h, w, _ = image.shape
+    if kind == "noise":
+        video = rng.integers(0, 256, size=(n, h, w, 3), dtype=np.uint8)
+        media.write_video(video, fps, out, mux_audio or audio)
+        return out
+    speech = opening_from_audio(samples, media.AUDIO_RATE, fps, max(n, 1))
+    if kind == "synced":
+        opening = speech
+    elif kind == "partial":  # 60 % speech, 40 % random movement
+        opening = 0.6 * speech + 0.4 * smooth_noise(n, fps, rng)
+    elif kind == "shifted":  # the mouth one second late
+        lag = int(round(fps))
+        opening = np.concatenate([np.zeros(lag), speech[: n - lag]])
+    elif kind == "random":
+        opening = smooth_noise(n, fps, rng)
+    else:
+        opening = np.zeros(n)
+    warp = JawWarp(image)
+    video = np.empty((n, h, w, 3), dtype=np.uint8)
+    for t in range(n):
+        video[t] = warp.render(opening[t])
+    if kind == "jitter":  # a still mouth in a head that wobbles a few pixels
+        # A step of one pixel every frame, kept within +-6 px: the head never rests.
+        steps = np.zeros((n, 2), dtype=np.int64)
+        for t in range(1, n):
+            step = rng.choice([-1, 1], size=2)
+            steps[t] = np.where(np.abs(steps[t - 1] + step) > 6, steps[t - 1] - step, steps[t - 1] + step)
+        for t in range(n):
+            video[t] = np.roll(video[t], (int(steps[t, 0]), int(steps[t, 1])), axis=(0, 1))
+    media.write_video(video, fps, out, mux_audio or audio)
+    return out
