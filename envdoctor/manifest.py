@@ -54,6 +54,8 @@ class Manifest:
     """'built-in' or the scanned folder."""
     sys_path_edits: tuple[str, ...] = ()
     """file:line of each sys.path change the scan found, resolved or not."""
+    entry_points: dict[str, tuple[str, ...]] | None = None
+    """scope -> the checkout files that start it (from the reference manifest's data)."""
 
     def for_scope(self, scopes: Iterable[str]) -> tuple[Entry, ...]:
         wanted = set(scopes)
@@ -79,7 +81,8 @@ def builtin(name: str = DEFAULT_MANIFEST) -> Manifest:
         )
         for row in data["module"]
     )
-    return Manifest(name=data["manifest"]["name"], entries=entries, source="built-in")
+    entry_points = {k: tuple(v) for k, v in data["manifest"].get("entry_points", {}).items()}
+    return Manifest(name=data["manifest"]["name"], entries=entries, source="built-in", entry_points=entry_points)
 
 
 # --- scanning a checkout -------------------------------------------------------------------------
@@ -89,6 +92,8 @@ def builtin(name: str = DEFAULT_MANIFEST) -> Manifest:
 class _FileImports:
     modules: set[str] = field(default_factory=set)
     guarded: set[str] = field(default_factory=set)
+    local: set[str] = field(default_factory=set)
+    """Dotted names this file may load from the checkout itself (relative imports resolved)."""
     path_dirs: list[Path] = field(default_factory=list)
     path_edits: list[str] = field(default_factory=list)
 
@@ -143,6 +148,13 @@ def _is_sys_path_call(node: ast.Call) -> bool:
     )
 
 
+def _module_name(rel: Path) -> str:
+    parts = list(rel.with_suffix("").parts)
+    if parts and parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
 def _scan_file(path: Path, root: Path) -> _FileImports:
     out = _FileImports()
     try:
@@ -165,9 +177,17 @@ def _scan_file(path: Path, root: Path) -> _FileImports:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             if isinstance(node, ast.Import):
                 found = [alias.name for alias in node.names]
+                out.local.update(found)
             elif node.level == 0 and node.module:
                 found = [node.module]
+                out.local.update([node.module] + [f"{node.module}.{a.name}" for a in node.names])
             else:
+                pkg = _module_name(path.relative_to(root)).split(".")
+                if path.name != "__init__.py":
+                    pkg = pkg[:-1]
+                base = pkg[: len(pkg) - (node.level - 1)] if node.level > 1 else pkg
+                head = ".".join([*base, *([node.module] if node.module else [])])
+                out.local.update([head] + [f"{head}.{a.name}" for a in node.names])
                 continue
             out.modules.update(found)
             if id(node) in guarded_nodes:
@@ -181,11 +201,13 @@ def _scan_file(path: Path, root: Path) -> _FileImports:
                 arg = node.args[0]
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     out.modules.add(arg.value)
+                    out.local.add(arg.value)
                 elif isinstance(arg, ast.BinOp) and isinstance(arg.left, ast.Constant):
                     # '__import__("pkg." + name)': the literal head names the package
                     head = str(arg.left.value).rstrip(".")
                     if head:
                         out.modules.add(head)
+                        out.local.add(head)
             elif _is_sys_path_call(node) and node.args:
                 where = f"{path.relative_to(root)}:{node.lineno}"
                 value = _eval_path(node.args[-1], path.resolve(), names)
@@ -245,20 +267,28 @@ def scan_app(root: Path, *, reference: Manifest | None = None) -> Manifest:
     stdlib = set(sys.stdlib_module_names)
     own = _importable_names(root)
     importers: dict[str, set[str]] = {}
-    unguarded: set[str] = set()
     vendored_dirs: dict[Path, None] = {}
     edits: list[str] = []
+    scanned: dict[str, _FileImports] = {}
     for f in files:
         found = _scan_file(f, root)
         rel = str(f.relative_to(root))
+        scanned[rel] = found
         for m in found.modules:
             importers.setdefault(m, set()).add(rel)
-        unguarded.update(m.split(".")[0] for m in found.modules - found.guarded)
         for d in found.path_dirs:
             if d != root.resolve() and root.resolve() in (d, *d.parents):
                 vendored_dirs[d] = None
         edits.extend(found.path_edits)
     vendored = {name: d for d in vendored_dirs for name in _importable_names(d)}
+    scope_of = _reachable_scopes(root, scanned, list(vendored_dirs), reference)
+    # A third-party module's scope: the first entry-point scope that imports it outside a try/except.
+    module_scope: dict[str, str] = {}
+    for scope in SCOPES:
+        for rel, found in scanned.items():
+            if scope in scope_of.get(rel, ()):
+                for m in found.modules - found.guarded:
+                    module_scope.setdefault(m.split(".")[0], scope)
 
     entries: list[Entry] = []
     seen: set[str] = set()
@@ -287,10 +317,11 @@ def scan_app(root: Path, *, reference: Manifest | None = None) -> Manifest:
             Entry(
                 name=top,
                 dists=ref.dists if ref else (),
-                scope=ref.scope if ref else "inference",
+                scope=module_scope.get(top, ref.scope if ref else "inference"),
                 why=ref.why if ref else "",
                 found_in=tuple(sorted(set().union(*(v for k, v in importers.items() if k.split(".")[0] == top)))),
-                optional=top not in unguarded or ref is None,
+                # Not reached from an entry point, or only inside try/except ImportError.
+                optional=top not in module_scope,
             )
         )
     # The submodules and the run-time path that the reference knows for what the checkout imports.
@@ -304,6 +335,40 @@ def scan_app(root: Path, *, reference: Manifest | None = None) -> Manifest:
     return Manifest(
         name=f"scan of {root}", entries=tuple(ordered), source=str(root), sys_path_edits=tuple(edits)
     )
+
+
+def _reachable_scopes(
+    root: Path, scanned: dict[str, _FileImports], vendored_dirs: list[Path], reference: Manifest
+) -> dict[str, set[str]]:
+    """For each file, the scopes whose entry points reach it through the checkout's own imports."""
+    by_module: dict[str, str] = {}
+    for rel in scanned:
+        by_module.setdefault(_module_name(Path(rel)), rel)
+    for d in vendored_dirs:  # a folder put on sys.path makes its contents top-level modules
+        base = d.relative_to(root.resolve())
+        for rel in scanned:
+            if Path(rel).is_relative_to(base):
+                by_module.setdefault(_module_name(Path(rel).relative_to(base)), rel)
+    entry_points = reference.entry_points or {}
+    present = {scope: [f for f in files if f in scanned] for scope, files in entry_points.items()}
+    if not any(present.values()):  # not shaped like MuseTalk: every file counts as inference code
+        return {rel: {"inference"} for rel in scanned}
+    reach: dict[str, set[str]] = {}
+    for scope, starts in present.items():
+        todo = list(starts)
+        while todo:
+            rel = todo.pop()
+            if scope in reach.setdefault(rel, set()):
+                continue
+            reach[rel].add(scope)
+            for name in scanned[rel].local:
+                parts = name.split(".")
+                # importing a.b.c runs a/__init__ and a/b/__init__ first
+                for i in range(1, len(parts) + 1):
+                    hit = by_module.get(".".join(parts[:i]))
+                    if hit and scope not in reach.get(hit, set()):
+                        todo.append(hit)
+    return reach
 
 
 def _order(entries: list[Entry], reference: Manifest) -> list[Entry]:

@@ -1,0 +1,86 @@
+"""A small stand-in for a MuseTalk checkout, written by the tests (none of MuseTalk's code).
+
+It has MuseTalk's shape where envdoctor looks: a `scripts/` entry point run with `python -m`,
+a `musetalk/` package of its own, a `musetalk/utils/__init__.py` that appends its folder to
+sys.path so that vendored `face_detection` / `face_parsing` import as top-level modules, a
+dynamic `__import__` of scipy.io, and an optional import guarded by try/except.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+FILES = {
+    "scripts/__init__.py": "",
+    "scripts/inference.py": """\
+import argparse
+import os
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from transformers import WhisperModel
+
+from musetalk.utils.blending import blend
+from musetalk.utils.preprocessing import landmarks
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--inference_config")
+    return parser.parse_args()
+""",
+    "musetalk/utils/__init__.py": """\
+import sys
+from os.path import abspath, dirname
+
+here = dirname(abspath(__file__))
+parent = dirname(here)
+sys.path.append(parent + '/utils')
+""",
+    "musetalk/utils/blending.py": """\
+import cv2
+from PIL import Image
+from face_parsing import Parser
+
+
+def blend(a, b):
+    return a
+""",
+    "musetalk/utils/preprocessing.py": """\
+from face_detection import Aligner
+from mmpose.apis import inference_topdown, init_model
+from mmpose.structures import merge_data_samples
+import librosa
+
+try:
+    from iou import fast_iou
+except ImportError:
+    fast_iou = None
+
+
+def landmarks(frame):
+    return frame
+""",
+    "musetalk/utils/face_detection/__init__.py": "from .api import Aligner\n",
+    "musetalk/utils/face_detection/api.py": """\
+class Aligner:
+    def __init__(self, name="sfd"):
+        self.module = __import__("face_detection.detection." + name, globals(), locals(), [name], 0)
+        self.io = __import__("scipy.io")
+""",
+    "musetalk/utils/face_parsing/__init__.py": "class Parser:\n    pass\n",
+    "app.py": "import gradio\nimport requests\n",
+}
+
+THIRD_PARTY = {"numpy", "torch", "omegaconf", "transformers", "cv2", "PIL", "mmpose", "librosa", "scipy", "iou",
+               "gradio", "requests"}
+VENDORED = {"face_detection", "face_parsing"}
+
+
+def write_checkout(root: Path, extra: dict[str, str] | None = None) -> Path:
+    for rel, text in {**FILES, **(extra or {})}.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root

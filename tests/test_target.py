@@ -1,0 +1,86 @@
+"""Which interpreter envdoctor treats, and the one clear sentence when the input is wrong."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from envdoctor.errors import UsageError
+from envdoctor.target import resolve
+from envdoctor.uv import find_uv
+
+
+@pytest.fixture(scope="module")
+def bare_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("targets") / "env with space"
+    find_uv().venv(root, python=sys.executable)
+    return root
+
+
+def _one_sentence(err: str) -> None:
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("envdoctor: ") and lines[0].endswith("."), err
+    assert "Traceback" not in err
+
+
+def test_nonexistent_python_is_one_sentence_and_exit_2(cli):
+    run = cli("check", "--python", "/nonexistent/python3")
+    assert run.code == 2
+    _one_sentence(run.err)
+    assert "/nonexistent/python3 does not exist" in run.err
+
+
+def test_non_python_executable_is_refused(cli):
+    run = cli("check", "--python", "/bin/ls")
+    assert run.code == 2
+    _one_sentence(run.err)
+    assert "/bin/ls is not a working Python interpreter" in run.err
+
+
+def test_a_folder_given_as_python_is_refused(cli, tmp_path):
+    run = cli("check", "--python", str(tmp_path))
+    assert run.code == 2
+    _one_sentence(run.err)
+
+
+def test_venv_that_is_not_a_venv_is_refused(cli, tmp_path):
+    run = cli("check", "--venv", str(tmp_path))
+    assert run.code == 2
+    _one_sentence(run.err)
+    assert "not a virtual environment" in run.err
+
+
+def test_venv_flag_with_spaces_in_path(bare_venv):
+    t = resolve(venv=str(bare_venv))
+    assert t.source == "--venv" and t.is_venv
+    assert Path(t.prefix) == bare_venv
+    assert "given with --venv" in t.reason
+
+
+def test_default_prefers_active_virtualenv(bare_venv, tmp_path):
+    (tmp_path / ".venv").mkdir()  # would be second choice; must not win
+    t = resolve(cwd=tmp_path, environ={"VIRTUAL_ENV": str(bare_venv), "PATH": "/usr/bin:/bin"})
+    assert t.source == "VIRTUAL_ENV"
+    assert "active virtual environment" in t.reason
+
+
+def test_default_then_dot_venv(bare_venv, tmp_path):
+    link = tmp_path / ".venv"
+    link.symlink_to(bare_venv)
+    t = resolve(cwd=tmp_path, environ={"PATH": "/usr/bin:/bin"})
+    assert t.source == "./.venv" and t.is_venv
+    assert "no virtual environment is active" in t.reason
+
+
+def test_default_then_python3_on_path(tmp_path):
+    t = resolve(cwd=tmp_path, environ={"PATH": str(Path(sys.executable).parent)})
+    assert t.source == "PATH"
+    assert "python3 on PATH" in t.reason
+
+
+def test_both_flags_is_a_usage_error():
+    with pytest.raises(UsageError):
+        resolve(python=sys.executable, venv="/tmp")
