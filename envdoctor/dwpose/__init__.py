@@ -1,0 +1,44 @@
+"""The mmpose-free path: DWPose in plain PyTorch, installed into the target as the `mmpose` package.
+
+Library API (what `envdoctor fix --strategy mmpose-free` calls):
+- build_wheel(outdir) -> Path: the `envdoctor-mmpose-free` wheel, built from payload/mmpose.
+- requirements(wheel) -> list[str]: what to install with uv (a direct reference to the wheel).
+- REMOVES: the distributions to uninstall first (never leave OpenMMLab's mmpose beside the port).
+- is_port(top_level_files) / DIST_NAME / MARKER_FILE: how a check recognises an installed port.
+
+The payload itself must not import envdoctor: it runs inside the user's environment (Python 3.8+).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from envdoctor.dwpose.meta import (
+    DIST_NAME,
+    MARKER_FILE,
+    MARKER_MODULE,
+    NEEDS_CV2,
+    PAYLOAD,
+    REMOVES,
+    REQUIRES,
+    STRATEGY,
+    VERSION,
+)
+from envdoctor.dwpose.wheel import BuiltWheel, build, build_wheel
+
+__all__ = [
+    "BuiltWheel", "DIST_NAME", "MARKER_FILE", "MARKER_MODULE", "NEEDS_CV2", "PAYLOAD", "REMOVES", "REQUIRES",
+    "STRATEGY", "VERSION", "build", "build_wheel", "is_port", "requirements",
+]
+
+
+def requirements(wheel: Path) -> list[str]:
+    """The requirement strings that install the port from a wheel built by build_wheel()."""
+    return [f"{DIST_NAME} @ {Path(wheel).resolve().as_uri()}"]
+
+
+def is_port(dist_name: str | None = None, files: list[str] | tuple[str, ...] = ()) -> bool:
+    """True when a distribution (by name, or by the files it records) is the mmpose-free port."""
+    if dist_name is not None and dist_name.lower().replace("_", "-") == DIST_NAME:
+        return True
+    return any(str(f).replace("\\", "/") == MARKER_FILE for f in files)
