@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from standin import THIRD_PARTY, VENDORED, write_checkout
+
 from envdoctor.manifest import builtin, scan_app
-from tests.standin import THIRD_PARTY, VENDORED, write_checkout
 
 
 def test_builtin_manifest_probes_torch_first_and_the_openmmlab_path():

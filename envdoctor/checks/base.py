@@ -8,9 +8,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from envdoctor.facts import Facts
+from envdoctor.facts import Distribution, Facts
 from envdoctor.manifest import Manifest
 from envdoctor.target import Target
+
+STUB_DIST = "mmcv-ext-stub"  # envdoctor.stub's distribution (not imported here: checks stay light)
 
 CATEGORIES = ("System", "GPU", "Packages", "Imports", "Models", "Tools")
 
@@ -77,6 +79,10 @@ class Context:
         """mmpose comes from envdoctor's mmpose-free port, not from OpenMMLab."""
         return any(d.key == "envdoctor-mmpose-free" for d in self.facts.providers("mmpose"))
 
+    def mmcv_providers(self) -> list[Distribution]:
+        """Distributions that install the mmcv package itself; envdoctor's stub only adds mmcv/_ext.py."""
+        return [d for d in self.facts.providers("mmcv") if d.key != STUB_DIST]
+
     @property
     def real_mmpose(self) -> bool:
         return self.facts.dist("mmpose") is not None
@@ -90,7 +96,7 @@ class Context:
         mmcv = self.facts.mmcv or {}
         if mmcv.get("version"):
             values["mmcv"] = mmcv["version"]
-        providers = [f"{d.name} {d.version}" for d in self.facts.providers("mmcv")]
+        providers = [f"{d.name} {d.version}" for d in self.mmcv_providers()]
         values["mmcv_provider"] = " and ".join(providers) or "no distribution"
         return values
 

@@ -82,7 +82,7 @@ def _requirements(lines: tuple[str, ...]) -> list[Requirement]:
 
 @check("packages.mmcv-provider", "Packages", "one provider of the mmcv package")
 def mmcv_provider(ctx: Context) -> Iterator[CheckResult]:
-    providers = ctx.facts.providers("mmcv")
+    providers = ctx.mmcv_providers()
     names = [f"{d.name} {d.version}" for d in providers]
     if not providers:
         if ctx.real_mmpose:
@@ -115,7 +115,7 @@ def mmcv_ext(ctx: Context) -> Iterator[CheckResult]:
     mmcv = ctx.facts.mmcv or {}
     ext = mmcv.get("ext") or {}
     state = ext.get("state")
-    provider = " and ".join(f"{d.name} {d.version}" for d in ctx.facts.providers("mmcv")) or "an unknown source"
+    provider = " and ".join(f"{d.name} {d.version}" for d in ctx.mmcv_providers()) or "an unknown source"
     needed = ctx.real_mmpose
     if state in (None, "no-mmcv"):
         yield result("packages.mmcv-ext", Status.SKIP, found="no mmcv package")

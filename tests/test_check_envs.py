@@ -1,0 +1,127 @@
+"""`envdoctor check` against real uv-built environments with real PyPI packages: each breaker from its facts
+and its real symptom, and a healthy MuseTalk environment that exits 0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from envkit import OPENMMLAB, build_env, python_of
+
+from envdoctor import check
+from envdoctor.check import CheckReport
+from envdoctor.checks import Status
+from envdoctor.target import resolve
+
+# MuseTalk v1.5's inference set on torch 2.14 (the "modern" side of its pins), numpy 1 for the OpenMMLab stack.
+MUSETALK_SET = [
+    *OPENMMLAB,
+    "numpy<2",
+    "setuptools<81",
+    "opencv-python<=4.11.0.86",
+    "diffusers==0.30.2",
+    "transformers==4.39.2",
+    "huggingface-hub<1.0",
+    "librosa==0.11.0",
+    "soundfile",
+    "einops==0.8.1",
+    "omegaconf",
+    "tqdm",
+    "scipy",
+    "pillow",
+]
+
+
+def _run(env: Path, **kw) -> CheckReport:
+    return check.run(resolve(venv=str(env)), **kw)
+
+
+def _failing(report: CheckReport, breaker: int) -> list:
+    return [r for r in report.results if r.status is Status.FAIL and r.breaker == breaker]
+
+
+@pytest.fixture(scope="module")
+def lite_no_ext() -> CheckReport:
+    env = build_env("openmmlab-lite", [*OPENMMLAB, "numpy<2", "setuptools<81"], torch="vision")
+    return _run(env)
+
+
+def test_missing_ext_is_found_and_attributed_to_mmcv_lite(lite_no_ext):
+    ext = [r for r in lite_no_ext.results if r.id == "packages.mmcv-ext"][0]
+    assert ext.status is Status.FAIL and ext.breaker == 1
+    assert "mmcv-lite 2.1.0" in ext.found
+    assert "envdoctor fix" in ext.fix
+    # the real symptom, from a real import in the target, explained by the catalog
+    ops = [r for r in lite_no_ext.results if r.title == "import mmcv.ops"][0]
+    assert ops.status is Status.FAIL and ops.breaker == 1
+    assert "No module named 'mmcv._ext'" in ops.found
+    assert "mmcv-lite 2.1.0" in ops.why
+    # what rides on it fails with the same cause, said once as such
+    apis = [r for r in lite_no_ext.results if r.title == "import mmpose.apis"][0]
+    assert apis.breaker == 1 and "same cause as `import mmcv.ops`" in apis.why
+    # torch itself imported and its facts came back from the same worker
+    assert lite_no_ext.facts.torch["version"].startswith("2.14.1")
+    assert lite_no_ext.exit_code == 1
+
+
+@pytest.fixture(scope="module")
+def numpy2_xtcocotools() -> CheckReport:
+    env = build_env("xtcocotools-numpy2", ["xtcocotools==1.14.3", "numpy>=2"])
+    return _run(env, only=["packages", "imports"])
+
+
+def test_numpy2_under_xtcocotools_wheel_names_both(numpy2_xtcocotools):
+    numpy = numpy2_xtcocotools.facts.dist("numpy").version
+    assert numpy.startswith("2.")
+    static = [r for r in _failing(numpy2_xtcocotools, 5) if r.category == "Packages"]
+    assert static and "xtcocotools 1.14.3" in static[0].found and f"numpy {numpy}" in static[0].found
+    imported = [r for r in numpy2_xtcocotools.results if r.title == "import xtcocotools.coco"][0]
+    assert imported.status is Status.FAIL and imported.breaker == 5
+    assert "numpy.dtype size changed" in imported.found
+    assert "xtcocotools 1.14.3" in imported.why and f"numpy {numpy}" in imported.why
+    assert "numpy<2" in imported.fix
+
+
+@pytest.fixture(scope="module")
+def setuptools82_mmengine() -> CheckReport:
+    env = build_env("mmengine-setuptools82", ["mmengine==0.10.7", "setuptools>=82"])
+    return _run(env, only=["packages", "imports"])
+
+
+def test_setuptools82_beside_mmengine_is_the_pkg_resources_finding(setuptools82_mmengine):
+    static = [r for r in _failing(setuptools82_mmengine, 8) if r.category == "Packages"]
+    assert static and "setuptools" in static[0].found and "mmengine 0.10.7" in static[0].found
+    assert "setuptools<81" in static[0].fix
+    imported = [r for r in setuptools82_mmengine.results if r.title == "import pkg_resources"][0]
+    assert imported.status is Status.FAIL and imported.breaker == 8
+    assert "No module named 'pkg_resources'" in imported.found
+
+
+@pytest.fixture(scope="module")
+def healthy_env() -> Path:
+    from envdoctor.stub import install
+
+    env = build_env("musetalk-lite-stub", MUSETALK_SET, torch="vision")
+    ext = next(env.glob("lib/python*/site-packages/mmcv/_ext.py"), None)
+    if ext is None:
+        install(resolve(python=str(python_of(env))))
+    return env
+
+
+def test_healthy_environment_exits_0(cli, healthy_env):
+    run = cli("check", "--venv", str(healthy_env), "--json")
+    doc = run.json()
+    problems = [(r["title"], r["found"]) for r in doc["results"] if r["status"] == "fail"]
+    assert problems == [] and run.code == 0
+    assert doc["summary"]["exit_code"] == 0
+    ext = [r for r in doc["results"] if r["id"] == "packages.mmcv-ext"][0]
+    assert ext["status"] == "ok" and "envdoctor stub for mmcv 2.1.0" in ext["found"]
+    imported = {r["title"] for r in doc["results"] if r["category"] == "Imports" and r["status"] == "ok"}
+    assert {"import torch", "import mmcv.ops", "import mmdet.models", "import mmpose.apis"} <= imported
+
+
+def test_the_stub_distribution_name_the_checks_know_is_the_stubs():
+    from envdoctor.checks.base import STUB_DIST
+    from envdoctor.stub import DIST_NAME
+
+    assert STUB_DIST == DIST_NAME
