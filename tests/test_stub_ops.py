@@ -1,0 +1,107 @@
+"""The stub at work in a real uv-built venv: mmcv-lite 2.1.0, mmengine, mmdet, mmpose, torch + torchvision.
+
+tests/stub_inside/ops.py runs inside that venv once (imports, every raising op, real-op parity) and the
+tests below each judge one part of its report.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from envkit import python_of
+from stubenv import stub_env
+
+from envdoctor.stub import status
+from envdoctor.target import resolve
+from envdoctor.uv import find_uv
+
+HERE = Path(__file__).resolve().parent
+SYMBOLS = Path("/work/shared/data/mmcv-ext-symbols.txt")
+
+
+def _names(tmp: Path) -> Path:
+    if SYMBOLS.is_file():
+        return SYMBOLS
+    from envdoctor.stub import generate
+
+    stub = generate(next(stub_env().glob("lib/python*/site-packages/mmcv")))
+    path = tmp / "names.txt"
+    path.write_text("\n".join(stub.ops))
+    return path
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    env = stub_env()
+    names = _names(tmp_path_factory.mktemp("names"))
+    proc = subprocess.run(
+        [str(python_of(env)), str(HERE / "stub_inside" / "ops.py"), str(names)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _ok(part: dict[str, Any]) -> None:
+    assert part.get("ok"), part.get("traceback") or part
+
+
+def test_all_112_names_exist_and_the_stack_imports(report: dict[str, Any]) -> None:
+    part = report["imports"]
+    _ok(part)
+    assert part["missing"] == []
+    assert part["file"].endswith("site-packages/mmcv/_ext.py")
+    # A real module file: pkgutil.find_loader (mmengine's revert_sync_batchnorm) finds it.
+    assert part["loader"] == "SourceFileLoader"
+    assert part["calls_after_imports"] == {}, "importing mmcv.ops, mmdet.models and mmpose.apis must call no op"
+
+
+def test_every_raising_op_raises_the_named_error(report: dict[str, Any]) -> None:
+    part = report["raising"]
+    _ok(part)
+    assert part["tested"] == 104 and part["bad"] == {} and part["counted"]
+    assert part["is_not_implemented"]
+    assert "mmcv._ext.nms_rotated" in part["example"] and "mmcv 2.1.0" in part["example"]
+
+
+def test_nms_matches_a_plain_greedy_nms_for_both_offsets(report: dict[str, Any]) -> None:
+    _ok(report["nms"])
+    assert report["nms"]["cases"] == 400
+
+
+def test_bbox_overlaps_matches_mmcvs_pure_torch_version(report: dict[str, Any]) -> None:
+    _ok(report["bbox_overlaps"])
+
+
+def test_roi_align_avg_matches_torchvision_in_place(report: dict[str, Any]) -> None:
+    part = report["roi_align"]
+    _ok(part)
+    assert part["inplace"] and part["max_mode"] == "MmcvExtStubError"
+
+
+def test_roi_pool_matches_mmcvs_kernel_arithmetic(report: dict[str, Any]) -> None:
+    part = report["roi_pool"]
+    _ok(part)
+    assert part["argmax_equal"] and part["max_abs"] == 0.0
+
+
+def test_deform_convs_match_conv2d_and_torchvision(report: dict[str, Any]) -> None:
+    _ok(report["deform_conv"])
+
+
+def test_compiler_versions_are_strings(report: dict[str, Any]) -> None:
+    _ok(report["compiler"])
+
+
+def test_uv_lists_the_stub_and_status_counts_its_ops() -> None:
+    env = stub_env()
+    listed = {row["name"]: row["version"] for row in find_uv().pip_list(python_of(env))}
+    assert listed.get("mmcv-ext-stub") == "2.1.0"
+    state = status(resolve(venv=str(env)))
+    assert state.ext_state == "stub" and state.provider == "mmcv-lite"
+    assert (state.real, state.raising) == (8, 104)
+    assert state.stub_dist_version == "2.1.0"
