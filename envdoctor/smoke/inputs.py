@@ -13,10 +13,9 @@ from pathlib import Path
 
 from envdoctor.smoke import media
 
-DEFAULT_SENTENCE = (
-    "Hello there. This is a short test of lip sync, with open vowels and closed lips: "
-    "papa, mama, bob, and a wide yawn."
-)
+# About five seconds: long enough for the circular-shift null (shifts of 1.5 s or more each way),
+# short enough for a CPU run. Open vowels and closed lips make the mouth move.
+DEFAULT_SENTENCE = "Hello there. This is a short lip sync test: papa, mama, bob, and a wide yawn."
 
 FACE_CROP = (0, 448)
 """Columns of the 512x512 astronaut kept for the default face. The crop puts her face on the

@@ -1,0 +1,134 @@
+"""`envdoctor smoke`: run MuseTalk (--app) or its heavy libraries (--deps) and judge the result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from envdoctor.commands._common import add_target_args, resolve_target
+from envdoctor.errors import UsageError
+
+DEFAULT_OUT = "envdoctor-smoke"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "smoke",
+        help="run MuseTalk itself and prove from its video that lip-sync comes out (or --deps: forward passes)",
+        description=(
+            "--app DIR: run MuseTalk's own `python -m scripts.inference` in the target environment from the "
+            "checkout, on a built-in face (scikit-image's astronaut) and speech (espeak-ng) unless --face/--audio "
+            "are given, then judge the video it wrote (never its exit code) with `envdoctor verify`. "
+            "--synthetic-weights builds a stand-in models/ tree of random weights first, so every code path runs "
+            "without the 4 GB download (lip-sync is then not assessed). "
+            "--deps: one small real forward pass through each heavy library MuseTalk uses, with time and memory. "
+            "Writes smoke-report.json (and smoke-report.png) into --out."
+        ),
+    )
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--app", metavar="DIR", help="a MuseTalk checkout (the folder holding scripts/inference.py)")
+    mode.add_argument("--deps", action="store_true", help="forward passes through each heavy library (no checkout)")
+    p.add_argument("--models", metavar="DIR", help="the weights folder (default DIR/models)")
+    p.add_argument("--face", metavar="FILE", help="face image or video (default: the astronaut)")
+    p.add_argument("--audio", metavar="FILE", help="speech to lip-sync (default: a sentence made with espeak-ng)")
+    p.add_argument("--seconds", type=float, metavar="S", help="cut the speech to S seconds (fewer frames to make)")
+    p.add_argument(
+        "--synthetic-weights", action="store_true",
+        help="write a stand-in models/ tree of random weights (into a temporary folder) and run on it",
+    )
+    p.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="stop MuseTalk after S seconds")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="for --deps (default auto)")
+    p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"where the report goes (default ./{DEFAULT_OUT})")
+    p.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
+    add_target_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    target = resolve_target(args)
+    out = Path(args.out)
+    if args.deps:
+        return _run_deps(args, target.python, out)
+    return _run_app(args, target.python, out)
+
+
+def _run_deps(args: argparse.Namespace, python: Path, out: Path) -> int:
+    from envdoctor.smoke import deps
+
+    result = deps.run_deps(python, out, device=args.device, timeout=args.timeout)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        deps.print_result(result)
+        print(f"report: {out / 'smoke-report.json'}")
+    return 0 if result.success else 1
+
+
+def _run_app(args: argparse.Namespace, python: Path, out: Path) -> int:
+    from rich.console import Console
+
+    from envdoctor.smoke import app as app_mod
+    from envdoctor.smoke import inputs, media, models, report
+    from envdoctor.smoke.runner import check_app
+    from envdoctor.smoke.verify import MissingExtra, require_extra
+
+    checkout = check_app(Path(args.app))
+    for opt in ("face", "audio"):
+        value = getattr(args, opt)
+        if value and not Path(value).is_file():
+            raise UsageError(f"--{opt} {value} does not exist or is not a file.")
+    try:
+        require_extra()
+    except MissingExtra as exc:
+        raise UsageError(f"cannot judge the video: {exc}.") from None
+    console = Console(stderr=True)
+    model_dir = Path(args.models).resolve() if args.models else checkout / "models"
+    env: dict[str, str] = {}
+    seconds = args.seconds
+    if args.synthetic_weights:
+        from envdoctor.smoke import synthetic
+
+        model_dir = out.resolve() / "synthetic-models"
+        console.print(f"writing synthetic weights into {model_dir} (random, in MuseTalk's formats)")
+        built = synthetic.build(python, checkout, model_dir, timeout=args.timeout)
+        console.print(built.summary())
+        if not built.ok:
+            report.write_report(out, success=False, output_path=None, message=built.summary(), verification=None,
+                                extra={"mode": "app", "synthetic_weights": True, "synthetic": built.to_dict()})
+            return 1
+        env.update(built.env)
+        if seconds is None:
+            seconds = synthetic.DEFAULT_SECONDS
+            console.print(f"speech cut to {seconds:g} s: synthetic weights cost the same time per frame as real ones")
+    else:
+        missing = models.missing_files(model_dir)
+        if missing:
+            raise UsageError(
+                f"{model_dir} lacks MuseTalk's weights ({', '.join(missing[:3])}"
+                f"{' ...' if len(missing) > 3 else ''}): download them with MuseTalk's download_weights.sh, "
+                "point --models at them, or run with --synthetic-weights."
+            )
+    try:
+        with console.status("starting MuseTalk ...") as status:
+            def show(line: str) -> None:
+                status.update(f"MuseTalk: {line.strip()[:110]}")
+
+            result = app_mod.smoke_app(
+                python, checkout, out, models=model_dir, face=Path(args.face) if args.face else None,
+                audio=Path(args.audio) if args.audio else None, seconds=seconds, timeout=args.timeout,
+                synthetic_weights=args.synthetic_weights, env=env, on_line=show,
+            )
+    except (inputs.InputError, media.MediaError) as exc:
+        raise UsageError(f"cannot make the smoke inputs: {exc}") from None
+    if args.json:
+        print((out / report.REPORT_JSON).read_text())
+    else:
+        for note in result.run.notes:
+            console.print(f"note: {note}")
+        if result.verification is not None:
+            report.print_verification(result.verification, console)
+        colour = "green" if result.success else "red"
+        console.print(f"[bold {colour}]{'PASS' if result.success else 'FAIL'}[/]: {result.message}")
+        print(f"report: {result.report_path}")
+    return 0 if result.success else 1

@@ -1,0 +1,100 @@
+"""`smoke --app`: inputs, the MuseTalk run, the verification of its video, the report. One call."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from envdoctor.smoke import inputs, media, report
+from envdoctor.smoke.runner import AppRun, run_app
+from envdoctor.smoke.verdicts import Verification
+from envdoctor.smoke.verify import verify
+
+
+@dataclass(frozen=True)
+class AppSmoke:
+    success: bool
+    message: str
+    run: AppRun
+    verification: Verification | None
+    face: str
+    audio: str
+    synthetic_weights: bool
+    report_path: str
+
+
+def trim_audio(src: Path, seconds: float, out: Path) -> Path:
+    cmd = [media.tool("ffmpeg"), "-v", "error", "-nostdin", "-y", "-i", str(src), "-t", f"{seconds:.3f}",
+           "-ac", "1", "-ar", "16000", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, timeout=60)
+    if proc.returncode != 0:
+        raise media.MediaError(f"could not cut {src} to {seconds} s: {proc.stderr.decode(errors='replace')[-200:]}")
+    return out
+
+
+def judge_run(run: AppRun, verification: Verification | None, synthetic: bool) -> tuple[bool, str]:
+    """Success and one message, from the video alone (the exit code only explains a failure)."""
+    if run.timed_out:
+        return False, f"MuseTalk did not finish within the timeout ({run.seconds:.0f} s); see {run.log}."
+    if run.output is None:
+        why = f" It reported: {run.swallowed_errors[-1]}" if run.swallowed_errors else ""
+        code = f"exited {run.exit_code}" if run.exit_code is not None else "stopped"
+        return False, f"MuseTalk {code} but wrote no video ({Path(run.expected_output).name}).{why} Log: {run.log}."
+    assert verification is not None
+    prefix = "MuseTalk wrote a video."
+    if run.exit_code not in (0, None):
+        prefix = f"MuseTalk wrote a video but exited {run.exit_code}."
+    if synthetic:
+        prefix += " Weights are synthetic: lip-sync not assessed (synthetic weights)."
+    return verification.success, report.message_for(verification, prefix)
+
+
+def smoke_app(
+    python: Path,
+    app: Path,
+    out_dir: Path,
+    *,
+    models: Path | None = None,
+    face: Path | None = None,
+    audio: Path | None = None,
+    seconds: float | None = None,
+    timeout: float = 1800.0,
+    synthetic_weights: bool = False,
+    env: dict[str, str] | None = None,
+    on_line: Callable[[str], None] | None = None,
+) -> AppSmoke:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="envdoctor-inputs-") as tmp:
+        tmpd = Path(tmp)
+        face_path = face or inputs.write_face(tmpd / "face.png")
+        audio_path = audio or inputs.write_speech(tmpd / "speech.wav")
+        if seconds:
+            audio_path = trim_audio(audio_path, seconds, tmpd / "speech-cut.wav")
+        # Keep the inputs beside the report: the verdict can be re-checked with `envdoctor verify`.
+        kept_face = out_dir / f"input-face{face_path.suffix}"
+        kept_audio = out_dir / f"input-speech{audio_path.suffix}"
+        shutil.copyfile(face_path, kept_face)
+        shutil.copyfile(audio_path, kept_audio)
+    run = run_app(python, app, kept_face, kept_audio, out_dir, models=models, timeout=timeout, env=env,
+                  on_line=on_line)
+    verification = None
+    if run.output is not None:
+        verification = verify(
+            Path(run.output), kept_audio, assess_sync=not synthetic_weights,
+            not_assessed_reason="not assessed (synthetic weights)",
+        )
+    success, message = judge_run(run, verification, synthetic_weights)
+    data = report.write_report(
+        out_dir, success=success, output_path=run.output, message=message, verification=verification,
+        extra={"mode": "app", "synthetic_weights": synthetic_weights, "face": str(kept_face),
+               "audio": str(kept_audio), "run": run.to_dict()},
+    )
+    del data
+    return AppSmoke(
+        success=success, message=message, run=run, verification=verification, face=str(kept_face),
+        audio=str(kept_audio), synthetic_weights=synthetic_weights, report_path=str(out_dir / report.REPORT_JSON),
+    )

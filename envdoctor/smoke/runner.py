@@ -1,0 +1,237 @@
+"""Run MuseTalk's own `python -m scripts.inference` inside the target, and find what it wrote.
+
+MuseTalk exits 0 even when a task failed (it prints the exception and moves on) and calls ffmpeg
+through the shell with unquoted paths, so the run happens in a scratch folder whose path has no
+spaces, the output is looked for where MuseTalk's naming puts it, and the verdict comes from that
+file, never from the exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envdoctor.errors import UsageError
+
+VERSION = "v15"
+FACE_NAME = "face"
+SPEECH_NAME = "speech"
+SWALLOWED = "Error occurred during processing"
+# After writing the mp4 for an image input, MuseTalk's clean-up refers to a folder it only makes
+# for video inputs; the message is harmless once the video exists.
+KNOWN_HARMLESS = ("save_dir_full",)
+
+
+@dataclass(frozen=True)
+class AppRun:
+    command: tuple[str, ...]
+    cwd: str
+    exit_code: int | None
+    """None when the run was stopped at the timeout."""
+    seconds: float
+    timed_out: bool
+    log: str
+    expected_output: str
+    output: str | None
+    """The video MuseTalk wrote (copied next to the report), or None."""
+    swallowed_errors: tuple[str, ...]
+    """Lines where MuseTalk caught an exception and carried on."""
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "command": list(self.command), "cwd": self.cwd, "exit_code": self.exit_code,
+            "seconds": round(self.seconds, 1), "timed_out": self.timed_out, "log": self.log,
+            "expected_output": self.expected_output, "output": self.output,
+            "swallowed_errors": list(self.swallowed_errors), "notes": list(self.notes),
+        }
+
+
+def check_app(app: Path) -> Path:
+    app = app.resolve()
+    if not (app / "scripts" / "inference.py").is_file():
+        raise UsageError(f"{app} is not a MuseTalk checkout: it has no scripts/inference.py.")
+    return app
+
+
+def scratch_dir() -> Path:
+    """A fresh folder whose path has no spaces (MuseTalk's shell calls split on them)."""
+    base = Path(tempfile.gettempdir())
+    if " " in str(base):
+        base = Path("/tmp")
+    return Path(tempfile.mkdtemp(prefix="envdoctor-smoke-", dir=base))
+
+
+def write_config(path: Path, video: Path, audio: Path) -> Path:
+    # One task, paths double-quoted: YAML (OmegaConf) reads them as plain strings.
+    path.write_text(f'task_0:\n  video_path: "{video}"\n  audio_path: "{audio}"\n', encoding="utf-8")
+    return path
+
+
+def output_name(video: Path, audio: Path) -> str:
+    """MuseTalk's naming: the part of each file name before its first dot, joined by '_'."""
+    return f"{video.name.split('.')[0]}_{audio.name.split('.')[0]}.mp4"
+
+
+def inference_command(
+    python: Path, config: Path, result_dir: Path, models: Path, *, extra: tuple[str, ...] = ()
+) -> list[str]:
+    # The defaults of --unet_config and --inference_config point at files that do not exist:
+    # always pass both (musetalk.md).
+    return [
+        str(python), "-m", "scripts.inference",
+        "--inference_config", str(config),
+        "--result_dir", str(result_dir),
+        "--unet_model_path", str(models / "musetalkV15" / "unet.pth"),
+        "--unet_config", str(models / "musetalkV15" / "musetalk.json"),
+        "--whisper_dir", str(models / "whisper"),
+        "--version", VERSION,
+        "--fps", "25",
+        *extra,
+    ]
+
+
+def run_app(
+    python: Path,
+    app: Path,
+    face: Path,
+    audio: Path,
+    out_dir: Path,
+    *,
+    models: Path | None = None,
+    timeout: float = 1800.0,
+    env: dict[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
+    on_line: Callable[[str], None] | None = None,
+) -> AppRun:
+    """Run the inference once in a scratch folder and copy the video it wrote into `out_dir`."""
+    app = check_app(app)
+    models = (models or app / "models").resolve()
+    notes: list[str] = []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = scratch_dir()
+    link: Path | None = None
+    try:
+        # Plain names without dots or spaces: the output name is predictable and the shell is happy.
+        face_in = work / f"{FACE_NAME}{face.suffix.lower() or '.png'}"
+        audio_in = work / f"{SPEECH_NAME}{audio.suffix.lower() or '.wav'}"
+        shutil.copyfile(face, face_in)
+        shutil.copyfile(audio, audio_in)
+        config = write_config(work / "smoke.yaml", face_in, audio_in)
+        result_dir = work / "results"
+        expected = result_dir / VERSION / output_name(face_in, audio_in)
+        if " " in str(app):
+            notes.append(f"the checkout path has spaces ({app}); MuseTalk's shell calls may break on it")
+        # DWPose, the VAE and face parsing are read from ./models relative to the checkout.
+        if models != (app / "models").resolve():
+            if (app / "models").exists():
+                notes.append(
+                    f"--models {models} given, but {app / 'models'} exists and MuseTalk reads DWPose, the VAE"
+                    " and face parsing from there"
+                )
+            else:
+                link = app / "models"
+                link.symlink_to(models, target_is_directory=True)
+                notes.append(f"linked {link} -> {models} for the run (MuseTalk reads ./models), removed after")
+        cmd = inference_command(python, config, result_dir, models, extra=extra_args)
+        log_path = out_dir / "smoke-app.log"
+        started = time.monotonic()
+        exit_code, timed_out, lines = _run_logged(cmd, app, log_path, timeout, env, on_line)
+        seconds = time.monotonic() - started
+        swallowed = tuple(ln.strip() for ln in lines if SWALLOWED in ln)
+        output: Path | None = None
+        if expected.is_file() and expected.stat().st_size > 0:
+            output = out_dir / expected.name
+            shutil.copyfile(expected, output)
+        else:
+            others = sorted(p for p in (result_dir / VERSION).glob("*.mp4") if not p.name.startswith("temp_"))
+            if others:
+                notes.append(f"no {expected.name}; took {others[0].name}, the other mp4 the run wrote")
+                output = out_dir / others[0].name
+                shutil.copyfile(others[0], output)
+        if output is not None:
+            for err in swallowed:
+                if any(k in err for k in KNOWN_HARMLESS):
+                    notes.append(f"known MuseTalk quirk after the video was written (harmless): {err}")
+        leftover = list(work.glob("*.pkl"))
+        if leftover:
+            notes.append(f"MuseTalk left {leftover[0].name} beside its result folder (removed with the scratch folder)")
+        return AppRun(
+            command=tuple(cmd), cwd=str(app), exit_code=exit_code, seconds=seconds, timed_out=timed_out,
+            log=str(log_path), expected_output=str(expected), output=str(output) if output else None,
+            swallowed_errors=swallowed, notes=tuple(notes),
+        )
+    finally:
+        if link is not None and link.is_symlink():
+            link.unlink()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run_logged(
+    cmd: list[str],
+    cwd: Path,
+    log_path: Path,
+    timeout: float,
+    env: dict[str, str] | None,
+    on_line: Callable[[str], None] | None,
+) -> tuple[int | None, bool, list[str]]:
+    """Run with output to a log file, feeding each line to `on_line`; stop the whole group at the timeout."""
+    full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    lines: list[str] = []
+    with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        timed_out = False
+        assert proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        pending = ""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            if not sel.select(timeout=min(left, 1.0)):
+                if proc.poll() is not None:
+                    break
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536).decode(errors="replace")
+            if not chunk:
+                break
+            log.write(chunk)
+            log.flush()
+            pending += chunk
+            # tqdm redraws with carriage returns: treat them as line ends for the progress display.
+            parts = pending.replace("\r", "\n").split("\n")
+            pending = parts.pop()
+            for part in parts:
+                if part.strip():
+                    lines.append(part)
+                    if on_line:
+                        on_line(part)
+        if timed_out:
+            # The app runs in its own session: stop it and every child (ffmpeg) it started.
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            proc.wait()
+            log.write(f"\n[envdoctor] stopped after the {timeout:g} s timeout\n")
+            return None, True, lines
+        if pending.strip():
+            lines.append(pending)
+        return proc.wait(), False, lines
