@@ -118,20 +118,33 @@ def test_refuses_when_compiled_ops_are_there() -> None:
         fake.unlink()
 
 
-def test_refuses_to_overwrite_a_handwritten_ext() -> None:
+def test_a_handwritten_ext_is_refused_or_moved_aside_on_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     env = build_env("stub-handwritten", LITE)
     target = resolve(venv=str(env))
+    if status(target).stub_dist_version:
+        remove(target)
     hand = _site(env) / "mmcv" / "_ext.py"
-    hand.write_text("def nms(*a, **k):\n    pass\n")
+    text = "def nms(*a, **k):\n    pass\n"
+    hand.write_text(text)
     try:
         assert status(target).ext_state == "handwritten"
-        with pytest.raises(StubRefused, match="hand-written"):
+        assert main(["stub", "status", "--venv", str(env)]) == 1
+        with pytest.raises(StubRefused, match="hand-written.*--replace-handwritten"):
             install(target)
-        assert hand.read_text() == "def nms(*a, **k):\n    pass\n"
+        assert hand.read_text() == text
         with pytest.raises(StubRefused, match="not installed by the mmcv-ext-stub"):
             remove(target)
+        result = install(target, replace_handwritten=True)
+        assert result.action == "replaced" and result.after.ext_state == "stub"
+        assert result.backup and Path(result.backup).read_text() == text
+        assert str(tmp_path) in result.backup
+        remove(target)
+        assert not hand.exists()
     finally:
-        hand.unlink()
+        hand.unlink(missing_ok=True)
 
 
 def test_cli_install_status_remove(capsys: pytest.CaptureFixture[str]) -> None:

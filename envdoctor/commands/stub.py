@@ -52,6 +52,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p = sub.add_parser(name, help=helptext)
         add_target_args(p)
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        if name == "install":
+            p.add_argument(
+                "--replace-handwritten",
+                action="store_true",
+                help="move an _ext.py that no package owns out of site-packages (the path is printed), then install",
+            )
         p.set_defaults(func=func)
 
 
@@ -130,15 +136,21 @@ def _state_dict(state: stub_lib.StubState) -> dict[str, Any]:
         "header": state.header,
         "real": state.real,
         "raising": state.raising,
+        "stale": state.stale,
     }
 
 
 def _describe(state: stub_lib.StubState) -> str:
     if state.ext_state == "stub":
         owner = f"{stub_lib.DIST_NAME} {state.stub_dist_version}" if state.stub_dist_version else "no package"
+        stale = (
+            f"; STALE: generated from mmcv {state.header.get('mmcv')}, run `envdoctor stub install`"
+            if state.stale
+            else ""
+        )
         return (
             f"mmcv {state.mmcv_version} ({state.provider}): envdoctor's _ext stub, {state.real} ops real, "
-            f"{state.raising} raise when called (installed by {owner})"
+            f"{state.raising} raise when called (installed by {owner}){stale}"
         )
     words = {
         "no-mmcv": "no mmcv package",
@@ -152,21 +164,30 @@ def _describe(state: stub_lib.StubState) -> str:
 def _status(args: argparse.Namespace) -> int:
     state = stub_lib.status(resolve_target(args))
     _emit(args, _state_dict(state), [f"{state.python}: {_describe(state)}"])
-    return EXIT_OK
+    # Exit 1 where mmcv is there but `import mmcv.ops` cannot work as it stands, or the stub is stale.
+    broken = state.ext_state in ("missing", "handwritten") or state.stale
+    return EXIT_FINDINGS if broken else EXIT_OK
 
 
 def _install(args: argparse.Namespace) -> int:
-    result = stub_lib.install(resolve_target(args))
+    result = stub_lib.install(resolve_target(args), replace_handwritten=args.replace_handwritten)
     stub = result.stub
-    verbs = {"installed": "installed", "replaced": "replaced the earlier stub with", "unchanged": "already has"}
-    lines = [
+    verbs = {"installed": "installed", "replaced": "replaced the earlier _ext.py with", "unchanged": "already has"}
+    lines = [f"moved the untracked {result.before.ext_path} to {result.backup}"] if result.backup else []
+    lines += [
         f"{result.target}: {verbs[result.action]} {stub_lib.DIST_NAME} {stub.mmcv_version} "
         f"({result.after.ext_path})",
         f"  {len(stub.ops)} ops: {len(stub.real)} real ({', '.join(stub.real)}), {len(stub.raising)} raise "
         "MmcvExtStubError when called",
         f"  remove it with: envdoctor stub remove --python {result.target}",
     ]
-    _emit(args, {"action": result.action, "stub": _stub_summary(stub), "after": _state_dict(result.after)}, lines)
+    data = {
+        "action": result.action,
+        "backup": result.backup,
+        "stub": _stub_summary(stub),
+        "after": _state_dict(result.after),
+    }
+    _emit(args, data, lines)
     return EXIT_OK
 
 

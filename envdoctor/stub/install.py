@@ -9,6 +9,7 @@ Both refuse, with one sentence and before changing anything, when the target is 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -55,6 +56,12 @@ class StubState:
         return Path(self.mmcv_dir) / "_ext.py" if self.mmcv_dir else None
 
     @property
+    def stale(self) -> bool:
+        """The installed stub was generated from another mmcv release than the one installed now."""
+        made_for = self.header.get("mmcv")
+        return self.ext_state == "stub" and bool(made_for) and made_for != self.mmcv_version
+
+    @property
     def real(self) -> int | None:
         return int(self.header["real"]) if self.header.get("real", "").isdigit() else None
 
@@ -67,12 +74,14 @@ class StubState:
 class InstallResult:
     target: str
     action: str
-    """installed | replaced (an older stub) | unchanged (the same stub was already there)"""
+    """installed | replaced (an older stub, or an untracked _ext.py moved aside) | unchanged (already there)"""
     stub: GeneratedStub
     wheel: str
     """The wheel's file name (the wheel itself was built in a temporary folder)."""
     before: StubState
     after: StubState
+    backup: str | None = None
+    """Where a hand-written (or untracked) _ext.py was moved before installing, with replace_handwritten."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +124,12 @@ def status(target: Target) -> StubState:
     return _state_from_facts(target, run_facts_probe(target))
 
 
-def _refusal(state: StubState, *, for_remove: bool) -> str | None:
+def _untracked(state: StubState) -> bool:
+    """An _ext.py that no distribution owns: hand-written, or a generated stub copied by hand."""
+    return state.ext_state == "handwritten" or (state.ext_state == "stub" and state.stub_dist_version is None)
+
+
+def _refusal(state: StubState, *, for_remove: bool, replace_handwritten: bool = False) -> str | None:
     where = state.python
     if state.externally_managed:
         return (
@@ -139,34 +153,48 @@ def _refusal(state: StubState, *, for_remove: bool) -> str | None:
             f"mmcv {state.mmcv_version} in {where} already has its compiled ops ({files}): "
             "a stub is not needed and would be shadowed by them."
         )
-    if state.ext_state == "handwritten":
+    if _untracked(state) and not replace_handwritten:
+        what = "a hand-written _ext.py" if state.ext_state == "handwritten" else "a generated stub copied by hand"
         return (
-            f"{state.ext_path} is a hand-written _ext.py that no package owns: move it away first, "
-            "so that nothing untracked is overwritten."
-        )
-    if state.ext_state == "stub" and state.stub_dist_version is None:
-        return (
-            f"{state.ext_path} is a generated stub that no package owns (copied by hand?): delete it first, "
-            f"then install the stub as the {DIST_NAME} distribution."
+            f"{state.ext_path} is {what} that no package owns: envdoctor will not overwrite it silently; "
+            f"pass --replace-handwritten (replace_handwritten=True) to move it to {backup_dir()} and install the stub."
         )
     if not state.mmcv_dir:
         return f"mmcv's package folder in {where} could not be found."
     return None
 
 
-def install(target: Target, *, uv: Uv | None = None) -> InstallResult:
+def backup_dir() -> Path:
+    """Where install(replace_handwritten=True) moves an untracked _ext.py (outside site-packages)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "envdoctor" / "replaced-ext"
+
+
+def _move_aside(state: StubState) -> str:
+    assert state.ext_path is not None
+    data = state.ext_path.read_bytes()
+    dest = backup_dir() / f"_ext-{hashlib.sha256(data).hexdigest()[:16]}.py"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(data)
+    state.ext_path.unlink()
+    return str(dest)
+
+
+def install(target: Target, *, replace_handwritten: bool = False, uv: Uv | None = None) -> InstallResult:
     """Generate the stub from the target's own mmcv and install it as `mmcv-ext-stub` with uv.
 
     Raises StubRefused (nothing changed) when the target has no mmcv, already has compiled ops, is
-    externally managed, or has an `_ext.py` that no package owns; StubError when uv fails or the
-    file found afterwards is not the stub that was generated.
+    externally managed, or has an `_ext.py` that no package owns (unless replace_handwritten, which
+    first moves that file to backup_dir() and says so in the result); StubError when uv fails or
+    the file found afterwards is not the stub that was generated.
     """
     before = status(target)
-    refusal = _refusal(before, for_remove=False)
+    refusal = _refusal(before, for_remove=False, replace_handwritten=replace_handwritten)
     if refusal:
         raise StubRefused(refusal)
     assert before.mmcv_dir is not None
     stub = generate(before.mmcv_dir)
+    backup = _move_aside(before) if _untracked(before) else None
     if before.header.get("sources") == f"sha256:{stub.sources_sha256}" and before.ext_path is not None:
         try:
             same = before.ext_path.read_text(encoding="utf-8") == stub.text
@@ -191,8 +219,8 @@ def install(target: Target, *, uv: Uv | None = None) -> InstallResult:
         raise StubError(
             f"after installing {wheel.name}, {after.ext_path} is {after.ext_state}, not the stub just generated."
         )
-    action = "replaced" if before.stub_dist_version is not None else "installed"
-    return InstallResult(str(target.python), action, stub, wheel.name, before, after)
+    action = "replaced" if before.stub_dist_version is not None or backup else "installed"
+    return InstallResult(str(target.python), action, stub, wheel.name, before, after, backup)
 
 
 def remove(target: Target, *, uv: Uv | None = None) -> RemoveResult:
