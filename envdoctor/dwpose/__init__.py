@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from envdoctor.dwpose.build import BuiltWheel, build_hashed, build_wheel
 from envdoctor.dwpose.meta import (
     DIST_NAME,
     MARKER_FILE,
@@ -24,11 +25,10 @@ from envdoctor.dwpose.meta import (
     STRATEGY,
     VERSION,
 )
-from envdoctor.dwpose.wheel import BuiltWheel, build, build_wheel
 
 __all__ = [
     "BuiltWheel", "DIST_NAME", "MARKER_FILE", "MARKER_MODULE", "NEEDS_CV2", "PAYLOAD", "REMOVES", "REQUIRES",
-    "STRATEGY", "VERSION", "build", "build_wheel", "is_port", "requirements",
+    "STRATEGY", "VERSION", "build_hashed", "build_wheel", "is_port", "requirements",
 ]
 
 

@@ -64,10 +64,11 @@ def metadata_text() -> str:
 
 def build_wheel(outdir: Path) -> Path:
     """Write the wheel into `outdir` (created if needed) and return its path."""
-    return build(outdir).path
+    return build_hashed(outdir).path
 
 
-def build(outdir: Path) -> BuiltWheel:
+def build_hashed(outdir: Path) -> BuiltWheel:
+    """Write the wheel and return its path with its sha256 (for a hash-pinned requirement)."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     dist_info = f"{DIST_NAME.replace('-', '_')}-{VERSION}.dist-info"
