@@ -115,6 +115,105 @@ class Uv:
         out = self.run(["pip", "list", "--python", str(python), "--format", "json"]).stdout
         return json.loads(out or "[]")
 
+    # --- plan / fix / lock (issue 4) ------------------------------------------------------------
+    def with_env(self, **env: str) -> Uv:
+        """The same uv with extra environment variables (build settings such as MMCV_WITH_OPS)."""
+        return Uv(self.binary, {**self.env, **env})
+
+    def version(self) -> str:
+        return self.run(["--version"]).stdout.strip()
+
+    def pip_sync(
+        self,
+        python: Path,
+        files: Sequence[Path],
+        *,
+        indexes: Indexes = Indexes(),
+        extra: Sequence[str] = (),
+        offline: bool = False,
+        timeout: float | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Make the environment hold exactly what `files` list: the rollback and the lockfile path."""
+        args = ["pip", "sync", "--python", str(python), *indexes.args(), *(["--offline"] if offline else [])]
+        return self.run([*args, *extra, *map(str, files)], timeout=timeout)
+
+    def pip_install_dry_run(
+        self,
+        python: Path,
+        requirements: Sequence[str] = (),
+        *,
+        requirement_files: Sequence[Path] = (),
+        constraints: Sequence[Path] = (),
+        indexes: Indexes = Indexes(),
+        extra: Sequence[str] = (),
+    ) -> dict[str, object]:
+        """What `pip install` would change, as uv's JSON report; nothing is installed."""
+        proc = self.pip_install(
+            python,
+            requirements,
+            requirement_files=requirement_files,
+            constraints=constraints,
+            indexes=indexes,
+            extra=["--dry-run", "--output-format", "json", *extra],
+        )
+        return json.loads(proc.stdout or "{}")
+
+    def pip_compile(
+        self,
+        requirement_file: Path,
+        output: Path,
+        *,
+        python_version: str,
+        python_platform: str,
+        constraints: Sequence[Path] = (),
+        build_constraints: Sequence[Path] = (),
+        excludes: Sequence[Path] = (),
+        indexes: Indexes = Indexes(),
+        generate_hashes: bool = True,
+        exclude_newer: str | None = None,
+        fmt: str | None = None,
+        timeout: float | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        """Resolve `requirement_file` for another interpreter and platform into `output`.
+
+        Run with `cwd` and relative file names, uv's `# via -r FILE` notes stay the same from run to run.
+        """
+        args = [
+            "pip", "compile", str(requirement_file), "--output-file", str(output), "--quiet", "--no-header",
+            "--python-version", python_version, "--python-platform", python_platform, *indexes.args(),
+        ]  # fmt: skip
+        for flag, files in (("--constraints", constraints), ("--build-constraints", build_constraints),
+                            ("--excludes", excludes)):  # fmt: skip
+            for f in files:
+                args += [flag, str(f)]
+        if generate_hashes:
+            args.append("--generate-hashes")
+        if exclude_newer:
+            args += ["--exclude-newer", exclude_newer]
+        if fmt:
+            args += ["--format", fmt]
+        self.run(args, timeout=timeout, cwd=cwd)
+
+    def build_wheel(
+        self,
+        source: str,
+        out_dir: Path,
+        *,
+        python: Path,
+        build_constraints: Sequence[Path] = (),
+        no_build_isolation: bool = True,
+        timeout: float | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Build a wheel from a source archive or folder, with the target's own packages visible
+        (no build isolation), so a build that imports torch sees the user's torch."""
+        args = ["build", "--wheel", "--python", str(python), "--out-dir", str(out_dir)]
+        if no_build_isolation:
+            args.append("--no-build-isolation")
+        for f in build_constraints:
+            args += ["--build-constraint", str(f)]
+        return self.run([*args, source], timeout=timeout)
+
 
 def find_uv() -> Uv:
     """uv from the `uv` package envdoctor depends on, else from PATH."""

@@ -1,0 +1,81 @@
+"""Arguments and output shared by `envdoctor plan` and `envdoctor fix`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from envdoctor.errors import UsageError
+from envdoctor.plan import Plan
+from envdoctor.strategies import ALL, CHOSEN, REJECTED, Options
+
+MARKS = {CHOSEN: "[✓]", REJECTED: "[✗]"}
+
+
+def add_plan_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("strategy")
+    g.add_argument(
+        "--strategy", choices=[s.name for s in ALL], help="use this strategy (the others are still explained)"
+    )
+    g.add_argument("--find-links", metavar="DIR", action="append", default=[],
+                   help="a local wheelhouse with prebuilt mmcv wheels, in DIR/torch<M.m>-<cpu|cuXYZ>/")
+    g.add_argument("--build", action="store_true",
+                   help="with no wheel for this torch, build mmcv from its sdist into the local wheelhouse (minutes)")
+    g.add_argument(
+        "--wheelhouse", metavar="DIR", help="where --build puts the wheel (default ~/.cache/envdoctor/wheelhouse)"
+    )
+    g.add_argument("--allow-torch-change", action="store_true", help="let uv replace torch and torchvision")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def options(args: argparse.Namespace) -> Options:
+    links = tuple(Path(p) for p in args.find_links)
+    for p in links:
+        if not p.is_dir():
+            raise UsageError(f"--find-links {p} is not a folder.")
+    return Options(
+        find_links=links,
+        build=args.build,
+        wheelhouse=Path(args.wheelhouse) if args.wheelhouse else None,
+        allow_torch_change=args.allow_torch_change,
+        only=args.strategy,
+    )
+
+
+def render(plan: Plan) -> str:
+    ctx = plan.context
+    lines = [
+        f"Target: {plan.target.reason}",
+        f"  Python {ctx.python_version} ({ctx.python_tag}), {ctx.os} {ctx.machine}, "
+        f"torch {ctx.torch or 'not installed'} ({ctx.accelerator or 'no accelerator'}), "
+        f"GPUs: {', '.join(f'{n} sm_{c}' for n, c in ctx.gpus) or 'none'}",
+        "",
+        "Strategies:",
+    ]
+    for v in plan.verdicts:
+        lines.append(f"  {MARKS.get(v.status, '[ ]')} {v.strategy} ({v.status}): {v.summary}")
+        lines += [f"        - {r}" for r in v.reasons]
+    if plan.refusal:
+        lines += ["", f"Refused: {plan.refusal}"]
+        return "\n".join(lines)
+    if not plan.chosen:
+        lines += ["", "No strategy works for this target: see the reasons above."]
+        return "\n".join(lines)
+    lines += ["", f"Plan ({plan.chosen}):"]
+    for i, step in enumerate(plan.steps, 1):
+        lines.append(f"  {i}. {step.summary}")
+        if step.lockfile:
+            lines.append(f"       lockfile: {step.lockfile}")
+        if step.packages and step.kind in ("install", "uninstall"):
+            lines.append(f"       packages: {' '.join(step.packages)}")
+        if step.constraints:
+            lines.append(f"       constraints: {' '.join(step.constraints)}")
+        if step.find_links:
+            lines.append(f"       find-links: {' '.join(step.find_links)}")
+    lines += ["", "Notes:"] + [f"  - {n}" for n in plan.notes]
+    return "\n".join(lines)
+
+
+def dump(obj: dict[str, object]) -> str:
+    return json.dumps(obj, indent=2, default=str)

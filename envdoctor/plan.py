@@ -1,0 +1,145 @@
+"""Rank the strategies for one target and build the plan: ordered steps, printable and as JSON.
+
+Nothing here changes the target. `envdoctor plan` prints what `build()` returns; `envdoctor fix`
+applies it (envdoctor/apply.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from envdoctor import probe
+from envdoctor.facts import Facts
+from envdoctor.strategies import ALL, CHOSEN, POSSIBLE, Context, Options, Step, Verdict, by_name
+from envdoctor.strategies.common import held
+from envdoctor.strategies.sets import RequirementSet, active_constraints, excludes, pick_set
+from envdoctor.target import Target
+
+SCHEMA = 1
+# torch facts come from importing torch in the target: the accelerator is read from torch itself.
+PLAN_MODULES = ("torch",)
+
+
+@dataclass(frozen=True)
+class Plan:
+    target: Target
+    context: Context
+    requirement_set: RequirementSet | None
+    verdicts: tuple[Verdict, ...]
+    """Every strategy, chosen first, then the others by rank."""
+    chosen: str | None
+    steps: tuple[Step, ...]
+    notes: tuple[str, ...]
+    """Things said out loud: what is held, what is left out and why, which constraints apply."""
+    refusal: str | None = None
+    """Why envdoctor will not change this target at all (PEP 668), with the advice."""
+
+    @property
+    def ok(self) -> bool:
+        return self.chosen is not None and self.refusal is None
+
+    def to_dict(self) -> dict[str, Any]:
+        ctx = self.context
+        return {
+            "schema": SCHEMA,
+            "target": self.target.to_dict(),
+            "facts": {
+                "python": ctx.python_version,
+                "python_tag": ctx.python_tag,
+                "os": ctx.os,
+                "machine": ctx.machine,
+                "torch": str(ctx.torch) if ctx.torch else None,
+                "torchvision": str(ctx.torchvision) if ctx.torchvision else None,
+                "accelerator": ctx.accelerator,
+                "gpus": [{"name": n, "capability": c} for n, c in ctx.gpus],
+                "nvcc": ctx.nvcc,
+                "mmcv_ext": ctx.ext_state,
+                "externally_managed": ctx.externally_managed,
+            },
+            "requirement_set": self.requirement_set.name if self.requirement_set else None,
+            "chosen": self.chosen,
+            "refusal": self.refusal,
+            "strategies": [v.to_dict() for v in self.verdicts],
+            "steps": [s.to_dict() for s in self.steps],
+            "notes": list(self.notes),
+        }
+
+
+def rank(ctx: Context) -> tuple[tuple[Verdict, ...], str | None]:
+    """Judge every strategy; the best viable one (or the one forced with --strategy) is chosen."""
+    judged = [(s, s.judge(ctx)) for s in ALL]
+    viable = [s for s, v in judged if v.viable]
+    if ctx.options.only:
+        by_name(ctx.options.only)  # KeyError for an unknown name, turned into a usage error by the caller
+        viable = [s for s in viable if s.name == ctx.options.only]
+    chosen = viable[0].name if viable else None
+    out = []
+    for s, v in judged:
+        if s.name == chosen:
+            out.append(replace(v, status=CHOSEN))
+        elif v.status == POSSIBLE:
+            why = f"--strategy {ctx.options.only} was asked for" if ctx.options.only else f"{chosen} ranks higher"
+            out.append(replace(v, reasons=(*v.reasons, f"not chosen: {why}")))
+        else:
+            out.append(v)
+    out.sort(key=lambda v: (v.status != CHOSEN, by_name(v.strategy).rank))
+    return tuple(out), chosen
+
+
+def _notes(ctx: Context, rset: RequirementSet | None, steps: tuple[Step, ...]) -> tuple[str, ...]:
+    notes: list[str] = []
+    if held(ctx):
+        if ctx.torch:
+            tv = f" and torchvision {ctx.torchvision}" if ctx.torchvision else ""
+            notes.append(
+                f"torch {ctx.torch}{tv} stay as they are (--allow-torch-change to let uv move them)"
+            )
+        if ctx.torch and not ctx.torchvision:
+            notes.append("torchvision is not installed and stays out: mmpose declares it, nothing here installs it")
+    else:
+        notes.append("--allow-torch-change: uv may replace torch and torchvision")
+    if rset:
+        notes.append(f"requirement set '{rset.name}': {rset.description}")
+        for name, why in rset.dropped:
+            notes.append(f"left out: {name}: {why}")
+    for name, why in excludes():
+        notes.append(f"left out: {name}: {why}")
+    installs = next((s for s in steps if s.kind in ("install", "install-lock")), None)
+    if installs is not None:
+        for c in active_constraints(ctx.torch, installs.packages or _set_packages(rset)):
+            notes.append(f"constraint {c.requirement} (breaker #{c.breaker}): {c.why}")
+        if installs.kind == "install":
+            notes.append("no committed lockfile matches this target: uv resolves the set now (said, not silent)")
+    return tuple(notes)
+
+
+def _set_packages(rset: RequirementSet | None) -> tuple[str, ...]:
+    return (*rset.requirements, *rset.openmmlab) if rset else ()
+
+
+def build(target: Target, facts: Facts, options: Options | None = None) -> Plan:
+    ctx = Context.from_facts(facts, options)
+    rset = pick_set(ctx.torch, ctx.python_version)
+    verdicts, chosen = rank(ctx)
+    steps = by_name(chosen).steps(ctx) if chosen else ()
+    refusal = None
+    if ctx.externally_managed:
+        refusal = (
+            f"{target.python} is an externally managed interpreter (PEP 668): envdoctor will not change it. "
+            "Make a virtual environment instead: `envdoctor fix --venv .venv --create`"
+        )
+    return Plan(target, ctx, rset, verdicts, chosen, steps, _notes(ctx, rset, steps), refusal)
+
+
+def make(
+    target: Target,
+    options: Options | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+    import_timeout: float = probe.DEFAULT_IMPORT_TIMEOUT,
+) -> Plan:
+    """Probe the target, then build its plan."""
+    facts = probe.gather(target, PLAN_MODULES, import_timeout=import_timeout, progress=progress)
+    return build(target, facts, options)

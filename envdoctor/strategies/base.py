@@ -1,0 +1,181 @@
+"""What every strategy shares: the context it judges, its verdict, and the steps it gives.
+
+A strategy is a small object with a name, `judge(ctx) -> Verdict` and `steps(ctx) -> tuple[Step, ...]`.
+Verdict reasons are written for the user ("no mmcv wheel for torch 2.13"), not for the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from envdoctor.facts import Facts
+
+CHOSEN, POSSIBLE, REJECTED = "chosen", "possible", "rejected"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the user asked for on the command line."""
+
+    find_links: tuple[Path, ...] = ()
+    build: bool = False
+    wheelhouse: Path | None = None
+    allow_torch_change: bool = False
+    only: str | None = None
+    """Force one strategy by name; the others are still judged and explained."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """The facts a strategy needs, already interpreted (versions parsed, accelerator named)."""
+
+    python_version: str
+    python_tag: str
+    os: str  # linux | windows | macos
+    machine: str
+    torch: Version | None
+    torchvision: Version | None
+    accelerator: str | None
+    """cpu, cuXYZ (from torch's build), or None without torch."""
+    gpus: tuple[tuple[str, str], ...]
+    """(name, compute capability) of the visible GPUs."""
+    nvcc: str | None
+    installed: dict[str, str]
+    ext_state: str | None
+    externally_managed: bool
+    options: Options = field(default_factory=Options)
+
+    @property
+    def torch_series(self) -> str | None:
+        return f"{self.torch.major}.{self.torch.minor}" if self.torch else None
+
+    @property
+    def python_series(self) -> str:
+        return ".".join(self.python_version.split(".")[:2])
+
+    def has(self, name: str) -> bool:
+        return name in self.installed
+
+    @classmethod
+    def from_facts(cls, facts: Facts, options: Options | None = None) -> Context:
+        torch_v = facts.version("torch")
+        torch_facts: dict[str, Any] = facts.torch or {}
+        return cls(
+            python_version=str(facts.python.get("version", "")),
+            python_tag=str(facts.python.get("cp_tag", "")),
+            os=_os_name(str(facts.platform.get("system", ""))),
+            machine=str(facts.platform.get("machine", "")).lower(),
+            torch=torch_v,
+            torchvision=facts.version("torchvision"),
+            accelerator=accelerator_of(torch_v, torch_facts.get("cuda")) if torch_v else None,
+            gpus=tuple((str(g.get("name")), str(g.get("compute_capability"))) for g in (facts.gpu.get("gpus") or [])),
+            nvcc=(facts.nvcc or {}).get("version"),
+            installed={d.key: d.version for d in facts.distributions.values()},
+            ext_state=((facts.mmcv or {}).get("ext") or {}).get("state"),
+            externally_managed=bool(facts.python.get("externally_managed")),
+            options=options or Options(),
+        )
+
+
+def _os_name(system: str) -> str:
+    return {"Linux": "linux", "Windows": "windows", "Darwin": "macos"}.get(system, system.lower())
+
+
+def accelerator_of(torch: Version, cuda: str | None) -> str:
+    """cpu or cuXYZ: from torch's local version (+cpu, +cu121), else from torch.version.cuda."""
+    local = torch.local or ""
+    if local == "cpu" or local.startswith("cu") or local.startswith("rocm"):
+        return local
+    if cuda:
+        return "cu" + cuda.replace(".", "")[:3]
+    return "cpu"
+
+
+def parse_version(text: str | None) -> Version | None:
+    try:
+        return Version(text) if text else None
+    except InvalidVersion:
+        return None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    strategy: str
+    status: str  # chosen | possible | rejected
+    reasons: tuple[str, ...]
+    summary: str
+    """One line: what this strategy would give the user."""
+
+    @property
+    def viable(self) -> bool:
+        return self.status != REJECTED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "status": self.status,
+            "summary": self.summary,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing `fix` does. `kind` picks the code in apply.py that carries it out."""
+
+    kind: str
+    """uninstall | install | install-lock | torch | build-mmcv | stub | dwpose | verify"""
+    summary: str
+    packages: tuple[str, ...] = ()
+    constraints: tuple[str, ...] = ()
+    build_constraints: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    reinstall: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    only_binary: tuple[str, ...] = ()
+    """Packages uv must take from a wheel: never a silent source build."""
+    lockfile: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    long: bool = False
+    """Minutes rather than seconds: apply shows progress."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "summary": self.summary}
+        for key in (
+            "packages",
+            "constraints",
+            "build_constraints",
+            "excludes",
+            "reinstall",
+            "find_links",
+            "only_binary",
+        ):
+            value = getattr(self, key)
+            if value:
+                out[key] = list(value)
+        if self.lockfile:
+            out["lockfile"] = self.lockfile
+        if self.env:
+            out["env"] = dict(self.env)
+        return out
+
+
+class Strategy(Protocol):
+    name: str
+    rank: int
+    """Lower is preferred when several are viable."""
+    description: str
+
+    def judge(self, ctx: Context) -> Verdict: ...
+
+    def steps(self, ctx: Context) -> tuple[Step, ...]: ...
+
+
+def req_name(requirement: str) -> str:
+    return canonicalize_name(Requirement(requirement).name)

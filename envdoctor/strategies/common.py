@@ -1,0 +1,150 @@
+"""Pieces the strategies share: the held packages, the install step, the lockfile that matches."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+from envdoctor.resources import lockfiles_dir
+from envdoctor.strategies.base import Context, Step
+from envdoctor.strategies.sets import RequirementSet, active_constraints, excludes
+from envdoctor.windows import window_for
+
+MMCV_PROVIDERS = ("mmcv", "mmcv-lite", "mmcv-full")
+OPENMMLAB_DISTS = ("mmcv", "mmcv-lite", "mmcv-full", "mmdet", "mmpose", "mmengine", "mmcv-ext-stub")
+HELD = ("torch", "torchvision")
+
+
+def available(module: str) -> bool:
+    """Whether an optional part of envdoctor (stub, dwpose port) is present in this install."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def held(ctx: Context) -> tuple[str, ...]:
+    """torch and torchvision stay where they are: out of every resolution."""
+    return () if ctx.options.allow_torch_change else HELD
+
+
+def windows_ok(mmcv: str, openmmlab: tuple[str, ...]) -> list[str]:
+    """Why mmcv `mmcv` fails the import-time windows of the pinned OpenMMLab packages (empty: fits)."""
+    problems = []
+    for req in openmmlab:
+        r = Requirement(req)
+        pins = [s.version for s in r.specifier if s.operator == "=="]
+        if not pins:
+            continue
+        w = window_for(r.name, Version(pins[0]))
+        if w and not w.mmcv.contains(Version(mmcv), prereleases=True):
+            problems.append(f"{r.name} {pins[0]} accepts mmcv {w.mmcv}")
+    return problems
+
+
+def lock_name(strategy: str, set_name: str, python_series: str, accelerator: str, os: str) -> str:
+    return f"{strategy}-{set_name}-py{python_series.replace('.', '')}-{accelerator}-{os}"
+
+
+def find_lockfile(ctx: Context, strategy: str, rset: RequirementSet, torch_free: bool) -> Path | None:
+    """The committed lockfile for this target. A strategy that never touches torch-built binaries
+    (torch is held, out of the lock) may use the cpu lockfile on any accelerator."""
+    accs = [ctx.accelerator or "cpu"]
+    if torch_free and "cpu" not in accs:
+        accs.append("cpu")
+    for acc in accs:
+        path = lockfiles_dir() / f"{lock_name(strategy, rset.name, ctx.python_series, acc, ctx.os)}.txt"
+        if path.is_file():
+            return path
+    return None
+
+
+def install_step(
+    ctx: Context,
+    strategy: str,
+    rset: RequirementSet,
+    packages: tuple[str, ...],
+    *,
+    torch_free: bool,
+    find_links: tuple[str, ...] = (),
+    reinstall: tuple[str, ...] = (),
+    no_build: tuple[str, ...] = (),
+) -> Step:
+    cons = active_constraints(ctx.torch, packages)
+    runtime = tuple(dict.fromkeys(c.requirement for c in cons if not c.build))
+    build = tuple(dict.fromkeys(c.requirement for c in cons if c.build))
+    excl = tuple(name for name, _ in excludes()) + held(ctx)
+    lock = find_lockfile(ctx, strategy, rset, torch_free) if not find_links else None
+    if lock:
+        return Step(
+            kind="install-lock",
+            summary=f"install the pinned set from {lock.name} (hashes checked; torch and torchvision untouched)",
+            lockfile=str(lock),
+            build_constraints=build,
+            reinstall=reinstall,
+            long=True,
+        )
+    return Step(
+        kind="install",
+        summary=(
+            f"resolve and install MuseTalk's '{rset.name}' set with uv"
+            + (", with mmcv only from a wheel" if no_build else "")
+            + " (no lockfile matches this target)"
+        ),
+        packages=packages,
+        constraints=runtime,
+        build_constraints=build,
+        excludes=excl,
+        reinstall=reinstall,
+        find_links=find_links,
+        only_binary=no_build,
+        long=True,
+    )
+
+
+def provider_steps(ctx: Context, keep: str | None) -> tuple[tuple[Step, ...], tuple[str, ...]]:
+    """Uninstall every mmcv provider but `keep`; returns (steps, packages to reinstall).
+
+    Two providers overwrite each other's files, so when `keep` shares the folder with another
+    provider it is removed too and installed afresh.
+    """
+    present = [p for p in MMCV_PROVIDERS if ctx.has(p)]
+    others = [p for p in present if p != keep]
+    if not others:
+        return (), ()
+    remove = list(others)
+    reinstall: tuple[str, ...] = ()
+    if keep and keep in present:
+        remove.append(keep)
+        reinstall = (keep,)
+    summary = "uninstall " + ", ".join(remove) + ": exactly one distribution may provide `mmcv`"
+    if reinstall:
+        summary += f" ({keep} is reinstalled below, its files were overwritten)"
+    return (Step(kind="uninstall", summary=summary, packages=tuple(remove)),), reinstall
+
+
+def torch_step(ctx: Context) -> tuple[Step, ...]:
+    if ctx.torch is not None:
+        return ()
+    return (
+        Step(
+            kind="torch",
+            summary="install torch and torchvision (the target has none) from the torch index for this machine",
+            packages=HELD,
+            long=True,
+        ),
+    )
+
+
+def verify_step() -> Step:
+    return Step(kind="verify", summary="run `envdoctor check` again: success is a green check, not a finished install")
+
+
+def no_set(ctx: Context) -> str:
+    return (
+        f"MuseTalk's requirement sets need torch 2.0 or newer on Python 3.10-3.12; "
+        f"this target has torch {ctx.torch or 'none'} on Python {ctx.python_series}"
+    )
