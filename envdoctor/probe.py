@@ -54,6 +54,7 @@ class _Worker:
     proc: subprocess.Popen[bytes]
     events: Any  # the read end of the event pipe, as a binary file
     stderr_path: Path
+    buffer: bytes = b""
 
     def stderr_tail(self, lines: int = 25) -> str:
         try:
@@ -116,21 +117,20 @@ class ImportProber:
 
     def _read_event(self, worker: _Worker, deadline: float) -> dict[str, Any] | None:
         """The next event, None at EOF; raises TimeoutError past the deadline."""
-        buf = b""
         fd = worker.events.fileno()
-        while True:
+        while b"\n" not in worker.buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
             ready, _, _ = select.select([fd], [], [], remaining)
             if not ready:
                 raise TimeoutError
-            chunk = os.read(fd, 1)
+            chunk = os.read(fd, 65536)
             if not chunk:
                 return None
-            if chunk == b"\n":
-                return json.loads(buf.decode())
-            buf += chunk
+            worker.buffer += chunk
+        line, _, worker.buffer = worker.buffer.partition(b"\n")
+        return json.loads(line.decode())
 
     @staticmethod
     def _kill(worker: _Worker) -> None:
