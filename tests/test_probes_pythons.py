@@ -1,0 +1,59 @@
+"""The probes run inside the target: standard library only, Python 3.8 to 3.13."""
+
+from __future__ import annotations
+
+import ast
+import glob
+import sys
+from pathlib import Path
+
+import pytest
+
+from envdoctor.probe import ImportProber, run_facts_probe
+from envdoctor.resources import probes_dir
+from envdoctor.target import resolve
+
+PROBES = sorted(probes_dir().glob("*.py"))
+
+
+def _interpreters() -> list[str]:
+    """Every CPython 3.8-3.13 this machine has (pyenv's, the system's, ours)."""
+    found: dict[str, str] = {}
+    for minor in range(8, 14):
+        for pattern in (f"/root/.pyenv/versions/3.{minor}.*/bin/python3.{minor}", f"/usr/bin/python3.{minor}"):
+            hits = sorted(glob.glob(pattern))
+            if hits:
+                found.setdefault(f"3.{minor}", hits[-1])
+    found.setdefault(f"{sys.version_info.major}.{sys.version_info.minor}", sys.executable)
+    return [found[k] for k in sorted(found, key=lambda v: int(v.split(".")[1]))]
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
+def test_probe_parses_as_python_38(probe):
+    ast.parse(probe.read_text(), feature_version=(3, 8))
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
+def test_probe_imports_only_the_standard_library(probe):
+    tree = ast.parse(probe.read_text())
+    tops = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    tops |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert tops <= set(sys.stdlib_module_names), tops - set(sys.stdlib_module_names)
+
+
+@pytest.mark.parametrize("python", _interpreters())
+def test_probes_run_on_each_python(python):
+    target = resolve(python=python)
+    facts = run_facts_probe(target)
+    assert facts["python"]["version"] == target.version
+    assert isinstance(facts["distributions"], list)
+    results = ImportProber(target, timeout=30).run(["json", "no_such_module_here"])
+    assert [r.status for r in results] == ["ok", "missing"]
+
+
+def test_more_than_one_python_was_tried():
+    # On this project's machines pyenv provides 3.8-3.13; say so if a machine has fewer.
+    found = _interpreters()
+    if len(found) < 2:
+        pytest.skip(f"only {found} available: the 3.8-3.13 matrix ran on one interpreter")
+    assert len({Path(p).name for p in found}) == len(found)
