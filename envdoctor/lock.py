@@ -72,7 +72,7 @@ class LockInputs:
     notes: tuple[str, ...] = field(default=())
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        return _digest(asdict(self))
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -281,7 +281,10 @@ def check(
             results.append(CheckResult(path, False, f"{path.name}: cannot rebuild its inputs: {exc}"))
             continue
         twin = paths(t, directory)[1]
-        if head.get("sha256") != now.digest():
+        recorded = head.get("inputs")
+        if not isinstance(recorded, dict) or _digest(recorded) != head.get("sha256"):
+            results.append(CheckResult(path, False, f"{path.name}: its header was edited (inputs do not hash to it)"))
+        elif head.get("sha256") != now.digest():
             old = head.get("inputs") if isinstance(head.get("inputs"), dict) else {}
             changed = sorted(k for k, v in now.to_dict().items() if _norm(old.get(k)) != _norm(v))  # type: ignore[union-attr]
             results.append(
@@ -297,6 +300,10 @@ def check(
         else:
             results.append(CheckResult(path, True, f"{path.name} matches its inputs"))
     return tuple(results)
+
+
+def _digest(inputs: dict[str, object]) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
 def _norm(value: object) -> object:

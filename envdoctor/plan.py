@@ -17,6 +17,8 @@ from envdoctor.strategies.common import held
 from envdoctor.strategies.sets import RequirementSet, active_constraints, excludes, pick_set
 from envdoctor.target import Target
 
+__all__ = ["Options", "Plan", "build", "make", "rank"]
+
 SCHEMA = 1
 # torch facts come from importing torch in the target: the accelerator is read from torch itself.
 PLAN_MODULES = ("torch",)

@@ -25,6 +25,7 @@ def add_plan_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--wheelhouse", metavar="DIR", help="where --build puts the wheel (default ~/.cache/envdoctor/wheelhouse)"
     )
+    g.add_argument("--lockfile", metavar="FILE", help="install from this lockfile, not the matching committed one")
     g.add_argument("--allow-torch-change", action="store_true", help="let uv replace torch and torchvision")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
@@ -40,7 +41,16 @@ def options(args: argparse.Namespace) -> Options:
         wheelhouse=Path(args.wheelhouse) if args.wheelhouse else None,
         allow_torch_change=args.allow_torch_change,
         only=args.strategy,
+        lockfile=_lockfile(args.lockfile),
     )
+
+
+def _lockfile(value: str | None) -> Path | None:
+    if value is None:
+        return None
+    if not Path(value).is_file():
+        raise UsageError(f"--lockfile {value} does not exist.")
+    return Path(value).resolve()
 
 
 def render(plan: Plan) -> str:

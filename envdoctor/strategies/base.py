@@ -29,6 +29,8 @@ class Options:
     allow_torch_change: bool = False
     only: str | None = None
     """Force one strategy by name; the others are still judged and explained."""
+    lockfile: Path | None = None
+    """Install from this lockfile instead of the committed one that matches the target."""
 
 
 @dataclass(frozen=True)

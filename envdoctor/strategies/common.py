@@ -78,6 +78,8 @@ def install_step(
     build = tuple(dict.fromkeys(c.requirement for c in cons if c.build))
     excl = tuple(name for name, _ in excludes()) + held(ctx)
     lock = find_lockfile(ctx, strategy, rset, torch_free) if not find_links else None
+    if ctx.options.lockfile:
+        lock = ctx.options.lockfile
     if lock:
         return Step(
             kind="install-lock",

@@ -1,0 +1,132 @@
+"""Each strategy's verdict for the targets users have, from facts as the probes report them.
+
+The facts here are written out (no environment needs torch 2.1+cu121 on this machine to be judged);
+the strategies, the wheel matrix and the windows under test are the real ones from envdoctor/data/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from envdoctor.facts import Distribution, Facts
+from envdoctor.plan import rank
+from envdoctor.strategies import CHOSEN, REJECTED, Context, Options, by_name
+
+
+def facts(
+    torch: str | None = "2.13.0+cpu",
+    py: str = "3.11.7",
+    system: str = "Linux",
+    machine: str = "x86_64",
+    cuda: str | None = None,
+    gpus: tuple[tuple[str, str], ...] = (),
+    nvcc: str | None = None,
+    installed: tuple[tuple[str, str], ...] = (),
+    externally_managed: bool = False,
+) -> Facts:
+    dists = {}
+    for name, version in ((("torch", torch),) if torch else ()) + installed:
+        d = Distribution(name=name, version=version)
+        dists[d.key] = d
+    major, minor = py.split(".")[:2]
+    return Facts(
+        python={"version": py, "cp_tag": f"cp{major}{minor}", "externally_managed": externally_managed},
+        platform={"system": system, "machine": machine},
+        distributions=dists,
+        gpu={"gpus": [{"name": n, "compute_capability": c} for n, c in gpus]},
+        nvcc={"version": nvcc},
+        torch={"version": torch, "cuda": cuda} if torch else None,
+    )
+
+
+def verdicts(f: Facts, **opts: object) -> dict[str, object]:
+    ctx = Context.from_facts(f, Options(**opts))  # type: ignore[arg-type]
+    judged, chosen = rank(ctx)
+    return {"chosen": chosen, **{v.strategy: v for v in judged}}
+
+
+def test_torch_2_13_cpu_has_no_wheel_and_says_which_is_newest() -> None:
+    v = verdicts(facts())
+    pre = v["prebuilt"]
+    assert pre.status == REJECTED
+    text = " ".join(pre.reasons)
+    assert "no mmcv wheel for torch 2.13" in text and "newest is for torch 2.4" in text
+    assert "mmcv 2.1.0 wheels stop at torch 2.1" in text, "the window, not just the matrix, decides"
+    assert "--build" in text and "--find-links" in text, "the reason says what would make it work"
+    assert v["chosen"] == "lite-stub" and v["lite-stub"].status == CHOSEN
+
+
+def test_torch_2_1_cu121_gets_the_official_wheel_index() -> None:
+    v = verdicts(facts("2.1.2+cu121", cuda="12.1"))
+    assert v["chosen"] == "prebuilt"
+    assert "cu121/torch2.1.0/index.html" in " ".join(v["prebuilt"].reasons)
+    assert any("ranks higher" in r for r in v["lite-stub"].reasons)
+    steps = by_name("prebuilt").steps(Context.from_facts(facts("2.1.2+cu121", cuda="12.1")))
+    install = next(s for s in steps if s.kind in ("install", "install-lock"))
+    assert install.only_binary == ("mmcv",), "never a silent source build"
+    assert "mmcv==2.1.0" in install.packages
+    assert any("download.openmmlab.com/mmcv/dist/cu121/torch2.1.0" in u for u in install.find_links)
+
+
+def test_torch_2_3_wheel_exists_but_is_outside_mmdets_window() -> None:
+    pre = verdicts(facts("2.3.1+cu121", cuda="12.1"))["prebuilt"]
+    assert pre.status == REJECTED
+    assert "mmdet 3.3.0 accepts mmcv <2.2.0" in " ".join(pre.reasons)
+
+
+def test_cuda_12_4_and_aarch64_and_windows() -> None:
+    cu124 = verdicts(facts("2.1.2+cu124", cuda="12.4"))["prebuilt"]
+    assert "with cu124" in " ".join(cu124.reasons) and "cpu, cu118, cu121" in " ".join(cu124.reasons)
+    arm = verdicts(facts("2.1.2", machine="aarch64"))["prebuilt"]
+    assert "x86_64 only" in " ".join(arm.reasons)
+    win = verdicts(facts("2.1.2+cu118", system="Windows", machine="amd64", cuda="11.8"))
+    assert win["chosen"] == "prebuilt"
+
+
+def test_python_3_13_has_no_requirement_set() -> None:
+    v = verdicts(facts(py="3.13.1"))
+    assert v["chosen"] is None
+    for name in ("prebuilt", "lite-stub", "mmpose-free"):
+        assert v[name].status == REJECTED and "Python 3.10-3.12" in v[name].reasons[0]
+
+
+def test_build_plans_a_correct_source_build(tmp_path: Path) -> None:
+    f = facts("2.13.0+cu121", cuda="12.1", gpus=(("RTX 3090", "8.6"), ("A100", "8.0")), nvcc="12.1")
+    v = verdicts(f, build=True, wheelhouse=tmp_path)
+    assert v["chosen"] == "prebuilt"
+    steps = by_name("prebuilt").steps(Context.from_facts(f, Options(build=True, wheelhouse=tmp_path)))
+    build = next(s for s in steps if s.kind == "build-mmcv")
+    env = dict(build.env)
+    assert env == {"MMCV_WITH_OPS": "1", "FORCE_CUDA": "1", "TORCH_CUDA_ARCH_LIST": "8.0;8.6"}
+    assert build.build_constraints == ("setuptools<82",)
+    assert build.find_links == (str(tmp_path / "torch2.13-cu121"),)
+    # The wheel it builds is what the install step then takes, as a wheel only.
+    install = next(s for s in steps if s.kind in ("install", "install-lock"))
+    assert install.find_links[0] == build.find_links[0] and install.only_binary == ("mmcv",)
+
+
+def test_build_refuses_a_mismatched_nvcc() -> None:
+    f = facts("2.13.0+cu121", cuda="12.1", gpus=(("RTX 3090", "8.6"),), nvcc="13.0")
+    pre = verdicts(f, build=True)["prebuilt"]
+    assert pre.status == REJECTED and "nvcc is 13.0 but torch was built with CUDA 12.1" in " ".join(pre.reasons)
+
+
+def test_both_mmcv_providers_are_removed_and_lite_reinstalled() -> None:
+    f = facts(installed=(("mmcv", "2.1.0"), ("mmcv-lite", "2.1.0"), ("numpy", "2.4.1")))
+    steps = by_name("lite-stub").steps(Context.from_facts(f))
+    assert steps[0].kind == "uninstall" and set(steps[0].packages) == {"mmcv", "mmcv-lite"}
+    install = steps[1]
+    assert install.reinstall == ("mmcv-lite",)
+    assert [s.kind for s in steps[2:]] == ["stub", "verify"]
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_torch_is_held_unless_allowed(allow: bool) -> None:
+    f = facts("2.14.1")
+    ctx = Context.from_facts(f, Options(allow_torch_change=allow, lockfile=None))
+    step = next(s for s in by_name("lite-stub").steps(ctx) if s.kind == "install-lock")
+    assert step.lockfile  # the committed torch-free lockfile fits any accelerator
+    ctx2 = Context.from_facts(facts("2.14.1", py="3.13.0"), Options(allow_torch_change=allow))
+    assert rank(ctx2)[1] is None

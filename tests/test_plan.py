@@ -1,0 +1,57 @@
+"""`envdoctor plan` on real environments of this machine: every rejected strategy is explained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fixenv import cpu_torch_env
+
+from envdoctor import plan as plan_mod
+from envdoctor import target as target_mod
+from envdoctor.strategies import CHOSEN, REJECTED
+
+
+def test_plan_on_this_machine_explains_every_rejected_strategy(cli) -> None:
+    env = cpu_torch_env()
+    p = plan_mod.make(target_mod.resolve(venv=str(env)))
+    assert p.context.torch is not None and str(p.context.torch) == "2.13.0+cpu"
+    assert p.context.accelerator == "cpu"
+    assert p.chosen == "lite-stub"
+    for v in p.verdicts:
+        assert v.reasons, f"{v.strategy} has no reason"
+        if v.status == REJECTED:
+            assert all(len(r) > 20 for r in v.reasons)
+    pre = next(v for v in p.verdicts if v.strategy == "prebuilt")
+    assert pre.status == REJECTED and "no mmcv wheel for torch 2.13" in pre.reasons[0]
+    # torchvision is absent here: the plan says it stays out rather than letting mmpose pull it in.
+    assert any("torchvision is not installed" in n for n in p.notes)
+    install = next(s for s in p.steps if s.kind in ("install", "install-lock"))
+    assert install.kind == "install-lock" and install.lockfile.endswith("lite-stub-modern-py311-cpu-linux.txt")
+
+    text = cli("plan", "--venv", str(env))
+    assert text.code == 0
+    assert "[✗] prebuilt (rejected)" in text.out and "[✓] lite-stub (chosen)" in text.out
+    js = cli("plan", "--venv", str(env), "--json").json()
+    assert js["chosen"] == "lite-stub" and js["schema"] == 1
+    assert [s["status"] for s in js["strategies"]][0] == CHOSEN
+    assert js["steps"][-1]["kind"] == "verify"
+    # fix --dry-run is the same plan, and changes nothing.
+    dry = cli("fix", "--venv", str(env), "--dry-run", "--json").json()
+    assert dry["steps"] == js["steps"]
+
+
+def test_externally_managed_interpreter_is_refused_with_advice(cli) -> None:
+    system = Path("/usr/bin/python3")
+    p = plan_mod.make(target_mod.resolve(python=str(system)))
+    assert p.context.externally_managed
+    assert p.refusal and "PEP 668" in p.refusal and "--venv .venv --create" in p.refusal
+    run = cli("fix", "--python", str(system), "--yes")
+    assert run.code == 1 and "externally managed" in run.out
+
+
+def test_forcing_a_strategy_keeps_the_others_explained() -> None:
+    p = plan_mod.make(target_mod.resolve(venv=str(cpu_torch_env())), plan_mod.Options(only="mmpose-free"))
+    assert p.chosen == "mmpose-free"
+    lite = next(v for v in p.verdicts if v.strategy == "lite-stub")
+    assert any("--strategy mmpose-free was asked for" in r for r in lite.reasons)
+    assert [s.kind for s in p.steps][-2:] == ["dwpose", "verify"]
