@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,11 @@ def test_uv_lists_the_stub_and_status_counts_its_ops() -> None:
     assert state.ext_state == "stub" and state.provider == "mmcv-lite"
     assert (state.real, state.raising) == (8, 104)
     assert state.stub_dist_version == "2.1.0"
+
+
+def test_envdoctor_check_reports_the_stub_and_its_op_counts() -> None:
+    env = stub_env()
+    proc = subprocess.run(
+        [sys.executable, "-m", "envdoctor", "check", "--venv", str(env)], capture_output=True, text=True, timeout=600
+    )
+    assert "envdoctor stub for mmcv 2.1.0: 8 ops real, 104 raise when called" in proc.stdout, proc.stdout[-3000:]

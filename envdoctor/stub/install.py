@@ -180,6 +180,15 @@ def _move_aside(state: StubState) -> str:
     return str(dest)
 
 
+def _uv(uv: Uv | None) -> Uv:
+    if uv is not None:
+        return uv
+    try:
+        return find_uv()
+    except FileNotFoundError as exc:
+        raise StubError(str(exc)) from exc
+
+
 def install(target: Target, *, replace_handwritten: bool = False, uv: Uv | None = None) -> InstallResult:
     """Generate the stub from the target's own mmcv and install it as `mmcv-ext-stub` with uv.
 
@@ -202,7 +211,7 @@ def install(target: Target, *, replace_handwritten: bool = False, uv: Uv | None 
             same = False
         if same and before.stub_dist_version == wheel_version(stub):
             return InstallResult(str(target.python), "unchanged", stub, "", before, before)
-    uv = uv or find_uv()
+    uv = _uv(uv)
     with tempfile.TemporaryDirectory(prefix="envdoctor-stub-") as tmp:
         wheel = build_wheel(stub, Path(tmp))
         try:
@@ -229,7 +238,7 @@ def remove(target: Target, *, uv: Uv | None = None) -> RemoveResult:
     refusal = _refusal(before, for_remove=True)
     if refusal:
         raise StubRefused(refusal)
-    uv = uv or find_uv()
+    uv = _uv(uv)
     caches = _foreign_caches(before)
     try:
         uv.pip_uninstall(target.python, [DIST_NAME])
