@@ -10,6 +10,7 @@ from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.errors import UsageError
 
 DEFAULT_OUT = "envdoctor-smoke"
+DWPOSE_CONFIG = "rtmpose-l_8xb32-270e_coco-ubody-wholebody-384x288.py"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,9 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Writes smoke-report.json (and smoke-report.png) into --out."
         ),
     )
-    mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--app", metavar="DIR", help="a MuseTalk checkout (the folder holding scripts/inference.py)")
-    mode.add_argument("--deps", action="store_true", help="forward passes through each heavy library (no checkout)")
+    p.add_argument("--app", metavar="DIR", help="a MuseTalk checkout (the folder holding scripts/inference.py)")
+    p.add_argument(
+        "--deps", action="store_true",
+        help="forward passes through each heavy library (no checkout needed; with --app, DWPose uses its config)",
+    )
+    p.add_argument("--dwpose-config", metavar="FILE", help="for --deps: the DWPose config to build (default: found)")
     p.add_argument("--models", metavar="DIR", help="the weights folder (default DIR/models)")
     p.add_argument("--face", metavar="FILE", help="face image or video (default: the astronaut)")
     p.add_argument("--audio", metavar="FILE", help="speech to lip-sync (default: a sentence made with espeak-ng)")
@@ -46,6 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.app and not args.deps:
+        raise UsageError("Say what to smoke: --app DIR (run MuseTalk) or --deps (forward passes).")
     target = resolve_target(args)
     out = Path(args.out)
     if args.deps:
@@ -54,9 +60,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_deps(args: argparse.Namespace, python: Path, out: Path) -> int:
+    from rich.console import Console
+
     from envdoctor.smoke import deps
 
-    result = deps.run_deps(python, out, device=args.device, timeout=args.timeout)
+    config = Path(args.dwpose_config) if args.dwpose_config else None
+    if config is None and args.app:
+        config = Path(args.app) / "musetalk" / "utils" / "dwpose" / DWPOSE_CONFIG
+        if not config.is_file():
+            raise UsageError(f"{args.app} has no {DWPOSE_CONFIG} under musetalk/utils/dwpose/.")
+    if config is not None and not config.is_file():
+        raise UsageError(f"--dwpose-config {config} does not exist.")
+    console = Console(stderr=True)
+    with console.status("forward passes ...") as status:
+        result = deps.run_deps(
+            python, out, device=args.device, timeout=args.timeout, dwpose_config=config,
+            on_pass=lambda name: status.update(f"forward pass: {name}"),
+        )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

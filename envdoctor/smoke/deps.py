@@ -1,0 +1,143 @@
+"""`smoke --deps`: one real forward pass per heavy library, each in its own process in the target.
+
+No checkout and no weights: the models are built at MuseTalk's shapes with random weights (the
+shapes are data under envdoctor/data/). A pass that cannot apply here (no DWPose path installed) is
+reported as skipped with its reason; the run succeeds only when no pass failed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from envdoctor.resources import data_dir
+from envdoctor.smoke import inputs, report
+
+INSIDE = Path(__file__).resolve().parent / "inside" / "deps_pass.py"
+PASSES = ("dwpose", "unet", "vae", "whisper", "ffmpeg")
+SPEECH_SENTENCE = "Testing the speech encoder."
+
+
+@dataclass(frozen=True)
+class PassResult:
+    name: str
+    status: str
+    """ok, failed or skipped."""
+    device: str
+    build_seconds: float | None
+    seconds: float | None
+    """The forward pass alone."""
+    peak_mb: float | None
+    memory_kind: str
+    detail: str
+    total_seconds: float | None = None
+    traceback: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DepsResult:
+    passes: tuple[PassResult, ...]
+    python: str
+
+    @property
+    def success(self) -> bool:
+        return not any(p.status == "failed" for p in self.passes)
+
+    @property
+    def message(self) -> str:
+        failed = [p.name for p in self.passes if p.status == "failed"]
+        skipped = [f"{p.name} ({p.detail})" for p in self.passes if p.status == "skipped"]
+        ok = [p.name for p in self.passes if p.status == "ok"]
+        parts = [f"{len(ok)} of {len(self.passes)} forward passes ran: {', '.join(ok) or 'none'}."]
+        if failed:
+            parts.append(f"FAILED: {', '.join(failed)}.")
+        if skipped:
+            parts.append(f"Skipped: {'; '.join(skipped)}.")
+        return " ".join(parts)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "success": self.success, "output_path": None, "message": self.message, "mode": "deps",
+            "python": self.python, "passes": [asdict(p) for p in self.passes],
+        }
+
+
+def run_pass(
+    python: Path, name: str, *, device: str, speech: Path, work: Path, timeout: float,
+    dwpose_config: Path | None = None,
+) -> PassResult:
+    cmd = [str(python), str(INSIDE), name, "--device", device, "--data", str(data_dir()), "--speech", str(speech),
+           "--work", str(work)]
+    if dwpose_config:
+        cmd += ["--dwpose-config", str(dwpose_config)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return PassResult(name, "failed", device, None, None, None, "", f"no result within {timeout:g} s")
+    last = proc.stdout.strip().splitlines()[-1:] or [""]
+    try:
+        data = json.loads(last[0])
+    except json.JSONDecodeError:
+        # The interpreter died before the pass could report (a segfault in a compiled extension).
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return PassResult(name, "failed", device, None, None, None, "", f"crashed (exit {proc.returncode}): {tail}")
+    return PassResult(
+        name=name, status=data["status"], device=data.get("device", device), build_seconds=data.get("build_seconds"),
+        seconds=data.get("seconds"), peak_mb=data.get("peak_mb"), memory_kind=data.get("memory_kind", ""),
+        detail=data.get("detail", ""), total_seconds=data.get("total_seconds"),
+        traceback=tuple(data.get("traceback", ())),
+    )
+
+
+def run_deps(
+    python: Path,
+    out_dir: Path | None = None,
+    *,
+    device: str = "auto",
+    passes: Sequence[str] = PASSES,
+    timeout: float = 900.0,
+    dwpose_config: Path | None = None,
+    on_pass: Callable[[str], None] | None = None,
+) -> DepsResult:
+    """Run each pass in turn; write smoke-report.json into `out_dir` when given."""
+    results = []
+    with tempfile.TemporaryDirectory(prefix="envdoctor-deps-") as tmp:
+        work = Path(tmp)
+        speech = inputs.write_speech(work / "speech.wav", SPEECH_SENTENCE)
+        for name in passes:
+            if on_pass:
+                on_pass(name)
+            results.append(run_pass(python, name, device=device, speech=speech, work=work, timeout=timeout,
+                                    dwpose_config=dwpose_config))
+    result = DepsResult(tuple(results), str(python))
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / report.REPORT_JSON).write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def print_result(result: DepsResult, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(title=f"forward passes in {result.python}")
+    for col in ("pass", "status", "device", "build s", "run s", "peak MiB", "detail"):
+        table.add_column(col)
+    colours = {"ok": "green", "failed": "red", "skipped": "yellow"}
+    for p in result.passes:
+        table.add_row(
+            p.name, f"[{colours.get(p.status, 'white')}]{p.status}[/]", p.device,
+            "" if p.build_seconds is None else f"{p.build_seconds:.1f}",
+            "" if p.seconds is None else f"{p.seconds:.2f}",
+            "" if p.peak_mb is None else f"{p.peak_mb:.0f}",
+            p.detail,
+        )
+    console.print(table)
+    if any(p.memory_kind.startswith("process") for p in result.passes):
+        console.print("peak MiB on CPU is the pass process's peak RSS, imports included")
+    console.print(("[green]PASS[/]: " if result.success else "[red]FAIL[/]: ") + result.message)
