@@ -12,7 +12,7 @@ import pytest
 from envkit import build_env, python_of
 
 from envdoctor.cli import main
-from envdoctor.stub import StubRefused, install, remove, status
+from envdoctor.stub import StubRefused, install, remove, status, why_not_install
 from envdoctor.target import resolve
 from envdoctor.uv import find_uv
 
@@ -95,6 +95,7 @@ def _cache_tag(env: Path) -> str:
 
 def test_refuses_a_target_without_mmcv(capsys: pytest.CaptureFixture[str]) -> None:
     env = build_env("stub-nommcv", ["packaging"])
+    assert "has no mmcv package" in (why_not_install(status(resolve(venv=str(env)))) or "")
     with pytest.raises(StubRefused, match="has no mmcv package"):
         install(resolve(venv=str(env)))
     assert main(["stub", "install", "--venv", str(env)]) == 2

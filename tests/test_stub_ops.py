@@ -106,6 +106,15 @@ def test_uv_lists_the_stub_and_status_counts_its_ops() -> None:
     assert state.ext_state == "stub" and state.provider == "mmcv-lite"
     assert (state.real, state.raising) == (8, 104)
     assert state.stub_dist_version == "2.1.0"
+    # A planner holding Facts gets the same answer without another probe.
+    from envdoctor.probe import gather
+    from envdoctor.stub import state_from_facts, why_not_install
+
+    from_facts = state_from_facts(gather(resolve(venv=str(env)), []))
+    assert (from_facts.ext_state, from_facts.real, from_facts.raising, from_facts.stub_dist_version) == (
+        "stub", 8, 104, "2.1.0"
+    )
+    assert from_facts.provider == "mmcv-lite" and why_not_install(from_facts) is None
 
 
 def test_envdoctor_check_reports_the_stub_and_its_op_counts() -> None:

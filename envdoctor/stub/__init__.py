@@ -5,7 +5,9 @@ Library API (envdoctor/commands/stub.py is a thin layer over it; docs/stub.md ha
 - install(target) -> InstallResult: generate from the target's own mmcv and install it with uv as the
   distribution `mmcv-ext-stub` (version = the mmcv version). Raises StubRefused / StubError.
 - remove(target) -> RemoveResult: uninstall `mmcv-ext-stub` with uv.
-- status(target) -> StubState: what the target has in place of mmcv's compiled ops.
+- status(target) -> StubState: what the target has in place of mmcv's compiled ops;
+  state_from_facts(facts) gives the same from envdoctor.facts.Facts already gathered, and
+  why_not_install(state) the sentence install() would refuse with (None: it would go ahead).
 """
 
 from envdoctor.stub.generate import GeneratedStub, generate, parse_header, real_ops
@@ -17,7 +19,9 @@ from envdoctor.stub.install import (
     StubState,
     install,
     remove,
+    state_from_facts,
     status,
+    why_not_install,
 )
 from envdoctor.stub.sources import MmcvSources, SourceError, read
 from envdoctor.stub.wheel import DIST_NAME
@@ -38,5 +42,7 @@ __all__ = [
     "read",
     "real_ops",
     "remove",
+    "state_from_facts",
     "status",
+    "why_not_install",
 ]

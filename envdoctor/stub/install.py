@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor.errors import UsageError
-from envdoctor.facts import canonical
+from envdoctor.facts import Facts, canonical
 from envdoctor.probe import run_facts_probe
 from envdoctor.stub.generate import GeneratedStub, generate, parse_header
 from envdoctor.stub.wheel import DIST_NAME, build_wheel, wheel_version
@@ -94,10 +94,10 @@ class RemoveResult:
     """Bytecode caches of other mmcv modules that uv deleted along with `mmcv/__pycache__`, put back as they were."""
 
 
-def _state_from_facts(target: Target, raw: dict[str, Any]) -> StubState:
+def _state_from(python_path: str, raw: dict[str, Any]) -> StubState:
     mmcv = raw.get("mmcv") or {}
     if "error" in mmcv:
-        raise StubError(f"could not inspect mmcv in {target.python}: {mmcv['error']}")
+        raise StubError(f"could not inspect mmcv in {python_path}: {mmcv['error']}")
     ext = mmcv.get("ext") or {}
     dists = raw.get("distributions")
     dists = dists if isinstance(dists, list) else []
@@ -107,7 +107,7 @@ def _state_from_facts(target: Target, raw: dict[str, Any]) -> StubState:
     stub_dist = next((d for d in dists if canonical(d.get("name", "")) == DIST_NAME), None)
     python = raw.get("python") or {}
     return StubState(
-        python=str(target.python),
+        python=python_path,
         mmcv_version=mmcv.get("version"),
         mmcv_dir=mmcv.get("package_dir"),
         provider=provider,
@@ -119,9 +119,25 @@ def _state_from_facts(target: Target, raw: dict[str, Any]) -> StubState:
     )
 
 
+def state_from_facts(facts: Facts) -> StubState:
+    """The same StubState, from Facts a caller already gathered (a planner judging the lite-stub strategy)."""
+    python = facts.python or {}
+    dists = [
+        {"name": d.name, "key": d.key, "version": d.version, "top_level": list(d.top_level)}
+        for d in facts.distributions.values()
+    ]
+    raw = {"mmcv": facts.mmcv, "distributions": dists, "python": python}
+    return _state_from(str(python.get("executable") or ""), raw)
+
+
+def why_not_install(state: StubState) -> str | None:
+    """The sentence install() would refuse with for this state, or None when it would go ahead."""
+    return _refusal(state, for_remove=False)
+
+
 def status(target: Target) -> StubState:
     """What the target has in place of mmcv's compiled ops (runs the facts probe; changes nothing)."""
-    return _state_from_facts(target, run_facts_probe(target))
+    return _state_from(str(target.python), run_facts_probe(target))
 
 
 def _untracked(state: StubState) -> bool:
