@@ -17,6 +17,7 @@ every call of every op, real or raising, so that a caller can prove which ops a 
 """
 
 import functools
+import warnings
 
 import torch
 
@@ -111,7 +112,13 @@ def nms(boxes, scores, iou_threshold, offset):
     if offset == 0:
         try:
             import torchvision.ops
-        except Exception:  # the plain loop below gives the same answer, only slower
+        except Exception as exc:  # the plain loop below gives the same answer, only slower: say so once
+            warnings.warn(
+                f"mmcv._ext stub: torchvision does not import ({type(exc).__name__}), so nms runs a plain torch "
+                "loop: the same result, more slowly.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             torchvision = None
         if torchvision is not None:
             return torchvision.ops.nms(boxes, scores, float(iou_threshold))
