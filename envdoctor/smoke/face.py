@@ -40,16 +40,33 @@ def _cascade() -> Any:
     return feature.Cascade(data.lbp_frontal_face_cascade_filename())
 
 
-def detect(gray: np.ndarray) -> Box | None:
-    """The largest frontal face in a uint8 grey frame, or None."""
+def detect(gray: np.ndarray, near: Box | None = None) -> Box | None:
+    """The largest frontal face in a uint8 grey frame, or None.
+
+    With `near` (the face found in an earlier frame) only the region around it is searched, at
+    sizes close to it, which is several times cheaper; when that finds nothing the whole frame is.
+    """
+    if near is not None:
+        h, w = gray.shape
+        x0, y0 = max(0, near.x - near.w), max(0, near.y - near.h)
+        x1, y1 = min(w, near.x + 2 * near.w), min(h, near.y + 2 * near.h)
+        lo = max(24, int(near.w * 0.7))
+        hi = min(int(near.w * 1.45), x1 - x0, y1 - y0)
+        if hi >= lo:
+            box = _search(gray[y0:y1, x0:x1], lo, hi)
+            if box is not None:
+                return Box(box.x + x0, box.y + y0, box.w, box.h)
     h, w = gray.shape
-    smallest = max(24, min(h, w) // 10)
+    return _search(gray, max(24, min(h, w) // 10), min(h, w))
+
+
+def _search(gray: np.ndarray, smallest: int, largest: int) -> Box | None:
     found = _cascade().detect_multi_scale(
         gray.astype("float32") / 255.0,
         scale_factor=1.2,
         step_ratio=1,
         min_size=(smallest, smallest),
-        max_size=(min(h, w), min(h, w)),
+        max_size=(largest, largest),
     )
     if not found:
         return None

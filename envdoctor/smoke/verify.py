@@ -72,7 +72,13 @@ def find_faces(frames: np.ndarray, samples: int = FACE_SAMPLES) -> tuple[list[in
 
     n = len(frames)
     idx = sorted(set(np.linspace(0, n - 1, num=min(samples, n)).round().astype(int).tolist()))
-    return idx, [detect(frames[i]) for i in idx]
+    boxes: list[Box | None] = []
+    last: Box | None = None
+    for i in idx:
+        box = detect(frames[i], near=last)
+        boxes.append(box)
+        last = box or last
+    return idx, boxes
 
 
 def mouth_boxes(n: int, idx: list[int], boxes: list[Box | None], w: int, h: int) -> list[Box]:
