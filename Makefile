@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PYTEST ?= $(PYTHON) -m pytest
 
-.PHONY: install test test-slow lint bench demo clean-envs
+.PHONY: install test test-slow lint bench demo stubs clean-envs
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
@@ -19,6 +19,10 @@ lint:
 
 bench:
 	$(PYTHON) -m bench
+
+# Regenerate the kept _ext stubs under stubs/ (after an envdoctor version bump the drift test asks for it).
+stubs:
+	$(PYTHON) -m envdoctor stub generate --kept
 
 clean-envs:
 	rm -rf .cache/test-envs

@@ -165,7 +165,8 @@ def mmcv_ext(ctx: Context) -> Iterator[CheckResult]:
                 f"({', '.join(missing[:3])}...)",
                 expected=f"all {len(ext_symbols())} names mmcv.ops asks for",
                 why=f"`import mmcv.ops` fails with 'AssertionError: {missing[0]} miss in module _ext' (breaker #2)",
-                fix="envdoctor stub install  (replaces it with a generated stub whose ops raise by name)",
+                fix="envdoctor stub install --replace-handwritten  (moves it aside and installs a generated stub "
+                "whose ops raise by name)",
                 breaker=2,
             )
         else:
@@ -175,7 +176,7 @@ def mmcv_ext(ctx: Context) -> Iterator[CheckResult]:
                 found=f"a hand-written {path} with every name",
                 why="hand-written stub ops usually return None, and mmcv ops write into tensors the caller "
                 "allocated: results are silently wrong",
-                fix="envdoctor stub install",
+                fix="envdoctor stub install --replace-handwritten",
             )
     else:  # missing
         yield result(
