@@ -208,6 +208,10 @@ class _Runner:
     def do_torch(self, step: Step) -> str:
         rset = self.plan.requirement_set
         reqs = [f"torch{rset.torch}" if rset else "torch", "torchvision"]
+        local = _local_torch(self.sources.torch)
+        if local:
+            # Only a folder of wheels: pin what is in it, so an index's torch can never win over it.
+            reqs = local
         if self.sources.torch is not None:
             self.uv.pip_install(self.py, reqs, indexes=self.sources.torch)
             where = "the torch index given"
@@ -279,6 +283,21 @@ class _Runner:
         if hashlib.sha256(dest.read_bytes()).hexdigest() != entry["digests"]["sha256"]:
             raise StepFailed(f"{entry['filename']} does not match PyPI's sha256")
         return dest
+
+
+def _local_torch(torch: Indexes | None) -> list[str]:
+    """`name==version` of the torch/torchvision wheels in find-links folders, when no torch index is given."""
+    if torch is None or torch.extra_index_urls or not torch.find_links:
+        return []
+    from packaging.utils import parse_wheel_filename
+
+    found: dict[str, str] = {}
+    for folder in torch.find_links:
+        for whl in sorted(Path(folder).glob("torch*.whl")):
+            name, version, _b, _t = parse_wheel_filename(whl.name)
+            if name in HELD:
+                found.setdefault(str(name), str(version))
+    return [f"{n}=={v}" for n, v in found.items()]
 
 
 def _held_lines(freeze: list[str] | tuple[str, ...]) -> dict[str, str]:

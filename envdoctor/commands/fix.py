@@ -44,12 +44,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _sources(args: argparse.Namespace) -> apply_mod.Sources:
     torch = None
     if args.torch_index or args.torch_find_links:
-        # The torch indexes first; PyPI only for what they lack (e.g. nvidia or cuda packages).
+        # The torch indexes first, PyPI only for packages they do not have at all (e.g. cuda-bindings).
+        # first-index: once an index has torch, only its versions count; never a fall-through to PyPI's torch.
         torch = Indexes(
             index_url="https://pypi.org/simple",
             extra_index_urls=tuple(args.torch_index),
             find_links=tuple(args.torch_find_links),
-            strategy="unsafe-first-match" if args.torch_index else None,
+            strategy="first-index",
         )
     return apply_mod.Sources(indexes=Indexes(index_url=args.index_url), torch=torch)
 

@@ -22,6 +22,7 @@ class RequirementSet:
     openmmlab: tuple[str, ...]
     mmcv: str
     dropped: tuple[tuple[str, str], ...]
+    new_environments: bool = False
 
     def fits(self, torch: Version | None, python: str) -> bool:
         torch_ok = torch is None or self.torch.contains(Version(torch.base_version), prereleases=True)
@@ -52,6 +53,7 @@ def requirement_sets() -> tuple[RequirementSet, ...]:
             openmmlab=tuple(row.get("openmmlab", ())),
             mmcv=row["mmcv"],
             dropped=tuple(sorted((row.get("dropped") or {}).items())),
+            new_environments=bool(row.get("new_environments")),
         )
         for row in load("requirements.toml")["set"]
     )
@@ -65,8 +67,14 @@ def get_set(name: str) -> RequirementSet:
 
 
 def pick_set(torch: Version | None, python: str) -> RequirementSet | None:
-    """The first set whose torch series and Python fit; None when none does."""
-    for s in requirement_sets():
+    """The first set whose torch series and Python fit; None when none does.
+
+    Without torch, the set for new environments: its torch is what gets installed.
+    """
+    sets = requirement_sets()
+    if torch is None:
+        sets = tuple(s for s in sets if s.new_environments)
+    for s in sets:
         if s.fits(torch, python):
             return s
     return None

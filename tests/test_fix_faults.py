@@ -1,0 +1,81 @@
+"""Faults during `envdoctor fix`: uv killed mid-install, an unreachable index, a wrong hash.
+
+Each starts from the broken acceptance environment (both mmcv providers, numpy 2, setuptools 82), so
+the first step (uninstalling both mmcv providers) has already changed it when the fault hits. After
+each, `uv pip freeze` must equal the snapshot taken before, and the message must say what failed.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import Path
+
+from fixenv import broken_env
+
+from envdoctor import apply as apply_mod
+from envdoctor import plan as plan_mod
+from envdoctor import target as target_mod
+from envdoctor.resources import lockfiles_dir
+from envdoctor.uv import Uv, find_uv
+
+LOCK = lockfiles_dir() / "lite-stub-modern-py311-cpu-linux.txt"
+
+
+def _freeze(env: Path) -> list[str]:
+    return find_uv().pip_freeze(env / "bin" / "python")
+
+
+def _killer(tmp: Path, delay: float) -> Uv:
+    """A uv whose `pip install` is SIGKILLed `delay` seconds after it starts; everything else is plain uv."""
+    script = tmp / "uv-killed-on-install"
+    script.write_text(
+        "#!/bin/bash\n"
+        'if [ "$1" = pip ] && [ "$2" = install ]; then\n'
+        f"  ( sleep {delay}; kill -9 $$ ) &\n"
+        "fi\n"
+        f'exec "{find_uv().binary}" "$@"\n'
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return Uv(str(script))
+
+
+def test_uv_killed_mid_install_is_rolled_back(tmp_path: Path) -> None:
+    with broken_env("killed") as env:
+        before = _freeze(env)
+        plan = plan_mod.make(target_mod.resolve(venv=str(env)))
+        assert [s.kind for s in plan.steps][:2] == ["uninstall", "install-lock"]
+        result = apply_mod.apply(plan, uv=_killer(tmp_path, 0.5), cache=tmp_path / "cache")
+        assert not result.ok and result.rolled_back
+        assert "uv was killed (SIGKILL)" in result.message and "install-lock" in result.message
+        assert [o.ok for o in result.outcomes] == [True, False], "the uninstall had happened, the install was cut"
+        assert result.restored is True and "restored exactly" in result.message
+        assert _freeze(env) == before == list(result.snapshot)
+
+
+def test_unreachable_index_is_rolled_back(cli, tmp_path: Path) -> None:
+    with broken_env("noindex") as env:
+        before = _freeze(env)
+        run = cli("fix", "--venv", str(env), "--yes", "--index-url", "http://127.0.0.1:9/simple")
+        assert run.code == 1
+        assert "FAILED" in run.out and "`uv pip install` failed" in run.out
+        assert "127.0.0.1:9" in run.out, "the message names the index that could not be reached"
+        assert "restored exactly to the snapshot" in run.out
+        assert _freeze(env) == before
+
+
+def test_wrong_hash_is_rolled_back(cli, tmp_path: Path) -> None:
+    # The committed lockfile with numpy's hashes replaced: numpy must change in this environment.
+    text = LOCK.read_text()
+    block = re.search(r"^numpy==1\.26\.4 \\\n(?:    --hash=sha256:[0-9a-f]{64}(?: \\)?\n)+", text, re.M)
+    assert block, "numpy 1.26.4 is pinned with hashes"
+    bad = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, block.group(0))
+    lockfile = tmp_path / LOCK.name
+    lockfile.write_text(text.replace(block.group(0), bad))
+    with broken_env("badhash") as env:
+        before = _freeze(env)
+        run = cli("fix", "--venv", str(env), "--yes", "--lockfile", str(lockfile))
+        assert run.code == 1
+        assert "hash" in run.out.lower() and "numpy" in run.out
+        assert "restored exactly to the snapshot" in run.out
+        assert _freeze(env) == before
