@@ -71,14 +71,24 @@ def normalise(batch, spec):
 
 def simcc_logits(model, inputs, flip_indices):
     """The network's SimCC logits, averaged with those of the mirrored input when the config asks."""
-    pred_x, pred_y = model(inputs)
+    n = inputs.shape[0]
     if model.spec.flip_test:
-        flip_x, flip_y = model(inputs.flip(-1))
+        if getattr(model, "fused", False):
+            # Fast mode: one batch for the image and its mirror, one pass through the network.
+            both_x, both_y = model(torch.cat([inputs, inputs.flip(-1)]))
+            pred_x, pred_y, flip_x, flip_y = both_x[:n], both_y[:n], both_x[n:], both_y[n:]
+        else:
+            # Exact mode: two passes of batch n, as mmpose runs them; another batch size can take
+            # another convolution kernel, and so another rounding.
+            pred_x, pred_y = model(inputs)
+            flip_x, flip_y = model(inputs.flip(-1))
         # The mirror's x axis runs backwards and its points carry the other side's names.
         flip_x = flip_x[:, flip_indices].flip(-1)
         flip_y = flip_y[:, flip_indices]
         pred_x = (pred_x + flip_x) * 0.5
         pred_y = (pred_y + flip_y) * 0.5
+    else:
+        pred_x, pred_y = model(inputs)
     return pred_x, pred_y
 
 
@@ -102,12 +112,18 @@ def to_image(keypoints, centre, scale, input_size):
     return out
 
 
+def _no_grad():
+    # inference_mode (torch >= 1.9) skips the version counters no_grad still keeps.
+    mode = getattr(torch, "inference_mode", None)
+    return mode() if mode is not None else torch.no_grad()
+
+
 def run(model, img, boxes, flip_indices):
     spec = model.spec
     device = next(model.parameters()).device
     prepared = [prepare(img, box, spec) for box in boxes]
     inputs = normalise(torch.stack([p[0] for p in prepared]), spec).to(device)
-    with torch.no_grad():
+    with _no_grad():
         pred_x, pred_y = simcc_logits(model, inputs, flip_indices)
     keypoints, scores = decode(pred_x.cpu().numpy(), pred_y.cpu().numpy(), spec.simcc_split_ratio)
     h, w = img.shape[:2]

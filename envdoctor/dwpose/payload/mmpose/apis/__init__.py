@@ -1,5 +1,6 @@
 """`init_model` and `inference_topdown`, with mmpose's signatures, for the DWPose model MuseTalk uses."""
 
+import os
 import warnings
 from pathlib import Path
 
@@ -15,12 +16,19 @@ from .._wholebody import NUM_KEYPOINTS, flip_indices
 __all__ = ["init_model", "inference_topdown"]
 
 
-def init_model(config, checkpoint=None, device="cuda:0", cfg_options=None, trust_checkpoint=False):
+FAST_ENV = "ENVDOCTOR_DWPOSE_FAST"
+
+
+def init_model(config, checkpoint=None, device="cuda:0", cfg_options=None, trust_checkpoint=False, fast=None):
     """Build the top-down RTMPose model of `config` and load `checkpoint` into it.
 
     `config` is an mmpose config file (read, never executed); `checkpoint` an mmpose checkpoint
     (`{'state_dict': ...}`) or a bare state dict. `trust_checkpoint` (or the environment variable
     ENVDOCTOR_DWPOSE_TRUST_CHECKPOINT=1) allows a checkpoint that weights_only=True cannot read.
+
+    By default the port runs mmpose's operations in mmpose's order, so its keypoints and scores
+    equal mmpose's. `fast` (or ENVDOCTOR_DWPOSE_FAST=1) folds the batch norms into the convolutions
+    and runs the flip test as one batch: faster, and different from mmpose by float rounding only.
     """
     if not isinstance(config, (str, Path)):
         raise UnsupportedConfigError(
@@ -41,6 +49,8 @@ def init_model(config, checkpoint=None, device="cuda:0", cfg_options=None, trust
     model.cfg = spec
     model.to(device)
     model.eval()
+    if fast if fast is not None else os.environ.get(FAST_ENV, "").strip().lower() in ("1", "true", "yes"):
+        model.fuse()
     return model
 
 
