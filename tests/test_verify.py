@@ -139,3 +139,23 @@ def test_cli_writes_report_and_png(material: dict[str, Path], tmp_path: Path) ->
 def test_cli_missing_video_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", str(tmp_path / "nope.mp4")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_not_assessed_judges_structure_only(material: dict[str, Path]) -> None:
+    moving = verify(material["random"], material["speech"], assess_sync=False, not_assessed_reason="not assessed (x)")
+    assert moving.verdict is Verdict.NOT_ASSESSED and moving.success and "not assessed (x)" in moving.reason
+    painted_over = verify(material["noise"], material["speech"], assess_sync=False)
+    assert painted_over.verdict is Verdict.NOT_ASSESSED and painted_over.success
+    frozen = verify(material["static"], material["speech"], assess_sync=False)
+    assert frozen.verdict is Verdict.STATIC and not frozen.success
+
+
+def test_clip_too_short_to_score_is_not_a_success(material: dict[str, Path], tmp_path: Path) -> None:
+    short_audio = tmp_path / "short.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(material["speech"]), "-t", "0.6", str(short_audio)],
+                   check=True)
+    clip = clips.make_clip("synced", inputs.astronaut_rgb(), short_audio, tmp_path / "short.mp4")
+    result = verify(clip, short_audio)
+    assert result.structure_ok, result.checks
+    assert result.verdict is Verdict.NOT_ASSESSED and "needs at least" in result.reason
+    assert not result.success

@@ -111,7 +111,11 @@ def _run_app(args: argparse.Namespace, python: Path, out: Path) -> int:
 
         model_dir = out.resolve() / "synthetic-models"
         console.print(f"writing synthetic weights into {model_dir} (random, in MuseTalk's formats)")
-        built = synthetic.build(python, checkout, model_dir, timeout=args.timeout)
+        face_size = (448, 512)  # the default face (the astronaut crop)
+        if args.face:
+            info = media.probe(Path(args.face))
+            face_size = (info.width, info.height)
+        built = synthetic.build(python, checkout, model_dir, timeout=args.timeout, face_size=face_size)
         console.print(built.summary())
         if not built.ok:
             report.write_report(out, success=False, output_path=None, message=built.summary(), verification=None,

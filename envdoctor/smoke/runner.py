@@ -70,6 +70,16 @@ def scratch_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="envdoctor-smoke-", dir=base))
 
 
+def shadow_checkout(app: Path, models: Path, where: Path) -> Path:
+    """A folder of links to the checkout's entries, with models/ linked to `models` instead."""
+    where.mkdir(parents=True)
+    for entry in app.iterdir():
+        if entry.name != "models":
+            (where / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    (where / "models").symlink_to(models, target_is_directory=True)
+    return where
+
+
 def write_config(path: Path, video: Path, audio: Path) -> Path:
     # One task, paths double-quoted: YAML (OmegaConf) reads them as plain strings.
     path.write_text(f'task_0:\n  video_path: "{video}"\n  audio_path: "{audio}"\n', encoding="utf-8")
@@ -118,7 +128,6 @@ def run_app(
     notes: list[str] = []
     out_dir.mkdir(parents=True, exist_ok=True)
     work = scratch_dir()
-    link: Path | None = None
     try:
         # Plain names without dots or spaces: the output name is predictable and the shell is happy.
         face_in = work / f"{FACE_NAME}{face.suffix.lower() or '.png'}"
@@ -128,23 +137,16 @@ def run_app(
         config = write_config(work / "smoke.yaml", face_in, audio_in)
         result_dir = work / "results"
         expected = result_dir / VERSION / output_name(face_in, audio_in)
-        if " " in str(app):
-            notes.append(f"the checkout path has spaces ({app}); MuseTalk's shell calls may break on it")
-        # DWPose, the VAE and face parsing are read from ./models relative to the checkout.
-        if models != (app / "models").resolve():
-            if (app / "models").exists():
-                notes.append(
-                    f"--models {models} given, but {app / 'models'} exists and MuseTalk reads DWPose, the VAE"
-                    " and face parsing from there"
-                )
-            else:
-                link = app / "models"
-                link.symlink_to(models, target_is_directory=True)
-                notes.append(f"linked {link} -> {models} for the run (MuseTalk reads ./models), removed after")
+        cwd = app
+        if models != (app / "models").resolve() or " " in str(app):
+            # MuseTalk reads DWPose, the VAE and face parsing from ./models: run from a shadow of the
+            # checkout (links to every entry, models/ pointing at the weights) in the scratch folder.
+            cwd = shadow_checkout(app, models, work / "checkout")
+            notes.append(f"ran from a shadow of the checkout at {cwd} with models/ -> {models}")
         cmd = inference_command(python, config, result_dir, models, extra=extra_args)
         log_path = out_dir / "smoke-app.log"
         started = time.monotonic()
-        exit_code, timed_out, lines = _run_logged(cmd, app, log_path, timeout, env, on_line)
+        exit_code, timed_out, lines = _run_logged(cmd, cwd, log_path, timeout, env, on_line)
         seconds = time.monotonic() - started
         swallowed = tuple(ln.strip() for ln in lines if SWALLOWED in ln)
         output: Path | None = None
@@ -170,8 +172,6 @@ def run_app(
             swallowed_errors=swallowed, notes=tuple(notes),
         )
     finally:
-        if link is not None and link.is_symlink():
-            link.unlink()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -78,6 +78,8 @@ class Verification:
     sync: SyncScore | None
     face_box: tuple[int, int, int, int] | None = None
     """x, y, w, h of the median face box, in the frame's own pixels."""
+    sync_required: bool = True
+    """False when lip-sync was deliberately not judged (synthetic weights)."""
     analysed_fps: float = 0.0
     """Frames analysed per second of wall time (decode + face + mouth + sync)."""
     envelope: tuple[float, ...] = field(default=(), repr=False)
@@ -90,11 +92,12 @@ class Verification:
 
     @property
     def success(self) -> bool:
-        """Structure sound and lips synced; with sync not assessed, structure and a face suffice."""
+        """Structure sound and lips synced; when the caller asked for no sync verdict (synthetic
+        weights), the structure alone. A clip too short to score is not a success."""
         if not self.structure_ok:
             return False
-        if self.verdict is Verdict.NOT_ASSESSED:
-            return self.face_fraction >= DEFAULT_THRESHOLDS.min_face_fraction
+        if self.verdict is Verdict.NOT_ASSESSED and not self.sync_required:
+            return True
         return self.verdict is Verdict.SYNCED
 
     def to_dict(self, *, signals: bool = False) -> dict[str, object]:

@@ -218,7 +218,7 @@ def verify(
         base: dict[str, object] = dict(
             video=str(video), audio=str(audio_path), checks=tuple(checks), verdict=verdict, reason=reason,
             fps=0.0, frames=0, expected_frames=0.0, audio_seconds=0.0, face_fraction=0.0,
-            mouth_motion=0.0, sync=None,
+            mouth_motion=0.0, sync=None, sync_required=assess_sync,
         )
         base.update(kw)
         return Verification(**base)  # type: ignore[arg-type]
@@ -269,6 +269,14 @@ def verify(
         face_fraction=round(face_fraction, 3), envelope=tuple(np.round(envelope, 4).tolist()),
         sample_frames=tuple(idx),
     )
+    if not assess_sync and face_fraction < th.min_face_fraction:
+        # Random weights may well paint over the face: only the structure is judged then.
+        return result(
+            Verdict.NOT_ASSESSED,
+            f"lip-sync {not_assessed_reason}; a face was found in {len(found)} of {len(idx)} sampled frames.",
+            analysed_fps=round(n / (time.perf_counter() - started), 1),
+            **common,
+        )
     if face_fraction < th.min_face_fraction:
         return result(
             Verdict.NO_FACE,
