@@ -23,7 +23,7 @@ from envdoctor.plan import Plan
 from envdoctor.strategies import Step
 from envdoctor.strategies.common import HELD
 from envdoctor.target import Target
-from envdoctor.uv import Indexes, Uv, UvError, find_uv
+from envdoctor.uv import Indexes, Uv, UvError, find_uv, write_config
 
 Progress = Callable[[str], None]
 TICK_SECONDS = 20.0
@@ -199,6 +199,8 @@ class _Runner:
             extra += ["--reinstall-package", name]
         for name in step.only_binary:
             extra += ["--only-binary", name]
+        if step.extra_build:
+            extra += ["--config-file", str(write_config(self.work, step.extra_build))]
         return extra
 
     def do_uninstall(self, step: Step) -> str:

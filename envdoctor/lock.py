@@ -24,8 +24,8 @@ from envdoctor.datafiles import load
 from envdoctor.resources import lockfiles_dir
 from envdoctor.strategies import matrix
 from envdoctor.strategies.common import HELD, lock_name, windows_ok
-from envdoctor.strategies.sets import active_constraints, excludes, get_set
-from envdoctor.uv import Indexes, Uv, UvError, find_uv
+from envdoctor.strategies.sets import active_constraints, excludes, extra_build_pairs, get_set
+from envdoctor.uv import Indexes, Uv, UvError, find_uv, write_config
 
 MARK = "# envdoctor lockfile: "
 _NAME = re.compile(
@@ -70,6 +70,7 @@ class LockInputs:
     torch_index: str
     held: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    extra_build: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
 
     def digest(self) -> str:
         return _digest(asdict(self))
@@ -149,6 +150,7 @@ def inputs_for(t: LockTarget) -> LockInputs:
         torch_index=torch_index,
         held=HELD,
         notes=tuple(notes),
+        extra_build=extra_build_pairs(t.python),
     )
 
 
@@ -226,6 +228,9 @@ def make(
         ):
             files[key] = Path(f"{t.name}.{key}.txt")
             (work / files[key]).write_text("\n".join(lines) + "\n")
+        config = None
+        if inputs.extra_build:
+            config = write_config(work, inputs.extra_build)
         idx = Indexes(
             index_url=indexes.index_url,
             extra_index_urls=indexes.extra_index_urls,
@@ -247,6 +252,7 @@ def make(
                 exclude_newer=inputs.exclude_newer,
                 fmt=fmt,
                 cwd=work,
+                config_file=config,
             )
         head = header(t, inputs)
         body = (work / "lock.txt").read_text()
@@ -306,8 +312,8 @@ def _digest(inputs: dict[str, object]) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
-def _norm(value: object) -> object:
-    return list(value) if isinstance(value, (list, tuple)) else value
+def _norm(value: object) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 def make_all(

@@ -94,12 +94,15 @@ def _notes(ctx: Context, rset: RequirementSet | None, steps: tuple[Step, ...]) -
     notes: list[str] = []
     if held(ctx):
         if ctx.torch:
-            tv = f" and torchvision {ctx.torchvision}" if ctx.torchvision else ""
-            notes.append(
-                f"torch {ctx.torch}{tv} stay as they are (--allow-torch-change to let uv move them)"
+            held_now = f"torch {ctx.torch} and torchvision {ctx.torchvision} stay" if ctx.torchvision else (
+                f"torch {ctx.torch} stays"
             )
+            notes.append(f"{held_now} as they are (--allow-torch-change to let uv move them)")
         if ctx.torch and not ctx.torchvision:
-            notes.append("torchvision is not installed and stays out: mmpose declares it, nothing here installs it")
+            notes.append(
+                "torchvision is not installed and stays out (mmpose declares it; MuseTalk and mmcv's ops need it): "
+                f"install the torchvision release made for torch {ctx.torch_series} from the same torch index"
+            )
     else:
         notes.append("--allow-torch-change: uv may replace torch and torchvision")
     if rset:

@@ -174,6 +174,7 @@ class Uv:
         fmt: str | None = None,
         timeout: float | None = None,
         cwd: Path | None = None,
+        config_file: Path | None = None,
     ) -> None:
         """Resolve `requirement_file` for another interpreter and platform into `output`.
 
@@ -193,6 +194,8 @@ class Uv:
             args += ["--exclude-newer", exclude_newer]
         if fmt:
             args += ["--format", fmt]
+        if config_file:
+            args += ["--config-file", str(config_file)]
         self.run(args, timeout=timeout, cwd=cwd)
 
     def build_wheel(
@@ -213,6 +216,16 @@ class Uv:
         for f in build_constraints:
             args += ["--build-constraint", str(f)]
         return self.run([*args, source], timeout=timeout)
+
+
+def write_config(folder: Path, extra_build: Sequence[tuple[str, Sequence[str]]]) -> Path:
+    """A uv.toml with extra-build-dependencies (for `--config-file`): how uv's isolated build gets
+    what an sdist forgot to declare (xtcocotools needs numpy)."""
+    lines = ["[extra-build-dependencies]"]
+    lines += [f"{json.dumps(name)} = {json.dumps(list(reqs))}" for name, reqs in extra_build]
+    path = folder / "uv.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def find_uv() -> Uv:

@@ -3,12 +3,18 @@ lockfile made here resolves the way the committed ones did."""
 
 from __future__ import annotations
 
+import glob
+import shutil
+import subprocess
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from envdoctor import lock
 from envdoctor.resources import lockfiles_dir
 from envdoctor.strategies.common import HELD
+from envdoctor.uv import find_uv, write_config
 
 
 def test_committed_lockfiles_match_their_inputs(cli) -> None:
@@ -65,3 +71,29 @@ def test_a_fresh_lock_reproduces_the_committed_pins(tmp_path: Path) -> None:
     assert list(lock.pins(made.requirements_txt)) == list(lock.pins(committed))
     assert made.requirements_txt.read_text() == committed.read_text(), "exclude-newer makes it byte-identical"
     assert all(r.ok for r in lock.check(tmp_path))
+
+
+def _python312() -> str | None:
+    pyenv = sorted(glob.glob(str(Path.home() / ".pyenv/versions/3.12*/bin/python3.12")))
+    for cand in [shutil.which("python3.12"), *pyenv]:
+        if cand and subprocess.run([cand, "-c", "pass"], capture_output=True).returncode == 0:
+            return cand
+    return None
+
+
+def test_python_3_12_lockfile_installs_with_its_source_build(tmp_path: Path) -> None:
+    """xtcocotools has no cp312 wheel: the lockfile's extra-build input lets uv build it (breaker 14)."""
+    py312 = _python312()
+    if py312 is None:
+        pytest.skip("no Python 3.12 interpreter on this machine")
+    t = lock.LockTarget.parse("lite-stub-modern-py312-cpu-linux")
+    inputs = lock.inputs_for(t)
+    assert inputs.extra_build == (("xtcocotools", ("numpy<2", "cython")),)
+    uv = find_uv()
+    venv = tmp_path / "v312"
+    uv.venv(venv, python=py312)
+    txt = lock.paths(t, lockfiles_dir())[0]
+    config = write_config(tmp_path, inputs.extra_build)
+    uv.pip_install(venv / "bin" / "python", requirement_files=[txt], extra=["--no-deps", "--config-file", str(config)])
+    names = {ln.split("==")[0] for ln in uv.pip_freeze(venv / "bin" / "python")}
+    assert {"xtcocotools", "mmpose", "mmcv-lite", "numpy"} <= names

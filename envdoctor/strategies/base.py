@@ -142,6 +142,8 @@ class Step:
     find_links: tuple[str, ...] = ()
     only_binary: tuple[str, ...] = ()
     """Packages uv must take from a wheel: never a silent source build."""
+    extra_build: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(package, build requirements its sdist does not declare), for uv's extra-build-dependencies."""
     lockfile: str | None = None
     env: tuple[tuple[str, str], ...] = ()
     long: bool = False
@@ -165,6 +167,8 @@ class Step:
             out["lockfile"] = self.lockfile
         if self.env:
             out["env"] = dict(self.env)
+        if self.extra_build:
+            out["extra_build"] = {name: list(reqs) for name, reqs in self.extra_build}
         return out
 
 

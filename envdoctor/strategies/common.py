@@ -10,7 +10,7 @@ from packaging.version import Version
 
 from envdoctor.resources import lockfiles_dir
 from envdoctor.strategies.base import Context, Step
-from envdoctor.strategies.sets import RequirementSet, active_constraints, excludes
+from envdoctor.strategies.sets import RequirementSet, active_constraints, excludes, extra_build_pairs
 from envdoctor.windows import window_for
 
 MMCV_PROVIDERS = ("mmcv", "mmcv-lite", "mmcv-full")
@@ -86,6 +86,7 @@ def install_step(
             summary=f"install the pinned set from {lock.name} (hashes checked; torch and torchvision untouched)",
             lockfile=str(lock),
             build_constraints=build,
+            extra_build=extra_build_pairs(ctx.python_version),
             reinstall=reinstall,
             long=True,
         )
@@ -103,6 +104,7 @@ def install_step(
         reinstall=reinstall,
         find_links=find_links,
         only_binary=no_build,
+        extra_build=extra_build_pairs(ctx.python_version),
         long=True,
     )
 

@@ -16,7 +16,7 @@ from envdoctor.strategies.common import (
     verify_step,
     windows_ok,
 )
-from envdoctor.strategies.sets import pick_set
+from envdoctor.strategies.sets import extra_builds, pick_set
 
 name = "lite-stub"
 rank = 2
@@ -42,6 +42,7 @@ def judge(ctx: Context) -> Verdict:
         "the stub gives all 112 `_ext` names; nms/roi_align/deform_conv run through torchvision, the rest raise "
         "if called (DWPose inference calls none)",
     ]
+    reasons += [f"{e.why} (breaker #{e.breaker})" for e in extra_builds(ctx.python_version)]
     if ctx.accelerator and ctx.accelerator != "cpu":
         reasons.append("mmcv's CUDA ops are not compiled: code that needs them fails loudly")
     return Verdict(name, POSSIBLE, tuple(reasons), description)

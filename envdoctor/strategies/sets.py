@@ -128,3 +128,29 @@ def active_constraints(torch: Version | None, installs: tuple[str, ...]) -> tupl
             active[c.id] = c
             changed = True
     return tuple(c for c in constraints() if c.id in active)
+
+
+@dataclass(frozen=True)
+class ExtraBuild:
+    package: str
+    python: SpecifierSet
+    requires: tuple[str, ...]
+    breaker: int
+    why: str
+
+
+@cache
+def extra_builds_all() -> tuple[ExtraBuild, ...]:
+    return tuple(
+        ExtraBuild(r["package"], SpecifierSet(r["python"]), tuple(r["requires"]), int(r["breaker"]), r["why"])
+        for r in load("constraints.toml").get("extra_build", [])
+    )
+
+
+def extra_builds(python: str) -> tuple[ExtraBuild, ...]:
+    """The source builds that need undeclared build dependencies on this Python ("3.12" or "3.12.1")."""
+    return tuple(e for e in extra_builds_all() if e.python.contains(python, prereleases=True))
+
+
+def extra_build_pairs(python: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((e.package, e.requires) for e in extra_builds(python))
