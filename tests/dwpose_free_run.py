@@ -92,6 +92,17 @@ def main() -> int:
     os.environ["ENVDOCTOR_DWPOSE_TRUST_CHECKPOINT"] = "1"
     trusted = init_model(CONFIG_REL, "numpy-meta.pth", device="cpu")
     result["trusted_loads"] = bool(torch.equal(trusted.head.cls_x.weight, state["head.cls_x.weight"]))
+    # The conversion a user runs once on a checkpoint they trust; afterwards no trust is needed.
+    del os.environ["ENVDOCTOR_DWPOSE_TRUST_CHECKPOINT"]
+    from mmpose._convert import convert
+
+    convert("numpy-meta.pth", "converted.pth")
+    converted = init_model(CONFIG_REL, "converted.pth", device="cpu")
+    result["converted_loads"] = bool(torch.equal(converted.head.cls_x.weight, state["head.cls_x.weight"]))
+    fast = init_model(CONFIG_REL, "converted.pth", device="cpu", fast=True)
+    fast_kpts = merge_data_samples(inference_topdown(fast, frame)).pred_instances.keypoints
+    result["fast_shape"] = list(fast_kpts.shape)
+    result["fast_fused"] = not any(type(m).__name__ == "BatchNorm2d" for m in fast.modules())
     torch.save(state, "bare.pth")
     bare = init_model(CONFIG_REL, "bare.pth", device="cpu")
     result["bare_loads"] = bool(torch.equal(bare.head.cls_y.weight, state["head.cls_y.weight"]))

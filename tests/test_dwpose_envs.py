@@ -153,6 +153,22 @@ def test_a_checkpoint_that_needs_pickle_loads_only_when_trusted(free_run: dict) 
     assert "ENVDOCTOR_DWPOSE_TRUST_CHECKPOINT=1" in needs["message"]
     assert "numpy" in needs["message"]  # names what the file asks for
     assert free_run["trusted_loads"]
+    assert free_run["converted_loads"]  # python -m mmpose._convert SRC DST --trust, then no trust needed
+
+
+def test_fast_mode_folds_batch_norms_and_still_answers(free_run: dict) -> None:
+    assert free_run["fast_fused"]
+    assert free_run["fast_shape"] == [1, 133, 2]
+
+
+def test_the_port_refuses_to_import_over_real_mmpose(wheel: Path) -> None:
+    # Real mmpose first, then the port over it: one `mmpose/` folder holding files of both.
+    env = build_env("dwpose-clash", [], torch=None, no_deps=["mmpose==1.3.2"])
+    find_uv().pip_install(python_of(env), [str(wheel)], extra=["--no-deps", "--reinstall-package", dwpose.DIST_NAME])
+    run = subprocess.run([str(python_of(env)), "-c", "import mmpose"], capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "InstalledBesideMmposeError" in run.stderr
+    assert "--strategy mmpose-free" in run.stderr
 
 
 def test_check_sees_the_port_providing_mmpose(free_env: Path, cli) -> None:
