@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 from envdoctor.commands._common import add_target_args, resolve_target
@@ -86,6 +88,15 @@ def _run_deps(args: argparse.Namespace, python: Path, out: Path) -> int:
 
 
 def _run_app(args: argparse.Namespace, python: Path, out: Path) -> int:
+    cleanup: list[Path] = []
+    try:
+        return _run_app_in(args, python, out, cleanup)
+    finally:
+        for path in cleanup:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list[Path]) -> int:
     from rich.console import Console
 
     from envdoctor.smoke import app as app_mod
@@ -109,8 +120,10 @@ def _run_app(args: argparse.Namespace, python: Path, out: Path) -> int:
     if args.synthetic_weights:
         from envdoctor.smoke import synthetic
 
-        model_dir = out.resolve() / "synthetic-models"
-        console.print(f"writing synthetic weights into {model_dir} (random, in MuseTalk's formats)")
+        # About 4 GB, useless once the run is over: a temporary folder, removed afterwards.
+        model_dir = Path(tempfile.mkdtemp(prefix="envdoctor-synthetic-models-"))
+        cleanup.append(model_dir)
+        console.print(f"writing synthetic weights into {model_dir} (random, in MuseTalk's formats; removed after)")
         face_size = (448, 512)  # the default face (the astronaut crop)
         if args.face:
             info = media.probe(Path(args.face))

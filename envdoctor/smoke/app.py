@@ -88,12 +88,11 @@ def smoke_app(
             not_assessed_reason="not assessed (synthetic weights)",
         )
     success, message = judge_run(run, verification, synthetic_weights)
-    data = report.write_report(
+    report.write_report(
         out_dir, success=success, output_path=run.output, message=message, verification=verification,
         extra={"mode": "app", "synthetic_weights": synthetic_weights, "face": str(kept_face),
                "audio": str(kept_audio), "run": run.to_dict()},
     )
-    del data
     return AppSmoke(
         success=success, message=message, run=run, verification=verification, face=str(kept_face),
         audio=str(kept_audio), synthetic_weights=synthetic_weights, report_path=str(out_dir / report.REPORT_JSON),

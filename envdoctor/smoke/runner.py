@@ -8,6 +8,7 @@ file, never from the exit code.
 
 from __future__ import annotations
 
+import codecs
 import os
 import selectors
 import shutil
@@ -196,6 +197,8 @@ def _run_logged(
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
         pending = ""
+        # A multi-byte character may straddle two reads.
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -205,9 +208,10 @@ def _run_logged(
                 if proc.poll() is not None:
                     break
                 continue
-            chunk = os.read(proc.stdout.fileno(), 65536).decode(errors="replace")
-            if not chunk:
+            raw = os.read(proc.stdout.fileno(), 65536)
+            if not raw:
                 break
+            chunk = decoder.decode(raw)
             log.write(chunk)
             log.flush()
             pending += chunk
