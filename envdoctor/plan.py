@@ -115,7 +115,7 @@ def _notes(ctx: Context, rset: RequirementSet | None, steps: tuple[Step, ...]) -
     if installs is not None:
         for c in active_constraints(ctx.torch, installs.packages or _set_packages(rset)):
             notes.append(f"constraint {c.requirement} (breaker #{c.breaker}): {c.why}")
-        if installs.kind == "install":
+        if installs.kind == "install" and not ctx.options.resolve:
             notes.append("no committed lockfile matches this target: uv resolves the set now (said, not silent)")
     return tuple(notes)
 

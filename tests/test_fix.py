@@ -61,3 +61,16 @@ def test_committed_lockfile_into_an_empty_venv_is_green(cli, tmp_path: Path) -> 
     assert "OK: lite-stub: applied and verified" in run.out
     report = check.run(target_mod.resolve(venv=str(venv)))
     assert report.exit_code == 0, [(r.id, r.found) for r in report.failures]
+
+
+def test_mmpose_free_resolved_now_removes_openmmlab_and_is_green(cli) -> None:
+    with broken_env("free") as env:
+        torch_before = _held(env)
+        run = cli("fix", "--venv", str(env), "--yes", "--strategy", "mmpose-free", "--resolve")
+        assert run.code == 0, run.out[-4000:]
+        assert "resolve and install MuseTalk's 'modern' set with uv (--resolve" in run.out
+        assert "OK: mmpose-free: applied and verified" in run.out
+        names = {ln.split("==")[0].split(" @ ")[0] for ln in find_uv().pip_freeze(python_of(env))}
+        assert not names & {"mmcv", "mmcv-lite", "mmdet", "mmengine", "mmpose", "xtcocotools"}
+        assert "envdoctor-mmpose-free" in names
+        assert _held(env) == torch_before

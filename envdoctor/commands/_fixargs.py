@@ -26,6 +26,7 @@ def add_plan_args(parser: argparse.ArgumentParser) -> None:
         "--wheelhouse", metavar="DIR", help="where --build puts the wheel (default ~/.cache/envdoctor/wheelhouse)"
     )
     g.add_argument("--lockfile", metavar="FILE", help="install from this lockfile, not the matching committed one")
+    g.add_argument("--resolve", action="store_true", help="ignore the committed lockfiles: resolve the set with uv now")
     g.add_argument("--allow-torch-change", action="store_true", help="let uv replace torch and torchvision")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
@@ -42,6 +43,7 @@ def options(args: argparse.Namespace) -> Options:
         allow_torch_change=args.allow_torch_change,
         only=args.strategy,
         lockfile=_lockfile(args.lockfile),
+        resolve=args.resolve,
     )
 
 

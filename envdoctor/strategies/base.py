@@ -31,6 +31,8 @@ class Options:
     """Force one strategy by name; the others are still judged and explained."""
     lockfile: Path | None = None
     """Install from this lockfile instead of the committed one that matches the target."""
+    resolve: bool = False
+    """Ignore the committed lockfiles: resolve the requirement set with uv now."""
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def install_step(
     runtime = tuple(dict.fromkeys(c.requirement for c in cons if not c.build))
     build = tuple(dict.fromkeys(c.requirement for c in cons if c.build))
     excl = tuple(name for name, _ in excludes()) + held(ctx)
-    lock = find_lockfile(ctx, strategy, rset, torch_free) if not find_links else None
+    lock = find_lockfile(ctx, strategy, rset, torch_free) if not (find_links or ctx.options.resolve) else None
     if ctx.options.lockfile:
         lock = ctx.options.lockfile
     if lock:
@@ -95,7 +95,7 @@ def install_step(
         summary=(
             f"resolve and install MuseTalk's '{rset.name}' set with uv"
             + (", with mmcv only from a wheel" if no_build else "")
-            + " (no lockfile matches this target)"
+            + (" (--resolve: committed lockfiles ignored)" if ctx.options.resolve else " (no lockfile matches)")
         ),
         packages=packages,
         constraints=runtime,
