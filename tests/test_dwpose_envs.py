@@ -212,3 +212,19 @@ def test_the_port_resolves_for_python(python_version: str, wheel: Path, tmp_path
     assert dwpose.DIST_NAME in pins
     assert "torch" in pins
     assert not pins & set(dwpose.REMOVES)
+
+
+def test_every_config_the_port_accepts_builds_mmposes_exact_network(ref_env: Path, tmp_path: Path) -> None:
+    out = tmp_path / "configs.json"
+    run = subprocess.run(
+        [str(python_of(ref_env)), "-W", "ignore", str(TESTS / "dwpose_configs_run.py"), str(dwpose.PAYLOAD), str(out)],
+        capture_output=True, text=True, timeout=1200,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    report = json.loads(out.read_text())
+    accepted = report["accepted"]
+    assert "wholebody_2d_keypoint/rtmpose/ubody/rtmpose-l_8xb32-270e_coco-ubody-wholebody-384x288.py" in accepted
+    assert len(accepted) >= 5
+    assert {name for name, r in accepted.items() if not r["same_keys_and_shapes"]} == set()
+    # Every refusal says why.
+    assert all(reason for reason in report["refused"].values())
