@@ -394,7 +394,7 @@ def apply(
                     raise StepFailed("torch is held but moved (" + "; ".join(moved) + ")")
             except Exception as exc:  # every failure of a step ends in the rollback below
                 stop()
-                failure = f"step {i} ({step.kind}: {step.summary}) failed: {_describe(exc)}"
+                failure = f"step {i} of {len(work_steps)} ({step.kind}) failed: {_describe(exc)}"
                 outcomes.append(StepOutcome(step, False, time.monotonic() - t0, _describe(exc)))
                 break
             stop()
@@ -426,7 +426,6 @@ def apply(
                 verification=verification,
                 snapshot_file=str(snap_file),
             )
-        say(f"FAILED: {failure}")
         say("rolling back to the snapshot")
         equal, after, how = restore(target, snapshot, uv=uv, sources=sources, work=work, progress=say)
         if equal:
