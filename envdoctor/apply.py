@@ -273,17 +273,23 @@ class _Runner:
         return f"built {built[-1].name} into {folder}"
 
     def _download_sdist(self, name: str, version: str) -> Path:
-        """The sdist from PyPI's JSON API, checked against PyPI's sha256."""
+        """The sdist named on PyPI's simple index (PEP 691 JSON), checked against its sha256."""
         import hashlib
 
-        with urllib.request.urlopen(f"https://pypi.org/pypi/{name}/{version}/json", timeout=60) as resp:
-            meta = json.load(resp)
-        entry = next(u for u in meta["urls"] if u["packagetype"] == "sdist")
-        dest = self.work / entry["filename"]
+        request = urllib.request.Request(
+            f"https://pypi.org/simple/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            files = json.load(resp)["files"]
+        wanted = f"{name}-{version}.tar.gz"
+        entry = next((f for f in files if f["filename"] == wanted), None)
+        if entry is None:
+            raise StepFailed(f"PyPI has no {wanted}")
+        dest = self.work / wanted
         with urllib.request.urlopen(entry["url"], timeout=300) as resp:
             dest.write_bytes(resp.read())
-        if hashlib.sha256(dest.read_bytes()).hexdigest() != entry["digests"]["sha256"]:
-            raise StepFailed(f"{entry['filename']} does not match PyPI's sha256")
+        if hashlib.sha256(dest.read_bytes()).hexdigest() != entry["hashes"]["sha256"]:
+            raise StepFailed(f"{wanted} does not match PyPI's sha256")
         return dest
 
 

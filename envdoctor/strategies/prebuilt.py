@@ -196,7 +196,7 @@ def steps(ctx: Context) -> tuple[Step, ...]:
             Step(
                 kind="build-mmcv",
                 summary=f"build mmcv {mmcv} from its sdist against torch {ctx.torch} into {folder} "
-                "(no build isolation, setuptools <82)",
+                "(no build isolation: setuptools <82, wheel and ninja go into the target first)",
                 packages=(f"mmcv=={mmcv}",),
                 build_constraints=("setuptools<82",),
                 find_links=(str(folder),),
