@@ -80,6 +80,7 @@ def main() -> int:
     result["errors"] = {
         "other_api": error_of(lambda: exec("from mmpose.apis import inference_bottomup", {})),
         "other_module": error_of(lambda: exec("import mmpose.models", {})),
+        "other_submodule": error_of(lambda: exec("import mmpose.apis.inference", {})),
         "attribute": error_of(lambda: mmpose.datasets),
     }
     bad = dict(state)

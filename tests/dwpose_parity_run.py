@@ -162,6 +162,19 @@ def main() -> int:
             "seconds": [t1 - t0, t2 - t1],
             "first_kpts": [ka[0][:3].tolist(), kb[0][:3].tolist()],
         }
+    # Boxes given by the caller (MuseTalk passes none, but the call accepts them): several at once,
+    # in both formats, one reaching outside the image.
+    img = next(iter(images().values()))
+    boxes = [[60, 40, 420, 470], [0, 0, 256, 256], [300, 200, 700, 520]]
+    for fmt, given in (("xyxy", boxes), ("xywh", [[x1, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in boxes])):
+        a = merge_data_samples(inference_topdown(ref, img, np.array(given, dtype=np.float32), fmt)).pred_instances
+        b = port_structures.merge_data_samples(port_apis.inference_topdown(ours, img, given, fmt)).pred_instances
+        report["boxes_" + fmt] = {
+            "shapes": [list(a.keypoints.shape), list(b.keypoints.shape)],
+            "max_kpt_diff": float(np.abs(a.keypoints.astype(np.float64) - b.keypoints).max()),
+            "max_score_diff": float(np.abs(a.keypoint_scores.astype(np.float64) - b.keypoint_scores).max()),
+            "bboxes_equal": bool(np.array_equal(a.bboxes, b.bboxes)),
+        }
     Path(out_json).write_text(json.dumps(report, indent=1))
     return 0
 

@@ -93,6 +93,15 @@ def test_port_matches_real_mmpose_on_faces_random_images_and_aspect_ratios(parit
     assert parity["flip_indices_equal"]
 
 
+def test_port_matches_real_mmpose_with_caller_boxes(parity: dict) -> None:
+    for fmt in ("xyxy", "xywh"):
+        r = parity[f"boxes_{fmt}"]
+        assert r["shapes"][0] == r["shapes"][1] == [3, 133, 2], fmt
+        assert r["max_kpt_diff"] <= KPT_TOL_PX, (fmt, r)
+        assert r["max_score_diff"] <= SCORE_TOL, (fmt, r)
+        assert r["bboxes_equal"], fmt
+
+
 def test_parity_is_meaningful_the_keypoints_depend_on_the_image(parity: dict) -> None:
     # With an input-independent network every image of one size would give the same keypoints and
     # parity would prove nothing about the backbone.
@@ -131,7 +140,7 @@ def test_installed_port_runs_musetalks_calls_without_openmmlab(free_run: dict) -
 
 def test_anything_else_fails_naming_the_strategy(free_run: dict) -> None:
     errors = free_run["errors"]
-    for what in ("other_api", "other_module", "attribute"):
+    for what in ("other_api", "other_module", "other_submodule", "attribute"):
         assert errors[what] is not None, what
         assert "--strategy mmpose-free" in errors[what]["message"], what
         assert "ImportError" in errors[what]["bases"], what

@@ -50,8 +50,8 @@ class _RefuseOtherSubmodules:
     @staticmethod
     def find_spec(fullname, path=None, target=None):
         if fullname.startswith(__name__ + "."):
-            first = fullname[len(__name__) + 1:].split(".")[0]
-            if first not in _PROVIDED and not first.startswith("_"):
+            rest = fullname[len(__name__) + 1:]
+            if rest not in _PROVIDED and not any(part.startswith("_") for part in rest.split(".")):
                 raise NotProvidedError(fullname)
         return None
 
