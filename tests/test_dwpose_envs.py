@@ -237,3 +237,42 @@ def test_every_config_the_port_accepts_builds_mmposes_exact_network(ref_env: Pat
     assert {name for name, r in accepted.items() if not r["same_keys_and_shapes"]} == set()
     # Every refusal says why.
     assert all(reason for reason in report["refused"].values())
+
+
+# MuseTalk's inference set (as in tests/test_check_envs.py) without any OpenMMLab package.
+MUSETALK_FREE_SET = [
+    "numpy<2",
+    "opencv-python<=4.11.0.86",
+    "diffusers==0.30.2",
+    "transformers==4.39.2",
+    "huggingface-hub<1.0",
+    "librosa==0.11.0",
+    "soundfile",
+    "einops==0.8.1",
+    "omegaconf",
+    "tqdm",
+    "scipy",
+    "pillow",
+]
+
+
+@pytest.fixture(scope="module")
+def musetalk_free_env(wheel: Path) -> Path:
+    env = build_env("musetalk-mmpose-free", MUSETALK_FREE_SET, torch="vision")
+    find_uv().pip_install(python_of(env), [str(wheel)], constraints=[env / ".envkit-hold.txt"],
+                          extra=["--reinstall-package", dwpose.DIST_NAME])
+    return env
+
+
+def test_a_musetalk_environment_with_the_port_passes_check(cli, musetalk_free_env: Path) -> None:
+    run = cli("check", "--venv", str(musetalk_free_env), "--json")
+    doc = run.json()
+    problems = [(r["title"], r["found"]) for r in doc["results"] if r["status"] == "fail"]
+    assert problems == [] and run.code == 0, problems
+    names = {d.lower() for d in find_uv().pip_freeze(python_of(musetalk_free_env))}
+    assert not {n.split("==")[0].split(" @ ")[0] for n in names} & set(dwpose.REMOVES)
+    imported = {r["title"] for r in doc["results"] if r["category"] == "Imports" and r["status"] == "ok"}
+    assert {"import torch", "import mmpose", "import mmpose.apis", "import mmpose.structures"} <= imported
+    # ... and check says whose `mmpose` it is.
+    found = {r["title"]: r["found"] for r in doc["results"] if r["category"] == "Imports"}
+    assert found["import mmpose.apis"].startswith(f"{dwpose.DIST_NAME} {dwpose.VERSION}")
