@@ -95,9 +95,17 @@ def main() -> int:
     result["trusted_loads"] = bool(torch.equal(trusted.head.cls_x.weight, state["head.cls_x.weight"]))
     # The conversion a user runs once on a checkpoint they trust; afterwards no trust is needed.
     del os.environ["ENVDOCTOR_DWPOSE_TRUST_CHECKPOINT"]
+    import subprocess
+
     from mmpose._convert import convert
 
+    def check(path):
+        return subprocess.run([sys.executable, "-m", "mmpose._convert", path, "--check"], capture_output=True,
+                              text=True).returncode
+
+    result["check_codes"] = {"before": check("numpy-meta.pth")}
     convert("numpy-meta.pth", "converted.pth")
+    result["check_codes"]["after"] = check("converted.pth")
     converted = init_model(CONFIG_REL, "converted.pth", device="cpu")
     result["converted_loads"] = bool(torch.equal(converted.head.cls_x.weight, state["head.cls_x.weight"]))
     fast = init_model(CONFIG_REL, "converted.pth", device="cpu", fast=True)

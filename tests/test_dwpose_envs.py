@@ -163,6 +163,7 @@ def test_a_checkpoint_that_needs_pickle_loads_only_when_trusted(free_run: dict) 
     assert "numpy" in needs["message"]  # names what the file asks for
     assert free_run["trusted_loads"]
     assert free_run["converted_loads"]  # python -m mmpose._convert SRC DST --trust, then no trust needed
+    assert free_run["check_codes"] == {"before": 1, "after": 0}  # python -m mmpose._convert SRC --check
 
 
 def test_fast_mode_folds_batch_norms_and_still_answers(free_run: dict) -> None:

@@ -28,13 +28,25 @@ from envdoctor.dwpose.meta import (
 
 __all__ = [
     "BuiltWheel", "DIST_NAME", "MARKER_FILE", "MARKER_MODULE", "NEEDS_CV2", "PAYLOAD", "REMOVES", "REQUIRES",
-    "STRATEGY", "VERSION", "build_hashed", "build_wheel", "is_port", "requirements",
+    "STRATEGY", "VERSION", "build_hashed", "build_wheel", "convert_command", "is_port", "requirements",
 ]
 
 
 def requirements(wheel: Path) -> list[str]:
     """The requirement strings that install the port from a wheel built by build_wheel()."""
     return [f"{DIST_NAME} @ {Path(wheel).resolve().as_uri()}"]
+
+
+def convert_command(python: Path, src: Path, dst: Path | None = None) -> list[str]:
+    """argv to run with the target's interpreter (the port installed there).
+
+    Without `dst`: exit 0 when `src` loads with torch.load(weights_only=True), else 1 and why. With `dst`:
+    rewrite a checkpoint the user trusts as a weights-only one (only on the user's say-so: it runs the
+    pickle code inside `src`).
+    """
+    if dst is None:
+        return [str(python), "-m", "mmpose._convert", str(src), "--check"]
+    return [str(python), "-m", "mmpose._convert", str(src), str(dst), "--trust"]
 
 
 def is_port(dist_name: str | None = None, files: list[str] | tuple[str, ...] = ()) -> bool:

@@ -34,7 +34,15 @@ def _unsafe_globals(path, error):
             return list(finder(path))
         except Exception:  # an old or odd file: fall back to what the error said
             pass
-    return sorted(set(re.findall(r"GLOBAL ([\w.]+)", str(error)))) or ["(see torch's message below)"]
+    # torch 2.4+ says "Unsupported global: GLOBAL numpy.core.multiarray._reconstruct", older ones
+    # "Unsupported class numpy.core.multiarray._reconstruct".
+    names = re.findall(r"(?:GLOBAL|Unsupported class) ([\w.]+)", str(error))
+    return sorted(set(names)) or [f"more than tensors (torch's message: {_first_line(error)})"]
+
+
+def _first_line(error):
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(error).__name__
 
 
 def read_checkpoint(path, trust=False):
