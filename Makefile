@@ -20,6 +20,15 @@ lint:
 bench:
 	$(PYTHON) -m bench
 
+# Build a MuseTalk environment for this machine with the best strategy, and verify it.
+# On the build machines, torch must come from local disk:
+#   make demo DEMO_FLAGS="--torch-index file:///opt/pypi-more/simple --torch-index file:///opt/pypi/simple"
+DEMO_VENV ?= .venv-musetalk
+DEMO_FLAGS ?=
+demo:
+	$(PYTHON) -m envdoctor fix --venv $(DEMO_VENV) --create --yes $(DEMO_FLAGS)
+	$(PYTHON) -m envdoctor check --venv $(DEMO_VENV)
+
 # Regenerate the kept _ext stubs under stubs/ (after an envdoctor version bump the drift test asks for it).
 stubs:
 	$(PYTHON) -m envdoctor stub generate --kept
