@@ -1,6 +1,6 @@
 """Top-down inference for one image: box -> affine crop -> network (with flip test) -> SimCC decode
 -> keypoints in image coordinates. Each step reproduces mmpose's arithmetic (dtypes included), so
-the keypoints agree with mmpose's to float rounding.
+the keypoints equal mmpose's (in the default, exact mode: see apis.init_model).
 """
 
 import numpy as np
