@@ -94,12 +94,23 @@ def make_face_parsing(args):
     torch.save({}, resnet_path)
     torch.manual_seed(3)
     net = BiSeNet(resnet_path)
+    # Random parsing weights may call nothing "skin", and MuseTalk then blends none of the generated
+    # mouth into the frame (a static video from a run that worked). The classifier convolutions (those
+    # with one output per parsing class) are set to vote for class 1, skin, with every feature.
+    classes = 19  # the CelebAMask-HQ classes MuseTalk's masks are written for
+    with torch.no_grad():
+        for mod in net.modules():
+            if isinstance(mod, torch.nn.Conv2d) and mod.out_channels == classes:
+                mod.weight.zero_()
+                mod.weight[1].fill_(0.01)
+                if mod.bias is not None:
+                    mod.bias.zero_()
     backbone = net.cp.resnet.state_dict()
     backbone["fc.weight"] = torch.randn(1000, 512) * 0.01
     backbone["fc.bias"] = torch.zeros(1000)
     size = save(backbone, resnet_path)
     size += save(net.state_dict(), os.path.join(folder, "79999_iter.pth"))
-    return folder, size, "BiSeNet (the checkout's class) and its resnet18 backbone"
+    return folder, size, "BiSeNet (the checkout's class, classifiers voting skin) and its resnet18 backbone"
 
 
 # --- crafted: S3FD -------------------------------------------------------------------------------
