@@ -159,3 +159,14 @@ def test_clip_too_short_to_score_is_not_a_success(material: dict[str, Path], tmp
     assert result.structure_ok, result.checks
     assert result.verdict is Verdict.NOT_ASSESSED and "needs at least" in result.reason
     assert not result.success
+
+
+def test_missing_extra_is_said_in_one_sentence(
+    material: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "skimage", None)  # as if scikit-image were not installed
+    assert main(["verify", str(material["synced"]), "--out", str(material["synced"].parent / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "scikit-image" in err and "envdoctor[verify]" in err
