@@ -86,3 +86,12 @@ def test_every_pass_runs_green_through_the_cli(model_env: Path, tmp_path: Path) 
     assert all(p["status"] == "ok" for p in report["passes"])
     unet = next(p for p in report["passes"] if p["name"] == "unet")
     assert "850M parameters" in unet["detail"]
+
+
+def test_dwpose_pass_through_real_mmpose_on_the_ext_stub(tmp_path: Path) -> None:
+    from stubenv import stub_env  # the shared OpenMMLab-on-mmcv-lite venv with envdoctor's `_ext` stub
+
+    result = deps.run_deps(python_of(stub_env()), tmp_path, passes=("dwpose",))
+    dw = result.passes[0]
+    assert dw.status == "ok", (dw.detail, dw.traceback)
+    assert "through mmpose 1.3.2" in dw.detail and "68 face points" in dw.detail
