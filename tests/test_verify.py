@@ -170,3 +170,14 @@ def test_missing_extra_is_said_in_one_sentence(
     assert main(["verify", str(material["synced"]), "--out", str(material["synced"].parent / "r")]) == 2
     err = capsys.readouterr().err
     assert "scikit-image" in err and "envdoctor[verify]" in err
+
+
+@pytest.mark.parametrize("vf, crf", [("null", "38"), ("scale=224:256", "23")])
+def test_synced_survives_heavy_compression_and_a_small_frame(
+    material: dict[str, Path], tmp_path: Path, vf: str, crf: str
+) -> None:
+    worse = tmp_path / "worse.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(material["synced"]), "-vf", vf, "-c:v", "libx264",
+                    "-crf", crf, "-c:a", "copy", str(worse)], check=True)
+    result = verify(worse, material["speech"])
+    assert result.verdict is Verdict.SYNCED, result.reason
