@@ -254,7 +254,12 @@ class _Runner:
 
         # A lasting folder, so the snapshot of a later run can reinstall this exact wheel.
         wheel = dwpose.build_wheel(self.cache / "wheelhouse" / "dwpose")
-        self.uv.pip_install(self.py, dwpose.requirements(wheel), extra=["--no-deps"])
+        # The wheel keeps its version while its content follows envdoctor: make uv take this build.
+        self.uv.pip_install(
+            self.py,
+            dwpose.requirements(wheel),
+            extra=["--no-deps", "--reinstall-package", dwpose.DIST_NAME],
+        )
         return f"installed {wheel.name}"
 
     def do_build_mmcv(self, step: Step) -> str:
