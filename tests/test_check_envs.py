@@ -120,8 +120,9 @@ def test_healthy_environment_exits_0(cli, healthy_env):
     assert {"import torch", "import mmcv.ops", "import mmdet.models", "import mmpose.apis"} <= imported
 
 
-def test_the_stub_distribution_name_the_checks_know_is_the_stubs():
-    from envdoctor.checks.base import STUB_DIST
-    from envdoctor.stub import DIST_NAME
+def test_the_distribution_names_the_checks_know_are_the_real_ones():
+    from envdoctor import dwpose, stub
+    from envdoctor.checks.base import PORT_DIST, STUB_DIST
 
-    assert STUB_DIST == DIST_NAME
+    assert STUB_DIST == stub.DIST_NAME
+    assert PORT_DIST == dwpose.DIST_NAME

@@ -12,7 +12,9 @@ from envdoctor.facts import Distribution, Facts
 from envdoctor.manifest import Manifest
 from envdoctor.target import Target
 
-STUB_DIST = "mmcv-ext-stub"  # envdoctor.stub's distribution (not imported here: checks stay light)
+# envdoctor's own distributions in a target (named here, not imported: checks stay light).
+STUB_DIST = "mmcv-ext-stub"  # envdoctor.stub
+PORT_DIST = "envdoctor-mmpose-free"  # envdoctor.dwpose
 
 CATEGORIES = ("System", "GPU", "Packages", "Imports", "Models", "Tools")
 
@@ -77,7 +79,7 @@ class Context:
     @property
     def port_provides_mmpose(self) -> bool:
         """mmpose comes from envdoctor's mmpose-free port, not from OpenMMLab."""
-        return any(d.key == "envdoctor-mmpose-free" for d in self.facts.providers("mmpose"))
+        return any(d.key == PORT_DIST for d in self.facts.providers("mmpose"))
 
     def mmcv_providers(self) -> list[Distribution]:
         """Distributions that install the mmcv package itself; envdoctor's stub only adds mmcv/_ext.py."""
