@@ -7,27 +7,20 @@ timestamps, sorted entries), so a lockfile hash of the wheel stays valid.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from envdoctor.dwpose.meta import DIST_NAME, PAYLOAD, REQUIRES, SUMMARY, VERSION
+from envdoctor.wheelfile import wheel_text, write_wheel
 
-_EPOCH = (1980, 1, 1, 0, 0, 0)
 _TAG = "py3-none-any"
-_WHEEL_TEXT = "Wheel-Version: 1.0\nGenerator: envdoctor\nRoot-Is-Purelib: true\nTag: {tag}\n"
 
 
 @dataclass(frozen=True)
 class BuiltWheel:
     path: Path
     sha256: str
-
-
-def _digest(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
 def _payload_files() -> list[tuple[str, bytes]]:
@@ -75,19 +68,8 @@ def build_hashed(outdir: Path) -> BuiltWheel:
     entries = _payload_files()
     entries += [
         (f"{dist_info}/METADATA", metadata_text().encode()),
-        (f"{dist_info}/WHEEL", _WHEEL_TEXT.format(tag=_TAG).encode()),
+        (f"{dist_info}/WHEEL", wheel_text(tag=_TAG).encode()),
         (f"{dist_info}/top_level.txt", b"mmpose\n"),
     ]
-    record = [f"{name},{_digest(data)},{len(data)}" for name, data in entries]
-    record.append(f"{dist_info}/RECORD,,")
-    entries.append((f"{dist_info}/RECORD", ("\n".join(record) + "\n").encode()))
-    path = outdir / f"{DIST_NAME.replace('-', '_')}-{VERSION}-{_TAG}.whl"
-    tmp = path.with_suffix(".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries:
-            info = zipfile.ZipInfo(name, date_time=_EPOCH)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data)
-    tmp.replace(path)
+    path = write_wheel(outdir / f"{DIST_NAME.replace('-', '_')}-{VERSION}-{_TAG}.whl", dist_info, entries)
     return BuiltWheel(path, hashlib.sha256(path.read_bytes()).hexdigest())

@@ -7,18 +7,14 @@ stub text always gives the same bytes.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import zipfile
 from pathlib import Path
 
 from envdoctor import __version__
 from envdoctor.stub.generate import GeneratedStub
+from envdoctor.wheelfile import wheel_text, write_wheel
 
 DIST_NAME = "mmcv-ext-stub"
 _DIST_DIR = "mmcv_ext_stub"
-_EPOCH = (1980, 1, 1, 0, 0, 0)
-_WHEEL = "Wheel-Version: 1.0\nGenerator: envdoctor {version}\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
 
 
 def wheel_version(stub: GeneratedStub) -> str:
@@ -28,10 +24,6 @@ def wheel_version(stub: GeneratedStub) -> str:
 
 def wheel_filename(stub: GeneratedStub) -> str:
     return f"{_DIST_DIR}-{wheel_version(stub)}-py3-none-any.whl"
-
-
-def _record_hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
 def _metadata(stub: GeneratedStub) -> str:
@@ -53,20 +45,9 @@ def _metadata(stub: GeneratedStub) -> str:
 def build_wheel(stub: GeneratedStub, out_dir: Path) -> Path:
     """Write the wheel into `out_dir`; returns its path."""
     dist_info = f"{_DIST_DIR}-{wheel_version(stub)}.dist-info"
-    files: list[tuple[str, bytes]] = [
+    files = [
         ("mmcv/_ext.py", stub.text.encode("utf-8")),
         (f"{dist_info}/METADATA", _metadata(stub).encode()),
-        (f"{dist_info}/WHEEL", _WHEEL.format(version=__version__).encode()),
+        (f"{dist_info}/WHEEL", wheel_text(f"envdoctor {__version__}").encode()),
     ]
-    record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in files)
-    record += f"{dist_info}/RECORD,,\n"
-    files.append((f"{dist_info}/RECORD", record.encode()))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / wheel_filename(stub)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files:
-            info = zipfile.ZipInfo(name, date_time=_EPOCH)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data)
-    return path
+    return write_wheel(out_dir / wheel_filename(stub), dist_info, files)
