@@ -25,14 +25,13 @@ def _time(cmd: list[str], repeat: int) -> float:
 
 
 def main(repeat: int = 3) -> None:
-    from envkit import python_of
-    from test_check_envs import MUSETALK_SET, build_env
+    from envkit import MUSETALK_OPENMMLAB, build_env, python_of
 
     from envdoctor.manifest import builtin
     from envdoctor.stub import install
     from envdoctor.target import resolve
 
-    env = build_env("musetalk-lite-stub", MUSETALK_SET, torch="vision")
+    env = build_env("musetalk-lite-stub", MUSETALK_OPENMMLAB, torch="vision")
     if next(env.glob("lib/python*/site-packages/mmcv/_ext.py"), None) is None:
         install(resolve(python=str(python_of(env))))
     modules = builtin().modules_to_probe()

@@ -37,6 +37,24 @@ TORCH_VISION = ("2.14.1", "0.29.1")
 
 # The OpenMMLab stack the tests use: mmcv-lite 2.1.0 sits inside every window below.
 OPENMMLAB = ["mmcv-lite==2.1.0", "mmengine==0.10.7", "mmdet==3.3.0", "mmpose==1.3.2"]
+# MuseTalk v1.5's inference packages besides torch and OpenMMLab (the modern side of its pins), numpy 1
+# for the OpenMMLab stack's compiled wheels.
+MUSETALK_INFERENCE = [
+    "numpy<2",
+    "opencv-python<=4.11.0.86",
+    "diffusers==0.30.2",
+    "transformers==4.39.2",
+    "huggingface-hub<1.0",
+    "librosa==0.11.0",
+    "soundfile",
+    "einops==0.8.1",
+    "omegaconf",
+    "tqdm",
+    "scipy",
+    "pillow",
+]
+# The whole set on the lite-stub path: mmengine needs pkg_resources (setuptools <81).
+MUSETALK_OPENMMLAB = [*OPENMMLAB, "setuptools<81", *MUSETALK_INFERENCE]
 # chumpy's setup.py imports pip (breaker #9) and MuseTalk never imports it.
 EXCLUDES = ["chumpy"]
 

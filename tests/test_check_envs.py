@@ -6,30 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from envkit import OPENMMLAB, build_env, python_of
+from envkit import MUSETALK_OPENMMLAB, OPENMMLAB, build_env, python_of
 
 from envdoctor import check
 from envdoctor.check import CheckReport
 from envdoctor.checks import Status
 from envdoctor.target import resolve
-
-# MuseTalk v1.5's inference set on torch 2.14 (the "modern" side of its pins), numpy 1 for the OpenMMLab stack.
-MUSETALK_SET = [
-    *OPENMMLAB,
-    "numpy<2",
-    "setuptools<81",
-    "opencv-python<=4.11.0.86",
-    "diffusers==0.30.2",
-    "transformers==4.39.2",
-    "huggingface-hub<1.0",
-    "librosa==0.11.0",
-    "soundfile",
-    "einops==0.8.1",
-    "omegaconf",
-    "tqdm",
-    "scipy",
-    "pillow",
-]
 
 
 def _run(env: Path, **kw) -> CheckReport:
@@ -101,7 +83,7 @@ def test_setuptools82_beside_mmengine_is_the_pkg_resources_finding(setuptools82_
 def healthy_env() -> Path:
     from envdoctor.stub import install
 
-    env = build_env("musetalk-lite-stub", MUSETALK_SET, torch="vision")
+    env = build_env("musetalk-lite-stub", MUSETALK_OPENMMLAB, torch="vision")
     ext = next(env.glob("lib/python*/site-packages/mmcv/_ext.py"), None)
     if ext is None:
         install(resolve(python=str(python_of(env))))

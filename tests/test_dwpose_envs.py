@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from envkit import build_env, python_of
+from envkit import MUSETALK_INFERENCE, build_env, python_of
 from stubenv import stub_env
 
 from envdoctor import dwpose
@@ -240,26 +240,9 @@ def test_every_config_the_port_accepts_builds_mmposes_exact_network(ref_env: Pat
     assert all(reason for reason in report["refused"].values())
 
 
-# MuseTalk's inference set (as in tests/test_check_envs.py) without any OpenMMLab package.
-MUSETALK_FREE_SET = [
-    "numpy<2",
-    "opencv-python<=4.11.0.86",
-    "diffusers==0.30.2",
-    "transformers==4.39.2",
-    "huggingface-hub<1.0",
-    "librosa==0.11.0",
-    "soundfile",
-    "einops==0.8.1",
-    "omegaconf",
-    "tqdm",
-    "scipy",
-    "pillow",
-]
-
-
 @pytest.fixture(scope="module")
 def musetalk_free_env(wheel: Path) -> Path:
-    env = build_env("musetalk-mmpose-free", MUSETALK_FREE_SET, torch="vision")
+    env = build_env("musetalk-mmpose-free", MUSETALK_INFERENCE, torch="vision")
     find_uv().pip_install(python_of(env), [str(wheel)], constraints=[env / ".envkit-hold.txt"],
                           extra=["--reinstall-package", dwpose.DIST_NAME])
     return env
