@@ -39,8 +39,8 @@ def judge(ctx: Context) -> Verdict:
     reasons = [
         f"mmcv-lite {rset.mmcv} is a universal wheel: no build, no dependence on torch {ctx.torch or '(none)'}",
         f"it sits inside every window: {', '.join(rset.openmmlab)}",
-        "the stub gives all 112 `_ext` names; nms/roi_align/deform_conv run through torchvision, the rest raise "
-        "if called (DWPose inference calls none)",
+        "the stub gives all 112 `_ext` names; nms, bbox_overlaps, roi_align, roi_pool and the deformable convs "
+        "are real (on torch and torchvision), the rest raise by name if called (DWPose inference calls none)",
     ]
     reasons += [f"{e.why} (breaker #{e.breaker})" for e in extra_builds(ctx.python_version)]
     if ctx.accelerator and ctx.accelerator != "cpu":
