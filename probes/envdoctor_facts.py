@@ -92,6 +92,18 @@ def _top_levels(dist, files):
     return sorted(names)
 
 
+def _record_paths(dist):
+    """The installed file names from RECORD, read as text: much faster than dist.files on torch's
+    thousands of entries (no PackagePath objects)."""
+    text = dist.read_text("RECORD") or dist.read_text("installed-files.txt") or ""
+    paths = []
+    for line in text.splitlines():
+        path = line.split(",", 1)[0].strip().strip('"')
+        if path:
+            paths.append(path)
+    return paths
+
+
 def distributions():
     import importlib.metadata as md
 
@@ -103,10 +115,8 @@ def distributions():
         key = re.sub(r"[-_.]+", "-", name).lower()
         if key in seen:  # an earlier sys.path entry wins, as it does for imports
             continue
-        files = dist.files or []
-        compiled = sorted(
-            str(f) for f in files if str(f).endswith(COMPILED_SUFFIXES) and "/../" not in "/" + str(f)
-        )
+        files = _record_paths(dist)
+        compiled = sorted(f for f in files if f.endswith(COMPILED_SUFFIXES) and not f.startswith("../"))
         installer = (dist.read_text("INSTALLER") or "").strip() or None
         direct_url = dist.read_text("direct_url.json")
         location = None
