@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
 
 from envdoctor import __version__, commands
 from envdoctor.errors import UsageError
+from envdoctor.probe import ProbeError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -68,8 +70,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"envdoctor: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except ProbeError as exc:
+        print(f"envdoctor: {exc}.", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("envdoctor: interrupted.", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:
+        # An internal error still ends in one sentence and exit 2; the traceback is there on request.
+        if os.environ.get("ENVDOCTOR_DEBUG"):
+            raise
+        print(
+            f"envdoctor: internal error: {type(exc).__name__}: {exc} (set ENVDOCTOR_DEBUG=1 for the traceback).",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
 
 

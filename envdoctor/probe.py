@@ -46,7 +46,7 @@ def run_facts_probe(target: Target, timeout: float = 60.0) -> dict[str, Any]:
         return json.loads(proc.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError) as exc:
         tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise ProbeError(f"the facts probe failed in {target.python}: {tail[0]}") from exc
+        raise ProbeError(f"the facts probe failed in {target.python}: {tail[0].rstrip('.')}") from exc
 
 
 @dataclass

@@ -16,6 +16,9 @@ from pathlib import Path
 
 from envdoctor.errors import UsageError
 
+# The probes run inside the target and are written for Python 3.8 and newer.
+MIN_TARGET = (3, 8)
+
 _IDENTIFY = (
     "import json, sys; print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3],"
     " 'prefix': sys.prefix, 'base_prefix': getattr(sys, 'base_prefix', sys.prefix),"
@@ -69,6 +72,11 @@ def _identify(python: Path, source: str, reason: str) -> Target:
         info = None
     if not isinstance(info, dict) or "version" not in info:
         raise UsageError(f"{python} is not a working Python interpreter.")
+    if tuple(int(x) for x in info["version"].split(".")[:2]) < MIN_TARGET:
+        raise UsageError(
+            f"{python} is Python {info['version']}; envdoctor treats Python {MIN_TARGET[0]}.{MIN_TARGET[1]} "
+            "and newer (MuseTalk needs 3.10 or 3.11)."
+        )
     return Target(
         python=python,
         source=source,

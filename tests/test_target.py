@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import sys
 from pathlib import Path
 
@@ -84,3 +85,14 @@ def test_default_then_python3_on_path(tmp_path):
 def test_both_flags_is_a_usage_error():
     with pytest.raises(UsageError):
         resolve(python=sys.executable, venv="/tmp")
+
+
+@pytest.mark.parametrize("version", ["2.7", "3.6", "3.7"])
+def test_pythons_older_than_the_probes_are_refused_in_one_sentence(cli, version):
+    found = sorted(glob.glob(f"/root/.pyenv/versions/{version}.*/bin/python{version}"))
+    if not found:
+        pytest.skip(f"no Python {version} on this machine")
+    run = cli("check", "--python", found[-1])
+    assert run.code == 2
+    _one_sentence(run.err)
+    assert "envdoctor treats Python 3.8 and newer" in run.err

@@ -25,8 +25,6 @@ def python_version(ctx: Context) -> Iterator[CheckResult]:
             fix="use Python 3.10-3.13, or `envdoctor fix --strategy mmpose-free`",
             breaker=13,
         )
-    elif v < Version("3.8"):
-        yield result("system.python", Status.FAIL, found=found, expected=expected, why="too old for MuseTalk")
     elif v >= Version("3.12"):
         yield result(
             "system.python",
