@@ -34,11 +34,15 @@ class ProbeError(RuntimeError):
     """A probe could not run or said something that is not JSON."""
 
 
-def run_facts_probe(target: Target, timeout: float = 60.0) -> dict[str, Any]:
+def run_facts_probe(
+    target: Target, timeout: float = 60.0, sections: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The facts probe's document; `sections` limits it (python, platform, distributions, mmcv, gpu,
+    nvcc, ffmpeg) for callers that need a few facts fast."""
     script = probe_script("envdoctor_facts")
     try:
         proc = subprocess.run(
-            [str(target.python), str(script)], capture_output=True, text=True, timeout=timeout
+            [str(target.python), str(script), *sections], capture_output=True, text=True, timeout=timeout
         )
     except subprocess.TimeoutExpired as exc:
         raise ProbeError(f"the facts probe did not finish within {timeout:.0f} s") from exc

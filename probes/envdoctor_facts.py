@@ -268,11 +268,16 @@ def ffmpeg_facts():
     }
 
 
-def main():
+def main(argv=None):
+    """Usage: envdoctor_facts.py [SECTION ...]  (default: every section)."""
+    wanted = set((sys.argv[1:] if argv is None else argv) or ())
     result = {"probe": "facts", "schema": SCHEMA}
     slow = {"gpu": gpu_facts, "nvcc": nvcc_facts, "ffmpeg": ffmpeg_facts}
+    fast = {"python": python_facts, "platform": platform_facts, "distributions": distributions, "mmcv": mmcv_facts}
     threads = []
     for key, fn in slow.items():  # external commands run side by side: they are the slow part
+        if wanted and key not in wanted:
+            continue
 
         def work(key=key, fn=fn):
             result[key] = _guard(fn)
@@ -280,10 +285,9 @@ def main():
         t = threading.Thread(target=work)
         t.start()
         threads.append(t)
-    result["python"] = _guard(python_facts)
-    result["platform"] = _guard(platform_facts)
-    result["distributions"] = _guard(distributions)
-    result["mmcv"] = _guard(mmcv_facts)
+    for key, fn in fast.items():
+        if not wanted or key in wanted:
+            result[key] = _guard(fn)
     for t in threads:
         t.join()
     sys.stdout.write(json.dumps(result))

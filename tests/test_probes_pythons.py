@@ -57,3 +57,8 @@ def test_more_than_one_python_was_tried():
     if len(found) < 2:
         pytest.skip(f"only {found} available: the 3.8-3.13 matrix ran on one interpreter")
     assert len({Path(p).name for p in found}) == len(found)
+
+
+def test_facts_probe_sections_limit_the_document():
+    facts = run_facts_probe(resolve(python=sys.executable), sections=("python", "mmcv"))
+    assert set(facts) == {"probe", "schema", "python", "mmcv"}

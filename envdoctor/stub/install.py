@@ -135,9 +135,13 @@ def why_not_install(state: StubState) -> str | None:
     return _refusal(state, for_remove=False)
 
 
+# What the stub's state is made of; GPU, nvcc and ffmpeg facts would only cost time here.
+_SECTIONS = ("python", "distributions", "mmcv")
+
+
 def status(target: Target) -> StubState:
     """What the target has in place of mmcv's compiled ops (runs the facts probe; changes nothing)."""
-    return _state_from(str(target.python), run_facts_probe(target))
+    return _state_from(str(target.python), run_facts_probe(target, sections=_SECTIONS))
 
 
 def _untracked(state: StubState) -> bool:
