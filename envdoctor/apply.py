@@ -176,6 +176,7 @@ class _Runner:
         self.sources = sources
         self.work = work
         self.cache = cache
+        self.stub_with_pins = False
 
     def run(self, step: Step) -> str:
         handler = getattr(self, "do_" + step.kind.replace("-", "_"))
@@ -232,14 +233,41 @@ class _Runner:
 
     def do_install_lock(self, step: Step) -> str:
         assert step.lockfile
+        lockfile = Path(step.lockfile)
         # --no-deps: the lockfile is the whole closure except the held torch, which stays as it is.
         extra = ["--no-deps", *self._common_extra(step)]
-        self.uv.pip_install(self.py, requirement_files=[Path(step.lockfile)], indexes=self._indexes(step), extra=extra)
-        return f"installed the pins of {Path(step.lockfile).name}"
+        stub_wheel = self._kept_stub_wheel(lockfile) if any(s.kind == "stub" for s in self.plan.steps) else None
+        requirements = []
+        if stub_wheel is not None:
+            # The stub rides in the same uv transaction as the pins: one resolve, one install.
+            requirements.append(str(stub_wheel))
+            extra += ["--reinstall-package", "mmcv-ext-stub"]
+        self.uv.pip_install(
+            self.py, requirements, requirement_files=[lockfile], indexes=self._indexes(step), extra=extra
+        )
+        self.stub_with_pins = stub_wheel is not None
+        with_stub = " and the kept `_ext` stub" if stub_wheel is not None else ""
+        return f"installed the pins of {lockfile.name}{with_stub}"
+
+    def _kept_stub_wheel(self, lockfile: Path) -> Path | None:
+        """The wheel of the kept stub for the mmcv-lite the lockfile pins, if one is current."""
+        from envdoctor.lock import pins
+        from envdoctor.stub.kept import load_kept
+        from envdoctor.stub.wheel import build_wheel
+
+        version = next((p.split("==", 1)[1] for p in pins(lockfile) if p.startswith("mmcv-lite==")), None)
+        kept = load_kept(version) if version else None
+        return build_wheel(kept, self.work / "stub") if kept is not None else None
 
     def do_stub(self, step: Step) -> str:
         from envdoctor import stub
 
+        if self.stub_with_pins:
+            # Installed with the pins from the kept stub, which equals a generation from this mmcv-lite.
+            # Confirm on disk; anything else falls through to a generation from the target's own mmcv.
+            state = stub.status(self.target)
+            if state.ext_state == "stub" and state.header.get("mmcv") == state.mmcv_version:
+                return f"stub for mmcv {state.mmcv_version} in place (installed with the pins)"
         result = stub.install(self.target, uv=self.uv)
         return f"stub {result.action}"
 

@@ -23,3 +23,10 @@ def load(name: str) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     with open(path, "rb") as fh:
         return tomllib.load(fh)
+
+
+@cache
+def mmcv_ext_symbols() -> frozenset[str]:
+    """The 112 names mmcv.ops asks of mmcv._ext (the same in mmcv 2.0.0 to 2.2.0)."""
+    text = (data_dir() / "mmcv-ext-symbols.txt").read_text()
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))

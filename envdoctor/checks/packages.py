@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -12,15 +11,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from envdoctor.catalog import fill
 from envdoctor.checks.base import CheckResult, Context, Status, check, result
 from envdoctor.datafiles import load
-from envdoctor.resources import data_dir
+from envdoctor.datafiles import mmcv_ext_symbols as ext_symbols
 from envdoctor.windows import window_for
-
-
-@cache
-def ext_symbols() -> frozenset[str]:
-    """The 112 names mmcv.ops asks of mmcv._ext (mmcv 2.0.0 to 2.2.0)."""
-    text = (data_dir() / "mmcv-ext-symbols.txt").read_text()
-    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
 @check("packages.torch", "Packages", "torch is installed")

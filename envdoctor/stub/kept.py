@@ -98,3 +98,39 @@ def check(cache: Path | None = None, *, write: bool = False) -> list[Drift]:
             kept.path.write_text(stub.text, encoding="utf-8")
         out.append(Drift(kept, state))
     return out
+
+
+def load_kept(version: str) -> GeneratedStub | None:
+    """The kept stub of mmcv `version` as a GeneratedStub, when it is current.
+
+    Current means written by this envdoctor (the drift test guarantees it equals a fresh generation
+    from mmcv's sources, and the sdist, the mmcv-lite wheel and the installed package give the same
+    text). None otherwise: the caller then generates from the target's own mmcv.
+    """
+    from envdoctor import __version__
+    from envdoctor.datafiles import mmcv_ext_symbols
+    from envdoctor.stub.generate import parse_header
+
+    kept = next((k for k in kept_stubs() if k.version == version), None)
+    if kept is None or not kept.path.is_file():
+        return None
+    text = kept.path.read_text(encoding="utf-8")
+    header = parse_header(text)
+    real = tuple(sorted(filter(None, header.get("real_ops", "").split(","))))
+    names = mmcv_ext_symbols()
+    if (
+        header.get("envdoctor") != __version__
+        or header.get("mmcv") != version
+        or header.get("ops") != str(len(names))
+        or not header.get("sources", "").startswith("sha256:")
+        or not set(real) <= names
+    ):
+        return None
+    return GeneratedStub(
+        mmcv_version=version,
+        sources_sha256=header["sources"].removeprefix("sha256:"),
+        origin=f"kept stub {kept.path.name} of mmcv {version}",
+        text=text,
+        real=real,
+        raising=tuple(sorted(names - set(real))),
+    )
