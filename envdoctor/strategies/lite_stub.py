@@ -57,6 +57,10 @@ def steps(ctx: Context) -> tuple[Step, ...]:
         *torch_step(ctx),
         *pre,
         install_step(ctx, name, rset, packages, torch_free=True, reinstall=reinstall),
-        Step(kind="stub", summary="generate the `mmcv._ext` stub from the installed mmcv-lite and install it"),
+        Step(
+            kind="stub",
+            summary="the `mmcv._ext` stub: the kept one goes in with the pinned set when it matches, "
+            "else it is generated from the installed mmcv-lite and installed",
+        ),
         verify_step(),
     )
