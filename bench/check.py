@@ -6,22 +6,17 @@ MuseTalk environment the tests build (torch + the OpenMMLab stack on mmcv-lite w
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from bench._timing import median_seconds
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 
-def _time(cmd: list[str], repeat: int) -> float:
-    runs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=False, capture_output=True)
-        runs.append(time.perf_counter() - t0)
-    return statistics.median(runs)
+def _run(cmd: list[str]) -> None:
+    subprocess.run(cmd, check=False, capture_output=True)
 
 
 def main(repeat: int = 3) -> None:
@@ -37,9 +32,9 @@ def main(repeat: int = 3) -> None:
     modules = builtin().modules_to_probe()
     floor_cmd = [str(python_of(env)), "-c", "import " + ", ".join(modules)]
     check_cmd = [sys.executable, "-m", "envdoctor", "check", "--venv", str(env), "--json"]
-    _time(floor_cmd, 1)  # warm the page cache for both
-    floor = _time(floor_cmd, repeat)
-    doctor = _time(check_cmd, repeat)
+    median_seconds(lambda: _run(floor_cmd), 1)  # warm the page cache for both
+    floor = median_seconds(lambda: _run(floor_cmd), repeat)
+    doctor = median_seconds(lambda: _run(check_cmd), repeat)
     print(f"modules imported: {len(modules)}")
     print(f"floor  python -c 'import ...'      {floor:6.2f} s (median of {repeat})")
     print(f"envdoctor check --json             {doctor:6.2f} s (median of {repeat})")

@@ -11,11 +11,12 @@ also measured below).
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench._timing import median_seconds
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -45,15 +46,6 @@ print(json.dumps({"attempts": attempts, "seconds": time.perf_counter() - t0, "na
 """
 
 
-def _median_seconds(fn, repeat: int) -> float:
-    runs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t0)
-    return statistics.median(runs)
-
-
 def main(repeat: int = 5) -> None:
     from envkit import build_env, python_of
 
@@ -71,15 +63,15 @@ def main(repeat: int = 5) -> None:
     cache = Path(__file__).resolve().parent.parent / ".cache" / "mmcv-sources"
     sdist = fetch_sdist("2.1.0", cache, kept.sha256)
 
-    gen_sdist = _median_seconds(lambda: generate(sdist), repeat)
-    gen_installed = _median_seconds(lambda: generate(mmcv_dir), repeat)
+    gen_sdist = median_seconds(lambda: generate(sdist), repeat)
+    gen_installed = median_seconds(lambda: generate(mmcv_dir), repeat)
 
     # Baseline: the hand-written loop, then one fresh-process attempt for the per-round cost.
     ext = mmcv_dir / "_ext.py"
     try:
         proc = subprocess.run([py, "-c", _HANDWRITTEN_LOOP], capture_output=True, text=True, check=True)
         loop = json.loads(proc.stdout.strip().splitlines()[-1])
-        one_attempt = _median_seconds(
+        one_attempt = median_seconds(
             lambda: subprocess.run([py, "-c", "import mmcv.ops"], capture_output=True, check=False), 3
         )
     finally:

@@ -8,11 +8,11 @@ frames and nothing else: the floor any verifier that reads every frame pays.
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
+
+from bench._timing import median_seconds
 
 TARGET_FPS = 25.0
 
@@ -25,15 +25,6 @@ def _one_core() -> str:
         os.sched_setaffinity(0, {core})
         return f"core {core}"
     return "all cores (no sched_setaffinity here)"
-
-
-def _median(fn, repeat: int) -> float:
-    runs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t0)
-    return statistics.median(runs)
 
 
 def main(repeat: int = 3) -> None:
@@ -61,8 +52,8 @@ def main(repeat: int = 3) -> None:
             verdicts.append(verify(clip, speech).verdict.value)
 
         judge()  # warm-up: the cascade file and numpy's first calls
-        base = _median(decode_only, repeat)
-        full = _median(judge, repeat)
+        base = median_seconds(decode_only, repeat)
+        full = median_seconds(judge, repeat)
     fps = frames / full
     print(f"verifier on {where}: {frames} frames of {info.width}x{info.height} ({frames / info.fps:.1f} s at "
           f"{info.fps:g} fps), verdict {verdicts[-1]}")
