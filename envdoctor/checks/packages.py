@@ -10,8 +10,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from envdoctor.catalog import fill
 from envdoctor.checks.base import CheckResult, Context, Status, check, result
-from envdoctor.datafiles import load
-from envdoctor.datafiles import mmcv_ext_symbols as ext_symbols
+from envdoctor.datafiles import load, mmcv_ext_symbols
 from envdoctor.windows import window_for
 
 
@@ -148,14 +147,14 @@ def mmcv_ext(ctx: Context) -> Iterator[CheckResult]:
             )
     elif state == "handwritten":
         path = Path(mmcv.get("package_dir") or ".") / "_ext.py"
-        missing = sorted(ext_symbols() - _defined_names(path))
+        missing = sorted(mmcv_ext_symbols() - _defined_names(path))
         if missing:
             yield result(
                 "packages.mmcv-ext",
                 Status.FAIL if needed else Status.WARN,
-                found=f"a hand-written {path} lacking {len(missing)} of {len(ext_symbols())} names "
+                found=f"a hand-written {path} lacking {len(missing)} of {len(mmcv_ext_symbols())} names "
                 f"({', '.join(missing[:3])}...)",
-                expected=f"all {len(ext_symbols())} names mmcv.ops asks for",
+                expected=f"all {len(mmcv_ext_symbols())} names mmcv.ops asks for",
                 why=f"`import mmcv.ops` fails with 'AssertionError: {missing[0]} miss in module _ext' (breaker #2)",
                 fix="envdoctor stub install --replace-handwritten  (moves it aside and installs a generated stub "
                 "whose ops raise by name)",
