@@ -29,8 +29,8 @@ class Breaker:
     hides: tuple[str, ...] = ()
     """Keys of failures that are this one's cascade."""
     kind: str = ENVIRONMENT
-    here: str | None = None
-    """A sentence with facts of the target; shown only when every field is known."""
+    here: tuple[str, ...] = ()
+    """Sentences with facts of the target; the first whose fields are all known is shown."""
     order: int = 0
     """Position in the catalog: on one line, the earlier entry wins."""
 
@@ -61,11 +61,13 @@ def fields(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-def fill_if_known(template: str | None, values: Mapping[str, str]) -> str | None:
-    """The template filled, or None when one of its fields has no value."""
-    if not template or not fields(template) <= {k for k, v in values.items() if v}:
-        return None
-    return fill(template, values)
+def fill_if_known(templates: tuple[str, ...], values: Mapping[str, str]) -> str | None:
+    """The first template whose fields all have values, filled; None when there is none."""
+    known = {k for k, v in values.items() if v and v != "?"}
+    for template in templates:
+        if fields(template) <= known:
+            return fill(template, values)
+    return None
 
 
 @cache
@@ -87,7 +89,7 @@ def breakers() -> tuple[Breaker, ...]:
             near=tuple(re.compile(s) for s in row.get("near", ())),
             hides=tuple(row.get("hides", ())),
             kind=row.get("kind", ENVIRONMENT),
-            here=row.get("here"),
+            here=tuple([row["here"]] if isinstance(row.get("here"), str) else row.get("here", ())),
             order=i,
         )
         for i, row in enumerate(load("breakers.toml")["breaker"])
