@@ -13,7 +13,8 @@ from rich.console import Console
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.errors import UsageError
 from envdoctor.explain import explain_text, versions
-from envdoctor.report import explain_json, explain_text as explain_report
+from envdoctor.report import explain_json
+from envdoctor.report import explain_text as explain_report
 
 HELP = """\
 Read a traceback, a pip or uv build log, or a whole CI log (tens of MB are fine), find the root
@@ -40,7 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("file", nargs="?", metavar="FILE", help="the text to explain; - (or nothing, when piped) reads stdin")
+    p.add_argument(
+        "file", nargs="?", metavar="FILE", help="the text to explain; - (or nothing, when piped) reads stdin"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON (schema envdoctor.explain v1)")
     add_target_args(p)
     p.set_defaults(func=run)
