@@ -174,8 +174,27 @@ def _hits(text: str) -> list[_Hit]:
     return list(first.values())
 
 
-def explain_text(text: str, values: Mapping[str, str] | None = None) -> Explained:
-    """Every known failure in `text`, root first; `values` are facts of the target (versions by name)."""
+_OWNER_PATH = re.compile(r"(?:site|dist)-packages[/\\](\w{1,80})|File \"(\w{1,80})/_?\w{1,80}\.pyx\"")
+
+
+def _owner(text: str, hit: _Hit, owners: Mapping[str, tuple[str, str]]) -> dict[str, str]:
+    """{dist, dist_version} of the installed distribution whose file raised: the last package path before
+    the failing line (in the lines above it) that a distribution of the target provides."""
+    start, end = _line_bounds(text, hit.at)
+    window = _window(text, start, end)
+    tops = [a or b for a, b in _OWNER_PATH.findall(window)]
+    for top in reversed(tops):
+        if top in owners:
+            name, version = owners[top]
+            return {"dist": name, "dist_version": version}
+    return {}
+
+
+def explain_text(
+    text: str, values: Mapping[str, str] | None = None, owners: Mapping[str, tuple[str, str]] | None = None
+) -> Explained:
+    """Every known failure in `text`, root first; `values` are facts of the target (versions by name),
+    `owners` maps a top-level module to the (distribution, version) of the target that installs it."""
     hits = _hits(text)
     # One line, one failure: where two entries match the same line, the earlier in the catalog wins.
     per_line: dict[int, _Hit] = {}
@@ -188,7 +207,7 @@ def explain_text(text: str, values: Mapping[str, str] | None = None) -> Explaine
     facts = dict(values or {})
     findings = []
     for h in kept:
-        vals = {**facts, **h.groups}
+        vals = {**facts, **(_owner(text, h, owners) if owners else {}), **h.groups}
         findings.append(
             Finding(
                 breaker=h.breaker.id, key=h.breaker.key, kind=h.breaker.kind, title=h.breaker.title,
@@ -203,6 +222,15 @@ def explain_text(text: str, values: Mapping[str, str] | None = None) -> Explaine
 
 def explain_file(path: Path, values: Mapping[str, str] | None = None) -> Explained:
     return explain_text(path.read_bytes().decode("utf-8", errors="replace"), values)
+
+
+def owners(raw: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """Top-level module -> (distribution, version), from the facts probe's document."""
+    out: dict[str, tuple[str, str]] = {}
+    for row in raw.get("distributions") or []:
+        for top in row.get("top_level") or []:
+            out.setdefault(str(top), (str(row.get("name", "")), str(row.get("version", ""))))
+    return out
 
 
 # --- the root failure when nothing is recognised --------------------------------------------------------------

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.errors import UsageError
-from envdoctor.explain import explain_text, versions
+from envdoctor.explain import explain_text, owners, versions
 from envdoctor.report import explain_json
 from envdoctor.report import explain_text as explain_report
 
@@ -66,20 +66,22 @@ def read_input(name: str | None) -> tuple[str, str]:
         raise UsageError(f"{name} cannot be read: {exc.strerror}.") from None
 
 
-def _target_values(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, Any] | None]:
+def _target_facts(
+    args: argparse.Namespace,
+) -> tuple[dict[str, str], dict[str, tuple[str, str]], dict[str, Any] | None]:
     if not (args.python or args.venv):
-        return {}, None
+        return {}, {}, None
     from envdoctor.probe import run_facts_probe
 
     target = resolve_target(args)
     raw = run_facts_probe(target, sections=("python", "distributions"))
-    return versions(raw), target.to_dict()
+    return versions(raw), owners(raw), target.to_dict()
 
 
 def run(args: argparse.Namespace) -> int:
     text, source = read_input(args.file)
-    values, target = _target_values(args)
-    result = explain_text(text, values)
+    values, providers, target = _target_facts(args)
+    result = explain_text(text, values, providers)
     code = 0 if result.recognised else 1
     if args.json:
         print(json.dumps(explain_json.to_document(result, source=source, target=target, exit_code=code), indent=2))
