@@ -1,12 +1,16 @@
-"""The breaker catalog: match what the user would see to a cause and a remedy (data/breakers.toml)."""
+"""The breaker catalog (data/breakers.toml): how each failure shows itself, its cause and its remedy."""
 
 from __future__ import annotations
 
 import re
+import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
 from envdoctor.datafiles import load
+
+ENVIRONMENT, NOT_ENVIRONMENT = "environment", "not-environment"
 
 
 @dataclass(frozen=True)
@@ -14,12 +18,25 @@ class Breaker:
     id: int
     key: str
     title: str
+    anchors: tuple[str, ...]
+    """Literals that must appear on the failing line; only these are looked for in the whole text."""
     symptoms: tuple[re.Pattern[str], ...]
+    """Matched on the failing line alone."""
     cause: str
     fix: str
+    near: tuple[re.Pattern[str], ...] = ()
+    """At least one must match in the lines around the failing line (when given)."""
+    hides: tuple[str, ...] = ()
+    """Keys of failures that are this one's cascade."""
+    kind: str = ENVIRONMENT
+    here: tuple[str, ...] = ()
+    """Sentences with facts of the target; the first whose fields are all known is shown."""
+    order: int = 0
+    """Position in the catalog: on one line, the earlier entry wins."""
 
-    def matches(self, text: str) -> bool:
-        return any(p.search(text) for p in self.symptoms)
+    @property
+    def environment(self) -> bool:
+        return self.kind == ENVIRONMENT
 
 
 @dataclass(frozen=True)
@@ -36,8 +53,26 @@ class _Blank(dict):  # a template field with no fact behind it reads "?", never 
         return "?"
 
 
-def fill(template: str, values: dict[str, str]) -> str:
+def fill(template: str, values: Mapping[str, str]) -> str:
     return template.format_map(_Blank(values))
+
+
+def fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def fill_if_known(templates: tuple[str, ...], values: Mapping[str, str]) -> str | None:
+    """The first template whose fields all have values, filled; None when there is none."""
+    known = {k for k, v in values.items() if v and v != "?"}
+    for template in templates:
+        if fields(template) <= known:
+            return fill(template, values)
+    return None
+
+
+@cache
+def triggers() -> tuple[str, ...]:
+    return tuple(load("breakers.toml")["triggers"])
 
 
 @cache
@@ -47,17 +82,34 @@ def breakers() -> tuple[Breaker, ...]:
             id=row["id"],
             key=row["key"],
             title=row["title"],
+            anchors=tuple(row["anchors"]),
             symptoms=tuple(re.compile(s) for s in row["symptoms"]),
             cause=row["cause"],
             fix=row["fix"],
+            near=tuple(re.compile(s) for s in row.get("near", ())),
+            hides=tuple(row.get("hides", ())),
+            kind=row.get("kind", ENVIRONMENT),
+            here=tuple([row["here"]] if isinstance(row.get("here"), str) else row.get("here", ())),
+            order=i,
         )
-        for row in load("breakers.toml")["breaker"]
+        for i, row in enumerate(load("breakers.toml")["breaker"])
     )
 
 
-def explain(text: str, values: dict[str, str]) -> Explanation | None:
-    """The first catalog entry whose symptom appears in `text`, with its templates filled."""
+def by_key(key: str) -> Breaker:
     for b in breakers():
-        if b.matches(text):
-            return Explanation(b.id, b.key, b.title, fill(b.cause, values), fill(b.fix, values))
-    return None
+        if b.key == key:
+            return b
+    raise KeyError(key)
+
+
+def explain(text: str, values: Mapping[str, str]) -> Explanation | None:
+    """The root failure in `text` as the explainer finds it (envdoctor.explain), templates filled."""
+    from envdoctor.explain import explain_text
+
+    result = explain_text(text, values)
+    root = result.root
+    if root is None:
+        return None
+    cause = root.cause + (f" ({root.here})" if root.here else "")
+    return Explanation(root.breaker, root.key, root.title, cause, root.fix)

@@ -31,6 +31,7 @@ It runs outside the environment it treats (like uv): point it at an interpreter 
 virtualenv, else ./.venv, else python3 on PATH, and says which one it took.
 
 Start with:   envdoctor check            every problem, its cause and its fix
+              envdoctor explain FILE     the cause and fix of an error, build log or CI log
 """
 
 EPILOG = "Exit codes: 0 ok, 1 findings, 2 usage or internal error. `envdoctor COMMAND --help` for more."

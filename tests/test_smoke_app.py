@@ -21,6 +21,7 @@ if not (shutil.which("ffmpeg") and shutil.which("espeak-ng")):
     pytest.skip("ffmpeg and espeak-ng are needed (.ci/run installs them)", allow_module_level=True)
 
 from envdoctor.cli import main  # noqa: E402
+from envdoctor.explain import explain_file  # noqa: E402
 from envdoctor.smoke import app as app_mod  # noqa: E402
 from envdoctor.smoke import models, runner  # noqa: E402
 from envdoctor.smoke.verdicts import Verdict  # noqa: E402
@@ -54,6 +55,8 @@ def main():
     p.add_argument("--fps", type=int, default=25)
     args = p.parse_args()
     mode = (Path(__file__).resolve().parent.parent / "standin-mode.txt").read_text().strip()
+    if mode == "nomusetalk":  # as MuseTalk's first import does when `musetalk` is not importable
+        from musetalk.utils.utils import get_file_type  # noqa: F401
     for name, task in read_tasks(args.inference_config).items():
         try:
             video, audio = task["video_path"], task["audio_path"]
@@ -146,6 +149,17 @@ def test_exit_zero_without_video_fails(tmp_path: Path, speech: Path) -> None:
     assert "exited 0 but wrote no video" in result.message and "division by zero" in result.message
     data = json.loads((tmp_path / "out" / "smoke-report.json").read_text())
     assert data["success"] is False and data["output_path"] is None
+
+
+def test_a_failed_run_carries_the_explanation_explain_gives(tmp_path: Path, speech: Path) -> None:
+    result = run_smoke(tmp_path, "nomusetalk", speech)
+    assert not result.success and result.run.output is None and result.run.exit_code == 1
+    expected = explain_file(Path(result.run.log))
+    assert expected.root is not None and expected.root.key == "musetalk-cwd"
+    assert result.explanation == expected
+    assert expected.root.cause in result.message and expected.root.fix in result.message
+    data = json.loads((tmp_path / "out" / "smoke-report.json").read_text())
+    assert [f["key"] for f in data["explanation"]] == ["musetalk-cwd"]
 
 
 def test_spaces_in_user_paths_do_not_reach_musetalk(tmp_path: Path, speech: Path) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from envdoctor.explain import Explained, explain_file
 from envdoctor.smoke import inputs, media, report
 from envdoctor.smoke.runner import AppRun, run_app
 from envdoctor.smoke.verdicts import Verification
@@ -25,6 +26,8 @@ class AppSmoke:
     audio: str
     synthetic_weights: bool
     report_path: str
+    explanation: Explained | None = None
+    """What `envdoctor explain` finds in MuseTalk's log when the run failed (None when it passed)."""
 
 
 def trim_audio(src: Path, seconds: float, out: Path) -> Path:
@@ -88,12 +91,30 @@ def smoke_app(
             not_assessed_reason="not assessed (synthetic weights)",
         )
     success, message = judge_run(run, verification, synthetic_weights)
+    explanation = None
+    if not success:
+        # MuseTalk prints the exception and carries on: its log says why, in the explainer's words.
+        explanation = explain_file(Path(run.log))
+        message += explained_sentence(explanation)
     report.write_report(
         out_dir, success=success, output_path=run.output, message=message, verification=verification,
         extra={"mode": "app", "synthetic_weights": synthetic_weights, "face": str(kept_face),
-               "audio": str(kept_audio), "run": run.to_dict()},
+               "audio": str(kept_audio), "run": run.to_dict(),
+               "explanation": [f.to_dict() for f in explanation.findings] if explanation else []},
     )
     return AppSmoke(
         success=success, message=message, run=run, verification=verification, face=str(kept_face),
         audio=str(kept_audio), synthetic_weights=synthetic_weights, report_path=str(out_dir / report.REPORT_JSON),
+        explanation=explanation,
     )
+
+
+def explained_sentence(explanation: Explained) -> str:
+    """The root failure of the log as one sentence to append to the verdict ("" when none is known)."""
+    root = explanation.root
+    if root is None:
+        return ""
+    kind = "" if root.environment else " (not an environment problem)"
+    more = len(explanation.findings) - 1
+    also = f" ({more} more in the log: `envdoctor explain` on it lists them.)" if more else ""
+    return f" Cause{kind}: {root.title}: {root.cause}. Fix: {root.fix}.{also}"

@@ -1,0 +1,33 @@
+"""`envdoctor explain --json`: a versioned document (schema "envdoctor.explain", version 1).
+
+Compatibility promise: within schema_version 1, fields are only ever added, never renamed or removed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envdoctor import __version__
+from envdoctor.explain import Explained
+
+SCHEMA = "envdoctor.explain"
+SCHEMA_VERSION = 1
+
+
+def to_document(result: Explained, *, source: str, target: dict[str, Any] | None, exit_code: int) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "envdoctor_version": __version__,
+        "source": source,
+        "characters": result.characters,
+        "target": target,
+        "recognised": result.recognised,
+        "exit_code": exit_code,
+        "root": result.root.to_dict() if result.root else None,
+        "findings": [f.to_dict() for f in result.findings],
+        "root_line": (
+            {"text": result.root_line.text, "line_number": result.root_line.line_number}
+            if result.root_line else None
+        ),
+    }

@@ -1,0 +1,59 @@
+"""The catalog against real reports: every sample in tests/explain_corpus/ (copied from public issue threads,
+each with its source and the cause the thread settled on) is explained by the entry of that cause."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from envdoctor.catalog import breakers
+from envdoctor.explain import explain_text
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+CORPUS = Path(__file__).parent / "explain_corpus"
+
+
+def _samples() -> list[dict[str, str]]:
+    out = []
+    for path in sorted(CORPUS.glob("*.toml")):
+        for row in tomllib.loads(path.read_text(encoding="utf-8"))["sample"]:
+            out.append({**row, "file": path.name})
+    return out
+
+
+SAMPLES = _samples()
+KINDS = {b.key: b.kind for b in breakers()}
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: f"{s['key']}:{s['url'].split('github.com/')[-1]}")
+def test_sample_is_explained_by_the_entry_of_its_settled_cause(sample: dict[str, str]) -> None:
+    result = explain_text(sample["text"])
+    assert result.root is not None, f"not recognised; root line taken: {result.root_line}"
+    assert result.root.key == sample["key"]
+    if KINDS[sample["key"]] != "environment":
+        # a known non-environment failure is named as such and never explained as an environment one
+        assert not result.environment
+
+
+def test_every_sample_names_its_source_and_settled_cause() -> None:
+    for s in SAMPLES:
+        assert s["url"].startswith("https://github.com/") and s["cause"].strip() and s["text"].strip()
+        assert s["key"] in KINDS, s["key"]
+
+
+def test_every_catalog_entry_has_two_real_samples() -> None:
+    counts = Counter(s["key"] for s in SAMPLES)
+    thin = {b.key: counts[b.key] for b in breakers() if counts[b.key] < 2}
+    assert not thin, thin
+
+
+def test_corpus_keeps_negatives() -> None:
+    negatives = [s for s in SAMPLES if KINDS[s["key"]] != "environment"]
+    assert {s["key"] for s in negatives} >= {"gpu-oom", "empty-face-crop", "config-path"}
