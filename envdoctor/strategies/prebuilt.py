@@ -124,7 +124,8 @@ def search(ctx: Context, rset: RequirementSet) -> Search:
     for page, torch_match, about in _opted_in(ctx):
         cands, error = _listing(page)
         if error:
-            reasons.append(f"could not read {page} ({error})")
+            looks_for = f"mmcv {rset.mmcv}+{label(ctx)} for {ctx.python_tag} on {ctx.os} {ctx.machine}"
+            reasons.append(f"could not read {page} ({error}); it would be asked for {looks_for}")
             continue
         sel = select(cands, w, torch_match)
         if sel.chosen:
