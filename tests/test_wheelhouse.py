@@ -1,0 +1,130 @@
+"""A wheelhouse served to a fleet: labelled wheels, a static PEP 503 index, a real uv install over HTTP.
+
+The wheel is a tiny real one written here (an `mmcv` distribution of one module, labelled like a
+build of envdoctor's own), served by `http.server` on loopback and installed by uv into a fresh venv.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import subprocess
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fixenv import cpu_torch_env
+from packaging.version import Version
+
+from envdoctor import plan as plan_mod
+from envdoctor import target as target_mod
+from envdoctor.build import relabel
+from envdoctor.strategies import Options
+from envdoctor.uv import Indexes, UvError, find_uv
+from envdoctor.wheelfile import wheel_text, write_wheel
+from envdoctor.wheelhouse import index, project_page, remote_candidates
+from envdoctor.wheellabel import parse_label
+
+
+def tiny_mmcv(folder: Path, version: str = "2.1.0") -> Path:
+    """An unlabelled mmcv wheel as a build leaves it: a package whose __version__ is the public version."""
+    info = f"mmcv-{version}.dist-info"
+    files = [
+        ("mmcv/__init__.py", f"__version__ = '{version}'\n".encode()),
+        (f"{info}/METADATA", f"Metadata-Version: 2.1\nName: mmcv\nVersion: {version}\n".encode()),
+        (f"{info}/WHEEL", wheel_text(tag="py3-none-any").encode()),
+    ]
+    return write_wheel(folder / f"mmcv-{version}-py3-none-any.whl", info, files)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """(base URL, folder): the folder served over loopback HTTP for the test's duration."""
+    folder = tmp_path / "wheelhouse"
+    folder.mkdir()
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", folder
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+        pass
+
+
+def test_relabel_changes_the_distribution_version_only(tmp_path: Path) -> None:
+    raw = tiny_mmcv(tmp_path / "raw")
+    out = relabel(raw, Version("2.1.0+pt2.13.0cpu"), tmp_path / "house")
+    assert out.name == "mmcv-2.1.0+pt2.13.0cpu-py3-none-any.whl"
+    with zipfile.ZipFile(out) as zf:
+        names = set(zf.namelist())
+        assert "mmcv-2.1.0+pt2.13.0cpu.dist-info/METADATA" in names and not any("mmcv-2.1.0.dist" in n for n in names)
+        assert "Version: 2.1.0+pt2.13.0cpu" in zf.read("mmcv-2.1.0+pt2.13.0cpu.dist-info/METADATA").decode()
+        assert zf.read("mmcv/__init__.py") == b"__version__ = '2.1.0'\n", "mmdet's window reads this: unchanged"
+        record = zf.read("mmcv-2.1.0+pt2.13.0cpu.dist-info/RECORD").decode()
+        assert "mmcv/__init__.py,sha256=" in record
+
+
+def test_index_serves_a_labelled_wheel_that_uv_installs_over_http(cli, served, tmp_path: Path) -> None:
+    base, folder = served
+    relabel(tiny_mmcv(tmp_path / "raw"), Version("2.1.0+pt2.13.0cpu"), folder / "cpu")
+    tiny_mmcv(folder)  # an unlabelled one beside it: indexed, but never chosen for a torch
+    run = cli("wheelhouse", "index", str(folder))
+    assert run.code == 0 and "indexed 2 wheels of 1 projects" in run.out
+    page = (folder / "simple" / "mmcv" / "index.html").read_text()
+    assert "#sha256=" in page and "mmcv-2.1.0+pt2.13.0cpu-py3-none-any.whl" in page
+    assert "mmcv/" in (folder / "simple" / "index.html").read_text()
+
+    listed = remote_candidates(project_page(f"{base}/simple/"))
+    labels = {c.filename: parse_label(c.version.local) for c in listed}
+    assert str(labels["mmcv-2.1.0+pt2.13.0cpu-py3-none-any.whl"]) == "pt2.13.0cpu"
+    assert labels["mmcv-2.1.0-py3-none-any.whl"] is None
+
+    uv = find_uv()
+    venv = tmp_path / "fresh"
+    uv.venv(venv, python="3.11")
+    py = venv / "bin" / "python"
+    links = Indexes(find_links=(project_page(f"{base}/simple/"),), no_index=True)
+    uv.pip_install(py, ["mmcv==2.1.0+pt2.13.0cpu"], indexes=links, extra=["--only-binary", "mmcv"])
+    assert "mmcv==2.1.0+pt2.13.0cpu" in uv.pip_freeze(py)
+    version = subprocess.run([str(py), "-c", "import mmcv; print(mmcv.__version__)"], capture_output=True, text=True)
+    assert version.stdout.strip() == "2.1.0"
+
+    # The index's sha256 is checked: a wheel swapped after indexing is refused.
+    labelled = folder / "cpu" / "mmcv-2.1.0+pt2.13.0cpu-py3-none-any.whl"
+    with zipfile.ZipFile(labelled, "a") as zf:
+        zf.writestr("mmcv/extra.py", "x = 1\n")
+    other = tmp_path / "other"
+    uv.venv(other, python="3.11")
+    with pytest.raises(UvError) as err:
+        uv.pip_install(other / "bin" / "python", ["mmcv==2.1.0+pt2.13.0cpu"], indexes=links,
+                       extra=["--only-binary", "mmcv", "--no-cache"])
+    assert "hash" in err.value.stderr.lower()
+
+
+def test_plan_takes_the_wheel_from_an_index_given_with_wheel_index(served, tmp_path: Path) -> None:
+    base, folder = served
+
+    relabel(tiny_mmcv(tmp_path / "raw"), Version("2.1.0+pt2.13.0cpu"), folder)
+    relabel(tiny_mmcv(tmp_path / "raw"), Version("2.1.0+pt2.12.0cpu"), folder)
+    index(folder)
+    url = f"{base}/simple/"
+    target = target_mod.resolve(venv=str(cpu_torch_env()))
+    opts = Options(wheel_indexes=(url,), wheelhouse=tmp_path / "empty", only="prebuilt")
+    p = plan_mod.make(target, opts)
+    pre = next(v for v in p.verdicts if v.strategy == "prebuilt")
+    text = " ".join(pre.reasons)
+    assert pre.viable and "mmcv-2.1.0+pt2.13.0cpu-py3-none-any.whl) fits this target" in text
+    assert f"the wheel index {url}" in text
+    assert "mmcv-2.1.0+pt2.12.0cpu-py3-none-any.whl: built for torch 2.12.0" not in text, "found: no near misses"
+    install = next(s for s in p.steps if s.kind == "install")
+    assert install.find_links == (f"{url}mmcv/",) and "mmcv==2.1.0+pt2.13.0cpu" in install.packages
+    assert not any(s.kind == "build-mmcv" for s in p.steps)
