@@ -6,10 +6,7 @@ build of envdoctor's own), served by `http.server` on loopback and installed by 
 
 from __future__ import annotations
 
-import functools
-import http.server
 import subprocess
-import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +14,7 @@ from pathlib import Path
 import pytest
 from fixenv import cpu_torch_env
 from packaging.version import Version
+from wheelserve import serve
 
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
@@ -44,20 +42,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """(base URL, folder): the folder served over loopback HTTP for the test's duration."""
     folder = tmp_path / "wheelhouse"
     folder.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", folder
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
-        pass
+    with serve(folder) as base:
+        yield base, folder
 
 
 def test_relabel_changes_the_distribution_version_only(tmp_path: Path) -> None:
