@@ -1,6 +1,6 @@
 """Build mmcv's compiled ops from the PyPI sdist into a local wheelhouse, as a labelled wheel.
 
-The build that works (../docs/wheels.md): the sdist checked against PyPI's sha256, no build isolation
+The build that works (docs/wheels.md): the sdist checked against PyPI's sha256, no build isolation
 (the build imports the target's own torch), setuptools <82, wheel and ninja in the target first,
 MMCV_WITH_OPS=1 and, for CUDA, FORCE_CUDA=1 and TORCH_CUDA_ARCH_LIST. The finished wheel is then
 relabelled `<version>+pt<torch><platform>` (envdoctor/wheellabel.py): the file says which torch it
