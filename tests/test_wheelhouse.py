@@ -114,3 +114,19 @@ def test_plan_takes_the_wheel_from_an_index_given_with_wheel_index(served, tmp_p
     install = next(s for s in p.steps if s.kind == "install")
     assert install.find_links == (f"{url}mmcv/",) and "mmcv==2.1.0+pt2.13.0cpu" in install.packages
     assert not any(s.kind == "build-mmcv" for s in p.steps)
+
+
+def test_list_names_each_wheels_torch_and_bad_folders_are_one_sentence(cli, tmp_path: Path) -> None:
+    relabel(tiny_mmcv(tmp_path / "raw"), Version("2.1.0+pt2.13.0cu130"), tmp_path / "house")
+    tiny_mmcv(tmp_path / "house" / "old")
+    run = cli("wheelhouse", "list", str(tmp_path / "house"), "--json")
+    assert run.code == 0
+    rows = {r["file"]: r for r in run.json()["wheels"]}
+    assert rows["mmcv-2.1.0+pt2.13.0cu130-py3-none-any.whl"]["torch"] == "2.13.0"
+    assert rows["mmcv-2.1.0+pt2.13.0cu130-py3-none-any.whl"]["platform"] == "cu130"
+    assert rows["old/mmcv-2.1.0-py3-none-any.whl"]["torch"] is None
+    text = cli("wheelhouse", "list", str(tmp_path / "house"))
+    assert "(torch 2.13.0 cu130)" in text.out and "(no torch label)" in text.out
+    bad = cli("wheelhouse", "index", str(tmp_path / "missing"))
+    assert bad.code == 2 and bad.err.strip() == f"envdoctor: {tmp_path / 'missing'} is not a folder."
+    assert not (tmp_path / "missing").exists()
