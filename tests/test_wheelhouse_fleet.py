@@ -3,7 +3,8 @@ indexes it, and a second fresh environment with the same torch installs it over 
 
 The wheelhouse is kept between runs in $ENVDOCTOR_TEST_WHEELHOUSE (default: <test envs>/wheelhouse):
 compiling mmcv 2.1.0's ops takes about half an hour on 2 cores, so only the first run builds; later
-runs find the labelled wheel there, and the plan says so.
+runs find the labelled wheel there, and the plan says so. Both environments hold torch 2.13.0+cpu and
+its CPU torchvision (a green `check` needs torchvision), from $ENVDOCTOR_TEST_TORCH_WHEELS.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from envkit import ENV_ROOT, python_of, torch_indexes, torch_requirements
+from envkit import ENV_ROOT, TORCH_WHEELS, python_of, torch_indexes, torch_requirements
 from wheelserve import serve
 
 from envdoctor import check
@@ -33,16 +34,30 @@ print(json.dumps({"keep": keep.tolist(), "ext": ext.__file__, "version": mmcv.__
 """
 
 
-def _torch_venv(path: Path) -> Path:
+def _cpu_torchvision() -> str | None:
+    """The CPU torchvision for the CPU torch in $ENVDOCTOR_TEST_TORCH_WHEELS, if that folder has one.
+
+    `check` is green only with torchvision, and PyPI's Linux torchvision is built for the CUDA torch:
+    its operators do not load beside a CPU torch. A CPU build of mmcv needs the CPU pair.
+    """
+    wheels = sorted(Path(TORCH_WHEELS).glob("torchvision-*+cpu-*.whl"))
+    return str(wheels[-1]) if wheels else None
+
+
+def _torch_venv(path: Path, torchvision: str) -> Path:
     uv = find_uv()
     uv.venv(path, python="3.11")
-    uv.pip_install(python_of(path), torch_requirements("cpu"), indexes=torch_indexes("cpu"))
+    uv.pip_install(python_of(path), [*torch_requirements("cpu"), torchvision], indexes=torch_indexes("cpu"))
     return path
 
 
 @pytest.mark.slow
 def test_a_built_wheel_serves_a_second_environment_over_http(cli, tmp_path: Path) -> None:
-    first = _torch_venv(tmp_path / "first")
+    torchvision = _cpu_torchvision()
+    if torchvision is None:
+        pytest.skip("needs the CPU torchvision (0.28.0+cpu for torch 2.13.0) beside the CPU torch wheel in "
+                    "ENVDOCTOR_TEST_TORCH_WHEELS")
+    first = _torch_venv(tmp_path / "first", torchvision)
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
     build = ["--strategy", "prebuilt", "--build", "--wheelhouse", str(WHEELHOUSE)]
     run = cli("fix", "--venv", str(first), "--yes", *build)
@@ -50,7 +65,7 @@ def test_a_built_wheel_serves_a_second_environment_over_http(cli, tmp_path: Path
     assert (WHEELHOUSE / WHEEL).is_file() or any(WHEELHOUSE.rglob(WHEEL)), "the build writes a labelled wheel"
 
     assert cli("wheelhouse", "index", str(WHEELHOUSE)).code == 0
-    second = _torch_venv(tmp_path / "second")
+    second = _torch_venv(tmp_path / "second", torchvision)
     with serve(WHEELHOUSE) as base:
         url = f"{base}/simple/"
         # An empty --wheelhouse: the wheel can only come from the index.
