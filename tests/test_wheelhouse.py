@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from envkit import python_of, torch_indexes, torch_requirements
 from fixenv import cpu_torch_env
 from packaging.version import Version
 from wheelserve import serve
@@ -130,3 +131,31 @@ def test_list_names_each_wheels_torch_and_bad_folders_are_one_sentence(cli, tmp_
     bad = cli("wheelhouse", "index", str(tmp_path / "missing"))
     assert bad.code == 2 and bad.err.strip() == f"envdoctor: {tmp_path / 'missing'} is not a folder."
     assert not (tmp_path / "missing").exists()
+
+
+def test_fix_installs_mmcv_from_the_wheel_index_then_rolls_back_as_check_stays_red(cli, served, tmp_path: Path) -> None:
+    """The real fix path with --wheel-index: uv takes the labelled wheel from the HTTP page beside PyPI.
+
+    The tiny mmcv has no compiled ops, so the check stays red, names the labelled distribution, and the
+    environment goes back to its snapshot.
+    """
+    base, folder = served
+    relabel(tiny_mmcv(tmp_path / "raw"), Version("2.1.0+pt2.13.0cpu"), folder)
+    index(folder)
+    uv = find_uv()
+    env = tmp_path / "env"
+    uv.venv(env, python="3.11")
+    uv.pip_install(python_of(env), torch_requirements("cpu"), indexes=torch_indexes("cpu"))
+    before = uv.pip_freeze(python_of(env))
+
+    run = cli("fix", "--venv", str(env), "--yes", "--strategy", "prebuilt", "--wheel-index", f"{base}/simple/",
+              "--wheelhouse", str(tmp_path / "empty"), "--json")
+    assert run.code == 1
+    result = run.json()["result"]
+    install = result["steps"][0]
+    assert install["ok"] and install["step"]["find_links"] == [f"{base}/simple/mmcv/"]
+    assert "mmcv==2.1.0+pt2.13.0cpu" in install["step"]["packages"]
+    failures = " ".join(result["verification"]["failures"])
+    assert "mmcv 2.1.0+pt2.13.0cpu ships no compiled ops" in failures, "the labelled wheel was what got installed"
+    assert result["rolled_back"] and result["restored"]
+    assert uv.pip_freeze(python_of(env)) == before
