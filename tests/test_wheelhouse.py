@@ -159,3 +159,38 @@ def test_fix_installs_mmcv_from_the_wheel_index_then_rolls_back_as_check_stays_r
     assert "mmcv 2.1.0+pt2.13.0cpu ships no compiled ops" in failures, "the labelled wheel was what got installed"
     assert result["rolled_back"] and result["restored"]
     assert uv.pip_freeze(python_of(env)) == before
+
+
+def test_an_enabled_third_party_source_is_named_as_such_with_its_near_misses(
+    served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The community source's data, with its URL pointed at a loopback copy of a listing like its own."""
+    import dataclasses
+
+    from envdoctor.strategies import matrix
+
+    base, folder = served
+    for label in ("2.1.0+pt2.13.0cpu", "2.2.0+pt2.13.0cpu", "2.1.0+pt2.12.0cpu"):
+        relabel(tiny_mmcv(tmp_path / "raw"), Version(label), folder)
+    index(folder)
+    real = matrix.source("miropsota")
+    local = dataclasses.replace(real, url=f"{base}/simple")
+    monkeypatch.setattr(matrix, "sources", lambda: (local,))
+    target = target_mod.resolve(venv=str(cpu_torch_env()))
+    opts = Options(wheel_sources=("miropsota",), wheelhouse=tmp_path / "empty", only="prebuilt")
+    pre = next(v for v in plan_mod.make(target, opts).verdicts if v.strategy == "prebuilt")
+    text = " ".join(pre.reasons)
+    assert "mmcv-2.1.0+pt2.13.0cpu-py3-none-any.whl) fits this target, from torch_packages_builder" in text
+    assert "third-party: built by one community maintainer's GitHub Actions workflow" in text
+
+    # Without the fitting wheel, the near misses say why the others do not fit.
+    (folder / "mmcv-2.1.0+pt2.13.0cpu-py3-none-any.whl").unlink()
+    index(folder)
+    from envdoctor.strategies import prebuilt
+
+    prebuilt._listing.cache_clear()
+    pre = next(v for v in plan_mod.make(target, opts).verdicts if v.strategy == "prebuilt")
+    text = " ".join(pre.reasons)
+    assert not pre.viable
+    assert "mmcv-2.2.0+pt2.13.0cpu-py3-none-any.whl: mmcv 2.2.0 is outside a window: mmdet 3.3.0 accepts" in text
+    assert "mmcv-2.1.0+pt2.12.0cpu-py3-none-any.whl: built for torch 2.12.0; this target has torch 2.13.0" in text
