@@ -8,12 +8,10 @@ again, and the result says whether the two lists are equal.
 
 from __future__ import annotations
 
-import json
 import signal
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -291,39 +289,9 @@ class _Runner:
         return f"installed {wheel.name}"
 
     def do_build_mmcv(self, step: Step) -> str:
-        folder = Path(step.find_links[0])
-        folder.mkdir(parents=True, exist_ok=True)
-        version = step.packages[0].split("==")[1]
-        sdist = self._download_sdist("mmcv", version)
-        builder = self.uv.with_env(**dict(step.env))
-        cons = [_write(self.work, "build-constraints.txt", step.build_constraints)]
-        # The build imports the target's torch: build requirements must already be there.
-        self.uv.pip_install(self.py, ["setuptools<82", "wheel", "ninja"], extra=["--build-constraints", str(cons[0])])
-        builder.build_wheel(str(sdist), folder, python=self.py, build_constraints=cons)
-        built = sorted(folder.glob(f"mmcv-{version}-*.whl"))
-        if not built:
-            raise StepFailed(f"the mmcv {version} build finished but left no wheel in {folder}")
-        return f"built {built[-1].name} into {folder}"
+        from envdoctor import build
 
-    def _download_sdist(self, name: str, version: str) -> Path:
-        """The sdist named on PyPI's simple index (PEP 691 JSON), checked against its sha256."""
-        import hashlib
-
-        request = urllib.request.Request(
-            f"https://pypi.org/simple/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
-        )
-        with urllib.request.urlopen(request, timeout=60) as resp:
-            files = json.load(resp)["files"]
-        wanted = f"{name}-{version}.tar.gz"
-        entry = next((f for f in files if f["filename"] == wanted), None)
-        if entry is None:
-            raise StepFailed(f"PyPI has no {wanted}")
-        dest = self.work / wanted
-        with urllib.request.urlopen(entry["url"], timeout=300) as resp:
-            dest.write_bytes(resp.read())
-        if hashlib.sha256(dest.read_bytes()).hexdigest() != entry["hashes"]["sha256"]:
-            raise StepFailed(f"{wanted} does not match PyPI's sha256")
-        return dest
+        return build.run_step(step, self.uv, self.py, self.work)
 
 
 def _local_torch(torch: Indexes | None) -> list[str]:

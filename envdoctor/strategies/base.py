@@ -33,6 +33,14 @@ class Options:
     """Install from this lockfile instead of the committed one that matches the target."""
     resolve: bool = False
     """Ignore the committed lockfiles: resolve the requirement set with uv now."""
+    wheel_indexes: tuple[str, ...] = ()
+    """PEP 503 indexes of prebuilt (labelled) wheels the user opted into (`--wheel-index URL`)."""
+    wheel_sources: tuple[str, ...] = ()
+    """Known third-party wheel sources enabled by name (`--wheel-source NAME`, envdoctor/data/wheels.toml)."""
+    cuda_arch: str | None = None
+    """TORCH_CUDA_ARCH_LIST for a CUDA build, when not taken from the visible GPUs."""
+    cuda_arch_from: str | None = None
+    """Where `cuda_arch` came from: --cuda-arch or TORCH_CUDA_ARCH_LIST."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,8 @@ class Context:
     ext_state: str | None
     externally_managed: bool
     options: Options = field(default_factory=Options)
+    glibc: str | None = None
+    mac_ver: str | None = None
 
     @property
     def torch_series(self) -> str | None:
@@ -84,6 +94,8 @@ class Context:
             ext_state=((facts.mmcv or {}).get("ext") or {}).get("state"),
             externally_managed=bool(facts.python.get("externally_managed")),
             options=options or Options(),
+            glibc=facts.platform.get("glibc"),
+            mac_ver=facts.platform.get("mac_ver"),
         )
 
 

@@ -1,16 +1,20 @@
 """prebuilt: a real mmcv with compiled ops, from a wheel made for this torch, CUDA, Python and OS.
 
-Sources, in order: a local wheelhouse (`--find-links DIR`), the official OpenMMLab wheel index, or
-with `--build` the PyPI sdist compiled once into the local wheelhouse (the way that actually works:
-no build isolation, setuptools <82, MMCV_WITH_OPS=1, FORCE_CUDA and TORCH_CUDA_ARCH_LIST from the
-GPUs, a matching nvcc). mmcv is installed with --only-binary: never a silent source build.
+Sources, in order: a local wheelhouse (`--find-links DIR` and the `--build` wheelhouse), wheel
+indexes the user opted into (`--wheel-index URL`, `--wheel-source NAME`), the official OpenMMLab
+wheel index, or with `--build` the PyPI sdist compiled once into the local wheelhouse (envdoctor/build.py).
+A wheel is matched by what it says (envdoctor/wheelmatch.py): its torch label, its tags, the
+mmdet/mmpose windows. mmcv is installed with --only-binary: never a silent source build.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.requirements import Requirement
 from packaging.version import Version
 
 from envdoctor.strategies import matrix
@@ -24,50 +28,112 @@ from envdoctor.strategies.common import (
     windows_ok,
 )
 from envdoctor.strategies.sets import RequirementSet, pick_set
+from envdoctor.wheelhouse import local_candidates, project_page, remote_candidates
+from envdoctor.wheellabel import TorchLabel, label_for, labelled
+from envdoctor.wheelmatch import RELEASE, Candidate, NearMiss, Selection, Want, describe, select, target_tags
+from envdoctor.windows import window_for
 
 name = "prebuilt"
 rank = 1
 description = "a real mmcv with compiled ops, from a wheel built for this torch, CUDA, Python and OS"
 
 DEFAULT_WHEELHOUSE = Path.home() / ".cache" / "envdoctor" / "wheelhouse"
+NEAR_MISSES_SHOWN = 8
 
 
 def wheelhouse(ctx: Context) -> Path:
     return ctx.options.wheelhouse or DEFAULT_WHEELHOUSE
 
 
-def build_folder(ctx: Context) -> Path:
-    """One folder per torch series and accelerator: a wheel's name does not say which torch it needs."""
-    return wheelhouse(ctx) / f"torch{ctx.torch_series}-{ctx.accelerator}"
+def label(ctx: Context) -> TorchLabel:
+    assert ctx.torch is not None
+    return label_for(ctx.torch, ctx.accelerator or "cpu")
 
 
-def _local_wheels(ctx: Context, rset: RequirementSet) -> list[Path]:
-    """mmcv wheels in --find-links folders that fit this Python, OS and every window.
-
-    Only a folder named for this torch series and accelerator is trusted (a wheel's filename does
-    not record the torch it was compiled against); other mmcv wheels are reported, not used.
-    """
-    found = []
-    for root in ctx.options.find_links:
-        for folder in (root / f"torch{ctx.torch_series}-{ctx.accelerator}",):
-            for whl in sorted(folder.glob("mmcv-*.whl")) if folder.is_dir() else []:
-                try:
-                    dist, version, _build, tags = parse_wheel_filename(whl.name)
-                except InvalidWheelFilename:
-                    continue
-                if canonicalize_name(dist) != "mmcv" or windows_ok(str(version), rset.openmmlab):
-                    continue
-                if any(t.interpreter == ctx.python_tag for t in tags) and any(
-                    _platform_fits(t.platform, ctx) for t in tags
-                ):
-                    found.append(whl)
-    return found
+def want(ctx: Context, rset: RequirementSet) -> Want:
+    assert ctx.torch is not None
+    return Want(
+        torch=ctx.torch,
+        platform=ctx.accelerator or "cpu",
+        python_tag=ctx.python_tag,
+        tags=target_tags(ctx.python_tag, ctx.os, ctx.machine, ctx.glibc, ctx.mac_ver),
+        where=f"{ctx.os} {ctx.machine}",
+        openmmlab=rset.openmmlab,
+        preferred=rset.mmcv,
+    )
 
 
-def _platform_fits(platform: str, ctx: Context) -> bool:
-    if platform == "any":
-        return True
-    return {"linux": "linux", "windows": "win", "macos": "macosx"}.get(ctx.os, "?") in platform
+@dataclass(frozen=True)
+class Found:
+    """A fitting wheel and where uv gets it."""
+
+    wheel: Candidate
+    links: str
+    """A folder or a PEP 503 project page (uv takes either as --find-links)."""
+    source: str
+    """In words, for the plan: which source, and whether it is third-party."""
+
+
+@dataclass(frozen=True)
+class Search:
+    found: Found | None
+    reasons: tuple[str, ...]
+
+
+def _near(selection: Selection, where: str) -> list[str]:
+    misses: tuple[NearMiss, ...] = selection.near_misses
+    lines = [f"near miss in {where}: {m.filename}: {m.reason}" for m in misses[:NEAR_MISSES_SHOWN]]
+    if len(misses) > NEAR_MISSES_SHOWN:
+        lines.append(f"... and {len(misses) - NEAR_MISSES_SHOWN} more mmcv wheels in {where} that do not fit")
+    return lines
+
+
+@cache
+def _listing(page: str) -> tuple[tuple[Candidate, ...], str | None]:
+    """The mmcv wheels on a remote project page (read once per run), or the reason it could not be read."""
+    try:
+        return tuple(remote_candidates(page)), None
+    except (OSError, ValueError) as exc:
+        return (), f"{type(exc).__name__}: {exc}"
+
+
+def _opted_in(ctx: Context) -> list[tuple[str, str, str]]:
+    """(project page, torch_match, description) of every wheel index the user opted into."""
+    out = []
+    for url in ctx.options.wheel_indexes:
+        out.append((project_page(url), RELEASE, f"the wheel index {url} (given with --wheel-index; its wheels are "
+                    "as trustworthy as whoever built them)"))
+    for source_name in ctx.options.wheel_sources:
+        s = matrix.source(source_name)
+        party = "third-party" if s.third_party else "first-party"
+        out.append((s.project_url(), s.torch_match, f"{s.title}, {party}: built by {s.builder}; {s.provenance}"))
+    return out
+
+
+def search(ctx: Context, rset: RequirementSet) -> Search:
+    """The first source with a fitting wheel: the local wheelhouses, then the indexes opted into."""
+    w = want(ctx, rset)
+    reasons: list[str] = []
+    folders = (*ctx.options.find_links, wheelhouse(ctx))
+    local = select(local_candidates(folders), w)
+    where = "the local wheelhouse (" + ", ".join(str(f) for f in folders) + ")"
+    if local.chosen:
+        folder = str(Path(local.chosen.location).parent)
+        return Search(Found(local.chosen, folder, f"the local wheelhouse {folder}"), ())
+    reasons += _near(local, where)
+    for page, torch_match, about in _opted_in(ctx):
+        cands, error = _listing(page)
+        if error:
+            looks_for = f"mmcv {rset.mmcv}+{label(ctx)} for {ctx.python_tag} on {ctx.os} {ctx.machine}"
+            reasons.append(f"could not read {page} ({error}); it would be asked for {looks_for}")
+            continue
+        sel = select(cands, w, torch_match)
+        if sel.chosen:
+            return Search(Found(sel.chosen, page, about), tuple(reasons))
+        if not sel.near_misses:
+            reasons.append(f"{page} lists no mmcv wheel")
+        reasons += _near(sel, page)
+    return Search(None, tuple(reasons))
 
 
 def _official(ctx: Context, rset: RequirementSet) -> tuple[matrix.WheelRow | None, list[str]]:
@@ -104,21 +170,84 @@ def _official(ctx: Context, rset: RequirementSet) -> tuple[matrix.WheelRow | Non
     return max(py, key=lambda r: Version(r.mmcv)), []
 
 
+def cuda_arch(ctx: Context) -> tuple[str | None, str]:
+    """(TORCH_CUDA_ARCH_LIST, where it comes from): --cuda-arch or the environment first, else the GPUs."""
+    if ctx.options.cuda_arch:
+        return ctx.options.cuda_arch, ctx.options.cuda_arch_from or "--cuda-arch"
+    if ctx.gpus:
+        return ";".join(sorted({cap for _n, cap in ctx.gpus})), "the visible GPUs"
+    return None, ""
+
+
+def _is_cuda(ctx: Context) -> bool:
+    return bool(ctx.accelerator and ctx.accelerator.startswith("cu"))
+
+
 def _build_problems(ctx: Context) -> list[str]:
     problems = []
-    if ctx.accelerator and ctx.accelerator.startswith("cu"):
-        want = f"{ctx.accelerator[2:-1]}.{ctx.accelerator[-1]}"
+    if _is_cuda(ctx):
+        assert ctx.accelerator
+        want_cuda = f"{ctx.accelerator[2:-1]}.{ctx.accelerator[-1]}"
         if not ctx.nvcc:
-            problems.append(f"building mmcv's CUDA ops needs nvcc {want}; none was found")
-        elif ctx.nvcc != want:
-            problems.append(f"nvcc is {ctx.nvcc} but torch was built with CUDA {want}")
-        if not ctx.gpus:
-            problems.append("no GPU is visible to set TORCH_CUDA_ARCH_LIST from")
+            problems.append(f"building mmcv's CUDA ops needs nvcc {want_cuda}; none was found")
+        elif ctx.nvcc != want_cuda:
+            problems.append(f"nvcc is {ctx.nvcc} but torch was built with CUDA {want_cuda}")
+        if cuda_arch(ctx)[0] is None:
+            problems.append(
+                "no GPU is visible to take TORCH_CUDA_ARCH_LIST from: name the GPUs the wheel is for with "
+                "--cuda-arch '8.0;8.6' or TORCH_CUDA_ARCH_LIST"
+            )
     return problems
 
 
-def _arch_list(ctx: Context) -> str:
-    return ";".join(sorted({cap for _n, cap in ctx.gpus}))
+def build_time(ctx: Context) -> str:
+    cores = os.cpu_count() or 1
+    minutes = matrix.build_estimate(cores) / 60
+    cuda = ", longer with CUDA ops" if _is_cuda(ctx) else ""
+    return f"about {minutes:.0f} minutes on this machine's {cores} cores{cuda}"
+
+
+def _platform_tag(ctx: Context) -> str:
+    """The platform tag of a wheel built here (setuptools names the build platform, no manylinux repair)."""
+    machine = ctx.machine.lower()
+    if ctx.os == "windows":
+        return "win_amd64" if machine in ("amd64", "x86_64") else f"win_{machine}"
+    if ctx.os == "macos":
+        return f"macosx_*_{machine}"
+    return f"{ctx.os}_{machine}"
+
+
+def _window_note(rset: RequirementSet) -> str:
+    parts = []
+    for req in rset.openmmlab:
+        r = Requirement(req)
+        pins = [s.version for s in r.specifier if s.operator == "=="]
+        w = window_for(r.name, Version(pins[0])) if pins else None
+        if w:
+            parts.append(f"{r.name} {pins[0]} accepts mmcv {w.mmcv}")
+    return f" ({'; '.join(parts)}: a wheel outside that does not fit)" if parts else ""
+
+
+def opt_in_sources(ctx: Context, rset: RequirementSet) -> list[str]:
+    """The known third-party sources not enabled, each with the exact wheel it would be asked for."""
+    assert ctx.torch is not None
+    lines = []
+    for s in matrix.sources():
+        if not s.third_party or s.name in ctx.options.wheel_sources:
+            continue
+        tag = s.platform_tag(ctx.os, ctx.machine, ctx.accelerator or "cpu")
+        problems = s.covers(ctx.torch, ctx.python_series)
+        if tag is None:
+            problems.append(f"it builds no {ctx.accelerator} wheels for {ctx.os} {ctx.machine}")
+        if problems:
+            lines.append(f"{s.name} ({s.title}, third-party) has no wheel for this target: {'; '.join(problems)}")
+            continue
+        wheel = describe(rset.mmcv, label(ctx), ctx.python_tag, tag or "")
+        lines.append(
+            f"opt-in, third-party: `--wheel-source {s.name}` looks for {wheel} at {s.project_url()}"
+            f"{_window_note(rset)}; {s.title}: built by {s.builder}; {s.provenance}"
+        )
+    return lines
 
 
 def judge(ctx: Context) -> Verdict:
@@ -129,9 +258,15 @@ def judge(ctx: Context) -> Verdict:
         )
     if rset is None:
         return Verdict(name, REJECTED, (no_set(ctx),), description)
-    local = _local_wheels(ctx, rset)
-    if local:
-        return Verdict(name, POSSIBLE, (f"a matching mmcv wheel is in the local wheelhouse: {local[-1]}",), description)
+    found = search(ctx, rset)
+    if found.found:
+        f = found.found
+        return Verdict(
+            name,
+            POSSIBLE,
+            (f"mmcv {f.wheel.version} ({f.wheel.filename}) fits this target, from {f.source}", *found.reasons),
+            description,
+        )
     row, reasons = _official(ctx, rset)
     if row:
         return Verdict(
@@ -143,17 +278,21 @@ def judge(ctx: Context) -> Verdict:
             ),
             description,
         )
+    reasons = [*reasons, *found.reasons]
+    built = describe(rset.mmcv, label(ctx), ctx.python_tag, _platform_tag(ctx))
     if ctx.options.build:
         problems = _build_problems(ctx)
         if problems:
             return Verdict(name, REJECTED, (*reasons, "--build: " + "; ".join(problems)), description)
+        arch, arch_from = cuda_arch(ctx)
+        arch_text = f", TORCH_CUDA_ARCH_LIST={arch} from {arch_from}" if _is_cuda(ctx) else ""
         return Verdict(
             name,
             POSSIBLE,
             (
                 *reasons,
-                f"--build: compile mmcv {rset.mmcv} against torch {ctx.torch} once into {build_folder(ctx)} "
-                "(about 10 minutes on 2 cores), so the next environment on this machine gets it prebuilt",
+                f"--build: compile {built} against torch {ctx.torch} once into {wheelhouse(ctx)}{arch_text} "
+                f"({build_time(ctx)}), so the next environment with this torch gets it prebuilt",
             ),
             description,
         )
@@ -162,9 +301,9 @@ def judge(ctx: Context) -> Verdict:
         REJECTED,
         (
             *reasons,
-            f"mmcv on PyPI is a source archive only: add --build to compile mmcv {rset.mmcv} for torch "
-            f"{ctx.torch_series} into a local wheelhouse (about 10 minutes), or --find-links DIR with a wheel "
-            f"in DIR/torch{ctx.torch_series}-{ctx.accelerator}/",
+            *opt_in_sources(ctx, rset),
+            f"mmcv on PyPI is a source archive only: add --build to compile {built} here instead "
+            f"({build_time(ctx)}), or give a wheelhouse that has it (--find-links DIR, --wheel-index URL)",
         ),
         description,
     )
@@ -177,26 +316,30 @@ def steps(ctx: Context) -> tuple[Step, ...]:
     removal: tuple[Step, ...] = ()
     if ctx.has("mmcv-ext-stub"):
         removal = (Step(kind="unstub", summary="remove the `_ext` stub: the real compiled ops replace it"),)
-    local = _local_wheels(ctx, rset)
-    row, _ = _official(ctx, rset)
+    found = search(ctx, rset).found
+    row, _ = _official(ctx, rset) if found is None else (None, [])
     build: tuple[Step, ...] = ()
-    if local:
-        links: tuple[str, ...] = (str(local[-1].parent),)
-        mmcv = str(parse_wheel_filename(local[-1].name)[1])
+    if found:
+        links: tuple[str, ...] = (found.links,)
+        mmcv = str(found.wheel.version)
     elif row:
         links = (matrix.index_url(ctx.accelerator or "cpu", row.torch_series),)
         mmcv = row.mmcv
     else:
-        folder = build_folder(ctx)
-        links, mmcv = (str(folder),), rset.mmcv
+        folder = wheelhouse(ctx)
+        mmcv = str(labelled(rset.mmcv, label(ctx)))
+        links = (str(folder),)
         env = [("MMCV_WITH_OPS", "1")]
-        if ctx.accelerator and ctx.accelerator.startswith("cu"):
-            env += [("FORCE_CUDA", "1"), ("TORCH_CUDA_ARCH_LIST", _arch_list(ctx))]
+        arch_note = ""
+        if _is_cuda(ctx):
+            arch, arch_from = cuda_arch(ctx)
+            env += [("FORCE_CUDA", "1"), ("TORCH_CUDA_ARCH_LIST", arch or "")]
+            arch_note = f", TORCH_CUDA_ARCH_LIST={arch} from {arch_from}"
         build = (
             Step(
                 kind="build-mmcv",
-                summary=f"build mmcv {mmcv} from its sdist against torch {ctx.torch} into {folder} "
-                "(no build isolation: setuptools <82, wheel and ninja go into the target first)",
+                summary=f"build mmcv {mmcv} from its sdist against torch {ctx.torch} into {folder}{arch_note} "
+                f"({build_time(ctx)}; no build isolation: setuptools <82, wheel and ninja go into the target first)",
                 packages=(f"mmcv=={mmcv}",),
                 build_constraints=("setuptools<82",),
                 find_links=(str(folder),),

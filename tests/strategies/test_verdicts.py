@@ -101,10 +101,13 @@ def test_build_plans_a_correct_source_build(tmp_path: Path) -> None:
     env = dict(build.env)
     assert env == {"MMCV_WITH_OPS": "1", "FORCE_CUDA": "1", "TORCH_CUDA_ARCH_LIST": "8.0;8.6"}
     assert build.build_constraints == ("setuptools<82",)
-    assert build.find_links == (str(tmp_path / "torch2.13-cu121"),)
+    # One flat wheelhouse: the wheel's label, not a folder, says which torch it needs.
+    assert build.find_links == (str(tmp_path),)
+    assert build.packages == ("mmcv==2.1.0+pt2.13.0cu121",)
     # The wheel it builds is what the install step then takes, as a wheel only.
     install = next(s for s in steps if s.kind in ("install", "install-lock"))
     assert install.find_links[0] == build.find_links[0] and install.only_binary == ("mmcv",)
+    assert "mmcv==2.1.0+pt2.13.0cu121" in install.packages
 
 
 def test_build_refuses_a_mismatched_nvcc() -> None:

@@ -1,0 +1,113 @@
+"""envdoctor's own sdist builds: the source fixes (data) and a real xtcocotools build on Python 3.13.
+
+The slow test builds xtcocotools 1.14.3 from its PyPI sdist against numpy 2 in a Python 3.13
+environment, into a wheelhouse, and installs it from there into a second, fresh environment without a
+build; its compiled mask functions then run on numpy 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from envdoctor.build import BuildError, apply_fixes, build_labelled, source_fixes
+from envdoctor.uv import Indexes, find_uv
+
+
+def test_the_fixes_follow_the_package_and_the_python() -> None:
+    assert [f.file for f in source_fixes("xtcocotools", "3.12.4")] == ["xtcocotools/_mask.pyx"]
+    assert [f.file for f in source_fixes("xtcocotools", "3.13.0")] == ["setup.py", "setup.py", "xtcocotools/_mask.pyx"]
+    assert [f.file for f in source_fixes("mmcv", "3.13.1")] == ["setup.py", "setup.py"]
+    assert source_fixes("mmcv", "3.11.7") == ()
+
+
+SETUP = """
+version_file = 'pkg/version.py'
+
+def get_version():
+    with open(version_file, encoding='utf-8') as f:
+        exec(compile(f.read(), version_file, 'exec'))
+    return locals()['__version__']
+
+print(get_version())
+"""
+
+
+def test_a_fix_is_applied_and_the_fixed_setup_reads_its_version(tmp_path: Path) -> None:
+    tree = tmp_path / "mmcv-2.1.0"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg" / "version.py").write_text("__version__ = '2.1.0'\n")
+    (tree / "setup.py").write_text(SETUP)
+    done = apply_fixes(tree, source_fixes("mmcv", "3.13.0"))
+    assert len(done) == 2
+    out = subprocess.run(["python3", "setup.py"], cwd=tree, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "2.1.0"
+
+
+def test_a_fix_that_no_longer_matches_stops_the_build(tmp_path: Path) -> None:
+    tree = tmp_path / "mmcv-9.9.9"
+    tree.mkdir()
+    (tree / "setup.py").write_text("setup(version='9.9.9')\n")
+    with pytest.raises(BuildError, match="setup.py no longer contains"):
+        apply_fixes(tree, source_fixes("mmcv", "3.13.0"))
+
+
+def _python_313() -> str | None:
+    """A CPython 3.13: $ENVDOCTOR_TEST_PYTHON313, uv's discovery, PATH, or pyenv's versions."""
+    given = os.environ.get("ENVDOCTOR_TEST_PYTHON313")
+    if given:
+        return given
+    uv = find_uv().binary
+    found = subprocess.run([uv, "python", "find", "--no-python-downloads", "3.13"], capture_output=True, text=True)
+    if found.returncode == 0 and found.stdout.strip():
+        return found.stdout.strip()
+    if shutil.which("python3.13"):
+        code = "import sys; print(sys.executable)"
+        probe = subprocess.run(["python3.13", "-c", code], capture_output=True, text=True)
+        if probe.returncode == 0:
+            return probe.stdout.strip()
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        root = subprocess.run([pyenv, "root"], capture_output=True, text=True).stdout.strip()
+        for cand in sorted(Path(root, "versions").glob("3.13*/bin/python3.13")):
+            return str(cand)
+    return None
+
+
+MASKS = """
+import json, numpy as np, xtcocotools.mask as m
+from xtcocotools.coco import COCO
+a = np.asfortranarray(np.zeros((10, 10), dtype=np.uint8)); a[2:5, 2:5] = 1
+r = m.encode(a)
+print(json.dumps({"numpy": np.__version__, "area": int(m.area(r)), "bbox": m.toBbox(r).tolist(),
+                  "decoded": int(m.decode(r).sum()), "iou": float(m.iou([r], [r], [0])[0][0])}))
+"""
+
+
+@pytest.mark.slow
+def test_xtcocotools_built_against_numpy_2_on_python_313_serves_the_next_environment(tmp_path: Path) -> None:
+    python = _python_313()
+    if python is None:
+        pytest.skip("no CPython 3.13 found: set ENVDOCTOR_TEST_PYTHON313 to one")
+    uv = find_uv()
+    builder, fresh, house = tmp_path / "builder", tmp_path / "fresh", tmp_path / "wheelhouse"
+    uv.venv(builder, python=python)
+    uv.pip_install(builder / "bin" / "python", ["numpy>=2"])
+    wheel = build_labelled(uv, builder / "bin" / "python", "xtcocotools==1.14.3", house, tmp_path / "work",
+                           build_constraints=("setuptools<82",))
+    assert wheel.parent == house and wheel.name.startswith("xtcocotools-1.14.3-cp313-cp313-")
+
+    uv.venv(fresh, python=python)
+    py = fresh / "bin" / "python"
+    uv.pip_install(py, ["xtcocotools==1.14.3", "numpy>=2"], indexes=Indexes(find_links=(str(house),)),
+                   extra=["--only-binary", "xtcocotools"])
+    proc = subprocess.run([str(py), "-c", MASKS], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["numpy"].startswith("2.")
+    assert out == {**out, "area": 9, "bbox": [2.0, 2.0, 3.0, 3.0], "decoded": 9, "iou": 1.0}
