@@ -19,7 +19,10 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,19 +105,6 @@ def own_ffmpeg() -> tuple[str, str] | None:
     return None
 
 
-def own_ffprobe() -> str | None:
-    """ffprobe on PATH or beside envdoctor's ffmpeg; None is fine (the wheel ships none)."""
-    found = shutil.which("ffprobe")
-    if found:
-        return found
-    own = own_ffmpeg()
-    if own:
-        beside = Path(own[0]).with_name("ffprobe" + Path(own[0]).suffix)
-        if beside.is_file():
-            return str(beside)
-    return None
-
-
 # --- the target environment ------------------------------------------------------------------------
 def env_bin(python: Path) -> Path:
     """The folder of the target's interpreter as named (not resolved: a venv's python is a link)."""
@@ -128,6 +118,38 @@ def target_ffmpeg(python: Path, path_env: str | None = None) -> tuple[str, str] 
         return str(inside), "the environment's bin"
     found = shutil.which("ffmpeg", path=path_env if path_env is not None else os.environ.get("PATH", ""))
     return (found, "PATH") if found else None
+
+
+@dataclass(frozen=True)
+class Lent:
+    """What a run in the target gets: extra environment variables, and what was lent (None: nothing)."""
+
+    env: dict[str, str]
+    note: str | None
+
+
+@contextmanager
+def lent_to(python: Path) -> Iterator[Lent]:
+    """For one run of MuseTalk in the target: nothing when it finds an ffmpeg of its own; else
+    envdoctor's own ffmpeg, first on PATH through a temporary folder, and a note that says so."""
+    if target_ffmpeg(python) is not None:
+        yield Lent({}, None)
+        return
+    own = own_ffmpeg()
+    if own is None:
+        yield Lent({}, None)
+        return
+    with tempfile.TemporaryDirectory(prefix="envdoctor-ffmpeg-") as tmp:
+        link = Path(tmp) / EXE
+        if sys.platform == "win32":
+            shutil.copy2(own[0], link)
+        else:
+            link.symlink_to(own[0])
+        note = (
+            f"the environment has no ffmpeg (its bin nor PATH): this run lent it envdoctor's own, {own[0]} "
+            f"from {own[1]}; `envdoctor fix` puts one into the environment"
+        )
+        yield Lent({"PATH": tmp + os.pathsep + os.environ.get("PATH", "")}, note)
 
 
 @dataclass(frozen=True)
