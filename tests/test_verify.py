@@ -25,7 +25,6 @@ from envdoctor.smoke.verdicts import Verdict  # noqa: E402
 from envdoctor.smoke.verify import verify  # noqa: E402
 
 
-
 @pytest.fixture(scope="module")
 def material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("verify-clips")
