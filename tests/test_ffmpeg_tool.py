@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +53,12 @@ def test_provide_links_the_wheels_ffmpeg_into_a_venv_and_check_finds_it(tmp_path
 
     after = check.run(resolve(venv=str(venv)), only=["tools.ffmpeg"]).results[0]
     assert after.status is Status.OK
-    assert f"at {venv / 'bin' / 'ffmpeg'} -> " in after.found and "(in the environment's bin)" in after.found
+    assert f"at {venv / 'bin' / 'ffmpeg'} -> " in after.found
+    assert "(in the environment's bin: activate the environment" in after.found
+
+    # A smoke run puts that bin first on PATH, as activating the environment does, and lends nothing.
+    with ff.lent_to(python) as lent:
+        assert lent.note is None and lent.env["PATH"].split(os.pathsep)[0] == str(venv / "bin")
 
     again = ff.provide_ffmpeg(python, uv=uv, path_env=bare_path)
     assert again.action == "present" and not again.changed
@@ -76,6 +82,19 @@ def test_provide_keeps_a_usable_ffmpeg_on_path(tmp_path: Path, monkeypatch: pyte
     uv.venv(venv, python=sys.executable)
     done = ff.provide_ffmpeg(venv / "bin" / "python", uv=uv, path_env=str(tools))
     assert done.action == "on PATH" and not done.changed and done.ffmpeg == str(tools / "ffmpeg")
+    assert not (venv / "bin" / "ffmpeg").exists()
+
+
+def test_a_target_without_ffmpeg_is_lent_envdoctors_own_for_one_run(tmp_path: Path, bare_path: str) -> None:
+    venv = tmp_path / "venv"
+    find_uv().venv(venv, python=sys.executable)
+    with ff.lent_to(venv / "bin" / "python") as lent:
+        assert lent.note and "lent it envdoctor's own" in lent.note and "envdoctor fix" in lent.note
+        first = Path(lent.env["PATH"].split(os.pathsep)[0])
+        found = subprocess.run(["ffmpeg", "-hide_banner", "-version"], capture_output=True, text=True,
+                               env={**os.environ, **lent.env})
+        assert found.returncode == 0 and found.stdout.startswith("ffmpeg version")
+    assert not first.exists(), "the lent folder goes away after the run"
     assert not (venv / "bin" / "ffmpeg").exists()
 
 

@@ -14,7 +14,10 @@ PROVIDE = (
 
 def _where(f: dict) -> str:
     """Where MuseTalk's `ffmpeg` comes from, said with the file behind a link."""
-    place = "in the environment's bin" if f.get("source") == "environment" else "on PATH"
+    place = "on PATH"
+    if f.get("source") == "environment":
+        # MuseTalk runs `ffmpeg` by name: the bin is on PATH once the environment is activated.
+        place = "in the environment's bin: activate the environment, or pass MuseTalk --ffmpeg_path to that bin"
     real = f.get("real_path")
     behind = f" -> {real}" if real and real != f["path"] else ""
     return f"at {f['path']}{behind} ({place})"

@@ -130,10 +130,13 @@ class Lent:
 
 @contextmanager
 def lent_to(python: Path) -> Iterator[Lent]:
-    """For one run of MuseTalk in the target: nothing when it finds an ffmpeg of its own; else
-    envdoctor's own ffmpeg, first on PATH through a temporary folder, and a note that says so."""
-    if target_ffmpeg(python) is not None:
-        yield Lent({}, None)
+    """PATH for one run of MuseTalk in the target. With an ffmpeg in the environment's bin: that bin
+    first, as activating the environment does (MuseTalk calls `ffmpeg` by name). With one on PATH:
+    nothing. Else envdoctor's own ffmpeg, first on PATH through a temporary folder, and a note."""
+    found = target_ffmpeg(python)
+    if found is not None:
+        bin_first = {"PATH": str(env_bin(python)) + os.pathsep + os.environ.get("PATH", "")}
+        yield Lent(bin_first if found[1] != "PATH" else {}, None)
         return
     own = own_ffmpeg()
     if own is None:
