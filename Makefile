@@ -16,12 +16,13 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
 	  { echo "envdoctor needs Python >= 3.10 for itself: run make PYTHON=/path/to/python3.1x"; exit 2; }
-	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || \
-	  { echo "$(PYTHON) cannot create a venv with pip (Debian/Ubuntu: apt-get install python3-venv)"; exit 2; }
 	@echo "building envdoctor's tool environment in $(TOOL_ENV) (uv from PyPI, then envdoctor[test])"
 	rm -rf $(TOOL_ENV)
-	$(PYTHON) -m venv $(TOOL_ENV)
-	$(TOOL_PY) -m pip install --quiet --disable-pip-version-check uv
+	@# A python without ensurepip (Debian's without python3-venv) still has its own pip, often: use that.
+	$(PYTHON) -m venv $(TOOL_ENV) && $(TOOL_PY) -m pip install --quiet --disable-pip-version-check uv || \
+	  { rm -rf $(TOOL_ENV) && $(PYTHON) -m venv --without-pip $(TOOL_ENV) && \
+	    $(PYTHON) -m pip --python $(TOOL_PY) install --quiet --disable-pip-version-check uv; } || \
+	  { echo "$(PYTHON) can make no venv with pip: install python3-venv, or run make PYTHON=another"; exit 2; }
 	$(TOOL_PY) -m uv pip install --quiet --python $(TOOL_PY) -e '.[test]'
 	@touch $(STAMP)
 
