@@ -32,6 +32,7 @@ def test_provide_links_the_wheels_ffmpeg_into_a_venv_and_check_finds_it(tmp_path
     python = venv / "bin" / "python"
     before = check.run(resolve(venv=str(venv)), only=["tools.ffmpeg"]).results[0]
     assert before.status is Status.FAIL and before.breaker == 18
+    assert ff.usable_target_ffmpeg(python, bare_path) is None  # what a plan sees beforehand
 
     done = ff.provide_ffmpeg(python, uv=uv, path_env=bare_path)
     assert done.action == "linked" and done.changed
@@ -62,6 +63,7 @@ def test_provide_links_the_wheels_ffmpeg_into_a_venv_and_check_finds_it(tmp_path
 
     again = ff.provide_ffmpeg(python, uv=uv, path_env=bare_path)
     assert again.action == "present" and not again.changed
+    assert ff.usable_target_ffmpeg(python, bare_path) == (again.binary, "the environment's bin")
 
     ff.undo(done, uv=uv)
     assert not (venv / "bin" / "ffmpeg").exists()
@@ -112,3 +114,17 @@ def test_inspect_says_when_a_file_is_no_ffmpeg(tmp_path: Path) -> None:
     fake.write_text("not a program\n")
     with pytest.raises(ff.FfmpegError, match="does not run"):
         ff.inspect(fake)
+
+
+def test_a_wheel_already_in_the_target_is_linked_not_reinstalled(tmp_path: Path, bare_path: str) -> None:
+    # MuseTalk's own requirements bring imageio[ffmpeg]: then only the link is new, and undoing keeps the wheel.
+    uv = find_uv()
+    venv = tmp_path / "venv"
+    uv.venv(venv, python=sys.executable)
+    python = venv / "bin" / "python"
+    uv.pip_install(python, [ff.WHEEL])
+    done = ff.provide_ffmpeg(python, uv=uv, path_env=bare_path)
+    assert done.action == "linked" and done.installed == () and done.created == (str(venv / "bin" / "ffmpeg"),)
+    ff.undo(done, uv=uv)
+    assert not (venv / "bin" / "ffmpeg").exists()
+    assert ff.WHEEL in {d["name"] for d in uv.pip_list(python)}

@@ -120,6 +120,19 @@ def target_ffmpeg(python: Path, path_env: str | None = None) -> tuple[str, str] 
     return (found, "PATH") if found else None
 
 
+def usable_target_ffmpeg(python: Path, path_env: str | None = None) -> tuple[FfmpegBinary, str] | None:
+    """The ffmpeg MuseTalk finds in the target and where from, if it has libx264 and AAC (for a plan:
+    None means `provide_ffmpeg` will install and link one)."""
+    found = target_ffmpeg(python, path_env)
+    if not found:
+        return None
+    try:
+        binary = inspect(found[0])
+    except FfmpegError:
+        return None
+    return (binary, found[1]) if binary.usable else None
+
+
 @dataclass(frozen=True)
 class Lent:
     """What a run in the target gets: extra environment variables, and what was lent (None: nothing)."""
@@ -208,17 +221,11 @@ def provide_ffmpeg(
     result is still not usable, after undoing the link.
     """
     started = time.monotonic()
-    found = target_ffmpeg(python, path_env)
-    if found:
-        path, where = found
-        if where != "PATH" or accept_path:
-            try:
-                binary = inspect(path)
-            except FfmpegError:
-                binary = None
-            if binary and binary.usable:
-                action = "on PATH" if where == "PATH" else "present"
-                return FfmpegProvision(str(python), action, path, binary, seconds=time.monotonic() - started)
+    usable = usable_target_ffmpeg(python, path_env)
+    if usable and (usable[1] != "PATH" or accept_path):
+        binary, where = usable
+        action = "on PATH" if where == "PATH" else "present"
+        return FfmpegProvision(str(python), action, binary.path, binary, seconds=time.monotonic() - started)
     link = env_bin(python) / EXE
     if not os.access(link.parent, os.W_OK):
         raise FfmpegError(f"cannot write to {link.parent}: provide ffmpeg into a virtual environment of yours")
