@@ -1,37 +1,60 @@
-# envdoctor's developer commands. `make test` is what CI runs (see .ci/run and the README).
+# envdoctor's developer commands. On a machine with only python3 (>= 3.10), make and git, `make demo` and
+# `make test` first build envdoctor's own tool environment ($(TOOL_ENV): a venv with uv from PyPI, then
+# envdoctor and its extras installed by uv), rebuild it only when pyproject.toml changes, and run from it.
+# `make test` is what CI runs (see .ci/run and the README).
 PYTHON ?= python3
-PYTEST ?= $(PYTHON) -m pytest
+# envdoctor's own environment; not `.venv`, which envdoctor takes as the target when given none.
+TOOL_ENV ?= .venv-tool
+TOOL_PY := $(TOOL_ENV)/bin/python
+STAMP := $(TOOL_ENV)/.envdoctor-stamp
+PYTEST ?= $(TOOL_PY) -m pytest
 
-.PHONY: install test test-slow lint bench demo stubs clean-envs
+.PHONY: install test test-slow lint bench demo stubs clean-envs clean-tool-env
 
-install:
-	$(PYTHON) -m pip install -e '.[test]'
+install: $(STAMP)
 
-test:
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+	  { echo "envdoctor needs Python >= 3.10 for itself: run make PYTHON=/path/to/python3.1x"; exit 2; }
+	@echo "building envdoctor's tool environment in $(TOOL_ENV) (uv from PyPI, then envdoctor[test])"
+	rm -rf $(TOOL_ENV)
+	@# A python without ensurepip (Debian's without python3-venv) still has its own pip, often: use that.
+	$(PYTHON) -m venv $(TOOL_ENV) && $(TOOL_PY) -m pip install --quiet --disable-pip-version-check uv || \
+	  { rm -rf $(TOOL_ENV) && $(PYTHON) -m venv --without-pip $(TOOL_ENV) && \
+	    $(PYTHON) -m pip --python $(TOOL_PY) install --quiet --disable-pip-version-check uv; } || \
+	  { echo "$(PYTHON) can make no venv with pip: install python3-venv, or run make PYTHON=another"; exit 2; }
+	$(TOOL_PY) -m uv pip install --quiet --python $(TOOL_PY) -e '.[test]'
+	@touch $(STAMP)
+
+test: $(STAMP)
 	$(PYTEST) -q
 
 # Tests marked slow: large environments, long inference runs.
-test-slow:
+test-slow: $(STAMP)
 	$(PYTEST) -q -m slow
 
-lint:
-	$(PYTHON) -m ruff check envdoctor probes tests bench
+lint: $(STAMP)
+	$(TOOL_PY) -m ruff check envdoctor probes tests bench
 
-bench:
-	$(PYTHON) -m bench
+bench: $(STAMP)
+	$(TOOL_PY) -m bench
 
-# Build a MuseTalk environment for this machine with the best strategy, and verify it.
-# On the build machines, torch must come from local disk:
-#   make demo DEMO_FLAGS="--torch-index file:///opt/pypi-more/simple --torch-index file:///opt/pypi/simple"
+# Build a MuseTalk environment for this machine with the best strategy, and verify it. torch comes from
+# the indexes pip's configuration names, if any (how a machine announces a mirror or local wheels; uv,
+# which installs, does not read pip's configuration), else from the PyTorch index for this machine.
+# DEMO_FLAGS replaces that: make demo DEMO_FLAGS="--torch-index URL".
 DEMO_VENV ?= .venv-musetalk
-DEMO_FLAGS ?=
-demo:
-	$(PYTHON) -m envdoctor fix --venv $(DEMO_VENV) --create --yes $(DEMO_FLAGS)
-	$(PYTHON) -m envdoctor check --venv $(DEMO_VENV)
+DEMO_FLAGS ?= $(shell $(TOOL_PY) -m envdoctor.pipconfig --torch-index-args 2>/dev/null)
+demo: $(STAMP)
+	$(TOOL_PY) -m envdoctor fix --venv $(DEMO_VENV) --create --yes $(DEMO_FLAGS)
+	$(TOOL_PY) -m envdoctor check --venv $(DEMO_VENV)
 
 # Regenerate the kept _ext stubs under stubs/ (after an envdoctor version bump the drift test asks for it).
-stubs:
-	$(PYTHON) -m envdoctor stub generate --kept
+stubs: $(STAMP)
+	$(TOOL_PY) -m envdoctor stub generate --kept
 
 clean-envs:
 	rm -rf .cache/test-envs
+
+clean-tool-env:
+	rm -rf $(TOOL_ENV)

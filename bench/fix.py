@@ -22,16 +22,20 @@ import time
 from pathlib import Path
 
 from envdoctor import apply as apply_mod
+from envdoctor import pipconfig
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
 from envdoctor.resources import lockfiles_dir
 from envdoctor.uv import Indexes, find_uv
 
 LOCK = lockfiles_dir() / "lite-stub-modern-py311-cpu-linux.txt"
-TORCH_INDEX = os.environ.get("ENVDOCTOR_TEST_TORCH_INDEX", "file:///opt/pypi-more/simple")
-LOCAL_INDEX = os.environ.get("ENVDOCTOR_TEST_LOCAL_INDEX", "file:///opt/pypi/simple")
+# torch from local indexes only, never a multi-GB download: $ENVDOCTOR_TEST_TORCH_INDEX and
+# $ENVDOCTOR_TEST_LOCAL_INDEX, else the indexes pip's configuration names (how a machine announces them).
+LOCAL_INDEXES = tuple(
+    url for url in (os.environ.get("ENVDOCTOR_TEST_TORCH_INDEX"), os.environ.get("ENVDOCTOR_TEST_LOCAL_INDEX")) if url
+) or pipconfig.read().index_urls
 TORCH = Indexes(
-    index_url="https://pypi.org/simple", extra_index_urls=(TORCH_INDEX, LOCAL_INDEX), strategy="first-index"
+    index_url="https://pypi.org/simple", extra_index_urls=LOCAL_INDEXES, strategy="first-index"
 )
 
 
@@ -79,6 +83,8 @@ def _fresh(fn, label: str):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
+    if not LOCAL_INDEXES:
+        raise SystemExit("bench fix: no local torch index: set ENVDOCTOR_TEST_TORCH_INDEX to one")
     print(f"lockfile: {LOCK.name}", flush=True)
     # Warm every cache first: uv's (wheels, torch hard-links), pip's, and the import caches of the probes.
     _fresh(_fix_from_nothing, "warm")

@@ -254,14 +254,23 @@ def nvcc_facts():
 
 
 def ffmpeg_facts():
-    path = shutil.which("ffmpeg")
+    # What MuseTalk runs when it calls `ffmpeg` by name in an activated environment: the
+    # environment's own bin (Scripts on Windows) first, then PATH.
+    exe = "ffmpeg.exe" if os.name == "nt" else "ffmpeg"
+    inside = os.path.join(os.path.dirname(os.path.abspath(sys.executable)), exe)
+    if os.path.isfile(inside) and os.access(inside, os.X_OK):
+        path, source = inside, "environment"
+    else:
+        path, source = shutil.which("ffmpeg"), "PATH"
     if not path:
-        return {"path": None, "version": None, "libx264": False, "aac": False}
+        return {"path": None, "source": None, "version": None, "libx264": False, "aac": False}
     rc, stdout, _ = _run([path, "-hide_banner", "-version"])
     m = re.search(r"ffmpeg version (\S+)", stdout or "")
     rc2, encoders, _ = _run([path, "-hide_banner", "-encoders"])
     return {
         "path": path,
+        "source": source,
+        "real_path": os.path.realpath(path),
         "version": m.group(1) if m else None,
         "libx264": bool(re.search(r"\slibx264\s", encoders or "")),
         "aac": bool(re.search(r"\saac\s", encoders or "")),

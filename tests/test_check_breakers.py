@@ -89,9 +89,16 @@ def test_installed_module_shadowing_the_vendored_one_breaker_17(shadowing_env, t
 
 
 def test_no_ffmpeg_on_path_breaker_18(monkeypatch, tmp_path):
-    # The probe runs with the target's environment: a PATH without ffmpeg is a machine without it.
-    monkeypatch.setenv("PATH", str(tmp_path))
-    report = check.run(resolve(python=sys.executable), only=["tools.ffmpeg"])
+    # The probe runs with the target's environment: a PATH without ffmpeg is a machine without it,
+    # and a fresh venv has none in its bin.
+    venv = tmp_path / "venv"
+    find_uv().venv(venv, python=sys.executable)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    report = check.run(resolve(venv=str(venv)), only=["tools.ffmpeg"])
     (r,) = report.results
-    assert r.status is Status.FAIL and r.breaker == 18 and r.found == "no ffmpeg on PATH"
-    assert os.environ["PATH"] == str(tmp_path)
+    assert r.status is Status.FAIL and r.breaker == 18
+    assert r.found == "no ffmpeg in the environment's bin or on PATH"
+    assert "imageio-ffmpeg" in r.fix
+    assert os.environ["PATH"] == str(empty)

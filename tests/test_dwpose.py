@@ -207,17 +207,9 @@ def test_wheel_is_reproducible_and_recognisable(tmp_path: Path) -> None:
 
 
 def _other_pythons() -> list[str]:
-    found = []
-    for minor in range(8, 14):
-        exe = shutil.which(f"python3.{minor}")
-        for candidate in [exe, *sorted(Path.home().glob(f".pyenv/versions/3.{minor}.*/bin/python3"))]:
-            if candidate and Path(candidate).exists():
-                probe = subprocess.run([str(candidate), "-c", "import sys; print(sys.version_info[:2])"],
-                                       capture_output=True, text=True)
-                if probe.returncode == 0 and f"3, {minor}" in probe.stdout:
-                    found.append(str(candidate))
-                    break
-    return found
+    from envkit import find_pythons
+
+    return list(find_pythons([f"3.{minor}" for minor in range(8, 14)]).values())
 
 
 _SCRIPT = """

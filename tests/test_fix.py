@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from envkit import LOCAL_INDEX, TORCH_INDEX, python_of
+from envkit import python_of, torch_index_args
 from fixenv import broken_env
 
 from envdoctor import check
@@ -54,7 +54,7 @@ def test_committed_lockfile_into_an_empty_venv_is_green(cli, tmp_path: Path) -> 
     run = cli(
         "fix", "--venv", str(venv), "--create", "--python-version", "3.11", "--yes",
         # torch from the local index only (never a multi-GB download here); the rest from the lockfile.
-        "--torch-index", TORCH_INDEX, "--torch-index", LOCAL_INDEX,
+        *torch_index_args(),
     )  # fmt: skip
     assert run.code == 0, run.out[-4000:]
     assert "install the pinned set from lite-stub-modern-py311-cpu-linux.txt" in run.out

@@ -3,9 +3,6 @@ lockfile made here resolves the way the committed ones did."""
 
 from __future__ import annotations
 
-import glob
-import shutil
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -74,18 +71,18 @@ def test_a_fresh_lock_reproduces_the_committed_pins(tmp_path: Path) -> None:
 
 
 def _python312() -> str | None:
-    pyenv = sorted(glob.glob(str(Path.home() / ".pyenv/versions/3.12*/bin/python3.12")))
-    for cand in [shutil.which("python3.12"), *pyenv]:
-        if cand and subprocess.run([cand, "-c", "pass"], capture_output=True).returncode == 0:
-            return cand
-    return None
+    from envkit import find_python
+
+    return find_python("3.12")
 
 
 def test_python_3_12_lockfile_installs_with_its_source_build(tmp_path: Path) -> None:
     """xtcocotools has no cp312 wheel: the lockfile's extra-build input lets uv build it (breaker 14)."""
     py312 = _python312()
     if py312 is None:
-        pytest.skip("no Python 3.12 interpreter on this machine")
+        from envkit import PYTHONS_HINT
+
+        pytest.skip(f"no Python 3.12 interpreter found: {PYTHONS_HINT}")
     t = lock.LockTarget.parse("lite-stub-modern-py312-cpu-linux")
     inputs = lock.inputs_for(t)
     assert inputs.extra_build == (("xtcocotools", ("numpy<2", "cython")),)

@@ -29,6 +29,7 @@ def test_wheel_carries_probes_data_and_stubs(wheel):
     assert "envdoctor/_shipped/probes/envdoctor_facts.py" in names
     assert "envdoctor/_shipped/probes/envdoctor_imports.py" in names
     assert "envdoctor/data/breakers.toml" in names and "envdoctor/data/musetalk-v15.toml" in names
+    assert "envdoctor/data/smoke-speech.ogg" in names and "envdoctor/tools/ffmpeg.py" in names
     assert any(n.startswith("envdoctor/_shipped/stubs/") for n in names)
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import ast
-import glob
 import sys
 from pathlib import Path
 
 import pytest
+from envkit import PYTHONS_HINT, find_pythons
 
 from envdoctor.probe import ImportProber, run_facts_probe
 from envdoctor.resources import probes_dir
@@ -17,13 +17,8 @@ PROBES = sorted(probes_dir().glob("*.py"))
 
 
 def _interpreters() -> list[str]:
-    """Every CPython 3.8-3.13 this machine has (pyenv's, the system's, ours)."""
-    found: dict[str, str] = {}
-    for minor in range(8, 14):
-        for pattern in (f"/root/.pyenv/versions/3.{minor}.*/bin/python3.{minor}", f"/usr/bin/python3.{minor}"):
-            hits = sorted(glob.glob(pattern))
-            if hits:
-                found.setdefault(f"3.{minor}", hits[-1])
+    """Every CPython 3.8-3.13 found here (envkit.find_python: $ENVDOCTOR_TEST_PYTHONS or discovery), and ours."""
+    found = find_pythons([f"3.{minor}" for minor in range(8, 14)])
     found.setdefault(f"{sys.version_info.major}.{sys.version_info.minor}", sys.executable)
     return [found[k] for k in sorted(found, key=lambda v: int(v.split(".")[1]))]
 
@@ -52,10 +47,10 @@ def test_probes_run_on_each_python(python):
 
 
 def test_more_than_one_python_was_tried():
-    # On this project's machines pyenv provides 3.8-3.13; say so if a machine has fewer.
+    # Say so when a machine has fewer than two of 3.8-3.13.
     found = _interpreters()
     if len(found) < 2:
-        pytest.skip(f"only {found} available: the 3.8-3.13 matrix ran on one interpreter")
+        pytest.skip(f"only {found} found: the 3.8-3.13 matrix ran on one interpreter ({PYTHONS_HINT})")
     assert len({Path(p).name for p in found}) == len(found)
 
 

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-if not (shutil.which("ffmpeg") and shutil.which("espeak-ng")):
-    pytest.skip("ffmpeg and espeak-ng are needed (.ci/run installs them)", allow_module_level=True)
+from envdoctor.tools.ffmpeg import own_ffmpeg
+
+if own_ffmpeg() is None:
+    pytest.skip("no ffmpeg: put one on PATH or install the test extra (imageio-ffmpeg)", allow_module_level=True)
 
 from envkit import REPO, build_env, python_of  # noqa: E402
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import base64
-import glob
 import hashlib
 import importlib.util
 import io
@@ -18,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.resources import probe_script
+from envdoctor.resources import data_dir, probe_script
 from envdoctor.stub import SourceError, generate, real_ops
 from envdoctor.stub.kept import check, fetch_sdist, kept_stubs
 from envdoctor.stub.wheel import build_wheel
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache" / "mmcv-sources"
-SYMBOLS = Path("/work/shared/data/mmcv-ext-symbols.txt")
+SYMBOLS = data_dir() / "mmcv-ext-symbols.txt"  # the 112 names, from the package
 REQUIRED_REAL = {
     "nms", "roi_align_forward", "roi_pool_forward", "deform_conv_forward", "modulated_deform_conv_forward",
     "bbox_overlaps", "get_compiler_version", "get_compiling_cuda_version",
@@ -187,15 +186,12 @@ def test_cli_generate(sdists: dict[str, Path], tmp_path: Path) -> None:
 
 
 def _pythons() -> list[str]:
-    """Every CPython 3.8-3.13 on this machine (pyenv's, the system's, ours)."""
-    found: dict[int, str] = {}
-    for minor in range(8, 14):
-        for pattern in (f"/root/.pyenv/versions/3.{minor}.*/bin/python3.{minor}", f"/usr/bin/python3.{minor}"):
-            hits = sorted(glob.glob(pattern))
-            if hits:
-                found.setdefault(minor, hits[-1])
-    found.setdefault(sys.version_info.minor, sys.executable)
-    return [found[k] for k in sorted(found)]
+    """Every CPython 3.8-3.13 found here (envkit.find_python: $ENVDOCTOR_TEST_PYTHONS or discovery), and ours."""
+    from envkit import find_pythons
+
+    found = find_pythons([f"3.{minor}" for minor in range(8, 14)])
+    found.setdefault(f"3.{sys.version_info.minor}", sys.executable)
+    return [found[k] for k in sorted(found, key=lambda v: int(v.split(".")[1]))]
 
 
 _ON_EACH_PYTHON = r"""

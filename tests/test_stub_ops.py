@@ -16,12 +16,13 @@ import pytest
 from envkit import python_of
 from stubenv import stub_env
 
+from envdoctor.resources import data_dir
 from envdoctor.stub import status
 from envdoctor.target import resolve
 from envdoctor.uv import find_uv
 
 HERE = Path(__file__).resolve().parent
-SYMBOLS = Path("/work/shared/data/mmcv-ext-symbols.txt")
+SYMBOLS = data_dir() / "mmcv-ext-symbols.txt"  # the 112 names, from the package
 
 
 def _names(tmp: Path) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import sys
 from pathlib import Path
 
@@ -89,10 +88,12 @@ def test_both_flags_is_a_usage_error():
 
 @pytest.mark.parametrize("version", ["2.7", "3.6", "3.7"])
 def test_pythons_older_than_the_probes_are_refused_in_one_sentence(cli, version):
-    found = sorted(glob.glob(f"/root/.pyenv/versions/{version}.*/bin/python{version}"))
+    from envkit import PYTHONS_HINT, find_python
+
+    found = find_python(version)
     if not found:
-        pytest.skip(f"no Python {version} on this machine")
-    run = cli("check", "--python", found[-1])
+        pytest.skip(f"no Python {version} found: {PYTHONS_HINT}")
+    run = cli("check", "--python", found)
     assert run.code == 2
     _one_sentence(run.err)
     assert "envdoctor treats Python 3.8 and newer" in run.err

@@ -6,34 +6,50 @@ from collections.abc import Iterator
 
 from envdoctor.checks.base import CheckResult, Context, Status, check, result
 
+PROVIDE = (
+    "envdoctor fix (links ffmpeg from PyPI's imageio-ffmpeg wheel into the environment's bin, no root); "
+    "or apt-get install ffmpeg, brew install ffmpeg, conda install -c conda-forge ffmpeg"
+)
 
-@check("tools.ffmpeg", "Tools", "ffmpeg with libx264 on PATH")
+
+def _where(f: dict) -> str:
+    """Where MuseTalk's `ffmpeg` comes from, said with the file behind a link."""
+    place = "on PATH"
+    if f.get("source") == "environment":
+        # MuseTalk runs `ffmpeg` by name: the bin is on PATH once the environment is activated.
+        place = "in the environment's bin: activate the environment, or pass MuseTalk --ffmpeg_path to that bin"
+    real = f.get("real_path")
+    behind = f" -> {real}" if real and real != f["path"] else ""
+    return f"at {f['path']}{behind} ({place})"
+
+
+@check("tools.ffmpeg", "Tools", "the ffmpeg MuseTalk runs (the environment's bin, then PATH), with libx264")
 def ffmpeg(ctx: Context) -> Iterator[CheckResult]:
     f = ctx.facts.ffmpeg or {}
     if not f.get("path"):
         yield result(
             "tools.ffmpeg",
             Status.FAIL,
-            found="no ffmpeg on PATH",
+            found="no ffmpeg in the environment's bin or on PATH",
             expected="ffmpeg with the libx264 encoder",
             why="MuseTalk calls ffmpeg to read audio and write the mp4; without it a task fails and the script "
             "still exits 0, leaving no video (breaker #18)",
-            fix="apt-get install ffmpeg  (or conda install -c conda-forge ffmpeg; brew install ffmpeg)",
+            fix=PROVIDE,
             breaker=18,
         )
     elif not f.get("libx264"):
         yield result(
             "tools.ffmpeg",
             Status.FAIL,
-            found=f"ffmpeg {f.get('version')} at {f['path']} without libx264",
+            found=f"ffmpeg {f.get('version')} {_where(f)} without libx264",
             expected="ffmpeg with the libx264 encoder",
             why="MuseTalk encodes with -vcodec libx264; without it the video step fails silently (breaker #18)",
-            fix="install an ffmpeg build with libx264 (Debian/Ubuntu's ffmpeg package has it)",
+            fix=PROVIDE,
             breaker=18,
         )
     else:
         aac = "" if f.get("aac") else " (no aac encoder)"
-        yield result("tools.ffmpeg", Status.OK, found=f"ffmpeg {f.get('version')} at {f['path']} with libx264{aac}")
+        yield result("tools.ffmpeg", Status.OK, found=f"ffmpeg {f.get('version')} {_where(f)} with libx264{aac}")
 
 
 @check("tools.nvcc", "Tools", "CUDA compiler (only for building mmcv)")

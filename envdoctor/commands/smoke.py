@@ -100,7 +100,7 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
     from rich.console import Console
 
     from envdoctor.smoke import app as app_mod
-    from envdoctor.smoke import inputs, media, models, report
+    from envdoctor.smoke import inputs, media, models, preflight, report
     from envdoctor.smoke.runner import check_app
     from envdoctor.smoke.verify import MissingExtra, require_extra
 
@@ -113,6 +113,11 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
         require_extra()
     except MissingExtra as exc:
         raise UsageError(f"cannot judge the video: {exc}.") from None
+    # Inputs, tools and disk, checked before anything heavy (one sentence listing every problem).
+    pre = preflight.check(
+        python, face=Path(args.face) if args.face else None, audio=Path(args.audio) if args.audio else None,
+        synthetic_weights=args.synthetic_weights, weights_dir=Path(tempfile.gettempdir()),
+    )
     console = Console(stderr=True)
     model_dir = Path(args.models).resolve() if args.models else checkout / "models"
     env: dict[str, str] = {}
@@ -124,11 +129,7 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
         model_dir = Path(tempfile.mkdtemp(prefix="envdoctor-synthetic-models-"))
         cleanup.append(model_dir)
         console.print(f"writing synthetic weights into {model_dir} (random, in MuseTalk's formats; removed after)")
-        face_size = (448, 512)  # the default face (the astronaut crop)
-        if args.face:
-            info = media.probe(Path(args.face))
-            face_size = (info.width, info.height)
-        built = synthetic.build(python, checkout, model_dir, timeout=args.timeout, face_size=face_size)
+        built = synthetic.build(python, checkout, model_dir, timeout=args.timeout, face_size=pre.face_size)
         console.print(built.summary())
         if not built.ok:
             report.write_report(out, success=False, output_path=None, message=built.summary(), verification=None,

@@ -8,10 +8,11 @@ reported as skipped with its reason; the run succeeds only when no pass failed.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -19,10 +20,10 @@ from rich.table import Table
 
 from envdoctor.resources import data_dir
 from envdoctor.smoke import inputs, report
+from envdoctor.tools import ffmpeg as ffmpeg_tool
 
 INSIDE = Path(__file__).resolve().parent / "inside" / "deps_pass.py"
 PASSES = ("dwpose", "unet", "vae", "whisper", "ffmpeg")
-SPEECH_SENTENCE = "Testing the speech encoder."
 
 
 @dataclass(frozen=True)
@@ -71,14 +72,15 @@ class DepsResult:
 
 def run_pass(
     python: Path, name: str, *, device: str, speech: Path, work: Path, timeout: float,
-    dwpose_config: Path | None = None,
+    dwpose_config: Path | None = None, env: dict[str, str] | None = None,
 ) -> PassResult:
     cmd = [str(python), str(INSIDE), name, "--device", device, "--data", str(data_dir()), "--speech", str(speech),
            "--work", str(work)]
     if dwpose_config:
         cmd += ["--dwpose-config", str(dwpose_config)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, **env} if env else None)
     except subprocess.TimeoutExpired:
         return PassResult(name, "failed", device, None, None, None, "", f"no result within {timeout:g} s")
     last = proc.stdout.strip().splitlines()[-1:] or [""]
@@ -110,12 +112,16 @@ def run_deps(
     results = []
     with tempfile.TemporaryDirectory(prefix="envdoctor-deps-") as tmp:
         work = Path(tmp)
-        speech = inputs.write_speech(work / "speech.wav", SPEECH_SENTENCE)
-        for name in passes:
-            if on_pass:
-                on_pass(name)
-            results.append(run_pass(python, name, device=device, speech=speech, work=work, timeout=timeout,
-                                    dwpose_config=dwpose_config))
+        speech = inputs.write_speech(work / "speech.wav")  # the shipped clip: no espeak-ng needed
+        with ffmpeg_tool.lent_to(python) as lent:
+            for name in passes:
+                if on_pass:
+                    on_pass(name)
+                done = run_pass(python, name, device=device, speech=speech, work=work, timeout=timeout,
+                                dwpose_config=dwpose_config, env=lent.env)
+                if name == "ffmpeg" and lent.note:  # passed or not, on a borrowed binary: say so
+                    done = replace(done, detail=f"{done.detail} ({lent.note})")
+                results.append(done)
     result = DepsResult(tuple(results), str(python))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)

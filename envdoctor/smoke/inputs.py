@@ -1,8 +1,10 @@
-"""The built-in smoke inputs: a face that ships inside a package and speech made on the spot.
+"""The built-in smoke inputs: a face and a speech clip that ship inside packages.
 
-Nothing is downloaded. The face is scikit-image's astronaut (public domain); the speech is
-synthesised with Debian's espeak-ng. When either is missing the caller is told exactly what to
-install or which option to pass instead.
+Nothing is downloaded and no system tool but ffmpeg (envdoctor.tools.ffmpeg: PATH's or the PyPI
+wheel's) is needed. The face is scikit-image's astronaut (public domain); the speech is a clip that
+ships with envdoctor (DEFAULT_SENTENCE, made once with espeak-ng). Other sentences are spoken by
+espeak-ng when it is installed. When something is missing the caller is told exactly what to install
+or which option to pass instead.
 """
 
 from __future__ import annotations
@@ -11,11 +13,18 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from envdoctor.resources import data_dir
 from envdoctor.smoke import media
 
 # About five seconds: long enough for the circular-shift null (shifts of 1.5 s or more each way),
 # short enough for a CPU run. Open vowels and closed lips make the mouth move.
 DEFAULT_SENTENCE = "Hello there. This is a short lip sync test: papa, mama, bob, and a wide yawn."
+
+SPEECH_CLIP = "smoke-speech.ogg"
+"""DEFAULT_SENTENCE spoken by espeak-ng 1.51, made once and kept under envdoctor/data/ (6.7 s,
+16 kHz mono Ogg Vorbis, 31 KB):
+  espeak-ng -s 150 -w s.wav "$DEFAULT_SENTENCE"
+  ffmpeg -i s.wav -ac 1 -ar 16000 -c:a libvorbis -q:a 4 smoke-speech.ogg"""
 
 FACE_CROP = (0, 448)
 """Columns of the 512x512 astronaut kept for the default face. The crop puts her face on the
@@ -51,19 +60,38 @@ def write_face(out: Path) -> Path:
     return out
 
 
-def write_speech(out: Path, text: str = DEFAULT_SENTENCE, *, rate: int = 16000, words_per_minute: int = 150) -> Path:
-    """Synthesise `text` with espeak-ng into a mono 16-bit wav at `out` (resampled to `rate`)."""
+def default_speech() -> Path:
+    """The shipped clip of DEFAULT_SENTENCE."""
+    return data_dir() / SPEECH_CLIP
+
+
+def write_speech(
+    out: Path, text: str | None = None, *, rate: int = 16000, words_per_minute: int = 150
+) -> Path:
+    """Speech as a mono 16-bit wav at `out` (resampled to `rate`).
+
+    Without `text`: the shipped clip of DEFAULT_SENTENCE. With `text`: spoken by espeak-ng.
+    """
+    if text is None:
+        return _to_wav(default_speech(), out, rate)
     espeak = shutil.which("espeak-ng") or shutil.which("espeak")
     if not espeak:
-        raise InputError("the default speech is made with espeak-ng (apt-get install espeak-ng); or pass --audio FILE")
+        raise InputError("speaking a sentence of your own needs espeak-ng (apt-get install espeak-ng); "
+                         "or pass --audio FILE")
     raw = out.with_name(out.stem + ".espeak.wav")
     proc = subprocess.run([espeak, "-s", str(words_per_minute), "-w", str(raw), text], capture_output=True, timeout=60)
     if proc.returncode != 0 or not raw.is_file():
         raise InputError(f"espeak-ng failed: {proc.stderr.decode(errors='replace').strip()[-200:]}")
-    cmd = [media.tool("ffmpeg"), "-v", "error", "-nostdin", "-y", "-i", str(raw), "-ac", "1", "-ar", str(rate)]
-    cmd.append(str(out))
+    try:
+        return _to_wav(raw, out, rate)
+    finally:
+        raw.unlink(missing_ok=True)
+
+
+def _to_wav(src: Path, out: Path, rate: int) -> Path:
+    cmd = [media.tool("ffmpeg"), "-v", "error", "-nostdin", "-y", "-i", str(src), "-ac", "1", "-ar", str(rate),
+           "-c:a", "pcm_s16le", str(out)]
     conv = subprocess.run(cmd, capture_output=True, timeout=60)
-    raw.unlink(missing_ok=True)
     if conv.returncode != 0:
         raise InputError(f"ffmpeg could not convert the speech: {conv.stderr.decode(errors='replace')[-200:]}")
     return out

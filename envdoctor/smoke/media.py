@@ -1,18 +1,20 @@
-"""Read videos and audio with the ffmpeg and ffprobe binaries: no library that needs the target.
+"""Read videos and audio with the ffmpeg binary alone: no library that needs the target, no ffprobe.
 
-Frames come back as raw grey bytes on a pipe and audio as raw float samples, so the verifier
-runs in envdoctor's own process whatever is (or is not) installed in the environment it treats.
+ffmpeg is PATH's, else the binary in PyPI's imageio-ffmpeg wheel (envdoctor.tools.ffmpeg), so a
+machine without root or a system ffmpeg verifies too. Frames come back as raw grey bytes on a pipe
+and audio as raw float samples, so the verifier runs in envdoctor's own process whatever is (or is
+not) installed in the environment it treats.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
+import re
 import subprocess
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from envdoctor.tools import ffmpeg as ffmpeg_tool
 
 if TYPE_CHECKING:  # numpy is part of the optional `verify` extra, imported where it is used
     import numpy as np
@@ -22,7 +24,7 @@ AUDIO_RATE = 16000
 
 
 class MediaError(RuntimeError):
-    """ffmpeg or ffprobe is missing, or could not read a file; the message says which."""
+    """ffmpeg is missing, or could not read a file; the message says which."""
 
 
 @dataclass(frozen=True)
@@ -35,47 +37,66 @@ class StreamInfo:
     video_codec: str
     audio_codec: str
     duration: float
-    """Container duration in seconds (0.0 when ffprobe does not know it)."""
+    """Container duration in seconds (0.0 when the container does not say)."""
 
 
-def tool(name: str) -> str:
-    found = shutil.which(name)
+def tool(name: str = "ffmpeg") -> str:
+    """The ffmpeg envdoctor runs itself (the only tool this module calls)."""
+    if name != "ffmpeg":
+        raise ValueError(f"envdoctor runs ffmpeg only, not {name}")
+    found = ffmpeg_tool.own_ffmpeg()
     if not found:
-        raise MediaError(f"{name} was not found on PATH: install it (Debian: apt-get install ffmpeg).")
-    return found
+        raise MediaError(
+            "no ffmpeg: none on PATH and no imageio-ffmpeg beside envdoctor "
+            "(pip install 'envdoctor[verify]', or apt-get install ffmpeg)."
+        )
+    return found[0]
+
+
+# ffmpeg's description of its input (stderr of `ffmpeg -i FILE`), e.g.
+#   Duration: 00:00:05.04, start: 0.000000, bitrate: 96 kb/s
+#   Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 448x512, 25 fps, ...
+#   Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 16000 Hz, mono, fltp, 69 kb/s
+_DURATION = re.compile(r"^\s*Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", re.M)
+_STREAM = re.compile(r"^\s*Stream #0:\d+\S*: (Video|Audio): (\w+)(.*)$", re.M)
+_SIZE = re.compile(r"\s(\d+)x(\d+)(?=[,\s\[]|$)")
+_RATE = re.compile(r"([\d.]+)(k?) (fps|tbr)\b")
 
 
 def probe(path: Path) -> StreamInfo:
-    """What streams a media file holds; MediaError when ffprobe cannot read it at all."""
-    cmd = [tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise MediaError(f"ffprobe cannot read {path}: {tail[0]}")
-    data = json.loads(proc.stdout or "{}")
-    streams = data.get("streams", [])
-    video = next((s for s in streams if s.get("codec_type") == "video"), None)
-    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    """What streams a media file holds, from ffmpeg's own description; MediaError when it cannot read it."""
+    cmd = [tool(), "-hide_banner", "-nostdin", "-i", str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=60)
+    text = proc.stderr
+    if "Input #0" not in text:
+        tail = text.strip().splitlines()[-1:] or ["no output"]
+        raise MediaError(f"ffmpeg cannot read {path}: {tail[0]}")
+    video = audio = None
+    for m in _STREAM.finditer(text):
+        if m.group(1) == "Video" and video is None and "attached pic" not in m.group(3):
+            video = m
+        elif m.group(1) == "Audio" and audio is None:
+            audio = m
+    width = height = 0
     fps = 0.0
     if video:
-        for key in ("avg_frame_rate", "r_frame_rate"):
-            rate = video.get(key) or "0/0"
-            num, _, den = rate.partition("/")
-            if den and int(den) and int(num):
-                fps = float(Fraction(int(num), int(den)))
-                break
-    try:
-        duration = float(data.get("format", {}).get("duration", 0.0))
-    except (TypeError, ValueError):
-        duration = 0.0
+        size = _SIZE.search(video.group(3))
+        if size:
+            width, height = int(size.group(1)), int(size.group(2))
+        rates = {unit: float(num) * (1000 if k else 1) for num, k, unit in _RATE.findall(video.group(3))}
+        fps = rates.get("fps") or rates.get("tbr") or 0.0
+    duration = 0.0
+    d = _DURATION.search(text)
+    if d:
+        duration = int(d.group(1)) * 3600 + int(d.group(2)) * 60 + float(d.group(3))
     return StreamInfo(
         has_video=video is not None,
         has_audio=audio is not None,
-        width=int(video.get("width", 0)) if video else 0,
-        height=int(video.get("height", 0)) if video else 0,
+        width=width,
+        height=height,
         fps=fps,
-        video_codec=video.get("codec_name", "") if video else "",
-        audio_codec=audio.get("codec_name", "") if audio else "",
+        video_codec=video.group(2) if video else "",
+        audio_codec=audio.group(2) if audio else "",
         duration=duration,
     )
 

@@ -18,3 +18,9 @@ def missing_files(models: Path) -> list[str]:
 
 def s3fd_name() -> str:
     return str(datafiles.load("smoke-models.toml")["s3fd"]["name"])
+
+
+def synthetic_bytes_needed() -> int:
+    """Free bytes `smoke --synthetic-weights` needs where it writes its weights."""
+    synthetic = datafiles.load("smoke-models.toml")["synthetic"]
+    return int(synthetic["bytes"]) + int(synthetic["margin"])

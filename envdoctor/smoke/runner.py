@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from envdoctor.errors import UsageError
+from envdoctor.tools import ffmpeg as ffmpeg_tool
 
 VERSION = "v15"
 FACE_NAME = "face"
@@ -147,7 +148,11 @@ def run_app(
         cmd = inference_command(python, config, result_dir, models, extra=extra_args)
         log_path = out_dir / "smoke-app.log"
         started = time.monotonic()
-        exit_code, timed_out, lines = _run_logged(cmd, cwd, log_path, timeout, env, on_line)
+        with ffmpeg_tool.lent_to(python) as lent:
+            if lent.note:
+                notes.append(lent.note)
+            exit_code, timed_out, lines = _run_logged(cmd, cwd, log_path, timeout, {**(env or {}), **lent.env},
+                                                      on_line)
         seconds = time.monotonic() - started
         swallowed = tuple(ln.strip() for ln in lines if SWALLOWED in ln)
         output: Path | None = None

@@ -9,6 +9,7 @@ crash in one library cannot take the others down and each peak memory is that pa
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -172,9 +173,12 @@ def pass_dwpose(args, device):
 
 
 def pass_ffmpeg(args, device):
-    ffmpeg = shutil.which("ffmpeg")
+    # MuseTalk's `ffmpeg` in an activated environment: the environment's bin first, then PATH.
+    exe = "ffmpeg.exe" if os.name == "nt" else "ffmpeg"
+    inside = os.path.join(os.path.dirname(os.path.abspath(sys.executable)), exe)
+    ffmpeg = inside if os.path.isfile(inside) else shutil.which("ffmpeg")
     if not ffmpeg:
-        raise RuntimeError("ffmpeg is not on PATH: MuseTalk calls it to write every video")
+        raise RuntimeError("no ffmpeg in the environment's bin or on PATH: MuseTalk calls it to write every video")
     out = os.path.join(args.work, "deps-ffmpeg.mp4")
     w, h, n = 256, 256, 25
     frames = bytearray()
@@ -188,10 +192,9 @@ def pass_ffmpeg(args, device):
     run = time.perf_counter() - t
     if proc.returncode != 0:
         raise RuntimeError("ffmpeg libx264/AAC encode failed: " + proc.stderr.decode(errors="replace").strip()[-300:])
-    ffprobe = shutil.which("ffprobe") or os.path.join(os.path.dirname(ffmpeg), "ffprobe")
-    probe = subprocess.run([ffprobe, "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", out],
-                           capture_output=True, timeout=60)
-    codecs = sorted(set(probe.stdout.decode().split()))
+    # ffmpeg's own description of the file (no ffprobe: the PyPI wheel's ffmpeg comes without one).
+    probe = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-i", out], capture_output=True, timeout=60)
+    codecs = sorted(set(re.findall(r"Stream #0:\d+\S*: (?:Video|Audio): (\w+)", probe.stderr.decode(errors="replace"))))
     if codecs != ["aac", "h264"]:
         raise RuntimeError(f"the encoded file holds {codecs}, not h264 + aac")
     return 0.0, run, "ffmpeg {}: 25 frames libx264 + AAC mux -> {}".format(ffmpeg, ",".join(codecs))

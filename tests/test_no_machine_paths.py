@@ -1,0 +1,56 @@
+"""No tracked file names a path of one particular machine: tests and tools take local paths from
+environment variables or discovery (tests/envkit.py), so a clone works, or skips saying why, anywhere."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Folders that belong to one machine or one user's set-up, never to the project. Spelled in pieces so
+# that this file does not match itself.
+MACHINE_PATHS = re.compile(
+    "|".join(
+        [
+            "/" + "opt/",  # local wheels and indexes
+            "/" + "work/",  # a workspace
+            "/" + "root/",  # a home folder
+            "/" + "home/[a-z]",
+            r"\." + "pyenv",  # one way of installing interpreters
+            r"\.\./" + "shared",  # reference notes beside the repository
+            r"/\." + "mirror",  # a local mirror of another project
+        ]
+    )
+)
+
+
+def _tracked() -> list[Path]:
+    if not (REPO / ".git").exists() or not shutil.which("git"):
+        pytest.skip("not a git checkout: the tracked files are unknown")
+    names = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True, check=True).stdout
+    return [REPO / n for n in names.decode().split("\0") if n]
+
+
+def test_no_tracked_file_names_a_machine_path() -> None:
+    hits = []
+    for path in _tracked():
+        if not path.is_file():
+            continue  # deleted in the work tree, not yet committed
+        data = path.read_bytes()
+        if b"\0" in data[:4096]:
+            continue  # binary (the speech clip)
+        for number, line in enumerate(data.decode(errors="replace").splitlines(), 1):
+            if MACHINE_PATHS.search(line):
+                hits.append(f"{path.relative_to(REPO)}:{number}: {line.strip()[:120]}")
+    assert not hits, "machine paths in tracked files:\n" + "\n".join(hits)
+
+
+def test_the_pattern_catches_what_it_is_for() -> None:
+    assert MACHINE_PATHS.search("TORCH_WHEELS = '/" + "opt/wheels'")
+    assert MACHINE_PATHS.search("~/." + "pyenv/versions/3.12.1/bin/python3.12")
+    assert not MACHINE_PATHS.search("mirror-symmetric about the centre line; /tmp/envdoctor-smoke-x")
