@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PYTEST ?= $(PYTHON) -m pytest
 
-.PHONY: install test test-slow lint bench demo stubs clean-envs
+.PHONY: install test test-slow lint bench demo stubs lockfiles clean-envs
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
@@ -32,6 +32,11 @@ demo:
 # Regenerate the kept _ext stubs under stubs/ (after an envdoctor version bump the drift test asks for it).
 stubs:
 	$(PYTHON) -m envdoctor stub generate --kept
+
+# Regenerate every lockfile of the matrix in envdoctor/data/lock.toml (PyPI needed), then the README's table.
+lockfiles:
+	$(PYTHON) -m envdoctor lock --jobs 3
+	$(PYTHON) -m envdoctor lock --table README.md
 
 clean-envs:
 	rm -rf .cache/test-envs
