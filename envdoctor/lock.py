@@ -354,7 +354,11 @@ def make(
 
 def pins(path: Path) -> Iterator[str]:
     """The `name==version` lines of a requirements lockfile."""
-    for line in path.read_text().splitlines():
+    yield from _pin_lines(path.read_text())
+
+
+def _pin_lines(text: str) -> Iterator[str]:
+    for line in text.splitlines():
         if line and not line.startswith((" ", "#", "-")):
             yield line.split(" ")[0].rstrip("\\").strip()
 
@@ -427,6 +431,8 @@ def verify_body(t: LockTarget, inputs: LockInputs, txt_text: str, pylock_text: s
     except InvalidRequirement as exc:
         return [f"a line is not a requirement: {exc}"]
     ours = _pylock_pins(split_body(pylock_text), t)
+    names = [str(canonicalize_name(re.split(r"[=<>!~; ]", p, maxsplit=1)[0])) for p in _pin_lines(txt_text)]
+    problems += [f"{n} is pinned more than once" for n in sorted({n for n in names if names.count(n) > 1})]
     for name in sorted(set(txt_pins) | set(ours)):
         a, b = txt_pins.get(name), ours.get(name)
         if a is None or b is None:
@@ -522,17 +528,28 @@ def check(
         if "name" not in read_header(path):
             continue
         results.append(check_one(path, inputs_of))
-    for name, entry in sorted(read_matrix(directory).items()):
+    cells = read_matrix(directory)
+    path = directory / MATRIX
+    if path.is_file():
+        # The committed directory: every cell of the matrix is either locked (its files exist) or left out.
+        for t in committed_targets():
+            entry = cells.get(t.name)
+            if entry is None:
+                results.append(CheckResult(path, False, f"{t.name} was never made; run `envdoctor lock`"))
+            elif entry.get("status") == "locked" and not paths(t, directory)[0].is_file():
+                results.append(CheckResult(path, False, f"{t.name} is recorded as locked but its files are missing"))
+    for name, entry in sorted(cells.items()):
         if entry.get("status") == "locked":
             continue
-        path = directory / MATRIX
         try:
             now = inputs_of(LockTarget.parse(name)).digest()
         except (ValueError, KeyError) as exc:
             results.append(CheckResult(path, False, f"{name}: cannot rebuild its inputs: {exc}"))
             continue
         if entry.get("inputs_sha256") != now:
-            results.append(CheckResult(path, False, f"{name} was left out for older inputs; run `envdoctor lock`"))
+            results.append(
+                CheckResult(path, False, f"{name} is stale: it was left out for other inputs; run `envdoctor lock`")
+            )
         else:
             results.append(CheckResult(path, True, f"{name} left out: {entry.get('reason')}"))
     return tuple(results)
@@ -604,7 +621,8 @@ def record(directory: Path, outcomes: Sequence[tuple[LockTarget, LockResult | st
     (directory / MATRIX).write_text(text)
 
 
-def _reason(exc: Exception) -> str:
+def reason(exc: Exception) -> str:
+    """One line for matrix.json: the gate's sentence, or uv's last line."""
     if isinstance(exc, LockRefused):
         return "wheel gate: " + exc.gate.message()
     last = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
@@ -629,7 +647,7 @@ def make_all(
         try:
             out: tuple[LockTarget, LockResult | str] = (t, make(t, directory, uv=uv))
         except (UvError, LockRefused) as exc:
-            out = (t, _reason(exc))
+            out = (t, reason(exc))
         if progress:
             progress(*out)
         return out

@@ -22,7 +22,12 @@ def verified_by(t: lock.LockTarget) -> str:
     if test:
         return f"installed by `{test}` (Linux x86_64)"
     wf = data.get("workflow", {})
-    if t.accelerator == "cpu" and t.platform in wf.get("platforms", ()) and t.python in wf.get("python", ()):
+    if (
+        t.accelerator == "cpu"
+        and t.platform in wf.get("platforms", ())
+        and t.python in wf.get("python", ())
+        and t.set_name in wf.get("sets", ())
+    ):
         return "installed by the CI workflow only"
     return "resolved only"
 

@@ -98,7 +98,11 @@ def _lockfile_gate(strategy: Strategy, ctx: Context, verdict: Verdict) -> Verdic
     `envdoctor lock` left out is said aloud."""
     if not verdict.viable:
         return verdict
-    step = next((s for s in strategy.steps(ctx) if s.kind in ("install", "install-lock")), None)
+    try:
+        steps = strategy.steps(ctx)
+    except (AssertionError, ValueError, KeyError):  # build() calls steps() again and reports it there
+        return verdict
+    step = next((s for s in steps if s.kind in ("install", "install-lock")), None)
     if step is None:
         return verdict
     if step.kind == "install-lock" and step.lockfile:

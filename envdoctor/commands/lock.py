@@ -63,11 +63,17 @@ def main(args: argparse.Namespace) -> int:
         t = lock_mod.LockTarget(
             args.strategy, args.set_name, args.python_version, args.accelerator, args.platform, args.torch_series
         )
+        # A cell of the committed matrix keeps matrix.json in step with its files.
+        recorded = (directory / lock_mod.MATRIX).is_file() and t in lock_mod.committed_targets()
         try:
             result = lock_mod.make(t, directory)
         except (UvError, ValueError) as exc:
             print(f"REFUSED {exc}" if isinstance(exc, lock_mod.LockRefused) else f"FAILED {t.name}: {exc}")
+            if recorded and isinstance(exc, (UvError, lock_mod.LockRefused)):
+                lock_mod.record(directory, [(t, lock_mod.reason(exc))])
             return 1
+        if recorded:
+            lock_mod.record(directory, [(t, result)])
         print(f"wrote {result.requirements_txt} and {result.pylock.name} ({result.packages} packages)")
         return 0
     targets = lock_mod.committed_targets()
