@@ -17,6 +17,7 @@ import hashlib
 import json
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,11 @@ from envdoctor.strategies import matrix
 from envdoctor.strategies.common import HELD, lock_name, windows_ok
 from envdoctor.strategies.sets import active_constraints, excludes, extra_build_pairs, get_set
 from envdoctor.uv import Indexes, Uv, UvError, find_uv, write_config
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 MARK = "# envdoctor lockfile: "
 BUILD_MARK = "# source build: "
@@ -373,45 +379,31 @@ class Pin:
 
 def read_requirements(text: str) -> dict[str, Pin]:
     """The pins of a hashed requirements lockfile: name, version, marker and `--hash` values."""
-    out: dict[str, Pin] = {}
-    current: list[object] | None = None
-
-    def close() -> None:
-        if current is not None:
-            req, hashes = current
-            pinned = [s.version for s in req.specifier if s.operator == "=="]  # type: ignore[union-attr]
-            name = str(canonicalize_name(req.name))  # type: ignore[union-attr]
-            marker = str(req.marker) if req.marker else None  # type: ignore[union-attr]
-            out[name] = Pin(name, pinned[0] if pinned else str(req.specifier), marker, frozenset(hashes))  # type: ignore[arg-type]
-
+    blocks: list[tuple[str, list[str]]] = []
     for raw in text.splitlines():
-        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
-        if not line:
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("#"):
             continue
-        cont = line.rstrip("\\").strip()
-        if raw[:1] not in (" ", "\t") and not cont.startswith("--"):
-            close()
-            current = [Requirement(cont), []]
-            continue
-        for token in cont.split():
-            if token.startswith("--hash=") and current is not None:
-                current[1].append(token.split("=", 1)[1])  # type: ignore[union-attr]
-    close()
+        body = stripped.rstrip("\\").strip()
+        if raw[:1].isspace() or body.startswith("--"):
+            if blocks:  # a continuation line of the pin above: its hashes
+                blocks[-1][1].extend(tok.split("=", 1)[1] for tok in body.split() if tok.startswith("--hash="))
+        else:
+            blocks.append((body, []))
+    out: dict[str, Pin] = {}
+    for line, hashes in blocks:
+        req = Requirement(line)
+        exact = [s.version for s in req.specifier if s.operator == "=="]
+        name = str(canonicalize_name(req.name))
+        marker = str(req.marker) if req.marker else None
+        out[name] = Pin(name, exact[0] if exact else str(req.specifier), marker, frozenset(hashes))
     return out
 
 
 def _pylock_pins(pylock_text: str, t: LockTarget) -> dict[str, Pin]:
     """The pylock's packages that install on the target, with every artifact hash."""
-    import sys
-
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-
-    doc = tomllib.loads(pylock_text)
     out = {}
-    for pkg in doc.get("packages", []):
+    for pkg in tomllib.loads(pylock_text).get("packages", []):
         art = lockgate.artifacts({"packages": [pkg]})[0]
         if not lockgate.applies(art, t.python, t.platform):
             continue
