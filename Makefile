@@ -35,7 +35,7 @@ stubs:
 
 # Regenerate every lockfile of the matrix in envdoctor/data/lock.toml (PyPI needed), then the README's table.
 lockfiles:
-	$(PYTHON) -m envdoctor lock --jobs 3
+	$(PYTHON) -m envdoctor lock --jobs 6
 	$(PYTHON) -m envdoctor lock --table README.md
 
 clean-envs:
