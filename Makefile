@@ -9,7 +9,7 @@ TOOL_PY := $(TOOL_ENV)/bin/python
 STAMP := $(TOOL_ENV)/.envdoctor-stamp
 PYTEST ?= $(TOOL_PY) -m pytest
 
-.PHONY: install test test-slow lint bench demo stubs clean-envs clean-tool-env
+.PHONY: install test test-slow lint bench demo stubs lockfiles clean-envs clean-tool-env
 
 install: $(STAMP)
 
@@ -52,6 +52,11 @@ demo: $(STAMP)
 # Regenerate the kept _ext stubs under stubs/ (after an envdoctor version bump the drift test asks for it).
 stubs: $(STAMP)
 	$(TOOL_PY) -m envdoctor stub generate --kept
+
+# Regenerate every lockfile of the matrix in envdoctor/data/lock.toml (PyPI needed), then the README's table.
+lockfiles: $(STAMP)
+	$(TOOL_PY) -m envdoctor lock --jobs 6
+	$(TOOL_PY) -m envdoctor lock --table README.md
 
 clean-envs:
 	rm -rf .cache/test-envs

@@ -232,17 +232,16 @@ class _Runner:
     def do_install_lock(self, step: Step) -> str:
         assert step.lockfile
         lockfile = Path(step.lockfile)
-        # --no-deps: the lockfile is the whole closure except the held torch, which stays as it is.
-        extra = ["--no-deps", *self._common_extra(step)]
+        # --no-deps and --require-hashes (pip_install_locked): the lockfile is the whole closure except
+        # the held torch, which stays as it is, and every artifact must match its recorded hash.
+        extra = self._common_extra(step)
         stub_wheel = self._kept_stub_wheel(lockfile) if any(s.kind == "stub" for s in self.plan.steps) else None
         requirements = []
         if stub_wheel is not None:
             # The stub rides in the same uv transaction as the pins: one resolve, one install.
             requirements.append(str(stub_wheel))
             extra += ["--reinstall-package", "mmcv-ext-stub"]
-        self.uv.pip_install(
-            self.py, requirements, requirement_files=[lockfile], indexes=self._indexes(step), extra=extra
-        )
+        self.uv.pip_install_locked(self.py, lockfile, wheels=requirements, indexes=self._indexes(step), extra=extra)
         self.stub_with_pins = stub_wheel is not None
         with_stub = " and the kept `_ext` stub" if stub_wheel is not None else ""
         return f"installed the pins of {lockfile.name}{with_stub}"

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
-from envdoctor import probe
+from envdoctor import lock, probe
 from envdoctor.facts import Facts
 from envdoctor.strategies import ALL, CHOSEN, POSSIBLE, Context, Options, Step, Verdict, by_name
+from envdoctor.strategies.base import REJECTED, Strategy
 from envdoctor.strategies.common import held
 from envdoctor.strategies.sets import RequirementSet, active_constraints, excludes, pick_set
 from envdoctor.target import Target
@@ -71,7 +73,7 @@ class Plan:
 
 def rank(ctx: Context) -> tuple[tuple[Verdict, ...], str | None]:
     """Judge every strategy; the best viable one (or the one forced with --strategy) is chosen."""
-    judged = [(s, s.judge(ctx)) for s in ALL]
+    judged = [(s, _lockfile_gate(s, ctx, s.judge(ctx))) for s in ALL]
     viable = [s for s, v in judged if v.viable]
     if ctx.options.only:
         by_name(ctx.options.only)  # KeyError for an unknown name, turned into a usage error by the caller
@@ -88,6 +90,34 @@ def rank(ctx: Context) -> tuple[tuple[Verdict, ...], str | None]:
             out.append(v)
     out.sort(key=lambda v: (v.status != CHOSEN, by_name(v.strategy).rank))
     return tuple(out), chosen
+
+
+def _lockfile_gate(strategy: Strategy, ctx: Context, verdict: Verdict) -> Verdict:
+    """The wheel gate before anything changes: a lockfile this strategy would install must have a wheel
+    for every pin on this interpreter and platform (or name the source build); a matrix cell that
+    `envdoctor lock` left out is said aloud."""
+    if not verdict.viable:
+        return verdict
+    try:
+        steps = strategy.steps(ctx)
+    except (AssertionError, ValueError, KeyError):  # build() calls steps() again and reports it there
+        return verdict
+    step = next((s for s in steps if s.kind in ("install", "install-lock")), None)
+    if step is None:
+        return verdict
+    if step.kind == "install-lock" and step.lockfile:
+        gate = lock.gate_for(Path(step.lockfile), ctx.python_series, ctx.os, ctx.machine)
+        if gate is not None and not gate.ok:
+            why = f"the lockfile {Path(step.lockfile).name} fails the wheel gate: {gate.message()}"
+            return replace(verdict, status=REJECTED, reasons=(why, *verdict.reasons))
+        return verdict
+    rset = pick_set(ctx.torch, ctx.python_version)
+    left_out = rset and lock.left_out(
+        strategy.name, rset.name, ctx.python_series, ctx.accelerator or "cpu", ctx.os, ctx.machine
+    )
+    if left_out:
+        return replace(verdict, reasons=(*verdict.reasons, left_out))
+    return verdict
 
 
 def _notes(ctx: Context, rset: RequirementSet | None, steps: tuple[Step, ...]) -> tuple[str, ...]:

@@ -6,13 +6,17 @@ environment goes through here, so that flags, index settings and error handling 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from packaging.utils import parse_wheel_filename
 
 
 class UvError(RuntimeError):
@@ -103,6 +107,35 @@ class Uv:
         for c in constraints:
             args += ["-c", str(c)]
         return self.run([*args, *extra, *requirements], timeout=timeout)
+
+    def pip_install_locked(
+        self,
+        python: Path,
+        lockfile: Path,
+        *,
+        wheels: Sequence[Path | str] = (),
+        indexes: Indexes = Indexes(),
+        extra: Sequence[str] = (),
+        timeout: float | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Install exactly a lockfile's pins: --no-deps (the lockfile is the closure) and --require-hashes
+        (a pin without a hash, or an artifact whose hash differs, stops the install before it changes
+        anything). Local `wheels` riding in the same transaction (the kept stub) get their hash here."""
+        with tempfile.TemporaryDirectory(prefix="envdoctor-locked-") as tmp:
+            files = [lockfile]
+            if wheels:
+                lines = []
+                for w in map(Path, wheels):
+                    name = parse_wheel_filename(w.name)[0]
+                    digest = hashlib.sha256(w.read_bytes()).hexdigest()
+                    lines.append(f"{name} @ {w.resolve().as_uri()} --hash=sha256:{digest}")
+                local = Path(tmp) / "local-wheels.txt"
+                local.write_text("\n".join(lines) + "\n")
+                files.append(local)
+            return self.pip_install(
+                python, requirement_files=files, indexes=indexes,
+                extra=["--no-deps", "--require-hashes", *extra], timeout=timeout,
+            )  # fmt: skip
 
     def pip_uninstall(self, python: Path, names: Sequence[str]) -> None:
         self.run(["pip", "uninstall", "--python", str(python), *names])

@@ -1,8 +1,10 @@
-"""`envdoctor lock`: the committed lockfiles match their inputs, a changed input is caught, and a
-lockfile made here resolves the way the committed ones did."""
+"""`envdoctor lock`: the committed lockfiles match their inputs, a changed input or a hand edit of a
+body is caught, the wheel gate refuses a pin without a wheel, and a lockfile made here resolves the
+way the committed ones did."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,12 +16,20 @@ from envdoctor.strategies.common import HELD
 from envdoctor.uv import find_uv, write_config
 
 
+def _locked() -> list[lock.LockTarget]:
+    cells = lock.read_matrix()
+    return [t for t in lock.committed_targets() if cells.get(t.name, {}).get("status") == "locked"]
+
+
 def test_committed_lockfiles_match_their_inputs(cli) -> None:
     results = lock.check()
-    assert len(results) == len(lock.committed_targets())
+    # One result per cell of the matrix: its lockfile, or the reason it was left out.
+    assert len(results) == len(lock.committed_targets()) == len(lock.read_matrix())
     assert all(r.ok for r in results), [r.message for r in results if not r.ok]
+    assert sum("left out" not in r.message for r in results) == len(_locked()) >= 10
     run = cli("lock", "--check")
-    assert run.code == 0 and "10/10 lockfiles match" in run.out
+    n = len(results)
+    assert run.code == 0 and f"{n}/{n} lockfiles and left-out cells match" in run.out
 
 
 def test_check_fails_when_an_input_changes() -> None:
@@ -29,7 +39,8 @@ def test_check_fails_when_an_input_changes() -> None:
 
     results = lock.check(inputs_of=changed)
     assert results and not any(r.ok for r in results)
-    assert all("constraints" in r.message and "stale" in r.message for r in results)
+    assert all("stale" in r.message for r in results)
+    assert all("constraints" in r.message for r in results if r.path.suffix == ".txt")
 
 
 def test_check_cli_fails_on_a_lockfile_from_other_inputs(cli, tmp_path: Path) -> None:
@@ -40,7 +51,7 @@ def test_check_cli_fails_on_a_lockfile_from_other_inputs(cli, tmp_path: Path) ->
     lock.make(t, tmp_path, inputs=older)
     assert "mmpose==1.3.1" in set(lock.pins(lock.paths(t, tmp_path)[0]))
     run = cli("lock", "--check", "--output-dir", str(tmp_path))
-    assert run.code == 1 and "STALE" in run.out and "requirements" in run.out
+    assert run.code == 1 and "stale" in run.out and "requirements" in run.out
     # And a header edited by hand is caught too.
     txt = lock.paths(t, tmp_path)[0]
     txt.write_text(txt.read_text().replace("mmpose==1.3.1", "mmpose==1.3.2", 1))
@@ -49,14 +60,15 @@ def test_check_cli_fails_on_a_lockfile_from_other_inputs(cli, tmp_path: Path) ->
 
 
 def test_lockfiles_hold_no_torch_and_name_their_inputs() -> None:
-    for t in lock.committed_targets():
+    for t in _locked():
         txt, pylock = lock.paths(t, lockfiles_dir())
         names = {p.split("==")[0] for p in lock.pins(txt)}
         assert not names & set(HELD) and "chumpy" not in names
         assert {"mmpose", "mmcv-lite"} <= names if t.strategy == "lite-stub" else "mmpose" not in names
         head = lock.read_header(txt)
         assert head["name"] == t.name and head["sha256"] == lock.inputs_for(t).digest()
-        assert "download.pytorch.org/whl/cpu" in txt.read_text().split("\n", 4)[2]
+        where = "download.pytorch.org/whl/cpu" if t.accelerator == "cpu" else "pypi.org/simple"
+        assert where in txt.read_text().split("\n", 4)[2]
         assert 'lock-version = "1.0"' in pylock.read_text()
         assert lock.LockTarget.parse(t.name) == t
 
@@ -91,6 +103,163 @@ def test_python_3_12_lockfile_installs_with_its_source_build(tmp_path: Path) -> 
     uv.venv(venv, python=py312)
     txt = lock.paths(t, lockfiles_dir())[0]
     config = write_config(tmp_path, inputs.extra_build)
-    uv.pip_install(venv / "bin" / "python", requirement_files=[txt], extra=["--no-deps", "--config-file", str(config)])
+    # As fix installs it: --no-deps --require-hashes; the xtcocotools sdist is hashed like every wheel.
+    uv.pip_install_locked(venv / "bin" / "python", txt, extra=["--config-file", str(config)])
     names = {ln.split("==")[0] for ln in uv.pip_freeze(venv / "bin" / "python")}
     assert {"xtcocotools", "mmpose", "mmcv-lite", "numpy"} <= names
+
+
+# --- hand edits: `lock --check` verifies the whole body offline (issue 12) --------------------------------
+
+CELL = "lite-stub-modern-py311-cpu-linux"
+
+
+def _copy(tmp_path: Path) -> tuple[lock.LockTarget, Path, Path]:
+    t = lock.LockTarget.parse(CELL)
+    lock.copy_cell(t, lockfiles_dir(), tmp_path)
+    txt, pylock = lock.paths(t, tmp_path)
+    assert lock.check(tmp_path)[0].ok, "an untouched copy passes"
+    return t, txt, pylock
+
+
+def _edit(path: Path, pattern: str, repl: str) -> None:
+    text = path.read_text()
+    new, n = re.subn(pattern, repl, text, count=1, flags=re.M)
+    assert n == 1, f"{pattern} not found in {path.name}"
+    path.write_text(new)
+
+
+def _fails(cli, tmp_path: Path, *words: str) -> str:
+    [result] = lock.check(tmp_path)
+    assert not result.ok
+    for w in words:
+        assert w in result.message, result.message
+    run = cli("lock", "--check", "--output-dir", str(tmp_path))
+    assert run.code == 1 and "FAIL" in run.out
+    return result.message
+
+
+def test_check_fails_when_a_pin_is_changed(cli, tmp_path: Path) -> None:
+    _, txt, _ = _copy(tmp_path)
+    name, version = re.search(r"^([a-z0-9_.-]+)==(\S+) \\$", txt.read_text(), re.M).groups()  # type: ignore[union-attr]
+    _edit(txt, rf"^{re.escape(name)}=={re.escape(version)} ", f"{name}=={version}.post9 ")
+    _fails(cli, tmp_path, "edited by hand", f"{name} is {version}.post9 in the requirements file but {version}")
+
+
+def test_check_fails_when_a_package_is_added(cli, tmp_path: Path) -> None:
+    _, txt, _ = _copy(tmp_path)
+    txt.write_text(txt.read_text() + "cowsay==6.1 \\\n    --hash=sha256:" + "1" * 64 + "\n")
+    _fails(cli, tmp_path, "edited by hand", "cowsay is only in the requirements file")
+
+
+def test_check_fails_when_a_pin_is_duplicated(cli, tmp_path: Path) -> None:
+    _, txt, _ = _copy(tmp_path)
+    first = next(lock.pins(txt))
+    txt.write_text(txt.read_text() + f"{first}.post1 \\\n    --hash=sha256:" + "1" * 64 + "\n")
+    _fails(cli, tmp_path, "edited by hand", "is pinned more than once")
+
+
+def test_check_fails_when_a_hash_is_removed(cli, tmp_path: Path) -> None:
+    _, txt, _ = _copy(tmp_path)
+    # The first hash of the first pin that has several.
+    _edit(txt, r"^(\S+==\S+ \\\n)    --hash=sha256:[0-9a-f]{64} \\\n(?=    --hash)", r"\1")
+    _fails(cli, tmp_path, "edited by hand")
+
+
+def test_check_fails_when_a_marker_is_changed(cli, tmp_path: Path) -> None:
+    _, _, pylock = _copy(tmp_path)
+    # A package the target installs now (its marker holds) gets a marker that excludes it.
+    _edit(pylock, r"^marker = \"implementation_name != 'PyPy'\"$", "marker = \"python_full_version < '3.0'\"")
+    _fails(cli, tmp_path, "edited by hand", "is only in the requirements file")
+
+
+def test_check_fails_when_a_marker_is_added_to_a_pin(cli, tmp_path: Path) -> None:
+    _, txt, _ = _copy(tmp_path)
+    _edit(txt, r"^([a-z0-9_.-]+==\S+) \\$", r"\1 ; sys_platform == 'win32' \\")
+    _fails(cli, tmp_path, "edited by hand", "carries a marker")
+
+
+def _reseal(t: lock.LockTarget, txt: Path, pylock: Path) -> None:
+    """Recompute the body digest, as someone covering an edit would: the other checks must still hold."""
+    a, b = txt.read_text(), pylock.read_text()
+    digest = lock.body_digest(lock.split_body(a), lock.split_body(b))
+    for path, text in ((txt, a), (pylock, b)):
+        path.write_text(re.sub(r"^# body-sha256: \S+$", f"# body-sha256: {digest}", text, count=1, flags=re.M))
+
+
+def test_check_fails_when_a_pin_without_a_wheel_is_added(cli, tmp_path: Path) -> None:
+    """antlr4-python3-runtime 4.9.3 is published as an sdist only: no wheel for any cell."""
+    t, txt, pylock = _copy(tmp_path)
+    digest = "41" * 32
+    txt.write_text(txt.read_text() + f"antlr4-python3-runtime==4.9.3 \\\n    --hash=sha256:{digest}\n")
+    pylock.write_text(
+        pylock.read_text()
+        + '\n[[packages]]\nname = "antlr4-python3-runtime"\nversion = "4.9.3"\n'
+        + 'sdist = { url = "https://files.pythonhosted.org/packages/3e/38/antlr4-python3-runtime-4.9.3.tar.gz", '
+        + f'hashes = {{ sha256 = "{digest}" }} }}\n'
+    )
+    message = _fails(cli, tmp_path, "edited by hand", "wheel gate", "antlr4-python3-runtime==4.9.3")
+    assert "no wheel for cp311 on Linux x86_64" in message
+    _reseal(t, txt, pylock)
+    message = _fails(cli, tmp_path, "wheel gate", "antlr4-python3-runtime==4.9.3")
+    assert "edited by hand" not in message, "the gate alone catches it"
+
+
+def test_check_fails_when_a_named_source_build_is_dropped_from_the_header(tmp_path: Path) -> None:
+    t = next((t for t in _locked() if lock.read_matrix()[t.name].get("builds")), None)
+    if t is None:
+        pytest.skip("no committed lockfile builds a package from source")
+    lock.copy_cell(t, lockfiles_dir(), tmp_path)
+    txt, pylock = lock.paths(t, tmp_path)
+    for p in (txt, pylock):
+        _edit(p, r"^# source build: .*\n", "")
+    [result] = lock.check(tmp_path)
+    assert not result.ok and "header" in result.message  # the header no longer hashes or names the build
+
+
+def test_left_out_cells_name_the_package_and_are_current() -> None:
+    cells = lock.read_matrix()
+    left = {k: v for k, v in cells.items() if v["status"] != "locked"}
+    for name, entry in left.items():
+        assert not lock.paths(lock.LockTarget.parse(name), lockfiles_dir())[0].exists()
+        assert re.search(r"[a-z0-9_.-]+==\S+", str(entry["reason"])), entry
+    assert all(r.ok for r in lock.check() if "left out" in r.message)
+
+
+# --- the wheel gate before anything is written -------------------------------------------------------------
+
+
+def test_lock_refuses_a_pin_without_a_wheel_for_its_target(tmp_path: Path) -> None:
+    """munkres 3.0.0 is compiled and publishes no Linux aarch64 wheel: lock names it and writes nothing."""
+    t = lock.LockTarget("mmpose-free", "modern", "3.11", "cpu", "linux-aarch64")
+    now = lock.inputs_for(t)
+    with pytest.raises(lock.LockRefused) as info:
+        lock.make(t, tmp_path, inputs=replace(now, requirements=(*now.requirements, "munkres==3.0.0")))
+    assert "munkres==3.0.0" in str(info.value) and "cp311 on Linux aarch64" in str(info.value)
+    assert info.value.gate.missing == ("munkres==3.0.0",)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_lock_cli_refuses_a_left_out_cell(cli, tmp_path: Path) -> None:
+    left = [k for k, v in lock.read_matrix().items() if v["status"] == "refused"]
+    if not left:
+        pytest.skip("every cell of the matrix passes the gate")
+    t = lock.LockTarget.parse(left[0])
+    run = cli(
+        "lock", "--strategy", t.strategy, "--set", t.set_name, "--python-version", t.python,
+        "--accelerator", t.accelerator, "--platform", t.platform, "--output-dir", str(tmp_path),
+    )  # fmt: skip
+    assert run.code == 1 and "REFUSED" in run.out and "no wheel for" in run.out
+    assert not list(tmp_path.glob("*.txt"))
+
+
+@pytest.mark.slow
+def test_every_locked_cell_reproduces_from_pypi(tmp_path: Path) -> None:
+    """The whole matrix, resolved again: the same bytes as committed (exclude-newer pins PyPI's state)."""
+    targets = _locked()
+    results = lock.make_all(targets, tmp_path, jobs=3)
+    for t, outcome in results:
+        assert isinstance(outcome, lock.LockResult), f"{t.name}: {outcome}"
+        for made, committed in zip(lock.paths(t, tmp_path), lock.paths(t, lockfiles_dir()), strict=True):
+            assert made.read_text() == committed.read_text(), made.name

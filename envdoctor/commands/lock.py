@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 from pathlib import Path
 
 from envdoctor import lock as lock_mod
+from envdoctor import lockgate, locktable
 from envdoctor.errors import UsageError
 from envdoctor.resources import lockfiles_dir
 from envdoctor.strategies import ALL
@@ -17,49 +20,86 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "lock",
         help="write lockfiles (requirements.txt with hashes + pylock.toml) per strategy and target",
-        description="Resolve a strategy's requirement set with uv for a target (Python, accelerator, OS) and "
-        "write lockfiles/<strategy>-<set>-py<XY>-<accelerator>-<os>.txt and pylock.<same>.toml. Without "
-        "--strategy, makes every lockfile listed in envdoctor/data/lock.toml. torch and torchvision are held: "
-        "never in a lockfile; the header names the index to take them from.",
+        description="Resolve a strategy's requirement set with uv for a target (Python, accelerator, platform) "
+        "and write lockfiles/<strategy>-<set>-py<XY>-<accelerator>-<platform>.txt and pylock.<same>.toml. "
+        "Before writing, the wheel gate checks that every pin has a wheel for the target (or that the "
+        "lockfile's inputs name its source build); otherwise lock refuses and names the package. Without "
+        "--strategy, makes every cell of the matrix in envdoctor/data/lock.toml and records the cells the gate "
+        "leaves out in lockfiles/matrix.json. torch and torchvision are held: never in a lockfile; the header "
+        "names the index to take them from.",
     )
     p.add_argument("--check", action="store_true",
-                   help="exit 1 when a lockfile no longer matches its inputs (no network, no changes)")
+                   help="exit 1 when a lockfile no longer matches its inputs, was edited by hand (pins, hashes, "
+                   "markers), or fails the wheel gate (no network, no changes)")
+    p.add_argument("--table", nargs="?", const="-", metavar="FILE",
+                   help="print the matrix table (Markdown), or write it between the lock-table markers of FILE "
+                   "(README.md)")
     p.add_argument("--strategy", choices=[s.name for s in ALL])
     p.add_argument("--set", dest="set_name", choices=[s.name for s in requirement_sets()], default="modern")
     p.add_argument("--python-version", default="3.11", metavar="X.Y")
     p.add_argument("--accelerator", default="cpu", metavar="cpu|cuXYZ")
-    p.add_argument("--os", default="linux", choices=["linux", "windows", "macos"])
+    p.add_argument("--platform", "--os", dest="platform", default="linux", choices=list(lockgate.platforms()),
+                   help="linux (x86_64), linux-aarch64, macos (arm64) or windows (amd64)")
     p.add_argument("--torch-series", metavar="M.m", help="prebuilt only: the torch series the mmcv wheel is for")
+    p.add_argument("--jobs", type=int, default=2, metavar="N", help="cells resolved at once (default 2)")
     p.add_argument("--output-dir", metavar="DIR", help=f"where the lockfiles go (default {lockfiles_dir()})")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     directory = Path(args.output_dir) if args.output_dir else lockfiles_dir()
+    if args.table:
+        return _table(args.table, directory)
     if args.check:
         results = lock_mod.check(directory)
         if not results:
             raise UsageError(f"No envdoctor lockfiles in {directory}.")
         for r in results:
-            print(("ok    " if r.ok else "STALE ") + r.message)
+            print(("ok    " if r.ok else "FAIL  ") + r.message)
         bad = [r for r in results if not r.ok]
-        print(f"{len(results) - len(bad)}/{len(results)} lockfiles match their inputs.")
+        print(f"{len(results) - len(bad)}/{len(results)} lockfiles and left-out cells match their inputs.")
         return 1 if bad else 0
     if args.strategy:
-        targets = [
-            lock_mod.LockTarget(
-                args.strategy, args.set_name, args.python_version, args.accelerator, args.os, args.torch_series
-            )
-        ]
-    else:
-        targets = list(lock_mod.committed_targets())
-    failed = 0
-    for t in targets:
+        t = lock_mod.LockTarget(
+            args.strategy, args.set_name, args.python_version, args.accelerator, args.platform, args.torch_series
+        )
+        # A cell of the committed matrix keeps matrix.json in step with its files.
+        recorded = (directory / lock_mod.MATRIX).is_file() and t in lock_mod.committed_targets()
         try:
             result = lock_mod.make(t, directory)
         except (UvError, ValueError) as exc:
-            failed += 1
-            print(f"FAILED {t.name}: {exc}")
-            continue
+            print(f"REFUSED {exc}" if isinstance(exc, lock_mod.LockRefused) else f"FAILED {t.name}: {exc}")
+            if recorded and isinstance(exc, (UvError, lock_mod.LockRefused)):
+                lock_mod.record(directory, [(t, lock_mod.reason(exc))])
+            return 1
+        if recorded:
+            lock_mod.record(directory, [(t, result)])
         print(f"wrote {result.requirements_txt} and {result.pylock.name} ({result.packages} packages)")
-    return 1 if failed else 0
+        return 0
+    targets = lock_mod.committed_targets()
+    start = time.monotonic()
+    done = [0]
+
+    def progress(t: lock_mod.LockTarget, outcome: lock_mod.LockResult | str) -> None:
+        done[0] += 1
+        what = f"{outcome.packages} packages" if isinstance(outcome, lock_mod.LockResult) else f"left out: {outcome}"
+        print(f"[{done[0]}/{len(targets)} {time.monotonic() - start:4.0f}s] {t.name}: {what}", flush=True)
+
+    results = lock_mod.make_all(targets, directory, jobs=args.jobs, progress=progress)
+    made = sum(isinstance(o, lock_mod.LockResult) for _, o in results)
+    print(f"{made}/{len(results)} cells locked, {len(results) - made} left out (lockfiles/matrix.json says why), "
+          f"in {time.monotonic() - start:.0f} s.")
+    return 0
+
+
+def _table(where: str, directory: Path) -> int:
+    text = locktable.render(directory)
+    if where == "-":
+        sys.stdout.write(text)
+        return 0
+    path = Path(where)
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file.")
+    changed = locktable.write_into(path, text)
+    print(f"{path}: the lockfile table was {'updated' if changed else 'already current'}.")
+    return 0

@@ -52,11 +52,16 @@ def lock_name(strategy: str, set_name: str, python_series: str, accelerator: str
 def find_lockfile(ctx: Context, strategy: str, rset: RequirementSet, torch_free: bool) -> Path | None:
     """The committed lockfile for this target. A strategy that never touches torch-built binaries
     (torch is held, out of the lock) may use the cpu lockfile on any accelerator."""
+    from envdoctor.lockgate import platform_for
+
+    platform = platform_for(ctx.os, ctx.machine)  # linux x86_64 and linux aarch64 have lockfiles of their own
+    if platform is None:
+        return None
     accs = [ctx.accelerator or "cpu"]
     if torch_free and "cpu" not in accs:
         accs.append("cpu")
     for acc in accs:
-        path = lockfiles_dir() / f"{lock_name(strategy, rset.name, ctx.python_series, acc, ctx.os)}.txt"
+        path = lockfiles_dir() / f"{lock_name(strategy, rset.name, ctx.python_series, acc, platform.key)}.txt"
         if path.is_file():
             return path
     return None
