@@ -119,7 +119,7 @@ def _prebuilt_mmcv(t: LockTarget, openmmlab: tuple[str, ...]) -> tuple[str, str]
 def inputs_for(t: LockTarget) -> LockInputs:
     """Everything that decides the lockfile's content, read from envdoctor's data files."""
     settings = _settings()
-    rset = get_set(t.set_name)
+    rset = get_set(t.set_name).for_target(t.python, t.os)
     find_links: tuple[str, ...] = ()
     notes: list[str] = []
     if t.strategy == "lite-stub":
@@ -134,8 +134,8 @@ def inputs_for(t: LockTarget) -> LockInputs:
         notes.append("after installing, envdoctor installs its DWPose port as `mmpose` (envdoctor fix does)")
     else:
         raise ValueError(f"unknown strategy {t.strategy}")
-    # torch is unknown when locking: every torch-dependent constraint applies (the safe side).
-    cons = active_constraints(None, packages)
+    # torch is unknown when locking: the torch rows are judged against the oldest torch this Python can have.
+    cons = active_constraints(None, packages, t.python)
     platform = settings["platform"][t.os]  # type: ignore[index]
     torch_index = str(settings["torch"]["index"]).format(accelerator=t.accelerator)  # type: ignore[index]
     return LockInputs(

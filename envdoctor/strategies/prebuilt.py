@@ -122,7 +122,7 @@ def _arch_list(ctx: Context) -> str:
 
 
 def judge(ctx: Context) -> Verdict:
-    rset = pick_set(ctx.torch, ctx.python_version)
+    rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
     if ctx.torch is None:
         return Verdict(
             name, REJECTED, ("torch is not installed: a prebuilt mmcv is matched to the torch it runs on",), description
@@ -171,7 +171,7 @@ def judge(ctx: Context) -> Verdict:
 
 
 def steps(ctx: Context) -> tuple[Step, ...]:
-    rset = pick_set(ctx.torch, ctx.python_version)
+    rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
     assert rset is not None and ctx.torch is not None, "judge() rejects these targets"
     pre, reinstall = provider_steps(ctx, keep="mmcv")
     removal: tuple[Step, ...] = ()
