@@ -51,21 +51,14 @@ def judge(ctx: Context) -> Verdict:
         local = local_wheel(ctx, need)
         if local is not None:
             reasons.append(f"{need.pin} from the local wheel {local}")
-        elif ctx.options.build:
-            reasons.append(
-                f"--build: {need.pin} has no wheel for {target_tag(ctx)}: uv compiles it from its sdist during "
-                f"the install against numpy 2 (a C compiler is needed); {need.why}"
-            )
         else:
-            return Verdict(
-                name,
-                REJECTED,
-                (
-                    f"{need.package} {need.version} has no wheel for {target_tag(ctx)} (PyPI has wheels for Python "
-                    f"{need.wheels}); `--build` would compile it from its sdist, or --find-links DIR with such a wheel",
-                ),
-                description,
+            missing = (
+                f"{need.package} {need.version} has no wheel for {target_tag(ctx)} (PyPI has wheels for Python "
+                f"{need.wheels}); `--build` would compile it from its sdist, or --find-links DIR with such a wheel"
             )
+            if ctx.options.build:
+                missing += f"; --build does not build {need.package} in this version of envdoctor"
+            return Verdict(name, REJECTED, (missing,), description)
     reasons += [f"{e.why} (breaker #{e.breaker})" for e in extra_builds(ctx.python_version)]
     if ctx.accelerator and ctx.accelerator != "cpu":
         reasons.append("mmcv's CUDA ops are not compiled: code that needs them fails loudly")
