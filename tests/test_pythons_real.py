@@ -146,7 +146,7 @@ def test_313_with_pypi_torch_plans_fixes_and_runs_dwpose(fixed_313: tuple[Path, 
     freeze = dict(ln.split("==") for ln in find_uv().pip_freeze(venv_python(venv)) if "==" in ln)
     assert freeze["torch"] == TORCH[0] and freeze["torchvision"] == TORCH[1], "torch is held"
     assert freeze["numpy"].startswith("2.") and freeze["transformers"] == "4.45.0"
-    assert_green(venv)
+    # fix's last step is `envdoctor check` (exit 0 asserted above); a second run would only cost a minute.
     out = dwpose_forward(venv_python(venv), "mmpose-free", tmp_path)
     assert out["keypoints_shape"] == [1, 133, 2] and out["face_shape"] == [68, 2] and out["finite"]
 
