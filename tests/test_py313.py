@@ -52,6 +52,7 @@ def test_312_keeps_numpy_1_where_xtcocotools_is_a_numpy_1_build() -> None:
     assert "numpy<2" in with_mmpose and "opencv-python<=4.11.0.86" in with_mmpose
     free = {c.requirement for c in active_constraints(ctx.torch, rset.requirements, "3.12")}
     assert "numpy<2" not in free, "mmpose-free on torch 2.14 takes numpy 2"
+    assert "opencv-python<5" in free and "opencv-python<5" not in with_mmpose, "4.x: by <5, or by <=4.11.0.86"
 
 
 def test_without_torch_the_pythons_oldest_torch_decides_numpy() -> None:

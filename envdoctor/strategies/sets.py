@@ -76,6 +76,7 @@ class Constraint:
     python: SpecifierSet | None = None
     with_: str | None = None
     after: str | None = None
+    unless: tuple[str, ...] = ()
 
 
 @cache
@@ -148,6 +149,7 @@ def constraints() -> tuple[Constraint, ...]:
                 python=SpecifierSet(when["python"]) if "python" in when else None,
                 with_=when.get("with"),
                 after=when.get("after"),
+                unless=tuple([when["unless"]] if isinstance(when.get("unless"), str) else when.get("unless", ())),
             )
         )
     return tuple(out)
@@ -188,7 +190,8 @@ def active_constraints(
                 continue
             active[c.id] = c
             changed = True
-    return tuple(c for c in constraints() if c.id in active)
+    # `unless` is judged on the finished set: a row that another row makes redundant stays out.
+    return tuple(c for c in constraints() if c.id in active and not any(u in active for u in c.unless))
 
 
 @dataclass(frozen=True)
