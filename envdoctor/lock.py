@@ -170,7 +170,7 @@ def torch_index(accelerator: str) -> str:
 def inputs_for(t: LockTarget) -> LockInputs:
     """Everything that decides the lockfile's content, read from envdoctor's data files."""
     settings = _settings()
-    rset = get_set(t.set_name)
+    rset = get_set(t.set_name).for_target(t.python, t.os)
     find_links: tuple[str, ...] = ()
     notes: list[str] = []
     if t.strategy == "lite-stub":
@@ -187,8 +187,8 @@ def inputs_for(t: LockTarget) -> LockInputs:
         raise ValueError(f"unknown strategy {t.strategy}")
     if t.platform not in lockgate.platforms():
         raise ValueError(f"unknown platform {t.platform} (one of {', '.join(lockgate.platforms())})")
-    # torch is unknown when locking: every torch-dependent constraint applies (the safe side).
-    cons = active_constraints(None, packages)
+    # torch is unknown when locking: the torch rows are judged against the oldest torch this Python can have.
+    cons = active_constraints(None, packages, t.python)
     return LockInputs(
         requirements=tuple(packages),
         constraints=tuple(dict.fromkeys(c.requirement for c in cons if not c.build)),

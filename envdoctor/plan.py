@@ -143,8 +143,9 @@ def _notes(ctx: Context, rset: RequirementSet | None, steps: tuple[Step, ...]) -
         notes.append(f"left out: {name}: {why}")
     installs = next((s for s in steps if s.kind in ("install", "install-lock")), None)
     if installs is not None:
-        for c in active_constraints(ctx.torch, installs.packages or _set_packages(rset)):
-            notes.append(f"constraint {c.requirement} (breaker #{c.breaker}): {c.why}")
+        for c in active_constraints(ctx.torch, installs.packages or _set_packages(rset), ctx.python_version):
+            source = f" (breaker #{c.breaker})" if c.breaker is not None else ""
+            notes.append(f"constraint {c.requirement}{source}: {c.why}")
         if installs.kind == "install" and not ctx.options.resolve:
             notes.append("no committed lockfile matches this target: uv resolves the set now (said, not silent)")
     return tuple(notes)
@@ -156,7 +157,7 @@ def _set_packages(rset: RequirementSet | None) -> tuple[str, ...]:
 
 def build(target: Target, facts: Facts, options: Options | None = None) -> Plan:
     ctx = Context.from_facts(facts, options)
-    rset = pick_set(ctx.torch, ctx.python_version)
+    rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
     verdicts, chosen = rank(ctx)
     steps = by_name(chosen).steps(ctx) if chosen else ()
     refusal = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -12,7 +13,10 @@ from envdoctor import target as target_mod
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.commands._fixargs import add_plan_args, dump, options, render
 from envdoctor.errors import UsageError
+from envdoctor.pythons import find_python
 from envdoctor.uv import Indexes, UvError, find_uv
+
+SERIES = re.compile(r"3\.\d+")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,10 +68,19 @@ def _create(args: argparse.Namespace) -> None:
             print(f"{venv} already exists; treating it as it is.", file=sys.stderr)
             return
         raise UsageError(f"{venv} exists and is not a virtual environment; pick an empty folder.")
+    python = args.python_version
+    found = find_python(python) if SERIES.fullmatch(python) else None
+    if found is not None:
+        # uv alone misses an installed pyenv Python that is not selected, and may not reach its downloads.
+        python = str(found.python)
+        print(f"Python {args.python_version}: {found.python} (found via {found.via})", file=sys.stderr)
     try:
-        find_uv().venv(venv, python=args.python_version)
+        find_uv().venv(venv, python=python)
     except UvError as exc:
-        raise UsageError(f"uv could not create {venv} with Python {args.python_version}: {exc}") from exc
+        raise UsageError(
+            f"uv could not create {venv} with Python {args.python_version} (none found via uv, PATH or pyenv; "
+            f"install one, e.g. `uv python install {args.python_version}`): {exc}"
+        ) from exc
     print(f"created {venv} (Python {args.python_version})", file=sys.stderr)
 
 

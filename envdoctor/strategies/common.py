@@ -10,7 +10,7 @@ from packaging.version import Version
 
 from envdoctor.resources import lockfiles_dir
 from envdoctor.strategies.base import Context, Step
-from envdoctor.strategies.sets import RequirementSet, active_constraints, excludes, extra_build_pairs
+from envdoctor.strategies.sets import RequirementSet, active_constraints, coverage, excludes, extra_build_pairs
 from envdoctor.windows import window_for
 
 MMCV_PROVIDERS = ("mmcv", "mmcv-lite", "mmcv-full")
@@ -78,7 +78,7 @@ def install_step(
     reinstall: tuple[str, ...] = (),
     no_build: tuple[str, ...] = (),
 ) -> Step:
-    cons = active_constraints(ctx.torch, packages)
+    cons = active_constraints(ctx.torch, packages, ctx.python_version)
     runtime = tuple(dict.fromkeys(c.requirement for c in cons if not c.build))
     build = tuple(dict.fromkeys(c.requirement for c in cons if c.build))
     excl = tuple(name for name, _ in excludes()) + held(ctx)
@@ -154,6 +154,6 @@ def verify_step() -> Step:
 
 def no_set(ctx: Context) -> str:
     return (
-        f"MuseTalk's requirement sets need torch 2.0 or newer on Python 3.10-3.12; "
-        f"this target has torch {ctx.torch or 'none'} on Python {ctx.python_series}"
+        f"no MuseTalk requirement set fits torch {ctx.torch or 'none'} on Python {ctx.python_series} "
+        f"(the sets cover {coverage()})"
     )

@@ -6,6 +6,11 @@ functions, so it runs; an op that is called raises loudly instead of returning g
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import Version
+
 from envdoctor.strategies.base import POSSIBLE, REJECTED, Context, Step, Verdict
 from envdoctor.strategies.common import (
     available,
@@ -16,7 +21,7 @@ from envdoctor.strategies.common import (
     verify_step,
     windows_ok,
 )
-from envdoctor.strategies.sets import extra_builds, pick_set
+from envdoctor.strategies.sets import NeedsWheel, RequirementSet, extra_builds, needs_wheel, pick_set
 
 name = "lite-stub"
 rank = 2
@@ -24,7 +29,7 @@ description = "mmcv-lite (pure Python) inside every mmdet/mmpose window, plus th
 
 
 def judge(ctx: Context) -> Verdict:
-    rset = pick_set(ctx.torch, ctx.python_version)
+    rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
     if rset is None:
         return Verdict(name, REJECTED, (no_set(ctx),), description)
     if not available("envdoctor.stub"):
@@ -42,6 +47,18 @@ def judge(ctx: Context) -> Verdict:
         "the stub gives all 112 `_ext` names; nms, bbox_overlaps, roi_align, roi_pool and the deformable convs "
         "are real (on torch and torchvision), the rest raise by name if called (DWPose inference calls none)",
     ]
+    for need in needs_wheel(ctx.python_version, _packages(rset)):
+        local = local_wheel(ctx, need)
+        if local is not None:
+            reasons.append(f"{need.pin} from the local wheel {local}")
+        else:
+            missing = (
+                f"{need.package} {need.version} has no wheel for {target_tag(ctx)} (PyPI has wheels for Python "
+                f"{need.wheels}); `--build` would compile it from its sdist, or --find-links DIR with such a wheel"
+            )
+            if ctx.options.build:
+                missing += f"; --build does not build {need.package} in this version of envdoctor"
+            return Verdict(name, REJECTED, (missing,), description)
     reasons += [f"{e.why} (breaker #{e.breaker})" for e in extra_builds(ctx.python_version)]
     if ctx.accelerator and ctx.accelerator != "cpu":
         reasons.append("mmcv's CUDA ops are not compiled: code that needs them fails loudly")
@@ -49,14 +66,16 @@ def judge(ctx: Context) -> Verdict:
 
 
 def steps(ctx: Context) -> tuple[Step, ...]:
-    rset = pick_set(ctx.torch, ctx.python_version)
+    rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
     assert rset is not None, "judge() rejects a target without a requirement set"
     pre, reinstall = provider_steps(ctx, keep="mmcv-lite")
-    packages = (*rset.requirements, *rset.openmmlab, f"mmcv-lite=={rset.mmcv}")
+    packages = _packages(rset)
+    wheels = [local_wheel(ctx, need) for need in needs_wheel(ctx.python_version, packages)]
+    links = tuple(dict.fromkeys(str(w.parent) for w in wheels if w is not None))
     return (
         *torch_step(ctx),
         *pre,
-        install_step(ctx, name, rset, packages, torch_free=True, reinstall=reinstall),
+        install_step(ctx, name, rset, packages, torch_free=True, reinstall=reinstall, find_links=links),
         Step(
             kind="stub",
             summary="the `mmcv._ext` stub: the kept one goes in with the pinned set when it matches, "
@@ -64,3 +83,57 @@ def steps(ctx: Context) -> tuple[Step, ...]:
         ),
         verify_step(),
     )
+
+
+def _packages(rset: RequirementSet) -> tuple[str, ...]:
+    return (*rset.requirements, *rset.openmmlab, f"mmcv-lite=={rset.mmcv}")
+
+
+_WHEEL_OS = {"linux": ("linux", "manylinux", "musllinux"), "macos": ("macosx",), "windows": ("win",)}
+_WHEEL_MACHINE = {"amd64": "x86_64", "arm64": "aarch64"}
+_MACHINE_NAMES = {"x86_64": ("x86_64", "amd64"), "aarch64": ("aarch64", "arm64", "universal2")}
+
+
+def target_tag(ctx: Context) -> str:
+    """How a wheel tag names this target: cp313-linux_x86_64, cp313-macosx_arm64, cp313-win_amd64."""
+    machine = ctx.machine or "unknown"
+    if ctx.os == "windows":
+        return f"{ctx.python_tag}-win_{'amd64' if machine in ('amd64', 'x86_64') else machine}"
+    if ctx.os == "macos":
+        return f"{ctx.python_tag}-macosx_{'arm64' if machine in ('arm64', 'aarch64') else machine}"
+    return f"{ctx.python_tag}-{ctx.os}_{_WHEEL_MACHINE.get(machine, machine)}"
+
+
+def _fits(ctx: Context, whl: Path) -> bool:
+    try:
+        _name, _version, _build, tags = parse_wheel_filename(whl.name)
+    except InvalidWheelFilename:
+        return False
+    machine = _WHEEL_MACHINE.get(ctx.machine, ctx.machine)
+    machines = _MACHINE_NAMES.get(machine, (machine,))
+    for t in tags:
+        python_ok = t.interpreter == ctx.python_tag or t.abi == "abi3"
+        platform_ok = t.platform == "any" or (
+            t.platform.startswith(_WHEEL_OS.get(ctx.os, (ctx.os,))) and any(t.platform.endswith(m) for m in machines)
+        )
+        if python_ok and platform_ok:
+            return True
+    return False
+
+
+def local_wheel(ctx: Context, need: NeedsWheel) -> Path | None:
+    """A wheel of `need` that fits this target, in a --find-links folder or the wheelhouse."""
+    from envdoctor.strategies.prebuilt import wheelhouse
+
+    roots = [*ctx.options.find_links, wheelhouse(ctx)]
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for whl in sorted(root.rglob("*.whl")):
+            try:
+                dist, version, _build, _tags = parse_wheel_filename(whl.name)
+            except InvalidWheelFilename:
+                continue
+            if canonicalize_name(dist) == need.package and version == Version(need.version) and _fits(ctx, whl):
+                return whl
+    return None

@@ -23,7 +23,7 @@ PORT_DIST = "envdoctor-mmpose-free"
 
 
 def judge(ctx: Context) -> Verdict:
-    rset = pick_set(ctx.torch, ctx.python_version)
+    rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
     if rset is None:
         return Verdict(name, REJECTED, (no_set(ctx),), description)
     if not _port_ready():
@@ -62,7 +62,7 @@ def _removes() -> tuple[str, ...]:
 
 
 def steps(ctx: Context) -> tuple[Step, ...]:
-    rset = pick_set(ctx.torch, ctx.python_version)
+    rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
     assert rset is not None, "judge() rejects a target without a requirement set"
     gone = tuple(d for d in _removes() if ctx.has(d))
     summary = "uninstall the OpenMMLab packages (the port replaces them): " + ", ".join(gone)

@@ -251,7 +251,7 @@ def opt_in_sources(ctx: Context, rset: RequirementSet) -> list[str]:
 
 
 def judge(ctx: Context) -> Verdict:
-    rset = pick_set(ctx.torch, ctx.python_version)
+    rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
     if ctx.torch is None:
         return Verdict(
             name, REJECTED, ("torch is not installed: a prebuilt mmcv is matched to the torch it runs on",), description
@@ -310,7 +310,7 @@ def judge(ctx: Context) -> Verdict:
 
 
 def steps(ctx: Context) -> tuple[Step, ...]:
-    rset = pick_set(ctx.torch, ctx.python_version)
+    rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
     assert rset is not None and ctx.torch is not None, "judge() rejects these targets"
     pre, reinstall = provider_steps(ctx, keep="mmcv")
     removal: tuple[Step, ...] = ()

@@ -85,11 +85,11 @@ def test_cuda_12_4_and_aarch64_and_windows() -> None:
     assert win["chosen"] == "prebuilt"
 
 
-def test_python_3_13_has_no_requirement_set() -> None:
-    v = verdicts(facts(py="3.13.1"))
+def test_python_3_14_has_no_requirement_set() -> None:
+    v = verdicts(facts(py="3.14.1"))
     assert v["chosen"] is None
     for name in ("prebuilt", "lite-stub", "mmpose-free"):
-        assert v[name].status == REJECTED and "Python 3.10-3.12" in v[name].reasons[0]
+        assert v[name].status == REJECTED and "Python <3.14,>=3.10 (modern)" in v[name].reasons[0]
 
 
 def test_build_plans_a_correct_source_build(tmp_path: Path) -> None:
@@ -131,5 +131,5 @@ def test_torch_is_held_unless_allowed(allow: bool) -> None:
     ctx = Context.from_facts(f, Options(allow_torch_change=allow, lockfile=None))
     step = next(s for s in by_name("lite-stub").steps(ctx) if s.kind == "install-lock")
     assert step.lockfile  # the committed torch-free lockfile fits any accelerator
-    ctx2 = Context.from_facts(facts("2.14.1", py="3.13.0"), Options(allow_torch_change=allow))
+    ctx2 = Context.from_facts(facts("2.14.1", py="3.14.0"), Options(allow_torch_change=allow))
     assert rank(ctx2)[1] is None
