@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 class UvError(RuntimeError):
@@ -65,14 +68,23 @@ class Uv:
         cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "UV_NO_PROGRESS": "1", **self.env}
-        proc = subprocess.run(
+        # uv runs in a process group of its own, so that an interrupted envdoctor stops uv and every
+        # build it started (not only the uv process), and on Linux uv dies with envdoctor even on SIGKILL.
+        popen = subprocess.Popen(
             [self.binary, *args],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env=env,
-            timeout=timeout,
             cwd=cwd,
+            **_own_group(),
         )
+        try:
+            stdout, stderr = popen.communicate(timeout=timeout)
+        except BaseException:
+            stop_group(popen)
+            raise
+        proc = subprocess.CompletedProcess(popen.args, popen.returncode, stdout, stderr)
         if check and proc.returncode != 0:
             raise UvError(args, proc.returncode, proc.stderr)
         return proc
@@ -216,6 +228,54 @@ class Uv:
         for f in build_constraints:
             args += ["--build-constraint", str(f)]
         return self.run([*args, source], timeout=timeout)
+
+
+def _own_group() -> dict[str, Any]:
+    if os.name == "nt":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    if sys.platform.startswith("linux"):
+        return {"start_new_session": True, "preexec_fn": _die_with_parent}
+    return {"start_new_session": True}
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the parent dies (PR_SET_PDEATHSIG), so a killed envdoctor
+    never leaves uv installing on its own."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def stop_group(popen: subprocess.Popen[str], grace: float = 5.0) -> None:
+    """Stop a child started with `_own_group()` and everything it started: TERM, then KILL."""
+    if popen.poll() is None:
+        try:
+            if os.name == "nt":
+                popen.terminate()
+            else:
+                os.killpg(popen.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        popen.communicate(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    except BaseException:  # a second signal while waiting: still make sure the group ends below
+        pass
+    if os.name != "nt":
+        try:
+            os.killpg(popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    elif popen.poll() is None:
+        popen.kill()
+    try:
+        popen.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def write_config(folder: Path, extra_build: Sequence[tuple[str, Sequence[str]]]) -> Path:
