@@ -3,8 +3,9 @@
     python tx_driver.py ENV INDEX_URL [--quick] [--no-wait]
 
 The plan is the real plan of ENV with its steps replaced: uninstall tinyext, uninstall purepkg, install
-slowpkg from INDEX_URL (a slow loopback index), verify by importing in the target. `--quick` keeps only
-the purepkg uninstall. Progress lines go to stdout as they happen; the last line is the result as JSON.
+slowpkg from INDEX_URL (a slow loopback index), verify by importing slowpkg in the target. `--quick`
+keeps only the purepkg uninstall and verifies by importing tinyext. Progress lines go to stdout as they
+happen; the last line is the result as JSON.
 """
 
 from __future__ import annotations
@@ -22,10 +23,14 @@ from envdoctor.strategies import Step
 from envdoctor.uv import Indexes
 
 
-def _imports(target: target_mod.Target, plan: plan_mod.Plan) -> apply_mod.Verification:
-    proc = subprocess.run([str(target.python), "-c", "import slowpkg"], capture_output=True, text=True)
-    failures = () if proc.returncode == 0 else (f"imports: {proc.stderr.strip()[-200:]}",)
-    return apply_mod.Verification(proc.returncode and 1, "import slowpkg", failures, ("imports",) if failures else ())
+def _imports(module: str):  # noqa: ANN202
+    def verify(target: target_mod.Target, plan: plan_mod.Plan) -> apply_mod.Verification:
+        proc = subprocess.run([str(target.python), "-c", f"import {module}"], capture_output=True, text=True)
+        failures = () if proc.returncode == 0 else (f"imports: {proc.stderr.strip()[-200:]}",)
+        return apply_mod.Verification(1 if failures else 0, f"import {module}", failures,
+                                      ("imports",) if failures else ())  # fmt: skip
+
+    return verify
 
 
 def main() -> int:
@@ -39,12 +44,13 @@ def main() -> int:
             *steps,
             Step(kind="install", summary="install slowpkg from the slow index", packages=("slowpkg",), long=True),
         ]
-    plan = replace(plan, steps=(*steps, Step(kind="verify", summary="import slowpkg")), chosen="test", refusal=None)
+    plan = replace(plan, steps=(*steps, Step(kind="verify", summary="import in the target")), chosen="test",
+                   refusal=None)
     result = apply_mod.apply(
         plan,
         sources=apply_mod.Sources(indexes=Indexes(index_url=index)),
         progress=lambda m: print(m, flush=True),
-        verifier=_imports,
+        verifier=_imports("tinyext" if "--quick" in flags else "slowpkg"),
         cache=Path(env) / ".." / "cache",
         wait="--no-wait" not in flags,
     )
