@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from envdoctor.apply.request import Sources
+from envdoctor.apply.request import PYPI, Sources
 from envdoctor.plan import Plan
 from envdoctor.strategies import Step
 from envdoctor.strategies.common import HELD
@@ -95,9 +95,8 @@ def torch(ctx: StepContext, step: Step) -> str:
     reqs = local_torch(ctx.sources.torch) or [f"torch{rset.torch}" if rset else "torch", "torchvision"]
     if ctx.sources.torch is not None:
         ctx.uv.pip_install(ctx.python, reqs, indexes=ctx.sources.torch)
-        where = "PyPI" if ctx.sources.torch.index_url and not ctx.sources.torch.extra_index_urls and not (
-            ctx.sources.torch.find_links
-        ) else "the torch index given"
+        given = ctx.sources.torch.extra_index_urls or ctx.sources.torch.find_links
+        where = "the torch index given" if given else str(ctx.sources.torch.index_url)
     else:
         ctx.uv.pip_install(ctx.python, reqs, extra=["--torch-backend", "auto"])
         where = "uv's --torch-backend auto (the index for this machine's driver)"
@@ -108,7 +107,12 @@ def torchvision(ctx: StepContext, step: Step) -> str:
     """The torchvision release made for the held torch, from the index that serves that torch."""
     torch_pin = next(c for c in step.constraints if c.startswith("torch=="))
     cons = [ctx.write("torch-held.txt", [torch_pin])]
-    indexes = ctx.sources.torch or Indexes(index_url=step.find_links[0] if step.find_links else None)
+    indexes = ctx.sources.torch
+    if indexes is None:
+        base = ctx.sources.indexes.index_url or PYPI
+        # Only the torch index's torchvision counts (first-index); the rest of its needs come from the base.
+        extra = (step.index_url,) if step.index_url and step.index_url != base else ()
+        indexes = Indexes(index_url=base, extra_index_urls=extra, strategy="first-index" if extra else None)
     ctx.uv.pip_install(ctx.python, list(step.packages), constraints=cons, indexes=indexes)
     return f"installed {', '.join(step.packages)} beside {torch_pin}"
 

@@ -26,10 +26,11 @@ from types import FrameType
 from envdoctor.apply import keep
 from envdoctor.apply.envlock import locked, state_dir
 from envdoctor.apply.journal import Journal, read
+from envdoctor.apply.preflight import prepare
 from envdoctor.apply.request import Sources
 from envdoctor.apply.results import ApplyResult, StepOutcome, Verification
 from envdoctor.apply.steps import HANDLERS, StepContext, StepFailed
-from envdoctor.apply.verification import Verifier, baseline, check_verifier, judge
+from envdoctor.apply.verification import Baseline, Verifier, baseline, check_verifier, judge
 from envdoctor.plan import Plan
 from envdoctor.strategies.common import HELD
 from envdoctor.target import Target
@@ -186,6 +187,7 @@ def apply(
     cache: Path = DEFAULT_CACHE,
     wait: bool = True,
     notices: tuple[str, ...] = (),
+    before: Baseline = baseline,
 ) -> ApplyResult:
     """Apply `plan` as a transaction; on a failure or SIGINT/SIGTERM put the environment back exactly."""
     if plan.refusal:
@@ -194,15 +196,22 @@ def apply(
         return ApplyResult(False, "no strategy works for this target: see the reasons in the plan", (), (), ())
     uv = uv or find_uv()
     say = progress or (lambda _m: None)
+    prepared = prepare(plan, sources or Sources())
+    if prepared.refusal:
+        return ApplyResult(False, prepared.refusal, (), (), ())
+    for notice in prepared.notices:
+        say(f"notice: {notice}")
     with locked(plan.target.prefix, "fix", wait=wait, say=say):
         refusal = unfinished_refusal(plan.target)
         if refusal:
             return ApplyResult(False, refusal, (), (), ())
-        return _run(plan, uv, sources or Sources(), say, verifier, keep_snapshot, cache, notices)
+        return _run(plan, uv, prepared.sources, say, verifier, before, keep_snapshot, cache,
+                    (*notices, *prepared.notices))  # fmt: skip
 
 
 def _run(
-    plan: Plan, uv: Uv, sources: Sources, say: Progress, verifier: Verifier, keep_snapshot: Path | None,
+    plan: Plan, uv: Uv, sources: Sources, say: Progress, verifier: Verifier, before: Baseline,
+    keep_snapshot: Path | None,
     cache: Path, notices: tuple[str, ...],
 ) -> ApplyResult:  # fmt: skip
     target = plan.target
@@ -218,7 +227,7 @@ def _run(
         snapshot: tuple[str, ...] = ()
         snap_file = keep_snapshot or (cache / "snapshots" / f"{time.strftime('%Y%m%d-%H%M%S')}.txt")
         try:
-            failing_before = baseline(target) if verifier is check_verifier else None
+            failing_before = before(target)
             snapshot = tuple(uv.pip_freeze(target.python))
             snap_file.parent.mkdir(parents=True, exist_ok=True)
             snap_file.write_text("\n".join(snapshot) + "\n")

@@ -19,6 +19,8 @@ from envdoctor.target import Target
 NOT_MANAGED = ("models.", "gpu.", "tools.")
 
 Verifier = Callable[[Target, Plan], Verification]
+Baseline = Callable[[Target], frozenset[str]]
+"""The ids of the checks fix does not manage that fail before any change."""
 
 
 def _managed(check_id: str) -> bool:
