@@ -26,6 +26,7 @@ from txenv import build_ext_wheel, driver, files_state, make_env, pure_wheel, sl
 from envdoctor import apply as apply_mod
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
+from envdoctor.apply.envlock import locked
 from envdoctor.apply.journal import path_of
 from envdoctor.strategies import Step
 from envdoctor.uv import Indexes, find_uv
@@ -208,3 +209,13 @@ def test_two_fixes_on_one_env_one_waits_or_refuses(env: Path, wheels: Wheels) ->
     after = files_state(env)
     assert {p: h for p, h in before.items() if "purepkg" not in p} == after
     assert token_of(env) == wheels.token
+
+
+def test_stub_install_and_remove_take_the_same_lock(cli, env: Path) -> None:
+    with locked(env, "fix"):
+        for action in ("install", "remove"):
+            run = cli("stub", action, "--venv", str(env), "--no-wait")
+            assert run.code == 2 and "envdoctor fix (pid" in run.err and "is changing" in run.err, run.err
+    # Free again: the command gets past the lock to its own one-sentence answer (no mmcv here).
+    run = cli("stub", "install", "--venv", str(env), "--no-wait")
+    assert "is changing" not in run.err

@@ -41,8 +41,8 @@ TICK_SECONDS = 20.0
 DEFAULT_CACHE = Path.home() / ".cache" / "envdoctor"
 
 
-class Interrupted(BaseException):
-    """SIGINT or SIGTERM arrived during a fix (a BaseException: no `except Exception` swallows it)."""
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived during a fix (a KeyboardInterrupt: no `except Exception` swallows it)."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
