@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from envkit import LOCAL_INDEX, TORCH_INDEX, python_of
+from envkit import LOCAL_INDEX, TORCH_INDEX, TORCH_VISION, python_of, torch_indexes
 from fixenv import cpu_torch_env
 from txenv import make_env, pure_wheel
 
@@ -117,3 +117,20 @@ def test_findings_it_does_not_manage_are_left_for_you_and_the_env_is_kept(tmp_pa
     names = {ln.split("==")[0].split(" @ ")[0] for ln in find_uv().pip_freeze(python_of(env))}
     assert "purepkg" not in names and "tinyext" in names, "the change was kept"
     assert not (env / ".envdoctor" / "journal.json").exists()
+
+
+@pytest.mark.slow
+def test_torch_without_torchvision_is_fixed_with_the_matching_torchvision(cli, tmp_path: Path) -> None:
+    """Issue 10's acceptance: after fix, torchvision matches torch and check exits 0 (nothing rolled back)."""
+    venv = tmp_path / "torch-only"
+    uv = find_uv()
+    uv.venv(venv, python="3.11")
+    uv.pip_install(python_of(venv), [f"torch=={TORCH_VISION[0]}"], indexes=torch_indexes("vision"))
+    run = cli("fix", "--venv", str(venv), "--yes", "--torch-index", TORCH_INDEX, "--torch-index", LOCAL_INDEX)
+    assert run.code == 0, run.out[-4000:]
+    assert f"install torchvision 0.29.x, the release made for torch {TORCH_VISION[0]}" in run.out
+    assert "rolling back" not in run.out
+    freeze = dict(ln.split("==", 1) for ln in uv.pip_freeze(python_of(venv)) if "==" in ln)
+    assert freeze["torch"] == TORCH_VISION[0] and freeze["torchvision"] == TORCH_VISION[1]
+    report = check.run(target_mod.resolve(venv=str(venv)))
+    assert report.exit_code == 0, [(r.id, r.found) for r in report.failures]
