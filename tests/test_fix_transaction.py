@@ -9,7 +9,6 @@ same .dist-info folders and every file their RECORDs list with the same sha256 a
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from envkit import python_of
+from envkit import PYTHON, python_of
 from txenv import build_ext_wheel, driver, files_state, make_env, pure_wheel, slow_index, token_of
 
 from envdoctor import apply as apply_mod
@@ -43,7 +42,7 @@ class Wheels:
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
     root = tmp_path_factory.mktemp("tx-wheels")
-    find_uv().venv(root / "probe", python=os.environ.get("ENVDOCTOR_TEST_PYTHON", "3.11"))
+    find_uv().venv(root / "probe", python=PYTHON)
     token = f"built-here-{uuid.uuid4().hex[:12]}"
     return Wheels(
         ext=build_ext_wheel(python_of(root / "probe"), root, token),
