@@ -281,9 +281,12 @@ def _run(
                 if verdict.roll_back:
                     failure = "the check is still red after the changes: " + "; ".join(verdict.reasons[:8])
         except Interrupted as exc:
-            failure = f"{describe(exc)} before the first step"
-            if journal is not None and journal.data.get("step"):
-                failure = f"{describe(exc)} after step {journal.data['step']} of {len(work_steps)}"
+            reached = int(journal.data.get("step", 0)) if journal is not None else 0
+            failure = f"{describe(exc)} " + (
+                "before the first step" if not reached
+                else "during the verification" if reached > len(work_steps)
+                else f"after step {reached} of {len(work_steps)}"
+            )  # fmt: skip
         if failure is None:
             assert journal is not None and kept is not None and verification is not None
             journal.end()
