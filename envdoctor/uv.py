@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,11 +80,16 @@ class Uv:
             cwd=cwd,
             **_own_group(),
         )
+        _LIVE.add(popen)
         try:
+            if _STOPPING.is_set():  # stop_all() came while this uv was being started
+                _signal_group(popen, signal.SIGTERM)
             stdout, stderr = popen.communicate(timeout=timeout)
         except BaseException:
             stop_group(popen)
             raise
+        finally:
+            _LIVE.discard(popen)
         proc = subprocess.CompletedProcess(popen.args, popen.returncode, stdout, stderr)
         if check and proc.returncode != 0:
             raise UvError(args, proc.returncode, proc.stderr)
@@ -230,6 +236,35 @@ class Uv:
         return self.run([*args, source], timeout=timeout)
 
 
+# The uv processes this process is running, and whether stop_all() asked them to stop.
+_LIVE: set[subprocess.Popen[str]] = set()
+_STOPPING = threading.Event()
+
+
+def stop_all() -> None:
+    """Stop every uv this process runs, with what each started, and any uv started until resume_runs().
+
+    Safe in a signal handler: it only sends signals; each Uv.run then returns with uv's exit status.
+    """
+    _STOPPING.set()
+    for popen in list(_LIVE):
+        _signal_group(popen, signal.SIGTERM)
+
+
+def resume_runs() -> None:
+    _STOPPING.clear()
+
+
+def _signal_group(popen: subprocess.Popen[str], sig: int) -> None:
+    try:
+        if os.name == "nt":
+            popen.terminate()
+        else:
+            os.killpg(popen.pid, sig)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+
+
 def _own_group() -> dict[str, Any]:
     if os.name == "nt":
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
@@ -252,13 +287,7 @@ def _die_with_parent() -> None:
 def stop_group(popen: subprocess.Popen[str], grace: float = 5.0) -> None:
     """Stop a child started with `_own_group()` and everything it started: TERM, then KILL."""
     if popen.poll() is None:
-        try:
-            if os.name == "nt":
-                popen.terminate()
-            else:
-                os.killpg(popen.pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
+        _signal_group(popen, signal.SIGTERM)
     try:
         popen.communicate(timeout=grace)
     except subprocess.TimeoutExpired:

@@ -13,10 +13,10 @@
 from envdoctor.apply.request import Request, Sources, sources
 from envdoctor.apply.results import ApplyResult, StepOutcome, Verification
 from envdoctor.apply.steps import HANDLERS, StepFailed
-from envdoctor.apply.transaction import DEFAULT_CACHE, Interrupted, apply, rollback
+from envdoctor.apply.transaction import DEFAULT_CACHE, apply, rollback
 from envdoctor.apply.verification import check_verifier
 
 __all__ = [
-    "DEFAULT_CACHE", "HANDLERS", "ApplyResult", "Interrupted", "Request", "Sources", "StepFailed", "StepOutcome",
+    "DEFAULT_CACHE", "HANDLERS", "ApplyResult", "Request", "Sources", "StepFailed", "StepOutcome",
     "Verification", "apply", "check_verifier", "rollback", "sources",
 ]  # fmt: skip

@@ -7,9 +7,9 @@
     verify with the check, judged by what fix owns (verification.py)
     done: drop the journal and the kept files; failed or interrupted: restore exactly, verify hashes
 
-SIGINT and SIGTERM become `Interrupted` in the main thread: uv's process group is stopped (uv.py), the
-rollback runs with further signals held off, and the journal goes only when the files are back. After
-SIGKILL the journal stays; `rollback()` finishes it.
+On SIGINT or SIGTERM every running uv is stopped with its process group at once (uv.stop_all), and the
+transaction rolls back at the next step boundary; further signals during the rollback are only noted. The
+journal goes only when the files are back. After SIGKILL the journal stays; `rollback()` finishes it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from envdoctor import uv as uv_mod
 from envdoctor.apply import keep
 from envdoctor.apply.envlock import locked, state_dir
 from envdoctor.apply.journal import Journal, read
@@ -30,7 +31,7 @@ from envdoctor.apply.preflight import prepare
 from envdoctor.apply.request import Sources
 from envdoctor.apply.results import ApplyResult, StepOutcome, Verification
 from envdoctor.apply.steps import HANDLERS, StepContext, StepFailed
-from envdoctor.apply.verification import Baseline, Verifier, baseline, check_verifier, judge
+from envdoctor.apply.verification import Baseline, Judgement, Verifier, baseline, check_verifier, judge
 from envdoctor.plan import Plan
 from envdoctor.strategies.common import HELD
 from envdoctor.target import Target
@@ -41,53 +42,50 @@ TICK_SECONDS = 20.0
 DEFAULT_CACHE = Path.home() / ".cache" / "envdoctor"
 
 
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM arrived during a fix (a KeyboardInterrupt: no `except Exception` swallows it)."""
+class Signals:
+    """SIGINT/SIGTERM during a fix, recorded rather than raised.
 
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signame = signal.Signals(signum).name
+    The handler notes the signal and stops every running uv with its process group (uv.stop_all); the
+    transaction looks at `received` between steps and after each, so an interruption always lands at a known
+    point, never half-way through starting a process or writing the journal.
+    """
 
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self.stop_uv = True
+        """False while rolling back: the rollback's own uv runs must finish."""
 
-@contextmanager
-def _signals_raise() -> Iterator[None]:
-    """SIGINT/SIGTERM raise Interrupted while the block runs (main thread only; elsewhere a no-op)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    def handler(self, signum: int, _frame: FrameType | None) -> None:
+        self.received = self.received or signal.Signals(signum).name
+        if self.stop_uv:
+            uv_mod.stop_all()
 
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        raise Interrupted(signum)
+    @contextmanager
+    def installed(self) -> Iterator[Signals]:
+        """Handle SIGINT/SIGTERM while the block runs (main thread only; elsewhere they stay as they are)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        old = {s: signal.signal(s, self.handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+            uv_mod.resume_runs()
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-@contextmanager
-def _signals_held(say: Progress) -> Iterator[None]:
-    """While rolling back, SIGINT/SIGTERM only say that the rollback goes on (SIGKILL leaves the journal)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        say(f"   {signal.Signals(signum).name}: the rollback continues (it leaves the environment as it was)")
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+    @contextmanager
+    def rolling_back(self) -> Iterator[None]:
+        """While rolling back a signal is only noted: the rollback is what leaves the environment as it was."""
+        self.stop_uv = False
+        uv_mod.resume_runs()
+        try:
+            yield
+        finally:
+            self.stop_uv = True
 
 
 def describe(exc: BaseException) -> str:
-    if isinstance(exc, Interrupted):
-        return f"interrupted by {exc.signame}"
     if isinstance(exc, UvError):
         if exc.returncode < 0:
             try:
@@ -209,86 +207,95 @@ def apply(
                     (*notices, *prepared.notices))  # fmt: skip
 
 
+def _steps(
+    plan: Plan, ctx: StepContext, journal: Journal, snapshot: tuple[str, ...], say: Progress, sig: Signals
+) -> tuple[list[StepOutcome], str | None]:
+    """Each step from HANDLERS, the journal updated as it begins; stops at the first failure or signal."""
+    work_steps = [s for s in plan.steps if s.kind != "verify"]
+    n = len(work_steps)
+    outcomes: list[StepOutcome] = []
+    for i, step in enumerate(work_steps, 1):
+        if sig.received:
+            return outcomes, f"interrupted by {sig.received} after step {i - 1} of {n}"
+        journal.update(step=i)
+        say(f"[{i}/{n}] {step.summary}")
+        stop = _ticker(say, step.kind) if step.long else (lambda: None)
+        t0 = time.monotonic()
+        try:
+            message = HANDLERS[step.kind](ctx, step)
+            moved = _torch_moved(snapshot, ctx.uv.pip_freeze(ctx.python))
+            if moved and not plan.context.options.allow_torch_change:
+                raise StepFailed("torch is held but moved (" + "; ".join(moved) + ")")
+        except Exception as exc:  # every failure of a step ends in the rollback
+            stop()
+            outcomes.append(StepOutcome(step, False, time.monotonic() - t0, describe(exc)))
+            if sig.received:
+                return outcomes, f"interrupted by {sig.received} during step {i} of {n} ({step.kind})"
+            return outcomes, f"step {i} of {n} ({step.kind}) failed: {describe(exc)}"
+        stop()
+        outcomes.append(StepOutcome(step, True, time.monotonic() - t0, message))
+        say(f"   done in {time.monotonic() - t0:.1f} s: {message}")
+    if sig.received:
+        return outcomes, f"interrupted by {sig.received} after step {n} of {n}"
+    return outcomes, None
+
+
+def _verify(
+    plan: Plan, verifier: Verifier, failing_before: frozenset[str], say: Progress
+) -> tuple[list[StepOutcome], Verification, Judgement]:
+    say("verifying: envdoctor check on the target")
+    t0 = time.monotonic()
+    try:
+        verification = verifier(plan.target, plan)
+    except Exception as exc:  # a crashing check is a failed verification, not a crash of fix
+        verification = Verification(2, "envdoctor check", (describe(exc),))
+    step = next((s for s in plan.steps if s.kind == "verify"), None)
+    outcomes = [] if step is None else [
+        StepOutcome(step, verification.exit_code == 0, time.monotonic() - t0, verification.source)
+    ]  # fmt: skip
+    return outcomes, verification, judge(verification, failing_before)
+
+
 def _run(
     plan: Plan, uv: Uv, sources: Sources, say: Progress, verifier: Verifier, before: Baseline,
-    keep_snapshot: Path | None,
-    cache: Path, notices: tuple[str, ...],
+    keep_snapshot: Path | None, cache: Path, notices: tuple[str, ...],
 ) -> ApplyResult:  # fmt: skip
     target = plan.target
-    allow_torch = plan.context.options.allow_torch_change
-    work_steps = [s for s in plan.steps if s.kind != "verify"]
-    outcomes: list[StepOutcome] = []
+    n_steps = len([s for s in plan.steps if s.kind != "verify"])
     verification: Verification | None = None
-    failure: str | None = None
     left: tuple[str, ...] = ()
-    with tempfile.TemporaryDirectory(prefix="envdoctor-fix-") as tmp, _signals_raise():
-        journal: Journal | None = None
-        kept: keep.Kept | None = None
-        snapshot: tuple[str, ...] = ()
-        snap_file = keep_snapshot or (cache / "snapshots" / f"{time.strftime('%Y%m%d-%H%M%S')}.txt")
-        try:
-            failing_before = before(target)
-            snapshot = tuple(uv.pip_freeze(target.python))
-            snap_file.parent.mkdir(parents=True, exist_ok=True)
-            snap_file.write_text("\n".join(snapshot) + "\n")
-            t0 = time.monotonic()
-            kept = keep.keep(target, state_dir(target.prefix) / "keep")
-            journal = Journal.begin(
-                target.prefix, chosen=plan.chosen, steps=[s.kind for s in work_steps], snapshot=list(snapshot),
-                snapshot_file=str(snap_file), kept=kept.to_dict(), plan=plan.to_dict(),
-            )  # fmt: skip
-            say(
-                f"snapshot: {len(snapshot)} packages saved to {snap_file}; {kept.files} files kept "
-                f"({'linked' if kept.linked else 'copied'}) in {time.monotonic() - t0:.1f} s"
-            )
-            ctx = StepContext(plan, uv, sources, Path(tmp), cache)
-            for i, step in enumerate(work_steps, 1):
-                journal.update(step=i)
-                say(f"[{i}/{len(work_steps)}] {step.summary}")
-                stop = _ticker(say, step.kind) if step.long else (lambda: None)
-                t0 = time.monotonic()
-                try:
-                    message = HANDLERS[step.kind](ctx, step)
-                    moved = _torch_moved(snapshot, uv.pip_freeze(target.python))
-                    if moved and not allow_torch:
-                        raise StepFailed("torch is held but moved (" + "; ".join(moved) + ")")
-                except (Exception, Interrupted) as exc:  # every failure of a step ends in the rollback below
-                    stop()
-                    failure = f"step {i} of {len(work_steps)} ({step.kind}) failed: {describe(exc)}"
-                    if isinstance(exc, Interrupted):
-                        failure = f"{describe(exc)} during step {i} of {len(work_steps)} ({step.kind})"
-                    outcomes.append(StepOutcome(step, False, time.monotonic() - t0, describe(exc)))
-                    break
-                stop()
-                outcomes.append(StepOutcome(step, True, time.monotonic() - t0, message))
-                say(f"   done in {time.monotonic() - t0:.1f} s: {message}")
-            if failure is None:
-                journal.update(step=len(work_steps) + 1)
-                say("verifying: envdoctor check on the target")
-                t0 = time.monotonic()
-                try:
-                    verification = verifier(target, plan)
-                except Exception as exc:  # a crashing check is a failed verification, not a crash of fix
-                    verification = Verification(2, "envdoctor check", (describe(exc),))
-                verify_step = next((s for s in plan.steps if s.kind == "verify"), None)
-                if verify_step is not None:
-                    outcomes.append(
-                        StepOutcome(verify_step, verification.exit_code == 0, time.monotonic() - t0,
-                                    verification.source)  # fmt: skip
-                    )
-                verdict = judge(verification, failing_before)
-                left = verdict.left_for_you
-                if verdict.roll_back:
-                    failure = "the check is still red after the changes: " + "; ".join(verdict.reasons[:8])
-        except Interrupted as exc:
-            reached = int(journal.data.get("step", 0)) if journal is not None else 0
-            failure = f"{describe(exc)} " + (
-                "before the first step" if not reached
-                else "during the verification" if reached > len(work_steps)
-                else f"after step {reached} of {len(work_steps)}"
-            )  # fmt: skip
+    snap_file = keep_snapshot or (cache / "snapshots" / f"{time.strftime('%Y%m%d-%H%M%S')}.txt")
+    with tempfile.TemporaryDirectory(prefix="envdoctor-fix-") as tmp, Signals().installed() as sig:
+        failing_before = before(target)
+        snapshot = tuple(uv.pip_freeze(target.python))
+        snap_file.parent.mkdir(parents=True, exist_ok=True)
+        snap_file.write_text("\n".join(snapshot) + "\n")
+        t0 = time.monotonic()
+        kept = keep.keep(target, state_dir(target.prefix) / "keep")
+        if sig.received:
+            keep.discard(kept)
+            return ApplyResult(False, f"interrupted by {sig.received} before the first change; nothing was changed",
+                               (), snapshot, snapshot)  # fmt: skip
+        journal = Journal.begin(
+            target.prefix, chosen=plan.chosen, steps=[s.kind for s in plan.steps if s.kind != "verify"],
+            snapshot=list(snapshot), snapshot_file=str(snap_file), kept=kept.to_dict(), plan=plan.to_dict(),
+        )  # fmt: skip
+        say(
+            f"snapshot: {len(snapshot)} packages saved to {snap_file}; {kept.files} files kept "
+            f"({'linked' if kept.linked else 'copied'}) in {time.monotonic() - t0:.1f} s"
+        )
+        outcomes, failure = _steps(plan, StepContext(plan, uv, sources, Path(tmp), cache), journal, snapshot, say, sig)
         if failure is None:
-            assert journal is not None and kept is not None and verification is not None
+            journal.update(step=n_steps + 1)
+            checked, verification, verdict = _verify(plan, verifier, failing_before, say)
+            outcomes += checked
+            left = verdict.left_for_you
+            if sig.received:
+                failure = f"interrupted by {sig.received} during the verification"
+            elif verdict.roll_back:
+                failure = "the check is still red after the changes: " + "; ".join(verdict.reasons[:8])
+        if failure is None:
+            assert verification is not None
             journal.end()
             keep.discard(kept)
             after = tuple(uv.pip_freeze(target.python))
@@ -302,12 +309,8 @@ def _run(
                 not left, message, tuple(outcomes), snapshot, after, verification=verification,
                 snapshot_file=str(snap_file), left_for_you=left, notices=notices,
             )  # fmt: skip
-        if kept is None or journal is None:  # stopped before anything could change
-            if kept is not None:
-                keep.discard(kept)
-            return ApplyResult(False, f"{failure}; nothing was changed", tuple(outcomes), snapshot, snapshot)
         say("rolling back to the snapshot")
-        with _signals_held(say):
+        with sig.rolling_back():
             journal.update(state="rolling-back")
             exact, after, how = _restore(target, kept, snapshot, uv, say)
             if exact:
@@ -335,7 +338,7 @@ def rollback(target: Target, *, uv: Uv | None = None, progress: Progress | None 
         snapshot = tuple(journal.data.get("snapshot", ()))
         snap_file = Path(str(journal.data.get("snapshot_file", "")))
         say(f"rolling back the unfinished fix ({journal.data.get('chosen')}, started {journal.data.get('started')})")
-        with _signals_held(say):
+        with Signals().installed() as sig, sig.rolling_back():
             journal.update(state="rolling-back")
             exact, after, how = _restore(target, kept, snapshot, uv, say)
             if exact:
