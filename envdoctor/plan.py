@@ -128,7 +128,14 @@ def _notes(ctx: Context, rset: RequirementSet | None, steps: tuple[Step, ...]) -
                 f"torch {ctx.torch} stays"
             )
             notes.append(f"{held_now} as they are (--allow-torch-change to let uv move them)")
-        if ctx.torch and not ctx.torchvision:
+        tv_step = next((s for s in steps if s.kind == "torchvision"), None)
+        if ctx.torch and not ctx.torchvision and tv_step is not None:
+            notes.append(
+                f"torchvision is not installed: the release made for torch {ctx.torch} comes from {tv_step.index_url} "
+                "(mmpose declares it; MuseTalk and mmcv's ops need it); fix refuses before any change if that "
+                "index cannot be reached"
+            )
+        elif ctx.torch and not ctx.torchvision:
             notes.append(
                 "torchvision is not installed and stays out (mmpose declares it; MuseTalk and mmcv's ops need it): "
                 f"install the torchvision release made for torch {ctx.torch_series} from the same torch index"

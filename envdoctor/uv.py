@@ -10,11 +10,15 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import parse_wheel_filename
 
@@ -69,14 +73,28 @@ class Uv:
         cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "UV_NO_PROGRESS": "1", **self.env}
-        proc = subprocess.run(
+        # uv runs in a process group of its own, so that an interrupted envdoctor stops uv and every
+        # build it started (not only the uv process), and on Linux uv dies with envdoctor even on SIGKILL.
+        popen = subprocess.Popen(
             [self.binary, *args],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env=env,
-            timeout=timeout,
             cwd=cwd,
+            **_own_group(),
         )
+        _LIVE.add(popen)
+        try:
+            if _STOPPING.is_set():  # stop_all() came while this uv was being started
+                _signal_group(popen, signal.SIGTERM)
+            stdout, stderr = popen.communicate(timeout=timeout)
+        except BaseException:
+            stop_group(popen)
+            raise
+        finally:
+            _LIVE.discard(popen)
+        proc = subprocess.CompletedProcess(popen.args, popen.returncode, stdout, stderr)
         if check and proc.returncode != 0:
             raise UvError(args, proc.returncode, proc.stderr)
         return proc
@@ -249,6 +267,77 @@ class Uv:
         for f in build_constraints:
             args += ["--build-constraint", str(f)]
         return self.run([*args, source], timeout=timeout)
+
+
+# The uv processes this process is running, and whether stop_all() asked them to stop.
+_LIVE: set[subprocess.Popen[str]] = set()
+_STOPPING = threading.Event()
+
+
+def stop_all() -> None:
+    """Stop every uv this process runs, with what each started, and any uv started until resume_runs().
+
+    Safe in a signal handler: it only sends signals; each Uv.run then returns with uv's exit status.
+    """
+    _STOPPING.set()
+    for popen in list(_LIVE):
+        _signal_group(popen, signal.SIGTERM)
+
+
+def resume_runs() -> None:
+    _STOPPING.clear()
+
+
+def _signal_group(popen: subprocess.Popen[str], sig: int) -> None:
+    try:
+        if os.name == "nt":
+            popen.terminate()
+        else:
+            os.killpg(popen.pid, sig)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+
+
+def _own_group() -> dict[str, Any]:
+    if os.name == "nt":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    if sys.platform.startswith("linux"):
+        return {"start_new_session": True, "preexec_fn": _die_with_parent}
+    return {"start_new_session": True}
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the parent dies (PR_SET_PDEATHSIG), so a killed envdoctor
+    never leaves uv installing on its own."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def stop_group(popen: subprocess.Popen[str], grace: float = 5.0) -> None:
+    """Stop a child started with `_own_group()` and everything it started: TERM, then KILL."""
+    if popen.poll() is None:
+        _signal_group(popen, signal.SIGTERM)
+    try:
+        popen.communicate(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    except BaseException:  # a second signal while waiting: still make sure the group ends below
+        pass
+    if os.name != "nt":
+        try:
+            os.killpg(popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    elif popen.poll() is None:
+        popen.kill()
+    try:
+        popen.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def write_config(folder: Path, extra_build: Sequence[tuple[str, Sequence[str]]]) -> Path:

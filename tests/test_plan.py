@@ -23,7 +23,7 @@ def test_plan_on_this_machine_explains_every_rejected_strategy(cli) -> None:
             assert all(len(r) > 20 for r in v.reasons)
     pre = next(v for v in p.verdicts if v.strategy == "prebuilt")
     assert pre.status == REJECTED and "no mmcv wheel for torch 2.13" in pre.reasons[0]
-    # torchvision is absent here: the plan says it stays out rather than letting mmpose pull it in.
+    # torchvision is absent here: the plan installs the release made for this torch, from its index, first.
     assert any("torchvision is not installed" in n for n in p.notes)
     install = next(s for s in p.steps if s.kind in ("install", "install-lock"))
     assert install.kind == "install-lock" and install.lockfile.endswith("lite-stub-modern-py311-cpu-linux.txt")

@@ -73,3 +73,23 @@ def externally_managed(ctx: Context) -> Iterator[CheckResult]:
     else:
         kind = "a virtual environment" if py.get("is_venv") else "not externally managed"
         yield result("system.pep668", Status.OK, found=f"{py.get('prefix')}: {kind}")
+
+
+@check("system.unfinished-fix", "System", "No unfinished envdoctor fix")
+def unfinished_fix(ctx: Context) -> Iterator[CheckResult]:
+    from envdoctor.apply.journal import unfinished
+
+    state = unfinished(ctx.target.prefix)
+    if state is None:
+        yield result("system.unfinished-fix", Status.OK, found="no fix in progress")
+    elif state.running:
+        yield result("system.unfinished-fix", Status.WARN, found=state.sentence(),
+                     why="what this check sees may change while that fix runs")  # fmt: skip
+    else:
+        yield result(
+            "system.unfinished-fix",
+            Status.FAIL,
+            found=state.sentence(),
+            why="a fix was killed part-way: the environment holds a mix of before and after",
+            fix="envdoctor fix --rollback  (or --resume to roll back and fix again)",
+        )

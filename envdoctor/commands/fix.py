@@ -1,4 +1,4 @@
-"""`envdoctor fix`: apply the plan with uv, verify with the check, roll back on any failure."""
+"""`envdoctor fix`: parse the options, show the plan, call the transaction, print its result."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from pathlib import Path
 from envdoctor import apply as apply_mod
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
+from envdoctor.apply.envlock import Busy
+from envdoctor.apply.journal import unfinished
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.commands._fixargs import add_plan_args, dump, options, render
 from envdoctor.errors import UsageError
 from envdoctor.pythons import find_python
-from envdoctor.uv import Indexes, UvError, find_uv
+from envdoctor.uv import UvError, find_uv
 
 SERIES = re.compile(r"3\.\d+")
 
@@ -23,11 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "fix",
         help="make this environment work: plan, apply with uv, verify with check, roll back on failure",
-        description="Rank the strategies (as `envdoctor plan` does), show the plan and ask, then: snapshot the "
-        "environment (`uv pip freeze`), apply the steps with uv (from the matching lockfile when there is one), "
-        "add the mmcv stub if the strategy needs it, and run `envdoctor check` again. If anything fails, the "
-        "environment is synced back to the snapshot and the message says what failed. torch and torchvision are "
-        "never changed unless --allow-torch-change.",
+        description="Rank the strategies (as `envdoctor plan` does), show the plan and ask, then, holding the "
+        "environment's lock: keep a snapshot (the package list and every installed file), write a journal, apply "
+        "the steps with uv, and run `envdoctor check` again. If a step fails, a check fix owns fails, or fix is "
+        "interrupted (Ctrl-C, SIGTERM), the environment is put back file for file and every restored RECORD hash "
+        "is verified. Findings fix does not manage (model files, GPU driver, system tools) are listed as left for "
+        "you and the repaired environment is kept. torch and torchvision are never changed unless "
+        "--allow-torch-change.",
     )
     add_target_args(p)
     add_plan_args(p)
@@ -36,6 +40,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--create", action="store_true", help="with --venv DIR: create the virtual environment first")
     p.add_argument("--python-version", metavar="X.Y", default="3.11",
                    help="with --create: the Python of the new environment (default 3.11)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="when another envdoctor is changing this environment, refuse at once instead of waiting")
+    unfinished_g = p.add_mutually_exclusive_group()
+    unfinished_g.add_argument("--rollback", action="store_true",
+                              help="finish an interrupted fix by putting the environment back exactly as it was")
+    unfinished_g.add_argument("--resume", action="store_true",
+                              help="finish an interrupted fix: roll it back exactly, then run fix again")
     g = p.add_argument_group("where packages come from")
     g.add_argument("--index-url", metavar="URL", help="the package index for everything but torch (default PyPI)")
     g.add_argument("--torch-index", metavar="URL", action="append", default=[],
@@ -45,18 +56,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
-def _sources(args: argparse.Namespace) -> apply_mod.Sources:
-    torch = None
-    if args.torch_index or args.torch_find_links:
-        # The torch indexes first, PyPI only for packages they do not have at all (e.g. cuda-bindings).
-        # first-index: once an index has torch, only its versions count; never a fall-through to PyPI's torch.
-        torch = Indexes(
-            index_url="https://pypi.org/simple",
-            extra_index_urls=tuple(args.torch_index),
-            find_links=tuple(args.torch_find_links),
-            strategy="first-index",
-        )
-    return apply_mod.Sources(indexes=Indexes(index_url=args.index_url), torch=torch)
+def request(args: argparse.Namespace) -> apply_mod.Request:
+    """Every option of the command line, parsed once."""
+    return apply_mod.Request(
+        options=options(args),
+        sources=apply_mod.sources(args.index_url, tuple(args.torch_index), tuple(args.torch_find_links)),
+        wait=not args.no_wait,
+    )
 
 
 def _create(args: argparse.Namespace) -> None:
@@ -91,13 +97,47 @@ def _ask(plan: plan_mod.Plan) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def _print_result(args: argparse.Namespace, result: apply_mod.ApplyResult, plan: plan_mod.Plan | None) -> None:
+    if args.json:
+        print(dump({"plan": plan.to_dict() if plan else None, "result": result.to_dict()}))
+        return
+    print()
+    for notice in result.notices:
+        print(f"notice: {notice}")
+    print(("OK: " if result.ok else "FAILED: ") + result.message)
+    if result.verification and result.verification.failures and not result.left_for_you:
+        for f in result.verification.failures:
+            print(f"  - {f}")
+
+
 def main(args: argparse.Namespace) -> int:
+    try:
+        return _main(args)
+    except Busy as exc:  # --no-wait and another envdoctor holds the lock: refused, nothing changed
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.create:
         _create(args)
     target = resolve_target(args) if not args.create else target_mod.resolve(venv=args.venv)
+    req = request(args)
     say = (lambda m: print(m, file=sys.stderr)) if args.json else (lambda m: print(m, flush=True))
-    plan = plan_mod.make(target, options(args), progress=None)
+    if args.rollback or args.resume:
+        done = apply_mod.rollback(target, progress=say, wait=req.wait)
+        if args.rollback or not done.ok:
+            _print_result(args, done, None)
+            return done.exit_code
+        say(done.message)
+    pending = unfinished(target.prefix)
+    if pending is not None and not args.dry_run:
+        print(f"FAILED: {pending.sentence()}.", file=sys.stderr)
+        return 1
+    plan = plan_mod.make(target, req.options, progress=None)
     if args.dry_run or not plan.ok:
+        if pending is not None:
+            print(f"note: {pending.sentence()}.", file=sys.stderr)
         print(dump(plan.to_dict()) if args.json else render(plan))
         return 0 if plan.ok else 1
     if not args.json:
@@ -106,13 +146,6 @@ def main(args: argparse.Namespace) -> int:
     if not args.yes and not _ask(plan):
         print("Nothing changed.")
         return 1
-    result = apply_mod.apply(plan, sources=_sources(args), progress=say)
-    if args.json:
-        print(dump({"plan": plan.to_dict(), "result": result.to_dict()}))
-    else:
-        print()
-        print(("OK: " if result.ok else "FAILED: ") + result.message)
-        if result.verification and result.verification.failures:
-            for f in result.verification.failures:
-                print(f"  - {f}")
+    result = apply_mod.apply(plan, sources=req.sources, progress=say, wait=req.wait)
+    _print_result(args, result, plan)
     return result.exit_code

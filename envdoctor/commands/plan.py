@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from envdoctor import plan as plan_mod
+from envdoctor.apply.journal import unfinished
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.commands._fixargs import add_plan_args, dump, options, render
 
@@ -24,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     target = resolve_target(args)
+    pending = unfinished(target.prefix)
+    if pending is not None:
+        print(f"note: {pending.sentence()}.", file=sys.stderr)
     plan = plan_mod.make(target, options(args), progress=lambda m: print(m, file=sys.stderr) if not args.json else None)
     print(dump(plan.to_dict()) if args.json else render(plan))
     return 0 if plan.ok else 1

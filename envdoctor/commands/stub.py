@@ -6,13 +6,18 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from envdoctor import stub as stub_lib
+from envdoctor.apply.envlock import Busy, locked
+from envdoctor.apply.journal import unfinished
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.errors import UsageError
 from envdoctor.stub import kept as kept_lib
+from envdoctor.target import Target
 
 EXIT_OK, EXIT_FINDINGS = 0, 1
 
@@ -52,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p = sub.add_parser(name, help=helptext)
         add_target_args(p)
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        if name in ("install", "remove"):
+            p.add_argument("--no-wait", action="store_true",
+                           help="when another envdoctor is changing this environment, refuse instead of waiting")
         if name == "install":
             p.add_argument(
                 "--replace-handwritten",
@@ -162,15 +170,49 @@ def _describe(state: stub_lib.StubState) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
-    state = stub_lib.status(resolve_target(args))
+    target = resolve_target(args)
+    _warn_unfinished(target)
+    state = stub_lib.status(target)
     _emit(args, _state_dict(state), [f"{state.python}: {_describe(state)}"])
     # Exit 1 where mmcv is there but `import mmcv.ops` cannot work as it stands, or the stub is stale.
     broken = state.ext_state in ("missing", "handwritten") or state.stale
     return EXIT_FINDINGS if broken else EXIT_OK
 
 
+@contextmanager
+def _changing(args: argparse.Namespace, command: str) -> Iterator[Target]:
+    """The target, held under its lock; refused while an unfinished fix is there."""
+    target = resolve_target(args)
+    with locked(target.prefix, command, wait=not args.no_wait, say=lambda m: print(m, file=sys.stderr)):
+        pending = unfinished(target.prefix)
+        if pending is not None:
+            raise UsageError(f"{pending.sentence()}.")
+        yield target
+
+
+def _warn_unfinished(target: Target) -> None:
+    pending = unfinished(target.prefix)
+    if pending is not None:
+        print(f"note: {pending.sentence()}.", file=sys.stderr)
+
+
+def _refused_when_busy(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """--no-wait while another envdoctor holds the lock: one sentence, exit 1, nothing changed."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except Busy as exc:
+            print(f"envdoctor: {exc}", file=sys.stderr)
+            return EXIT_FINDINGS
+
+    return run
+
+
+@_refused_when_busy
 def _install(args: argparse.Namespace) -> int:
-    result = stub_lib.install(resolve_target(args), replace_handwritten=args.replace_handwritten)
+    with _changing(args, "stub install") as target:
+        result = stub_lib.install(target, replace_handwritten=args.replace_handwritten)
     stub = result.stub
     verbs = {"installed": "installed", "replaced": "replaced the earlier _ext.py with", "unchanged": "already has"}
     lines = [f"moved the untracked {result.before.ext_path} to {result.backup}"] if result.backup else []
@@ -191,8 +233,10 @@ def _install(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@_refused_when_busy
 def _remove(args: argparse.Namespace) -> int:
-    result = stub_lib.remove(resolve_target(args))
+    with _changing(args, "stub remove") as target:
+        result = stub_lib.remove(target)
     lines = [f"{result.target}: removed {stub_lib.DIST_NAME} {result.removed_version}; now {_describe(result.after)}"]
     if result.restored_caches:
         lines.append(f"  put back {len(result.restored_caches)} bytecode caches of mmcv that uv deleted with it")

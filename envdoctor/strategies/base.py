@@ -143,10 +143,10 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Step:
-    """One thing `fix` does. `kind` picks the code in apply.py that carries it out."""
+    """One thing `fix` does. `kind` picks its handler in envdoctor/apply/steps.py."""
 
     kind: str
-    """uninstall | install | install-lock | torch | build-mmcv | stub | dwpose | verify"""
+    """uninstall | install | install-lock | torch | torchvision | build-mmcv | stub | dwpose | verify"""
     summary: str
     packages: tuple[str, ...] = ()
     constraints: tuple[str, ...] = ()
@@ -160,6 +160,8 @@ class Step:
     """(package, build requirements its sdist does not declare), for uv's extra-build-dependencies."""
     lockfile: str | None = None
     env: tuple[tuple[str, str], ...] = ()
+    index_url: str | None = None
+    """The index this step's packages come from, when it is not the one for everything else."""
     long: bool = False
     """Minutes rather than seconds: apply shows progress."""
 
@@ -181,6 +183,8 @@ class Step:
             out["lockfile"] = self.lockfile
         if self.env:
             out["env"] = dict(self.env)
+        if self.index_url:
+            out["index_url"] = self.index_url
         if self.extra_build:
             out["extra_build"] = {name: list(reqs) for name, reqs in self.extra_build}
         return out

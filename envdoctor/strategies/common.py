@@ -8,6 +8,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from envdoctor.datafiles import load
 from envdoctor.resources import lockfiles_dir
 from envdoctor.strategies.base import Context, Step
 from envdoctor.strategies.sets import RequirementSet, active_constraints, coverage, excludes, extra_build_pairs
@@ -135,9 +136,36 @@ def provider_steps(ctx: Context, keep: str | None) -> tuple[tuple[Step, ...], tu
     return (Step(kind="uninstall", summary=summary, packages=tuple(remove)),), reinstall
 
 
+def torch_index(ctx: Context) -> str:
+    """The index that serves the target's torch: PyTorch's for a +cpu/+cuXYZ build, else PyPI."""
+    local = ctx.torch.local if ctx.torch is not None else None
+    if local:
+        return str(load("lock.toml")["torch"]["index"]).format(accelerator=local)
+    return "https://pypi.org/simple"
+
+
+def torchvision_step(ctx: Context) -> tuple[Step, ...]:
+    """torch without torchvision: the torchvision made for that torch, from the index that serves it."""
+    if ctx.torch is None or ctx.torchvision is not None or not held(ctx):
+        return ()
+    series = load("torchvision.toml")["series"].get(ctx.torch_series)
+    if series is None:
+        return ()
+    index = torch_index(ctx)
+    return (
+        Step(
+            kind="torchvision",
+            summary=f"install torchvision {series}.x, the release made for torch {ctx.torch}, from {index}",
+            packages=(f"torchvision=={series}.*",),
+            constraints=(f"torch=={ctx.torch}",),
+            index_url=index,
+        ),
+    )
+
+
 def torch_step(ctx: Context) -> tuple[Step, ...]:
     if ctx.torch is not None:
-        return ()
+        return torchvision_step(ctx)
     return (
         Step(
             kind="torch",

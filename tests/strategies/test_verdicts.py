@@ -117,7 +117,7 @@ def test_build_refuses_a_mismatched_nvcc() -> None:
 
 
 def test_both_mmcv_providers_are_removed_and_lite_reinstalled() -> None:
-    f = facts(installed=(("mmcv", "2.1.0"), ("mmcv-lite", "2.1.0"), ("numpy", "2.4.1")))
+    f = facts(installed=(("torchvision", "0.28.0+cpu"), ("mmcv", "2.1.0"), ("mmcv-lite", "2.1.0"), ("numpy", "2.4.1")))
     steps = by_name("lite-stub").steps(Context.from_facts(f))
     assert steps[0].kind == "uninstall" and set(steps[0].packages) == {"mmcv", "mmcv-lite"}
     install = steps[1]
@@ -133,3 +133,14 @@ def test_torch_is_held_unless_allowed(allow: bool) -> None:
     assert step.lockfile  # the committed torch-free lockfile fits any accelerator
     ctx2 = Context.from_facts(facts("2.14.1", py="3.14.0"), Options(allow_torch_change=allow))
     assert rank(ctx2)[1] is None
+
+
+def test_torch_without_torchvision_gets_the_matching_release_first() -> None:
+    steps = by_name("lite-stub").steps(Context.from_facts(facts("2.13.0+cpu")))
+    tv = steps[0]
+    assert tv.kind == "torchvision" and tv.packages == ("torchvision==0.28.*",)
+    assert tv.constraints == ("torch==2.13.0+cpu",) and tv.index_url == "https://download.pytorch.org/whl/cpu"
+    pypi = by_name("lite-stub").steps(Context.from_facts(facts("2.14.1")))[0]
+    assert pypi.index_url == "https://pypi.org/simple" and pypi.packages == ("torchvision==0.29.*",)
+    held_off = by_name("lite-stub").steps(Context.from_facts(facts("2.13.0+cpu"), Options(allow_torch_change=True)))
+    assert "torchvision" not in [s.kind for s in held_off], "with --allow-torch-change uv resolves torchvision"
