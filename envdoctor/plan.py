@@ -162,11 +162,29 @@ def _set_packages(rset: RequirementSet | None) -> tuple[str, ...]:
     return (*rset.requirements, *rset.openmmlab) if rset else ()
 
 
+def _with_ffmpeg(steps: tuple[Step, ...], facts: Facts) -> tuple[Step, ...]:
+    """MuseTalk runs `ffmpeg` by name: when neither the environment's bin nor PATH has one with libx264,
+    fix provides it (PyPI's wheel, no root) just before the verifying check."""
+    f = facts.ffmpeg
+    if f is None or (f.get("path") and f.get("libx264")):
+        return steps  # not probed, or a usable one is there: nothing to plan
+    step = Step(
+        kind="provide-ffmpeg",
+        summary="provide ffmpeg: PyPI's imageio-ffmpeg wheel into the environment, its binary (libx264, AAC) "
+        "linked into the environment's bin (no root needed)",
+        packages=("imageio-ffmpeg",),
+    )
+    at = next((i for i, s in enumerate(steps) if s.kind == "verify"), len(steps))
+    return (*steps[:at], step, *steps[at:])
+
+
 def build(target: Target, facts: Facts, options: Options | None = None) -> Plan:
     ctx = Context.from_facts(facts, options)
     rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
     verdicts, chosen = rank(ctx)
     steps = by_name(chosen).steps(ctx) if chosen else ()
+    if chosen:
+        steps = _with_ffmpeg(steps, facts)
     refusal = None
     if ctx.externally_managed:
         refusal = (

@@ -127,11 +127,16 @@ class Kept:
     """Paths that several RECORDs list, with the hash of the bytes that were there."""
     linked: bool
     files: int
+    bin_dir: str = ""
+    """The environment's scripts folder, where a step may create a file no distribution owns (the ffmpeg link)."""
+    bin_names: tuple[str, ...] = ()
+    """What that folder held when kept: anything else there that no RECORD owns is removed by a restore."""
 
     def to_dict(self) -> dict[str, object]:
         return {
             "folder": str(self.folder), "dirs": list(self.dirs), "dists": list(self.dists),
             "shared": self.shared, "linked": self.linked, "files": self.files,
+            "bin_dir": self.bin_dir, "bin_names": list(self.bin_names),
         }  # fmt: skip
 
     @classmethod
@@ -139,6 +144,7 @@ class Kept:
         return cls(
             Path(str(d["folder"])), tuple(d["dirs"]), tuple(d["dists"]),  # type: ignore[arg-type]
             dict(d["shared"]), bool(d["linked"]), int(d["files"]),  # type: ignore[arg-type, call-overload]
+            str(d.get("bin_dir", "")), tuple(d.get("bin_names", ())),  # type: ignore[arg-type]
         )  # fmt: skip
 
 
@@ -168,7 +174,9 @@ def keep(target: Target, folder: Path) -> Kept:
             files += 1
             if counts[path] > 1:
                 shared[path] = record_hash(src)
-    return Kept(folder, tuple(map(str, dirs)), tuple(installed), shared, linked, files)
+    bin_dir = Path(target.python).parent
+    bin_names = tuple(sorted(os.listdir(bin_dir))) if bin_dir.is_dir() else ()
+    return Kept(folder, tuple(map(str, dirs)), tuple(installed), shared, linked, files, str(bin_dir), bin_names)
 
 
 @dataclass(frozen=True)
@@ -240,11 +248,29 @@ def restore(kept: Kept, uv: Uv, python: Path) -> Restored:
             expected = kept.shared.get(path, want)
             if not Path(path).is_file() or record_hash(Path(path)) != expected:
                 mismatches.append(path)
+    strays = _remove_strays(kept, dirs)
     put_back = tuple(f"{_metadata(Path(d))[0]} {_metadata(Path(d))[1]}" for d in changed)
     note = f"put back {len(changed)} distribution(s) from the kept files" if changed else "nothing to put back"
     if names:
         note = f"uninstalled {', '.join(names)}; " + note
+    if strays:
+        note += f"; removed {', '.join(strays)} from the environment's bin (created by a step)"
     return Restored(not mismatches, put_back, tuple(names), tuple(mismatches), note)
+
+
+def _remove_strays(kept: Kept, dirs: list[Path]) -> list[str]:
+    """Files a step created in the environment's bin that no distribution owns (a link to a tool)."""
+    if not kept.bin_dir or not Path(kept.bin_dir).is_dir():
+        return []
+    owned = {path for d in scan(dirs).values() for path, _h in d.rows}
+    removed = []
+    for name in sorted(set(os.listdir(kept.bin_dir)) - set(kept.bin_names)):
+        path = Path(kept.bin_dir) / name
+        if os.path.normpath(path) in owned or path.is_dir():
+            continue
+        path.unlink()
+        removed.append(name)
+    return removed
 
 
 def discard(kept: Kept) -> None:

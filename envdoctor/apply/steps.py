@@ -190,6 +190,18 @@ def build_mmcv(ctx: StepContext, step: Step) -> str:
     return build.run_step(step, ctx.uv, ctx.python, ctx.work)
 
 
+def provide_ffmpeg(ctx: StepContext, step: Step) -> str:
+    """ffmpeg for MuseTalk without root: the wheel's binary linked into the environment's bin. A rollback
+    uninstalls the wheel (not in the snapshot) and removes the link (a file no distribution owns)."""
+    from envdoctor.tools import ffmpeg
+
+    try:
+        done = ffmpeg.provide_ffmpeg(ctx.python, uv=ctx.uv, indexes=ctx.indexes(step))
+    except ffmpeg.FfmpegError as exc:
+        raise StepFailed(str(exc)) from exc
+    return done.summary()
+
+
 Handler = Callable[[StepContext, Step], str]
 
 # Step kind -> handler. The verify step is not here: the transaction runs it after every change.
@@ -203,5 +215,5 @@ HANDLERS: dict[str, Handler] = {
     "stub": stub,
     "unstub": unstub,
     "dwpose": dwpose,
-    # "provide-tool": provide_tool,  # a system tool (ffmpeg) provided into the target: a planned step kind
+    "provide-ffmpeg": provide_ffmpeg,
 }

@@ -100,6 +100,17 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def explained(exc: BaseException, values: dict[str, str]) -> str:
+    """A failed step in the catalog's words (the same answer `envdoctor explain` gives for its output)."""
+    from envdoctor.explain import explain_text
+
+    text = exc.stderr if isinstance(exc, UvError) else f"{type(exc).__name__}: {exc}"
+    root = explain_text(text, values).root
+    if root is None or not root.environment:
+        return ""
+    return f" Cause: {root.cause} Fix: {root.fix}"
+
+
 def _ticker(say: Progress, label: str) -> Callable[[], None]:
     """Prints 'still working' every TICK_SECONDS until the returned stop() is called."""
     stop = threading.Event()
@@ -228,10 +239,11 @@ def _steps(
                 raise StepFailed("torch is held but moved (" + "; ".join(moved) + ")")
         except Exception as exc:  # every failure of a step ends in the rollback
             stop()
-            outcomes.append(StepOutcome(step, False, time.monotonic() - t0, describe(exc)))
+            failure = describe(exc) + ("" if sig.received else explained(exc, dict(plan.context.installed)))
+            outcomes.append(StepOutcome(step, False, time.monotonic() - t0, failure))
             if sig.received:
                 return outcomes, f"interrupted by {sig.received} during step {i} of {n} ({step.kind})"
-            return outcomes, f"step {i} of {n} ({step.kind}) failed: {describe(exc)}"
+            return outcomes, f"step {i} of {n} ({step.kind}) failed: {failure}"
         stop()
         outcomes.append(StepOutcome(step, True, time.monotonic() - t0, message))
         say(f"   done in {time.monotonic() - t0:.1f} s: {message}")
