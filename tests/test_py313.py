@@ -92,10 +92,17 @@ def test_lite_stub_313_takes_a_local_xtcocotools_wheel(tmp_path: Path) -> None:
     assert not any(c.startswith("numpy") for c in install.constraints), "a cp313 xtcocotools is a numpy 2 build"
 
 
-def test_build_on_313_says_plainly_that_it_does_not_build_xtcocotools(tmp_path: Path) -> None:
+def test_build_on_313_builds_xtcocotools_into_the_wheelhouse_before_the_install(tmp_path: Path) -> None:
     v = verdicts(facts(TORCH_PYPI, py="3.13.0", cuda="13.0"), build=True, wheelhouse=tmp_path)
-    assert v["lite-stub"].status == REJECTED
-    assert v["lite-stub"].reasons[0].startswith(MISSING_XTCOCOTOOLS)
+    assert v["lite-stub"].status in (CHOSEN, POSSIBLE)
+    assert any("--build compiles it once from its sdist" in r for r in v["lite-stub"].reasons)
+    steps = by_name("lite-stub").steps(_ctx(build=True, wheelhouse=tmp_path))
+    kinds = [s.kind for s in steps]
+    build = steps[kinds.index("build-wheel")]
+    assert build.packages == ("xtcocotools==1.14.3",) and build.find_links == (str(tmp_path),)
+    install = _install("lite-stub", _ctx(build=True, wheelhouse=tmp_path))
+    assert kinds.index("build-wheel") < kinds.index(install.kind), "the wheel exists before the install needs it"
+    assert str(tmp_path) in install.find_links
 
 
 def test_a_python_no_set_covers_is_named_with_what_the_sets_cover() -> None:

@@ -210,6 +210,7 @@ HANDLERS: dict[str, Handler] = {
     "torch": torch,
     "torchvision": torchvision,
     "build-mmcv": build_mmcv,
+    "build-wheel": build_mmcv,
     "install": install,
     "install-lock": install_lock,
     "stub": stub,

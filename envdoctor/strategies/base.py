@@ -146,8 +146,8 @@ class Step:
     """One thing `fix` does. `kind` picks its handler in envdoctor/apply/steps.py."""
 
     kind: str
-    """uninstall | install | install-lock | torch | torchvision | build-mmcv | stub | dwpose | provide-ffmpeg |
-    verify"""
+    """uninstall | install | install-lock | torch | torchvision | build-mmcv | build-wheel | stub | dwpose |
+    provide-ffmpeg | verify"""
     summary: str
     packages: tuple[str, ...] = ()
     constraints: tuple[str, ...] = ()
