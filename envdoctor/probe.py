@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envdoctor.facts import Facts, ImportResult, distributions_from_probe
+from envdoctor.facts import Facts, ImportResult, read_distributions
 from envdoctor.resources import probe_script
 from envdoctor.target import Target
 
@@ -47,10 +47,13 @@ def run_facts_probe(
     except subprocess.TimeoutExpired as exc:
         raise ProbeError(f"the facts probe did not finish within {timeout:.0f} s") from exc
     try:
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        doc = json.loads(proc.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError) as exc:
         tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise ProbeError(f"the facts probe failed in {target.python}: {tail[0].rstrip('.')}") from exc
+        raise ProbeError(f"the facts probe failed in {target.python}: {tail[0][:300].rstrip('.')}") from exc
+    if not isinstance(doc, dict):
+        raise ProbeError(f"the facts probe in {target.python} printed a {type(doc).__name__}, not its report")
+    return doc
 
 
 @dataclass
@@ -260,17 +263,28 @@ def gather(
 def facts_from_raw(
     raw: dict[str, Any], imports: list[ImportResult], torch: dict[str, Any] | None
 ) -> Facts:
-    probe_errors = [f"{k}: {v['error']}" for k, v in raw.items() if isinstance(v, dict) and "error" in v]
-    dists = raw.get("distributions")
+    """Facts from the probes' documents. They come from the target, so a section of the wrong
+    shape counts as absent (and is said in probe_errors), never as an exception."""
+    raw = raw if isinstance(raw, dict) else {}
+    probe_errors = [f"{k}: {str(v['error'])[:500]}" for k, v in raw.items() if isinstance(v, dict) and "error" in v]
+
+    def section(key: str) -> dict[str, Any]:
+        value = raw.get(key)
+        if value is not None and not isinstance(value, dict):
+            probe_errors.append(f"{key}: the probe sent a {type(value).__name__}, not an object")
+        return value if isinstance(value, dict) else {}
+
+    dists, damaged = read_distributions(raw.get("distributions"))
     return Facts(
-        python=raw.get("python") or {},
-        platform=raw.get("platform") or {},
-        distributions=distributions_from_probe(dists) if isinstance(dists, list) else {},
-        gpu=raw.get("gpu") or {},
-        nvcc=raw.get("nvcc") or {},
-        ffmpeg=raw.get("ffmpeg") or {},
-        mmcv=raw.get("mmcv") or {},
+        python=section("python"),
+        platform=section("platform"),
+        distributions=dists,
+        gpu=section("gpu"),
+        nvcc=section("nvcc"),
+        ffmpeg=section("ffmpeg"),
+        mmcv=section("mmcv"),
         imports=imports,
         torch=torch,
         probe_errors=probe_errors,
+        damaged=damaged,
     )

@@ -104,7 +104,7 @@ def _state_from(python_path: str, raw: dict[str, Any]) -> StubState:
     provider = next(
         (d["name"] for d in dists if "mmcv" in (d.get("top_level") or []) and d.get("key") != DIST_NAME), None
     )
-    stub_dist = next((d for d in dists if canonical(d.get("name", "")) == DIST_NAME), None)
+    stub_dist = next((d for d in dists if canonical(str(d.get("name", ""))) == DIST_NAME), None)
     python = raw.get("python") or {}
     return StubState(
         python=python_path,
@@ -114,7 +114,7 @@ def _state_from(python_path: str, raw: dict[str, Any]) -> StubState:
         ext_state=ext.get("state", "missing"),
         ext_files=tuple(ext.get("files") or ()),
         header=dict(ext.get("stub") or {}),
-        stub_dist_version=stub_dist["version"] if stub_dist else None,
+        stub_dist_version=stub_dist.get("version") if stub_dist else None,
         externally_managed=bool(python.get("externally_managed")),
     )
 
