@@ -50,7 +50,8 @@ def damaged_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _dist_info(site, "goodpkg", "1.0")
     _dist_info(site, "zgoodpkg", "2.0")  # sorts after every damaged one
     # torch itself unreadable: the original report, where plan then planned a torch install over it.
-    _dist_info(site, "torch", "2.1.0", metadata=b"Metadata-Version: 2.1\nName: torch\nVersion: 2.1.0\nSummary: \xff\xfe\n")
+    bad_meta = b"Metadata-Version: 2.1\nName: torch\nVersion: 2.1.0\nSummary: \xff\xfe\n"
+    _dist_info(site, "torch", "2.1.0", metadata=bad_meta)
     _dist_info(site, "badrecord", "1.0", record=b"badrecord/__init__.py,,\n\xff\xfe\n")
     _dist_info(site, "norecord", "1.0", record=None)
     _dist_info(site, "oddver", "1.0", metadata=b"Metadata-Version: 2.1\nName: oddver\nVersion: not a version!\n")
