@@ -121,6 +121,77 @@ class Facts:
         return d
 
 
+# What each probe section may hold. The probes run in the target, so their JSON is checked against
+# these shapes at the boundary: a value of the wrong type is left out (and said), and nothing past
+# this point meets a list where it expects a dict. A dict shape lists the keys it keeps; a list
+# shape holds the shape of its items; a tuple lists the types allowed; STRINGS is a str -> str map.
+STRINGS = "str->str"
+_OPT = (str, type(None))
+SHAPES: dict[str, Any] = {
+    "python": {"version": str, "implementation": str, "executable": str, "prefix": str, "base_prefix": str,
+               "is_venv": bool, "soabi": _OPT, "ext_suffix": _OPT, "abiflags": str, "cp_tag": str,
+               "platform_tag": str, "externally_managed": bool, "site_packages": [str], "maxsize_64bit": bool},
+    "platform": {"system": str, "machine": str, "release": str, "libc": _OPT, "glibc": _OPT, "mac_ver": _OPT},
+    "gpu": {"driver_version": _OPT, "driver_source": _OPT,
+            "gpus": [{"name": str, "compute_capability": str, "source": str}]},
+    "nvcc": {"path": _OPT, "version": _OPT},
+    "ffmpeg": {"path": _OPT, "version": _OPT, "libx264": bool, "aac": bool},
+    "mmcv": {"package_dir": _OPT, "version": _OPT,
+             "ext": {"state": str, "files": [str], "matches_interpreter": bool, "leftover_stub": bool,
+                     "stub": STRINGS}},
+    "torch": {"version": _OPT, "cuda": _OPT, "hip": _OPT, "cudnn": (int, type(None)), "cuda_available": bool,
+              "arch_list": [str], "devices": [{"name": str, "capability": str}], "cxx11_abi": bool},
+}
+_ITEM = object()
+
+
+def conform(value: Any, shape: Any, *, item: bool = False) -> Any:
+    """`value` reduced to `shape`, or _ITEM's sentinel when it does not fit at all. In a list, an item
+    dict must have every key of its shape; a section dict keeps the keys that fit."""
+    if shape is STRINGS:
+        if not isinstance(value, dict):
+            return _ITEM
+        return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return _ITEM
+        out = {}
+        for key, sub in shape.items():
+            if key in value:
+                kept = conform(value[key], sub)
+                if kept is not _ITEM:
+                    out[key] = kept
+                elif item:
+                    return _ITEM
+            elif item:
+                return _ITEM
+        return out
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return _ITEM
+        kept = [conform(v, shape[0], item=True) for v in value]
+        return [v for v in kept if v is not _ITEM]
+    types = shape if isinstance(shape, tuple) else (shape,)
+    if isinstance(value, bool) and bool not in types:
+        return _ITEM
+    return value if isinstance(value, types) else _ITEM
+
+
+def conform_section(name: str, value: Any, problems: list[str]) -> dict[str, Any]:
+    """A probe section in its shape; every part left out is said in `problems`."""
+    if value is None:
+        return {}
+    kept = conform(value, SHAPES[name])
+    if kept is _ITEM:
+        problems.append(f"{name}: the probe sent a {type(value).__name__}, not an object")
+        return {}
+    if isinstance(value, dict):
+        dropped = sorted(str(k)[:40] for k in value if k in SHAPES[name] and k not in kept)
+        if dropped:
+            problems.append(f"{name}: left out {', '.join(dropped)} (not of the expected type)")
+    return kept
+
+
 def _text(value: Any, limit: int = 400) -> str:
     return value[:limit] if isinstance(value, str) else ""
 

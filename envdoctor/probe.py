@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envdoctor.facts import Facts, ImportResult, read_distributions
+from envdoctor.facts import Facts, ImportResult, conform_section, read_distributions
 from envdoctor.resources import probe_script
 from envdoctor.target import Target
 
@@ -120,6 +120,17 @@ class _Garbled(Exception):
     """The event stream broke its contract (too long, not JSON): the worker is stopped."""
 
 
+def parse_event(line: bytes) -> dict[str, Any]:
+    """One line of the imports probe's event stream; _Garbled when it is not an event."""
+    try:
+        event = json.loads(line.decode(errors="replace"))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise _Garbled("the import worker sent something that is not an event") from exc
+    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+        raise _Garbled("the import worker sent something that is not an event")
+    return event
+
+
 class ImportProber:
     """Import modules in the target, one worker at a time, surviving crashes and hangs."""
 
@@ -176,13 +187,7 @@ class ImportProber:
             if len(worker.buffer) > MAX_EVENT:
                 raise _Garbled(f"the import worker sent an event over {MAX_EVENT} bytes")
         line, _, worker.buffer = worker.buffer.partition(b"\n")
-        try:
-            event = json.loads(line.decode(errors="replace"))
-        except json.JSONDecodeError as exc:
-            raise _Garbled("the import worker sent something that is not an event") from exc
-        if not isinstance(event, dict) or not isinstance(event.get("event"), str):
-            raise _Garbled("the import worker sent something that is not an event")
-        return event
+        return parse_event(line)
 
     @staticmethod
     def _kill(worker: _Worker) -> None:
@@ -225,7 +230,7 @@ class ImportProber:
                         started = time.monotonic()
                         self.progress(f"importing {current}")
                     elif kind == "done":
-                        done = _result_from_event(event)
+                        done = result_from_event(event)
                         if done.module in remaining:
                             results[done.module] = done
                         current = None
@@ -281,7 +286,7 @@ def _short(value: Any, limit: int = MAX_TEXT) -> str | None:
 _STATUSES = ("ok", "missing", "error", "exit", "crash", "timeout", "skipped")
 
 
-def _result_from_event(event: dict[str, Any]) -> ImportResult:
+def result_from_event(event: dict[str, Any]) -> ImportResult:
     """An ImportResult from a "done" event; the event comes from the target, so every field is checked."""
     err = event.get("error")
     err = err if isinstance(err, dict) else {}
@@ -342,10 +347,7 @@ def facts_from_raw(
     probe_errors = [f"{k}: {str(v['error'])[:500]}" for k, v in raw.items() if isinstance(v, dict) and "error" in v]
 
     def section(key: str) -> dict[str, Any]:
-        value = raw.get(key)
-        if value is not None and not isinstance(value, dict):
-            probe_errors.append(f"{key}: the probe sent a {type(value).__name__}, not an object")
-        return value if isinstance(value, dict) else {}
+        return conform_section(key, raw.get(key), probe_errors)
 
     dists, damaged = read_distributions(raw.get("distributions"))
     return Facts(
@@ -357,7 +359,7 @@ def facts_from_raw(
         ffmpeg=section("ffmpeg"),
         mmcv=section("mmcv"),
         imports=imports,
-        torch=torch,
+        torch=conform_section("torch", torch, probe_errors) if torch is not None else None,
         probe_errors=probe_errors,
         damaged=damaged,
     )

@@ -69,10 +69,26 @@ def _identify(python: Path, source: str, reason: str) -> Target:
         raise UsageError(f"{python} is not executable.")
     try:
         proc = subprocess.run(
-            [str(python), "-c", _IDENTIFY], capture_output=True, text=True, timeout=30
+            [str(python), "-c", _IDENTIFY], capture_output=True, text=True, timeout=30, errors="replace"
         )
-        info = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else None
-    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError, IndexError):
+    except (OSError, subprocess.TimeoutExpired):
+        raise UsageError(f"{python} is not a working Python interpreter.") from None
+    info = read_identity(python, proc.stdout if proc.returncode == 0 else "")
+    return Target(
+        python=python,
+        source=source,
+        reason=reason,
+        version=info["version"],
+        prefix=info["prefix"],
+        is_venv=info["prefix"] != info["base_prefix"],
+    )
+
+
+def read_identity(python: Path, stdout: str) -> dict[str, str]:
+    """The interpreter's answer to _IDENTIFY, checked: anything else is one sentence (UsageError)."""
+    try:
+        info = json.loads(stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError, RecursionError):
         info = None
     if not isinstance(info, dict) or not all(isinstance(info.get(k), str) for k in ("version", "prefix")):
         raise UsageError(f"{python} is not a working Python interpreter.")
@@ -84,14 +100,9 @@ def _identify(python: Path, source: str, reason: str) -> Target:
             f"{python} is Python {info['version']}; envdoctor treats Python {MIN_TARGET[0]}.{MIN_TARGET[1]} "
             "and newer (MuseTalk needs 3.10 or 3.11)."
         )
-    return Target(
-        python=python,
-        source=source,
-        reason=reason,
-        version=info["version"],
-        prefix=info["prefix"],
-        is_venv=info["prefix"] != info.get("base_prefix", info["prefix"]),
-    )
+    base = info.get("base_prefix")
+    return {"version": info["version"], "prefix": info["prefix"],
+            "base_prefix": base if isinstance(base, str) else info["prefix"]}
 
 
 def resolve(

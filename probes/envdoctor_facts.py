@@ -171,14 +171,14 @@ def _guess_name(meta_dir):
     return stem.split("-", 1)[0] or base
 
 
-def distributions():
-    """Every installed distribution; one that cannot be read is listed as damaged (with the file
-    and the problem) and the others still count."""
+def distributions(paths=None):
+    """Every installed distribution (on sys.path, or on `paths`); one that cannot be read is listed
+    as damaged (with the file and the problem) and the others still count."""
     import importlib.metadata as md
 
     seen = {}
     damaged = []
-    for dist in md.distributions():
+    for dist in md.distributions(**({"path": list(paths)} if paths is not None else {})):
         meta_dir = str(getattr(dist, "_path", "") or "")
         try:
             row = _one_distribution(dist, meta_dir)
