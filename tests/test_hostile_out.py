@@ -102,11 +102,13 @@ def test_ctrl_c_during_smoke_stops_musetalks_whole_process_group(tmp_path: Path)
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=200:duration=2",
                     str(speech)], check=True)
     pids_file = tmp_path / "pids"
+    repo = Path(__file__).resolve().parent.parent
+    # Relative paths on purpose (the interpreter, the checkout, the speech, --out): they must work too.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "envdoctor", "smoke", "--app", str(app), "--audio", str(speech),
-         "--python", sys.executable, "--out", str(tmp_path / "out")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PIDS_FILE": str(pids_file)},
+        [sys.executable, "-m", "envdoctor", "smoke", "--app", "MuseTalk", "--audio", "speech.wav",
+         "--python", os.path.relpath(sys.executable, tmp_path), "--out", "out"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, "PIDS_FILE": str(pids_file), "PYTHONPATH": str(repo)},
     )
     try:
         for _ in range(600):
