@@ -139,3 +139,18 @@ def test_relative_venv_and_app_paths_work(tmp_path: Path, monkeypatch: pytest.Mo
     assert "internal error" not in run.err
     found = [r for r in run.json()["results"] if r.get("title") == "import goodpkg_missing"]
     assert found and "No module named" in found[0]["found"]
+
+
+def test_stub_install_refuses_over_a_damaged_mmcv(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from envdoctor.stub.install import status, why_not_install
+
+    root = tmp_path_factory.mktemp("damaged-mmcv") / "venv"
+    find_uv().venv(root, python=sys.executable)
+    site = _site_packages(root)
+    (site / "mmcv" / "ops").mkdir(parents=True)
+    (site / "mmcv" / "__init__.py").write_text("")
+    (site / "mmcv" / "version.py").write_text("__version__ = '2.1.0'\n")
+    _dist_info(site, "mmcv_lite", "2.1.0", record=b"mmcv/__init__.py,,\n\xff\n")
+    state = status(resolve(venv=str(root)))
+    refusal = why_not_install(state)
+    assert refusal is not None and "mmcv_lite" in refusal and "RECORD" in refusal and "cannot be read" in refusal
