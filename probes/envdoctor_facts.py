@@ -94,7 +94,13 @@ def _top_levels(text, files):
 def _read(dist, filename):
     """One metadata file as text; None when absent. Undecodable bytes raise, naming the file."""
     try:
-        return dist.read_text(filename)
+        text = dist.read_text(filename)
+        if text is None:
+            # importlib.metadata answers None for a file it may not read, too: tell that from absent.
+            path = os.path.join(str(getattr(dist, "_path", "") or ""), filename)
+            if os.path.exists(path) and not os.access(path, os.R_OK):
+                raise _Damage(filename, "unreadable (permission denied)")
+        return text
     except UnicodeDecodeError as exc:
         raise _Damage(filename, "not UTF-8 (%s)" % exc.reason) from None
     except OSError as exc:
