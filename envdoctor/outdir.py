@@ -33,3 +33,12 @@ def check_writable(path: Path, flag: str = "--out") -> Path:
     os.close(fd)
     os.unlink(probe)
     return path
+
+
+def check_writable_file(path: Path, flag: str = "--output") -> Path:
+    """`path` if a file can be written there (its folder exists or can be made, it is not a folder)."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder, not a file.")
+    check_writable(path.parent if str(path.parent) else Path("."), flag=f"{flag} {path}: the folder")
+    return path
