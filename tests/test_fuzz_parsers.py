@@ -25,7 +25,6 @@ from envdoctor.facts import read_distributions
 from envdoctor.manifest import builtin
 from envdoctor.probe import _Garbled, facts_from_raw, parse_event, result_from_event, run_facts_probe
 from envdoctor.resources import probe_script
-from envdoctor.strategies.prebuilt import read_wheel_name
 from envdoctor.stub.generate import parse_header
 from envdoctor.target import current, read_identity
 
@@ -217,18 +216,29 @@ def test_stub_headers_at_random(tmp_path: Path) -> None:
         json.dumps(probe._stub_header(str(stub)))
 
 
-def test_wheel_file_names_at_random() -> None:
+def test_wheel_file_names_at_random(template: tuple[dict[str, Any], Any], tmp_path: Path) -> None:
+    """Wheel names are read from --find-links folders (a user's wheelhouse, a copied folder): the plan
+    reads them however they are spelled."""
+    raw, target = template
+    raw = copy.deepcopy(raw)
+    raw["distributions"] = [*raw.get("distributions", []), {"name": "torch", "key": "torch", "version": "2.1.0",
+                                                            "top_level": ["torch"]}]
+    facts = facts_from_raw(raw, [], {"version": "2.1.0+cpu", "cuda": None, "cuda_available": False})
     rng = random.Random(SEED + 6)
     good = "mmcv-2.1.0-cp311-cp311-manylinux1_x86_64.whl"
-    for _ in range(ROUNDS * 4):
-        name = good[: rng.randint(0, len(good))] + _text(rng, 12) if rng.random() < 0.6 else _text(rng, 60)
-        if rng.random() < 0.3:
-            name += ".whl"
-        parsed = read_wheel_name(name)
-        if parsed is not None:
-            dist, version, tags = parsed
-            assert isinstance(dist, str) and isinstance(version, str) and tags
-    assert read_wheel_name(good) is not None
+    links = tmp_path / "links"
+    for folder in (links, links / "torch2.1-cpu"):  # the folder itself and the one named for this torch
+        folder.mkdir(parents=True, exist_ok=True)
+        for _ in range(ROUNDS):
+            name = good[: rng.randint(0, len(good))] + _text(rng, 12) if rng.random() < 0.6 else _text(rng, 60)
+            name = "".join(c for c in name if c not in "/\\\0").encode("utf-8", "replace").decode()[:150]
+            name = f"mmcv-{name}.whl" if rng.random() < 0.7 else f"{name}.whl"
+            try:
+                (folder / name).write_bytes(b"")
+            except (OSError, UnicodeEncodeError):
+                continue
+    plan = plan_mod.build(target, facts, plan_mod.Options(find_links=(links,)))
+    assert {v.strategy for v in plan.verdicts} >= {"prebuilt"}
 
 
 def test_checkout_files_at_random(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from envdoctor import lock as lock_mod
 from envdoctor.errors import UsageError
-from envdoctor.outdir import check_writable
 from envdoctor.resources import lockfiles_dir
 from envdoctor.strategies import ALL
 from envdoctor.strategies.sets import requirement_sets
@@ -37,8 +36,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     directory = Path(args.output_dir) if args.output_dir else lockfiles_dir()
-    if not args.check:
-        check_writable(directory, "--output-dir")
     if args.check:
         results = lock_mod.check(directory)
         if not results:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -38,8 +36,6 @@ class StreamInfo:
     audio_codec: str
     duration: float
     """Container duration in seconds (0.0 when ffprobe does not know it)."""
-    frames: int = 0
-    """The video stream's frame count as the container states it (0 when it does not): an estimate."""
 
 
 def tool(name: str) -> str:
@@ -72,10 +68,6 @@ def probe(path: Path) -> StreamInfo:
         duration = float(data.get("format", {}).get("duration", 0.0))
     except (TypeError, ValueError):
         duration = 0.0
-    try:
-        frames = int(video.get("nb_frames", 0)) if video else 0
-    except (TypeError, ValueError):
-        frames = 0
     return StreamInfo(
         has_video=video is not None,
         has_audio=audio is not None,
@@ -85,7 +77,6 @@ def probe(path: Path) -> StreamInfo:
         video_codec=video.get("codec_name", "") if video else "",
         audio_codec=audio.get("codec_name", "") if audio else "",
         duration=duration,
-        frames=frames,
     )
 
 
@@ -116,59 +107,6 @@ def read_gray_frames(path: Path, width: int, height: int, max_frames: int | None
         tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no frames"]
         raise MediaError(f"ffmpeg decoded no video frames from {path}: {tail[0]}")
     return np.frombuffer(proc.stdout[: count * size], dtype=np.uint8).reshape(count, height, width)
-
-
-def _stream(cmd: list[str], record: int, batch: int) -> Iterator[bytes]:
-    """ffmpeg's stdout in pieces of `batch` records of `record` bytes (the last may be shorter), without
-    ever holding more than one piece: the memory a long video needs is the memory of a short one.
-    Raises MediaError, with ffmpeg's last words, when no record came out at all."""
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
-        assert proc.stdout is not None
-        got = 0
-        try:
-            while True:
-                data = proc.stdout.read(record * batch)
-                usable = len(data) - len(data) % record
-                if usable:
-                    got += usable // record
-                    yield data[:usable]
-                if len(data) < record * batch:
-                    break
-        finally:
-            proc.stdout.close()
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-        if got == 0:
-            err.seek(0)
-            tail = err.read()[-4000:].decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise MediaError(f"ffmpeg decoded nothing from {cmd[cmd.index('-i') + 1]}: {tail[0]}")
-
-
-def iter_gray_frames(path: Path, width: int, height: int, batch: int = 256) -> Iterator[np.ndarray]:
-    """The frames as uint8 grey arrays (k, height, width), `batch` frames at a time, in order.
-
-    Like read_gray_frames, a file that stops decoding part way gives the frames before the damage,
-    and MediaError comes only when no frame came out at all.
-    """
-    import numpy as np
-
-    cmd = [tool("ffmpeg"), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v:0",
-           "-vf", f"scale={width}:{height}:flags=area", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
-    size = width * height
-    for data in _stream(cmd, size, batch):
-        yield np.frombuffer(data, dtype=np.uint8).reshape(-1, height, width)
-
-
-def iter_audio(path: Path, rate: int = AUDIO_RATE, batch: int = 1 << 18) -> Iterator[np.ndarray]:
-    """The first audio stream as mono float32 samples at `rate`, `batch` samples at a time."""
-    import numpy as np
-
-    cmd = [tool("ffmpeg"), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0",
-           "-ac", "1", "-ar", str(rate), "-f", "f32le", "-"]
-    for data in _stream(cmd, 4, batch):
-        yield np.frombuffer(data, dtype="<f4").astype(np.float32)
 
 
 def read_rgb_frame(path: Path, index: int, width: int, height: int) -> np.ndarray:

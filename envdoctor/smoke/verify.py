@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envdoctor.smoke import media
+from envdoctor.smoke import media, stream
 from envdoctor.smoke.face import Box, detect
 from envdoctor.smoke.verdicts import DEFAULT_THRESHOLDS, Check, SyncScore, Thresholds, Verdict, Verification
 
@@ -105,21 +105,26 @@ def find_faces(frames: Mapping[int, np.ndarray] | np.ndarray, idx: list[int] | N
     return idx, boxes
 
 
+SAMPLE_SLACK = 4
+"""Frames kept on each side of each sampled index estimated from the container's duration: the
+exact indices are among them unless the real frame count is that far off (then one more pass)."""
+
+
 def count_and_sample(video: Path, w: int, h: int, estimate: int) -> tuple[int, dict[int, np.ndarray]]:
     """The number of frames and the frames the face detector needs, in one streaming pass (two when
-    the container's frame count was wrong): never more than FACE_SAMPLES frames in memory."""
-    want = set(sample_indices(estimate))
-    n, kept = _sample_pass(video, w, h, want)
-    exact = set(sample_indices(n))
-    if exact != set(kept):
-        _, kept = _sample_pass(video, w, h, exact)
-    return n, kept
+    the container's duration was far off): a few hundred small frames in memory at most."""
+    near = {i + d for i in sample_indices(estimate) for d in range(-SAMPLE_SLACK, SAMPLE_SLACK + 1)}
+    n, kept = _sample_pass(video, w, h, near)
+    exact = sample_indices(n)
+    if not set(exact) <= set(kept):
+        _, kept = _sample_pass(video, w, h, set(exact))
+    return n, {i: kept[i] for i in exact}
 
 
 def _sample_pass(video: Path, w: int, h: int, want: set[int]) -> tuple[int, dict[int, np.ndarray]]:
     n = 0
     kept: dict[int, np.ndarray] = {}
-    for batch in media.iter_gray_frames(video, w, h):
+    for batch in stream.gray_frames(video, w, h):
         for j in range(len(batch)):
             if n + j in want:
                 kept[n + j] = batch[j].copy()
@@ -320,7 +325,7 @@ def verify(
         return result(Verdict.NOT_ASSESSED, "the file holds no video stream.")
     fps = info.fps or 25.0
     w, h = media.scaled_size(info.width, info.height, ANALYSIS_SIZE)
-    estimate = info.frames or int(round(info.duration * fps))
+    estimate = int(round(info.duration * fps))
     try:
         # Streamed: the frames pass through in batches, twice (faces, then mouths), never all at once.
         n, sampled = count_and_sample(video, w, h, estimate)
@@ -329,7 +334,7 @@ def verify(
         return result(Verdict.NOT_ASSESSED, "no frame of the video decodes.", fps=fps)
     checks.insert(0, Check("decodes", True, f"{n} frames {info.width}x{info.height} at {fps:g} fps"))
     try:
-        envelope, sample_count = envelope_of_chunks(media.iter_audio(audio_path), media.AUDIO_RATE, fps, n)
+        envelope, sample_count = envelope_of_chunks(stream.audio(audio_path), media.AUDIO_RATE, fps, n)
     except media.MediaError as exc:
         checks.append(Check("speech", False, str(exc)))
         return result(Verdict.NOT_ASSESSED, "there is no speech to compare with.", fps=fps, frames=n)
@@ -369,7 +374,7 @@ def verify(
             **common,
         )
     mboxes = mouth_boxes(n, idx, boxes, w, h)
-    motion, opening = mouth_signals(media.iter_gray_frames(video, w, h), mboxes)
+    motion, opening = mouth_signals(stream.gray_frames(video, w, h), mboxes)
     mouth_motion = float(np.median(motion)) if len(motion) else 0.0
     fx = int(np.median([b.x for b in found]) * scale)
     fy = int(np.median([b.y for b in found]) * scale)

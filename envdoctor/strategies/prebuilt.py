@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from envdoctor.strategies import matrix
 from envdoctor.strategies.base import POSSIBLE, REJECTED, Context, Step, Verdict
@@ -42,15 +41,6 @@ def build_folder(ctx: Context) -> Path:
     return wheelhouse(ctx) / f"torch{ctx.torch_series}-{ctx.accelerator}"
 
 
-def read_wheel_name(name: str) -> tuple[str, str, frozenset[Tag]] | None:
-    """(distribution, version, tags) from a wheel's file name; None for a name that is not one."""
-    try:
-        dist, version, _build, tags = parse_wheel_filename(name)
-    except (InvalidWheelFilename, InvalidVersion):
-        return None
-    return str(dist), str(version), tags
-
-
 def _local_wheels(ctx: Context, rset: RequirementSet) -> list[Path]:
     """mmcv wheels in --find-links folders that fit this Python, OS and every window.
 
@@ -61,11 +51,11 @@ def _local_wheels(ctx: Context, rset: RequirementSet) -> list[Path]:
     for root in ctx.options.find_links:
         for folder in (root / f"torch{ctx.torch_series}-{ctx.accelerator}",):
             for whl in sorted(folder.glob("mmcv-*.whl")) if folder.is_dir() else []:
-                parsed = read_wheel_name(whl.name)
-                if parsed is None:
+                try:
+                    dist, version, _build, tags = parse_wheel_filename(whl.name)
+                except InvalidWheelFilename:
                     continue
-                dist, version, tags = parsed
-                if canonicalize_name(dist) != "mmcv" or windows_ok(version, rset.openmmlab):
+                if canonicalize_name(dist) != "mmcv" or windows_ok(str(version), rset.openmmlab):
                     continue
                 if any(t.interpreter == ctx.python_tag for t in tags) and any(
                     _platform_fits(t.platform, ctx) for t in tags
@@ -192,7 +182,7 @@ def steps(ctx: Context) -> tuple[Step, ...]:
     build: tuple[Step, ...] = ()
     if local:
         links: tuple[str, ...] = (str(local[-1].parent),)
-        mmcv = read_wheel_name(local[-1].name)[1]  # type: ignore[index]  # listed because it parsed
+        mmcv = str(parse_wheel_filename(local[-1].name)[1])
     elif row:
         links = (matrix.index_url(ctx.accelerator or "cpu", row.torch_series),)
         mmcv = row.mmcv
