@@ -107,9 +107,8 @@ def run(
         target,
         modules if needs_imports else [],
         import_timeout=import_timeout,
-        # As `python -m scripts.inference` run from the checkout root would see it.
-        extra_path=[str(Path(app).resolve())] if app is not None else (),
-        cwd=Path(app) if app is not None else None,
+        # The checkout is never put on sys.path: that would run its code (an app-local `mmcv/` would be
+        # imported instead of the installed one). Its own modules are reported by imports.app-local.
         progress=progress,
     )
     ctx = Context(

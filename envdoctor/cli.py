@@ -74,8 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProbeError as exc:
         print(f"envdoctor: {exc}.", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("envdoctor: interrupted.", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # Said out loud: what was running and what was stopped (smoke says it stopped MuseTalk's group).
+        print(f"envdoctor: {str(exc) or 'interrupted'}.", file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:
         # An internal error still ends in one sentence and exit 2; the traceback is there on request.

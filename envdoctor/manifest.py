@@ -10,6 +10,7 @@ vendored copy): modules there are vendored, and an installed module of the same 
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,13 @@ from envdoctor.errors import UsageError
 
 SCOPES = ("inference", "training", "app")
 DEFAULT_MANIFEST = "musetalk-v15.toml"
+AST_LIMIT = 2_000_000
+"""Files larger than this (bytes) are scanned line by line for import statements: ast's tree of a
+20 MB file takes gigabytes."""
+_BLOCK = 1 << 20
+_IMPORT_LINE = re.compile(
+    rb"^[ \t]*(?:from[ \t]+([A-Za-z_][\w.]*)[ \t]+import\b|import[ \t]+([A-Za-z_][\w.]*))", re.MULTILINE
+)
 _SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", "build", "dist", ".tox", "site-packages"}
 
 
@@ -54,6 +62,13 @@ class Manifest:
     """'built-in' or the scanned folder."""
     sys_path_edits: tuple[str, ...] = ()
     """file:line of each sys.path change the scan found, resolved or not."""
+    skipped: tuple[tuple[str, str], ...] = ()
+    """(file, why) for each Python file of the checkout that could not be scanned."""
+    line_scanned: tuple[str, ...] = ()
+    """Files too large for ast, scanned line by line for import statements instead."""
+    app_local: tuple[tuple[str, str], ...] = ()
+    """(module, path) for each top-level module the checkout itself provides (it shadows an installed
+    module of the same name when MuseTalk runs from the checkout root)."""
     entry_points: dict[str, tuple[str, ...]] | None = None
     """scope -> the checkout files that start it (from the reference manifest's data)."""
 
@@ -96,6 +111,34 @@ class _FileImports:
     """Dotted names this file may load from the checkout itself (relative imports resolved)."""
     path_dirs: list[Path] = field(default_factory=list)
     path_edits: list[str] = field(default_factory=list)
+    skipped: str | None = None
+    """Why the file could not be scanned, if it could not."""
+    line_scanned: bool = False
+
+
+def _scan_lines(path: Path) -> _FileImports:
+    """Import statements of a file too large for ast, read in bounded blocks: `import x` and
+    `from x import y` at the start of a line (indented or not). Relative and dynamic imports and
+    sys.path edits are not seen; the report says the file was read this way."""
+    out = _FileImports(line_scanned=True)
+    carry = b""  # the unfinished last line of the previous block (dropped when it grows too long)
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(_BLOCK)
+            if b"\0" in block:
+                return _FileImports(skipped="binary: it holds null bytes")
+            data = carry + block
+            cut = data.rfind(b"\n") + 1 if block else len(data)
+            for m in _IMPORT_LINE.finditer(data, 0, cut):
+                name = (m.group(1) or m.group(2)).decode("ascii")
+                out.modules.add(name)
+                out.local.add(name)
+            carry = data[cut:]
+            if len(carry) > _BLOCK:  # a line longer than a block cannot start with an import we missed
+                carry = b"#"
+            if not block:
+                break
+    return out
 
 
 def _eval_path(node: ast.AST, file: Path, names: dict[str, ast.AST], depth: int = 0) -> str | None:
@@ -158,9 +201,19 @@ def _module_name(rel: Path) -> str:
 def _scan_file(path: Path, root: Path) -> _FileImports:
     out = _FileImports()
     try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
-    except (SyntaxError, ValueError):
-        return out
+        if path.stat().st_size > AST_LIMIT:
+            return _scan_lines(path)
+        data = path.read_bytes()
+    except OSError as exc:
+        return _FileImports(skipped=f"unreadable: {exc.strerror or type(exc).__name__}")
+    if b"\0" in data:
+        return _FileImports(skipped="binary: it holds null bytes")
+    try:
+        tree = ast.parse(data, filename=str(path))
+    except SyntaxError as exc:
+        return _FileImports(skipped=f"not valid Python: {exc.msg} (line {exc.lineno})")
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return _FileImports(skipped=f"not scannable: {type(exc).__name__}")
     names = {
         n.targets[0].id: n.value
         for n in tree.body
@@ -270,9 +323,15 @@ def scan_app(root: Path, *, reference: Manifest | None = None) -> Manifest:
     vendored_dirs: dict[Path, None] = {}
     edits: list[str] = []
     scanned: dict[str, _FileImports] = {}
+    skipped: list[tuple[str, str]] = []
+    line_scanned: list[str] = []
     for f in files:
         found = _scan_file(f, root)
         rel = str(f.relative_to(root))
+        if found.skipped:
+            skipped.append((rel, found.skipped))
+        if found.line_scanned:
+            line_scanned.append(rel)
         scanned[rel] = found
         for m in found.modules:
             importers.setdefault(m, set()).add(rel)
@@ -332,9 +391,15 @@ def scan_app(root: Path, *, reference: Manifest | None = None) -> Manifest:
         if e.probed and e.name not in seen and (e.top in tops and "." in e.name or (e.via and "mmpose" in tops))
     ]
     ordered = _order([*entries, *extra], reference)
+    app_local = tuple(sorted((name, _local_path(root, name)) for name in own))
     return Manifest(
-        name=f"scan of {root}", entries=tuple(ordered), source=str(root), sys_path_edits=tuple(edits)
+        name=f"scan of {root}", entries=tuple(ordered), source=str(root), sys_path_edits=tuple(edits),
+        skipped=tuple(skipped), line_scanned=tuple(line_scanned), app_local=app_local,
     )
+
+
+def _local_path(root: Path, name: str) -> str:
+    return f"{name}/" if (root / name).is_dir() else f"{name}.py"
 
 
 def _reachable_scopes(

@@ -186,7 +186,15 @@ def build(target: Target, facts: Facts, options: Options | None = None) -> Plan:
     if chosen:
         steps = _with_ffmpeg(steps, facts)
     refusal = None
-    if ctx.externally_managed:
+    if facts.damaged:
+        listed = "; ".join(d.describe() for d in facts.damaged[:5]) + ("; ..." if len(facts.damaged) > 5 else "")
+        refusal = (
+            f"{len(facts.damaged)} installed distribution{'s' if len(facts.damaged) != 1 else ''} in "
+            f"{target.python} cannot be read ({listed}): envdoctor will not plan changes over what it could not "
+            f"read. Reinstall or remove {'them' if len(facts.damaged) != 1 else 'it'} first "
+            f"(`uv pip install --reinstall {facts.damaged[0].name}`), then run envdoctor again"
+        )
+    elif ctx.externally_managed:
         refusal = (
             f"{target.python} is an externally managed interpreter (PEP 668): envdoctor will not change it. "
             "Make a virtual environment instead: `envdoctor fix --venv .venv --create`"

@@ -21,11 +21,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envdoctor.facts import Facts, ImportResult, distributions_from_probe
+from envdoctor.facts import Facts, ImportResult, conform_section, read_distributions
 from envdoctor.resources import probe_script
 from envdoctor.target import Target
 
 DEFAULT_IMPORT_TIMEOUT = 120.0
+STDERR_HEAD = 4096
+STDERR_TAIL = 16384
+"""What is kept of a worker's stderr (bytes): its start and its end. A module may print 100 MB at
+import; nothing after the worker ever sees more than this."""
+MAX_LINE = 2000
+"""Characters kept of any one line of that text."""
+MAX_EVENT = 1 << 20
+"""An event line longer than this (bytes) is not the probe speaking: the worker is stopped."""
+MAX_TEXT = 8000
+"""Characters kept of a message or traceback an event carries."""
 
 Progress = Callable[[str], None]
 
@@ -47,10 +57,13 @@ def run_facts_probe(
     except subprocess.TimeoutExpired as exc:
         raise ProbeError(f"the facts probe did not finish within {timeout:.0f} s") from exc
     try:
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        doc = json.loads(proc.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError) as exc:
         tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise ProbeError(f"the facts probe failed in {target.python}: {tail[0].rstrip('.')}") from exc
+        raise ProbeError(f"the facts probe failed in {target.python}: {tail[0][:300].rstrip('.')}") from exc
+    if not isinstance(doc, dict):
+        raise ProbeError(f"the facts probe in {target.python} printed a {type(doc).__name__}, not its report")
+    return doc
 
 
 @dataclass
@@ -61,11 +74,34 @@ class _Worker:
     buffer: bytes = b""
 
     def stderr_tail(self, lines: int = 25) -> str:
-        try:
-            text = self.stderr_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.strip().splitlines()[-lines:])
+        """The last `lines` lines of what the worker printed, read from at most STDERR_HEAD +
+        STDERR_TAIL bytes of the file; when the output was longer, its first lines come first."""
+        return bounded_text(self.stderr_path, lines)
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= MAX_LINE else line[: MAX_LINE // 2] + " [...] " + line[-MAX_LINE // 2 :]
+
+
+def bounded_text(path: Path, lines: int = 25) -> str:
+    """Head and tail of a file that may be huge, in bounded memory and time."""
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size <= STDERR_HEAD + STDERR_TAIL:
+                fh.seek(0)
+                text = fh.read().decode(errors="replace")
+                return "\n".join(_cut(ln) for ln in text.strip().splitlines()[-lines:])
+            fh.seek(0)
+            head = fh.read(STDERR_HEAD).decode(errors="replace")
+            fh.seek(size - STDERR_TAIL)
+            tail = fh.read(STDERR_TAIL).decode(errors="replace")
+    except OSError:
+        return ""
+    head_lines = [_cut(ln) for ln in head.strip().splitlines()[:5]]
+    tail_lines = [_cut(ln) for ln in tail.strip().splitlines()[1:][-lines:]]
+    skipped = size - STDERR_HEAD - STDERR_TAIL
+    return "\n".join([*head_lines, f"[... {skipped} bytes of output left out ...]", *tail_lines])
 
 
 def _describe_exit(returncode: int | None) -> tuple[str, str]:
@@ -78,6 +114,21 @@ def _describe_exit(returncode: int | None) -> tuple[str, str]:
             name = f"signal {-returncode}"
         return "crash", f"the interpreter was killed by {name}"
     return "exit", f"the interpreter exited with code {returncode} during the import"
+
+
+class _Garbled(Exception):
+    """The event stream broke its contract (too long, not JSON): the worker is stopped."""
+
+
+def parse_event(line: bytes) -> dict[str, Any]:
+    """One line of the imports probe's event stream; _Garbled when it is not an event."""
+    try:
+        event = json.loads(line.decode(errors="replace"))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise _Garbled("the import worker sent something that is not an event") from exc
+    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+        raise _Garbled("the import worker sent something that is not an event")
+    return event
 
 
 class ImportProber:
@@ -133,8 +184,10 @@ class ImportProber:
             if not chunk:
                 return None
             worker.buffer += chunk
+            if len(worker.buffer) > MAX_EVENT:
+                raise _Garbled(f"the import worker sent an event over {MAX_EVENT} bytes")
         line, _, worker.buffer = worker.buffer.partition(b"\n")
-        return json.loads(line.decode())
+        return parse_event(line)
 
     @staticmethod
     def _kill(worker: _Worker) -> None:
@@ -173,17 +226,27 @@ class ImportProber:
                         break
                     kind = event["event"]
                     if kind == "start":
-                        current = event["module"]
+                        current = str(event.get("module"))
                         started = time.monotonic()
                         self.progress(f"importing {current}")
                     elif kind == "done":
-                        results[event["module"]] = _result_from_event(event)
+                        done = result_from_event(event)
+                        if done.module in remaining:
+                            results[done.module] = done
                         current = None
                     elif kind == "torch":
-                        self.torch = event["torch"]
+                        torch = event.get("torch")
+                        self.torch = torch if isinstance(torch, dict) else None
                     elif kind == "end":
                         worker.proc.wait()
                         break
+            except _Garbled as exc:
+                self._kill(worker)
+                if current is not None:
+                    results[current] = ImportResult(
+                        module=current, status="crash", error_type="Crash", message=str(exc),
+                        traceback=worker.stderr_tail(),
+                    )
             except TimeoutError:
                 self._kill(worker)
                 if current is not None:
@@ -213,17 +276,35 @@ class ImportProber:
         return [results[m] for m in dict.fromkeys(modules)]
 
 
-def _result_from_event(event: dict[str, Any]) -> ImportResult:
-    err = event.get("error") or {}
-    files = tuple(f["file"] for f in err.get("frames") or ())
+def _short(value: Any, limit: int = MAX_TEXT) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit // 4] + " [...] " + text[-(limit * 3) // 4 :]
+
+
+_STATUSES = ("ok", "missing", "error", "exit", "crash", "timeout", "skipped")
+
+
+def result_from_event(event: dict[str, Any]) -> ImportResult:
+    """An ImportResult from a "done" event; the event comes from the target, so every field is checked."""
+    err = event.get("error")
+    err = err if isinstance(err, dict) else {}
+    frames = err.get("frames")
+    files = tuple(
+        f["file"] for f in (frames if isinstance(frames, list) else ()) if isinstance(f, dict) and isinstance(
+            f.get("file"), str)
+    )[-12:]
+    status = event.get("status")
+    seconds = event.get("seconds")
     return ImportResult(
-        module=event["module"],
-        status=event["status"],
-        seconds=event.get("seconds"),
-        error_type=err.get("type"),
-        message=err.get("message"),
-        missing_module=err.get("missing_module"),
-        traceback=err.get("traceback"),
+        module=str(event.get("module")),
+        status=status if status in _STATUSES else "error",
+        seconds=float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else None,
+        error_type=_short(err.get("type"), 200),
+        message=_short(err.get("message")),
+        missing_module=_short(err.get("missing_module"), 200),
+        traceback=_short(err.get("traceback")),
         files=files,
     )
 
@@ -260,17 +341,25 @@ def gather(
 def facts_from_raw(
     raw: dict[str, Any], imports: list[ImportResult], torch: dict[str, Any] | None
 ) -> Facts:
-    probe_errors = [f"{k}: {v['error']}" for k, v in raw.items() if isinstance(v, dict) and "error" in v]
-    dists = raw.get("distributions")
+    """Facts from the probes' documents. They come from the target, so a section of the wrong
+    shape counts as absent (and is said in probe_errors), never as an exception."""
+    raw = raw if isinstance(raw, dict) else {}
+    probe_errors = [f"{k}: {str(v['error'])[:500]}" for k, v in raw.items() if isinstance(v, dict) and "error" in v]
+
+    def section(key: str) -> dict[str, Any]:
+        return conform_section(key, raw.get(key), probe_errors)
+
+    dists, damaged = read_distributions(raw.get("distributions"))
     return Facts(
-        python=raw.get("python") or {},
-        platform=raw.get("platform") or {},
-        distributions=distributions_from_probe(dists) if isinstance(dists, list) else {},
-        gpu=raw.get("gpu") or {},
-        nvcc=raw.get("nvcc") or {},
-        ffmpeg=raw.get("ffmpeg") or {},
-        mmcv=raw.get("mmcv") or {},
+        python=section("python"),
+        platform=section("platform"),
+        distributions=dists,
+        gpu=section("gpu"),
+        nvcc=section("nvcc"),
+        ffmpeg=section("ffmpeg"),
+        mmcv=section("mmcv"),
         imports=imports,
-        torch=torch,
+        torch=conform_section("torch", torch, probe_errors) if torch is not None else None,
         probe_errors=probe_errors,
+        damaged=damaged,
     )

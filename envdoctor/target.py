@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,6 +58,9 @@ def _venv_python(venv: Path) -> Path:
 
 
 def _identify(python: Path, source: str, reason: str) -> Target:
+    # Absolute, not resolved: a venv's python is a symlink whose own path selects the venv, and a
+    # relative path must keep naming the same file when a probe runs in another working folder.
+    python = Path(os.path.abspath(python))
     if not python.exists():
         raise UsageError(f"{python} does not exist.")
     if python.is_dir():
@@ -65,18 +69,11 @@ def _identify(python: Path, source: str, reason: str) -> Target:
         raise UsageError(f"{python} is not executable.")
     try:
         proc = subprocess.run(
-            [str(python), "-c", _IDENTIFY], capture_output=True, text=True, timeout=30
+            [str(python), "-c", _IDENTIFY], capture_output=True, text=True, timeout=30, errors="replace"
         )
-        info = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else None
-    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError, IndexError):
-        info = None
-    if not isinstance(info, dict) or "version" not in info:
-        raise UsageError(f"{python} is not a working Python interpreter.")
-    if tuple(int(x) for x in info["version"].split(".")[:2]) < MIN_TARGET:
-        raise UsageError(
-            f"{python} is Python {info['version']}; envdoctor treats Python {MIN_TARGET[0]}.{MIN_TARGET[1]} "
-            "and newer (MuseTalk needs 3.10 or 3.11)."
-        )
+    except (OSError, subprocess.TimeoutExpired):
+        raise UsageError(f"{python} is not a working Python interpreter.") from None
+    info = read_identity(python, proc.stdout if proc.returncode == 0 else "")
     return Target(
         python=python,
         source=source,
@@ -85,6 +82,27 @@ def _identify(python: Path, source: str, reason: str) -> Target:
         prefix=info["prefix"],
         is_venv=info["prefix"] != info["base_prefix"],
     )
+
+
+def read_identity(python: Path, stdout: str) -> dict[str, str]:
+    """The interpreter's answer to _IDENTIFY, checked: anything else is one sentence (UsageError)."""
+    try:
+        info = json.loads(stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError, RecursionError):
+        info = None
+    if not isinstance(info, dict) or not all(isinstance(info.get(k), str) for k in ("version", "prefix")):
+        raise UsageError(f"{python} is not a working Python interpreter.")
+    m = re.match(r"(\d+)\.(\d+)\.\d+$", info["version"])
+    if m is None:
+        raise UsageError(f"{python} reports the version {info['version'][:40]!r}, which is not a Python version.")
+    if (int(m.group(1)), int(m.group(2))) < MIN_TARGET:
+        raise UsageError(
+            f"{python} is Python {info['version']}; envdoctor treats Python {MIN_TARGET[0]}.{MIN_TARGET[1]} "
+            "and newer (MuseTalk needs 3.10 or 3.11)."
+        )
+    base = info.get("base_prefix")
+    return {"version": info["version"], "prefix": info["prefix"],
+            "base_prefix": base if isinstance(base, str) else info["prefix"]}
 
 
 def resolve(
@@ -100,7 +118,10 @@ def resolve(
     if python and venv:
         raise UsageError("Pass either --python or --venv, not both.")
     if python:
-        return _identify(Path(python), "--python", f"{python}, given with --python")
+        # A bare name (python3.11) is looked up on PATH, as a shell would.
+        found = shutil.which(python, path=environ.get("PATH")) if os.sep not in python else None
+        path = Path(found) if found and not Path(python).exists() else Path(python)
+        return _identify(path, "--python", f"{python}, given with --python")
     if venv:
         v = Path(venv)
         if not v.is_dir():

@@ -70,8 +70,7 @@ def platform_facts():
     }
 
 
-def _top_levels(dist, files):
-    text = dist.read_text("top_level.txt")
+def _top_levels(text, files):
     if text:
         return sorted({line.strip() for line in text.splitlines() if line.strip()})
     names = set()
@@ -92,10 +91,37 @@ def _top_levels(dist, files):
     return sorted(names)
 
 
-def _record_paths(dist):
+def _read(dist, filename):
+    """One metadata file as text; None when absent. Undecodable bytes raise, naming the file."""
+    try:
+        text = dist.read_text(filename)
+        if text is None:
+            # importlib.metadata answers None for a file it may not read, too: tell that from absent.
+            path = os.path.join(str(getattr(dist, "_path", "") or ""), filename)
+            if os.path.exists(path) and not os.access(path, os.R_OK):
+                raise _Damage(filename, "unreadable (permission denied)")
+        return text
+    except UnicodeDecodeError as exc:
+        raise _Damage(filename, "not UTF-8 (%s)" % exc.reason) from None
+    except OSError as exc:
+        raise _Damage(filename, "unreadable (%s)" % (exc.strerror or type(exc).__name__)) from None
+
+
+class _Damage(Exception):
+    def __init__(self, filename, problem):
+        Exception.__init__(self, filename, problem)
+        self.filename = filename
+        self.problem = problem
+
+
+def _record_paths(dist, is_dist_info):
     """The installed file names from RECORD, read as text: much faster than dist.files on torch's
     thousands of entries (no PackagePath objects)."""
-    text = dist.read_text("RECORD") or dist.read_text("installed-files.txt") or ""
+    text = _read(dist, "RECORD")
+    if text is None:
+        if is_dist_info:  # a wheel install always writes RECORD: without it nothing can be uninstalled
+            raise _Damage("RECORD", "missing")
+        text = _read(dist, "installed-files.txt") or ""
     paths = []
     for line in text.splitlines():
         path = line.split(",", 1)[0].strip().strip('"')
@@ -104,39 +130,77 @@ def _record_paths(dist):
     return paths
 
 
-def distributions():
+def _one_distribution(dist, meta_dir):
+    text = _read(dist, "METADATA") or _read(dist, "PKG-INFO")
+    if text is None:
+        raise _Damage("METADATA", "missing")
+    import email
+
+    meta = email.message_from_string(text)
+    name, version = meta.get("Name"), meta.get("Version")
+    if not name or not isinstance(name, str):
+        raise _Damage("METADATA", "no Name field")
+    if not version or not isinstance(version, str):
+        raise _Damage("METADATA", "no Version field")
+    files = _record_paths(dist, meta_dir.endswith(".dist-info"))
+    compiled = sorted(f for f in files if f.endswith(COMPILED_SUFFIXES) and not f.startswith("../"))
+    installer = (_read(dist, "INSTALLER") or "").strip() or None
+    direct_url = _read(dist, "direct_url.json")
+    try:
+        direct = json.loads(direct_url) if direct_url else None
+    except ValueError:
+        raise _Damage("direct_url.json", "not JSON") from None
+    location = None
+    try:
+        location = str(dist.locate_file(""))
+    except Exception:
+        pass
+    top_text = _read(dist, "top_level.txt")
+    return {
+        "name": name.strip(),
+        "key": re.sub(r"[-_.]+", "-", name.strip()).lower(),
+        "version": version.strip(),
+        "top_level": _top_levels(top_text, files),
+        "compiled": bool(compiled),
+        "compiled_files": compiled[:20],
+        "installer": installer,
+        "location": location,
+        "direct_url": direct,
+        "requires": list(dist.requires or []),
+    }
+
+
+def _guess_name(meta_dir):
+    """The distribution's name from its folder (name-version.dist-info), for a report about it."""
+    base = os.path.basename(meta_dir.rstrip("/\\"))
+    stem = base.rsplit(".", 1)[0]
+    return stem.split("-", 1)[0] or base
+
+
+def distributions(paths=None):
+    """Every installed distribution (on sys.path, or on `paths`); one that cannot be read is listed
+    as damaged (with the file and the problem) and the others still count."""
     import importlib.metadata as md
 
     seen = {}
-    for dist in md.distributions():
-        name = dist.metadata["Name"]
-        if not name:
-            continue
-        key = re.sub(r"[-_.]+", "-", name).lower()
-        if key in seen:  # an earlier sys.path entry wins, as it does for imports
-            continue
-        files = _record_paths(dist)
-        compiled = sorted(f for f in files if f.endswith(COMPILED_SUFFIXES) and not f.startswith("../"))
-        installer = (dist.read_text("INSTALLER") or "").strip() or None
-        direct_url = dist.read_text("direct_url.json")
-        location = None
+    damaged = []
+    for dist in md.distributions(**({"path": list(paths)} if paths is not None else {})):
+        meta_dir = str(getattr(dist, "_path", "") or "")
         try:
-            location = str(dist.locate_file(""))
-        except Exception:
-            pass
-        seen[key] = {
-            "name": name,
-            "key": key,
-            "version": dist.version,
-            "top_level": _top_levels(dist, files),
-            "compiled": bool(compiled),
-            "compiled_files": compiled[:20],
-            "installer": installer,
-            "location": location,
-            "direct_url": json.loads(direct_url) if direct_url else None,
-            "requires": list(dist.requires or []),
-        }
-    return sorted(seen.values(), key=lambda d: d["key"])
+            row = _one_distribution(dist, meta_dir)
+        except _Damage as exc:
+            damaged.append({"damaged": True, "name": _guess_name(meta_dir), "path": meta_dir,
+                            "file": exc.filename, "problem": exc.problem})
+            continue
+        except Exception as exc:  # anything else odd about one distribution stays with that one
+            damaged.append({"damaged": True, "name": _guess_name(meta_dir), "path": meta_dir,
+                            "file": "METADATA", "problem": "%s: %s" % (type(exc).__name__, exc)})
+            continue
+        row["path"] = meta_dir
+        if row["key"] in seen:  # an earlier sys.path entry wins, as it does for imports
+            continue
+        seen[row["key"]] = row
+    return sorted(seen.values(), key=lambda d: d["key"]) + damaged
 
 
 def _find_package_dir(name):
@@ -172,7 +236,7 @@ def mmcv_facts():
         return out
     version_file = os.path.join(pkg, "version.py")
     if os.path.isfile(version_file):
-        with open(version_file, encoding="utf-8") as fh:
+        with open(version_file, encoding="utf-8", errors="replace") as fh:
             m = re.search(r"__version__\s*=\s*['\"]([^'\"]+)['\"]", fh.read())
             out["version"] = m.group(1) if m else None
     compiled = []

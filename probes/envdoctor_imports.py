@@ -29,14 +29,27 @@ def _emit(stream, event):
 def _error(exc):
     tb = traceback.extract_tb(exc.__traceback__)
     frames = [{"file": f.filename, "line": f.lineno, "name": f.name} for f in tb[-12:]]
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except Exception:
+        text = ""
+    message = _safe_str(exc)
+    name = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
     return {
-        "type": type(exc).__name__,
-        "message": str(exc),
-        "missing_module": getattr(exc, "name", None) if isinstance(exc, ImportError) else None,
+        "type": type(exc).__name__[:200],
+        # A message can be anything a module puts in it, 100 MB included: keep its start and end.
+        "message": message if len(message) <= 8000 else message[:2000] + " [...] " + message[-6000:],
+        "missing_module": name[:200] if isinstance(name, str) else None,
         "frames": frames,
         "traceback": text[-6000:],
     }
+
+
+def _safe_str(exc):
+    try:
+        return str(exc)
+    except Exception as inner:  # a hostile __str__ must not end the probe
+        return "<unprintable %s: %s>" % (type(exc).__name__, type(inner).__name__)
 
 
 def _torch_facts():

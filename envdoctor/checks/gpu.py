@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from envdoctor.checks.base import CheckResult, Context, Status, check, result
@@ -17,9 +18,10 @@ def _gpus(ctx: Context) -> list[dict[str, str]]:
     return gpus
 
 
-def _sm(capability: str) -> int:
-    major, _, minor = capability.partition(".")
-    return int(major) * 10 + int(minor or 0)
+def _sm(capability: str) -> int | None:
+    """8.6 -> 86; None for what is not a compute capability (it comes from the target or the user)."""
+    m = re.fullmatch(r"\s*([0-9]{1,3})(?:\.([0-9]{1,2}))?\s*", capability)
+    return int(m.group(1)) * 10 + int(m.group(2) or 0) if m else None
 
 
 @check("gpu.driver", "GPU", "NVIDIA driver and GPUs")
@@ -87,10 +89,14 @@ def arch(ctx: Context) -> Iterator[CheckResult]:
         yield result("gpu.arch", Status.SKIP, found="no GPU, or torch without CUDA")
         return
     arch_list = t.get("arch_list") or []
-    sms = {int(a.split("_")[1]) for a in arch_list if a.startswith("sm_") and a.split("_")[1].isdigit()}
-    ptx = {int(a.split("_")[1]) for a in arch_list if a.startswith("compute_") and a.split("_")[1].isdigit()}
+    sms = {int(a.split("_")[1]) for a in arch_list if a.startswith("sm_") and a.split("_")[1].isdecimal()}
+    ptx = {int(a.split("_")[1]) for a in arch_list if a.startswith("compute_") and a.split("_")[1].isdecimal()}
     for gpu in gpus:
         cap = _sm(gpu["compute_capability"])
+        if cap is None:
+            yield result("gpu.arch", Status.WARN, found=f"{gpu['name']}: compute capability "
+                         f"{gpu['compute_capability'][:20]!r} is not a version like 8.6", fix="check ENVDOCTOR_GPUS")
+            continue
         # Same major and not newer: SASS runs; PTX of an older arch can be JIT-compiled for newer GPUs.
         ok = any(s // 10 == cap // 10 and s <= cap for s in sms) or any(p <= cap for p in ptx)
         found = f"{gpu['name']}: sm_{cap}; torch {t.get('version')} has {' '.join(arch_list) or 'no archs'}"

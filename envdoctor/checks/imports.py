@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from envdoctor.catalog import explain
 from envdoctor.checks.base import CheckResult, Context, Status, check, result
 from envdoctor.facts import Distribution, Facts, ImportResult
+from envdoctor.manifest import builtin
 
 
 def _owner(facts: Facts, r: ImportResult) -> Distribution | None:
@@ -139,3 +140,63 @@ def vendored(ctx: Context) -> Iterator[CheckResult]:
             )
     if not any_vendored:
         yield result("imports.vendored", Status.SKIP, found="no vendored modules")
+
+
+@check("imports.app-local", "Imports", "the checkout does not shadow a dependency")
+def app_local(ctx: Context) -> Iterator[CheckResult]:
+    """A top-level module in the checkout wins over the installed one when MuseTalk runs from the
+    checkout root. envdoctor never imports the checkout to find out: the scan lists its modules."""
+    if ctx.manifest.source == "built-in":
+        yield result("imports.app-local", Status.SKIP, found="no checkout scanned (--app DIR)")
+        return
+    dependencies = {e.top for e in builtin().entries if e.probed}
+    clean = True
+    for name, path in ctx.manifest.app_local:
+        providers = ctx.facts.providers(name)
+        if name not in dependencies and not providers:
+            continue
+        clean = False
+        installed = ", ".join(f"{d.name} {d.version}" for d in providers) or "not installed here"
+        yield result(
+            "imports.app-local",
+            Status.FAIL if name in dependencies else Status.WARN,
+            title=f"the checkout's {path} shadows {name}",
+            found=f"{path} in the checkout is a module named {name} (installed {name}: {installed})",
+            expected=f"no module named {name} in the checkout: it comes from site-packages",
+            why=f"run from the checkout root, `import {name}` loads the checkout's copy and never the installed "
+            "one, whatever check or fix says about the environment (breaker #17)",
+            fix=f"rename or remove {path} in the checkout",
+            breaker=17,
+        )
+    if clean:
+        yield result("imports.app-local", Status.OK, found=f"{len(ctx.manifest.app_local)} checkout modules, "
+                     "none named like a dependency")
+
+
+@check("imports.scan", "Imports", "every Python file of the checkout was scanned")
+def scan(ctx: Context) -> Iterator[CheckResult]:
+    if ctx.manifest.source == "built-in":
+        yield result("imports.scan", Status.SKIP, found="no checkout scanned (--app DIR)")
+        return
+    for rel, why in ctx.manifest.skipped:
+        yield result(
+            "imports.scan",
+            Status.WARN,
+            title=f"skipped {rel}",
+            found=f"{rel}: {why}",
+            expected="a readable Python source file",
+            why="its imports are unknown, so the environment was not checked for them",
+            fix=f"repair or remove {rel} in the checkout",
+        )
+    for rel in ctx.manifest.line_scanned:
+        yield result(
+            "imports.scan",
+            Status.WARN,
+            title=f"large file {rel}",
+            found=f"{rel} is too large for a full parse: its import lines were read one by one",
+            expected="a source file of ordinary size",
+            why="relative and dynamic imports and sys.path changes in it are not seen",
+            fix=f"check that {rel} belongs in the checkout",
+        )
+    if not ctx.manifest.skipped and not ctx.manifest.line_scanned:
+        yield result("imports.scan", Status.OK, found="every Python file parsed")

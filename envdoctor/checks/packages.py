@@ -14,10 +14,35 @@ from envdoctor.datafiles import load, mmcv_ext_symbols
 from envdoctor.windows import window_for
 
 
+@check("packages.readable", "Packages", "every installed distribution's metadata can be read")
+def readable(ctx: Context) -> Iterator[CheckResult]:
+    if not ctx.facts.damaged:
+        yield result("packages.readable", Status.OK, found=f"{len(ctx.facts.distributions)} distributions read")
+        return
+    for d in ctx.facts.damaged:
+        yield result(
+            "packages.readable",
+            Status.FAIL,
+            title=f"{d.name} is damaged",
+            found=d.describe(),
+            expected=f"a readable {d.file}",
+            why="a distribution whose metadata cannot be read counts as neither installed nor absent: a resolver "
+            "may install over it or fail on it, so envdoctor will not plan changes until it is repaired",
+            fix=f"uv pip install --reinstall {d.name}  (or remove the folder {d.path or d.name})",
+        )
+
+
 @check("packages.torch", "Packages", "torch is installed")
 def torch_installed(ctx: Context) -> Iterator[CheckResult]:
     d = ctx.facts.dist("torch")
-    if d is None:
+    broken = ctx.facts.damaged_dist("torch")
+    if d is None and broken is not None:
+        yield result(
+            "packages.torch", Status.FAIL, found=f"torch is installed but damaged ({broken.describe()})",
+            expected="a readable torch installation", why="its metadata cannot be read",
+            fix="uv pip install --reinstall torch  (from the index that matches the accelerator)",
+        )
+    elif d is None:
         yield result(
             "packages.torch",
             Status.FAIL,
@@ -203,9 +228,21 @@ def mmcv_window(ctx: Context) -> Iterator[CheckResult]:
     version = ctx.facts.mmcv.get("version") if ctx.facts.mmcv else None
     mmcv_v = ctx.facts.version("mmcv") or ctx.facts.version("mmcv-lite")
     if version:
-        from packaging.version import Version
+        from packaging.version import InvalidVersion, Version
 
-        mmcv_v = Version(version)
+        try:
+            mmcv_v = Version(str(version))
+        except InvalidVersion:
+            yield result(
+                "packages.mmcv-window",
+                Status.FAIL,
+                title="mmcv's version",
+                found=f"mmcv/version.py says {str(version)[:60]!r}, which is not a PEP 440 version",
+                expected="a PEP 440 version such as 2.1.0",
+                why="mmdet and mmpose compare mmcv's version at import time, so they cannot accept this mmcv",
+                fix="envdoctor fix  (installs an mmcv release)",
+            )
+            return
     checked = False
     for name in ("mmdet", "mmpose"):
         d = ctx.facts.dist(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from envdoctor.checks.base import CheckResult, Context, Status, check, result
 
@@ -12,7 +12,10 @@ from envdoctor.checks.base import CheckResult, Context, Status, check, result
 @check("system.python", "System", "Python version")
 def python_version(ctx: Context) -> Iterator[CheckResult]:
     py = ctx.facts.python
-    v = Version(py.get("version") or ctx.target.version)
+    try:
+        v = Version(str(py.get("version") or ctx.target.version))
+    except InvalidVersion:  # the probe runs in the target; what it says is data, not a promise
+        v = Version(ctx.target.version)
     found = f"Python {v} ({py.get('implementation', '?')}, {py.get('soabi') or 'no SOABI'})"
     expected = "3.10 or 3.11 for MuseTalk's pinned set; 3.8-3.13 for the OpenMMLab stack"
     if v >= Version("3.14"):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.errors import UsageError
+from envdoctor.outdir import check_writable
 
 DEFAULT_OUT = "envdoctor-smoke"
 DWPOSE_CONFIG = "rtmpose-l_8xb32-270e_coco-ubody-wholebody-384x288.py"
@@ -54,8 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.app and not args.deps:
         raise UsageError("Say what to smoke: --app DIR (run MuseTalk) or --deps (forward passes).")
+    out = check_writable(Path(args.out))
     target = resolve_target(args)
-    out = Path(args.out)
     if args.deps:
         return _run_deps(args, target.python, out)
     return _run_app(args, target.python, out)

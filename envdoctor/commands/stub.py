@@ -16,6 +16,7 @@ from envdoctor.apply.envlock import Busy, locked
 from envdoctor.apply.journal import unfinished
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.errors import UsageError
+from envdoctor.outdir import check_writable, check_writable_file
 from envdoctor.stub import kept as kept_lib
 from envdoctor.target import Target
 
@@ -90,6 +91,10 @@ def _stub_summary(stub: stub_lib.GeneratedStub) -> dict[str, Any]:
 
 def _generate(args: argparse.Namespace) -> int:
     cache = Path(args.cache) if args.cache else None
+    if cache is not None:
+        check_writable(cache, "--cache")
+    if args.output and args.output != "-":
+        check_writable_file(Path(args.output), "--output")
     if args.check and not args.kept:
         raise UsageError("--check goes with --kept.")
     if args.kept:

@@ -31,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from envdoctor.outdir import check_writable
     from envdoctor.smoke import media, report
     from envdoctor.smoke.verify import MissingExtra, verify
 
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     audio = Path(args.audio) if args.audio else None
     if audio is not None and not audio.is_file():
         raise UsageError(f"{audio} does not exist or is not a file.")
+    check_writable(Path(args.out))
     try:
         result = verify(video, audio)
     except MissingExtra as exc:

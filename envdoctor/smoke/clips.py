@@ -7,6 +7,7 @@ negative controls the verifier must reject. Test material, not used to judge any
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -129,3 +130,37 @@ def make_clip(
             video[t] = np.roll(video[t], (int(steps[t, 0]), int(steps[t, 1])), axis=(0, 1))
     media.write_video(video, fps, out, mux_audio or audio)
     return out
+
+
+def long_clip(face_png: Path, seconds: float, out: Path, *, size: int = 256, fps: int = 25) -> Path:
+    """A long clip, cheap to make: the still face with its brightness swinging at 3 Hz (so every
+    region moves) and a tone whose loudness swings at 3 Hz, both made by ffmpeg's own filters. One
+    minute is encoded, and longer clips are that minute joined to itself without re-encoding. For
+    measuring the verifier on long inputs; it has no lip-sync to find."""
+    unit_seconds = min(seconds, 60.0)
+    unit = out.with_name(out.stem + ".unit.mp4") if seconds > unit_seconds else out
+    _run_ffmpeg([
+        "-loop", "1", "-framerate", str(fps), "-i", str(face_png),
+        "-f", "lavfi", "-i", "aevalsrc=0.4*sin(2*PI*220*t)*(0.6+0.4*sin(2*PI*3*t)):s=16000",
+        "-t", f"{unit_seconds:g}", "-vf", f"scale={size}:{size},hue=b='1.5*sin(2*PI*3*t)'",
+        "-c:v", "libx264", "-preset", "ultrafast", "-crf", "32", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", "32k", "-shortest", str(unit),
+    ], unit)
+    if unit == out:
+        return out
+    copies = int(seconds // unit_seconds)
+    listing = out.with_name(out.stem + ".concat.txt")
+    listing.write_text(f"file '{unit.name}'\n" * copies)
+    try:
+        _run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(out)], out)
+    finally:
+        listing.unlink(missing_ok=True)
+        unit.unlink(missing_ok=True)
+    return out
+
+
+def _run_ffmpeg(args: list[str], out: Path) -> None:
+    proc = subprocess.run([media.tool("ffmpeg"), "-v", "error", "-nostdin", "-y", *args], capture_output=True,
+                          timeout=1800)
+    if proc.returncode != 0:
+        raise media.MediaError(f"ffmpeg could not write {out}: {proc.stderr.decode(errors='replace').strip()[-300:]}")

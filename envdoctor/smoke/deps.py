@@ -86,9 +86,11 @@ def run_pass(
     last = proc.stdout.strip().splitlines()[-1:] or [""]
     try:
         data = json.loads(last[0])
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("status"), str):
         # The interpreter died before the pass could report (a segfault in a compiled extension).
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:500]
         return PassResult(name, "failed", device, None, None, None, "", f"crashed (exit {proc.returncode}): {tail}")
     return PassResult(
         name=name, status=data["status"], device=data.get("device", device), build_seconds=data.get("build_seconds"),

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from envdoctor.errors import UsageError
 from envdoctor.tools import ffmpeg as ffmpeg_tool
@@ -181,6 +182,24 @@ def run_app(
         shutil.rmtree(work, ignore_errors=True)
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C while the app ran: its whole process group was stopped; the message says so."""
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the app and every child it started (it runs in its own session): TERM, then KILL."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # children that outlived their parent, or ignored TERM
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
 def _run_logged(
     cmd: list[str],
     cwd: Path,
@@ -197,50 +216,60 @@ def _run_logged(
             cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
-        timed_out = False
-        assert proc.stdout is not None
-        sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        pending = ""
-        # A multi-byte character may straddle two reads.
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                timed_out = True
-                break
-            if not sel.select(timeout=min(left, 1.0)):
-                if proc.poll() is not None:
-                    break
-                continue
-            raw = os.read(proc.stdout.fileno(), 65536)
-            if not raw:
-                break
-            chunk = decoder.decode(raw)
-            log.write(chunk)
-            log.flush()
-            pending += chunk
-            # tqdm redraws with carriage returns: treat them as line ends for the progress display.
-            parts = pending.replace("\r", "\n").split("\n")
-            pending = parts.pop()
-            for part in parts:
-                if part.strip():
-                    lines.append(part)
-                    if on_line:
-                        on_line(part)
+        try:
+            timed_out, pending = _follow(proc, deadline, log, lines, on_line)
+        except KeyboardInterrupt:
+            # The app runs in its own session, so the terminal's Ctrl-C never reached it: stop it here.
+            _stop_group(proc)
+            log.write(f"\n[envdoctor] interrupted (Ctrl-C): stopped process group {proc.pid}\n")
+            raise Interrupted(
+                f"interrupted: stopped MuseTalk and every process it started (process group {proc.pid})"
+            ) from None
         if timed_out:
-            # The app runs in its own session: stop it and every child (ffmpeg) it started.
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            proc.wait()
+            _stop_group(proc)
             log.write(f"\n[envdoctor] stopped after the {timeout:g} s timeout\n")
             return None, True, lines
         if pending.strip():
             lines.append(pending)
         return proc.wait(), False, lines
+
+
+def _follow(
+    proc: subprocess.Popen[bytes],
+    deadline: float,
+    log: TextIO,
+    lines: list[str],
+    on_line: Callable[[str], None] | None,
+) -> tuple[bool, str]:
+    """Copy the app's output to the log and to `on_line` until it ends (False) or the deadline passes
+    (True); also the unfinished last line."""
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    pending = ""
+    # A multi-byte character may straddle two reads.
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True, pending
+        if not sel.select(timeout=min(left, 1.0)):
+            if proc.poll() is not None:
+                break
+            continue
+        raw = os.read(proc.stdout.fileno(), 65536)
+        if not raw:
+            break
+        chunk = decoder.decode(raw)
+        log.write(chunk)
+        log.flush()
+        pending += chunk
+        # tqdm redraws with carriage returns: treat them as line ends for the progress display.
+        parts = pending.replace("\r", "\n").split("\n")
+        pending = parts.pop()
+        for part in parts:
+            if part.strip():
+                lines.append(part)
+                if on_line:
+                    on_line(part)
+    return False, pending

@@ -9,10 +9,11 @@ shifts of the same signals give, is lip-sync. No downloaded weights are involved
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envdoctor.smoke import media
+from envdoctor.smoke import media, stream
 from envdoctor.smoke.face import Box, detect
 from envdoctor.smoke.verdicts import DEFAULT_THRESHOLDS, Check, SyncScore, Thresholds, Verdict, Verification
 
@@ -23,6 +24,9 @@ ANALYSIS_SIZE = 320
 """Frames are analysed with their long side at most this many pixels: plenty for a face box."""
 FACE_SAMPLES = 24
 """How many frames, spread over the clip, the face detector looks at."""
+MOUTH_PIXELS = 2304
+"""The most pixels of each frame's mouth crop kept for the opening signal (block means beyond), held
+as float16 (exact for grey levels): a 30-minute clip at 25 fps keeps about 200 MB."""
 
 
 class MissingExtra(RuntimeError):
@@ -46,17 +50,29 @@ def require_extra() -> None:
 # --- signals ------------------------------------------------------------------------------------
 def speech_envelope(samples: np.ndarray, rate: int, fps: float, frames: int) -> np.ndarray:
     """Log-RMS of the speech over each video frame's time span, z-scored (length `frames`)."""
+    return envelope_of_chunks([samples], rate, fps, frames)[0]
+
+
+def envelope_of_chunks(chunks: Iterable[np.ndarray], rate: int, fps: float, frames: int) -> tuple[np.ndarray, int]:
+    """speech_envelope over samples that arrive in pieces, in memory bounded by the frame count;
+    also the number of samples seen. A frame past the end of the speech counts as silence."""
     import numpy as np
 
     edges = np.round(np.arange(frames + 1) * rate / fps).astype(np.int64)
-    padded = np.zeros(max(int(edges[-1]), len(samples)), dtype=np.float64)
-    padded[: len(samples)] = samples
-    sq = np.concatenate([[0.0], np.cumsum(padded.astype(np.float64) ** 2)])
+    energy = np.zeros(frames, dtype=np.float64)
+    seen = 0
+    for chunk in chunks:
+        at = np.arange(seen, seen + len(chunk), dtype=np.int64)
+        frame_of = np.searchsorted(edges, at, side="right") - 1
+        inside = frame_of < frames
+        sq = chunk[inside].astype(np.float64) ** 2
+        energy += np.bincount(frame_of[inside], weights=sq, minlength=frames)[:frames]
+        seen += len(chunk)
     counts = np.maximum(edges[1:] - edges[:-1], 1)
-    rms = np.sqrt((sq[edges[1:]] - sq[edges[:-1]]) / counts)
+    rms = np.sqrt(energy / counts)
     # A floor 60 dB under the loudest frame keeps digital silence from dominating the log.
-    floor = max(float(rms.max()) * 1e-3, 1e-6)
-    return _zscore(np.log(np.maximum(rms, floor)))
+    floor = max(float(rms.max()) * 1e-3, 1e-6) if frames else 1e-6
+    return _zscore(np.log(np.maximum(rms, floor))), seen
 
 
 def _zscore(x: np.ndarray) -> np.ndarray:
@@ -67,11 +83,19 @@ def _zscore(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / sd if sd > 1e-12 else np.zeros_like(x)
 
 
-def find_faces(frames: np.ndarray, samples: int = FACE_SAMPLES) -> tuple[list[int], list[Box | None]]:
+def sample_indices(n: int, samples: int = FACE_SAMPLES) -> list[int]:
+    """The frames the face detector looks at: `samples` of them, spread over the clip."""
     import numpy as np
 
-    n = len(frames)
-    idx = sorted(set(np.linspace(0, n - 1, num=min(samples, n)).round().astype(int).tolist()))
+    if n <= 0:
+        return []
+    return sorted(set(np.linspace(0, n - 1, num=min(samples, n)).round().astype(int).tolist()))
+
+
+def find_faces(frames: Mapping[int, np.ndarray] | np.ndarray, idx: list[int] | None = None
+               ) -> tuple[list[int], list[Box | None]]:
+    """Face boxes in the frames at `idx` (default: sample_indices over all of `frames`)."""
+    idx = sample_indices(len(frames)) if idx is None else idx
     boxes: list[Box | None] = []
     last: Box | None = None
     for i in idx:
@@ -79,6 +103,33 @@ def find_faces(frames: np.ndarray, samples: int = FACE_SAMPLES) -> tuple[list[in
         boxes.append(box)
         last = box or last
     return idx, boxes
+
+
+SAMPLE_SLACK = 4
+"""Frames kept on each side of each sampled index estimated from the container's duration: the
+exact indices are among them unless the real frame count is that far off (then one more pass)."""
+
+
+def count_and_sample(video: Path, w: int, h: int, estimate: int) -> tuple[int, dict[int, np.ndarray]]:
+    """The number of frames and the frames the face detector needs, in one streaming pass (two when
+    the container's duration was far off): a few hundred small frames in memory at most."""
+    near = {i + d for i in sample_indices(estimate) for d in range(-SAMPLE_SLACK, SAMPLE_SLACK + 1)}
+    n, kept = _sample_pass(video, w, h, near)
+    exact = sample_indices(n)
+    if not set(exact) <= set(kept):
+        _, kept = _sample_pass(video, w, h, set(exact))
+    return n, {i: kept[i] for i in exact}
+
+
+def _sample_pass(video: Path, w: int, h: int, want: set[int]) -> tuple[int, dict[int, np.ndarray]]:
+    n = 0
+    kept: dict[int, np.ndarray] = {}
+    for batch in stream.gray_frames(video, w, h):
+        for j in range(len(batch)):
+            if n + j in want:
+                kept[n + j] = batch[j].copy()
+        n += len(batch)
+    return n, kept
 
 
 def mouth_boxes(n: int, idx: list[int], boxes: list[Box | None], w: int, h: int) -> list[Box]:
@@ -108,26 +159,63 @@ def mouth_boxes(n: int, idx: list[int], boxes: list[Box | None], w: int, h: int)
     return out
 
 
-def mouth_signals(frames: np.ndarray, boxes: list[Box]) -> tuple[np.ndarray, np.ndarray]:
+def mouth_signals(frames: np.ndarray | Iterable[np.ndarray], boxes: list[Box]) -> tuple[np.ndarray, np.ndarray]:
     """(motion, opening): mean absolute frame difference per frame pair, and the mouth's main mode.
 
-    The opening signal is the first principal component of the mouth crops over time, its sign
-    chosen so that it grows as the region darkens (an open mouth shows its dark inside). It does
-    not look at the audio, so it cannot be fitted to it.
+    `frames` is an array (n, h, w) or batches of one, in order; only the mouth crops are kept, at
+    most MOUTH_PIXELS pixels each (block means), so memory grows with the frame count times that
+    and time linearly. The opening signal is the first principal component of the mouth crops over
+    time, its sign chosen so that it grows as the region darkens (an open mouth shows its dark
+    inside). It does not look at the audio, so it cannot be fitted to it.
     """
     import numpy as np
 
-    crops = np.stack([frames[t, b.y : b.y + b.h, b.x : b.x + b.w] for t, b in enumerate(boxes)]).astype(np.float32)
-    motion = np.abs(np.diff(crops, axis=0)).mean(axis=(1, 2)) if len(crops) > 1 else np.zeros(0)
-    flat = crops.reshape(len(crops), -1)
-    flat = flat - flat.mean(axis=0, keepdims=True)
-    if not np.any(flat):
-        return motion, np.zeros(len(crops))
-    # The principal direction from the small (frames x frames) Gram matrix: cheap for long crops.
-    gram = flat @ flat.T
-    vals, vecs = np.linalg.eigh(gram.astype(np.float64))
-    score = vecs[:, -1] * np.sqrt(max(vals[-1], 0.0))
-    darkness = -flat.mean(axis=1)
+    n = len(boxes)
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    mh, mw = boxes[0].h, boxes[0].w
+    f = max(1, int(np.ceil(np.sqrt(mh * mw / MOUTH_PIXELS))))
+    if f > min(mh, mw):
+        f = 1
+    dh, dw = mh // f, mw // f
+    small = np.empty((n, dh * dw), dtype=np.float16)
+    motion = np.zeros(max(n - 1, 0), dtype=np.float64)
+    batches = [frames] if isinstance(frames, np.ndarray) else frames
+    t = 0
+    prev: np.ndarray | None = None
+    for batch in batches:
+        for frame in batch:
+            if t >= n:
+                break
+            b = boxes[t]
+            crop = frame[b.y : b.y + b.h, b.x : b.x + b.w].astype(np.float32)
+            if prev is not None:
+                motion[t - 1] = float(np.abs(crop - prev).mean())
+            prev = crop
+            block = crop[: dh * f, : dw * f].reshape(dh, f, dw, f).mean(axis=(1, 3))
+            small[t] = block.reshape(-1)
+            t += 1
+    small, motion = small[:t], motion[: max(t - 1, 0)]
+    total = np.zeros(small.shape[1], dtype=np.float64)
+    for i in range(0, t, 4096):
+        total += small[i : i + 4096].sum(axis=0, dtype=np.float64)
+    mean = (total / max(t, 1)).astype(np.float32)
+    # The principal direction from the small (pixels x pixels) scatter matrix, accumulated in chunks:
+    # its cost and memory do not grow with the square of the clip's length.
+    scatter = np.zeros((small.shape[1], small.shape[1]), dtype=np.float64)
+    for i in range(0, t, 4096):
+        xc = small[i : i + 4096].astype(np.float32) - mean
+        scatter += (xc.T @ xc).astype(np.float64)
+    if not np.any(scatter):
+        return motion, np.zeros(t)
+    vals, vecs = np.linalg.eigh(scatter)
+    direction = vecs[:, -1].astype(np.float32)
+    score = np.empty(t, dtype=np.float64)
+    darkness = np.empty(t, dtype=np.float64)
+    for i in range(0, t, 4096):
+        xc = small[i : i + 4096].astype(np.float32) - mean
+        score[i : i + 4096] = xc @ direction
+        darkness[i : i + 4096] = -xc.mean(axis=1)
     if np.dot(score, darkness) < 0:
         score = -score
     return motion, score
@@ -237,19 +325,20 @@ def verify(
         return result(Verdict.NOT_ASSESSED, "the file holds no video stream.")
     fps = info.fps or 25.0
     w, h = media.scaled_size(info.width, info.height, ANALYSIS_SIZE)
+    estimate = int(round(info.duration * fps))
     try:
-        frames = media.read_gray_frames(video, w, h)
+        # Streamed: the frames pass through in batches, twice (faces, then mouths), never all at once.
+        n, sampled = count_and_sample(video, w, h, estimate)
     except media.MediaError as exc:
         checks.append(Check("decodes", False, str(exc)))
         return result(Verdict.NOT_ASSESSED, "no frame of the video decodes.", fps=fps)
-    n = len(frames)
     checks.insert(0, Check("decodes", True, f"{n} frames {info.width}x{info.height} at {fps:g} fps"))
     try:
-        samples = media.read_audio(audio_path)
+        envelope, sample_count = envelope_of_chunks(stream.audio(audio_path), media.AUDIO_RATE, fps, n)
     except media.MediaError as exc:
         checks.append(Check("speech", False, str(exc)))
         return result(Verdict.NOT_ASSESSED, "there is no speech to compare with.", fps=fps, frames=n)
-    audio_seconds = len(samples) / media.AUDIO_RATE
+    audio_seconds = sample_count / media.AUDIO_RATE
     expected = audio_seconds * fps
     checks.append(
         Check(
@@ -259,8 +348,8 @@ def verify(
             f" +- {th.frame_tolerance})",
         )
     )
-    envelope = speech_envelope(samples, media.AUDIO_RATE, fps, n)
-    idx, boxes = find_faces(frames)
+    idx, boxes = find_faces(sampled, sorted(sampled))
+    del sampled
     found = [b for b in boxes if b is not None]
     face_fraction = len(found) / max(len(idx), 1)
     scale = info.width / w if w else 1.0
@@ -285,7 +374,7 @@ def verify(
             **common,
         )
     mboxes = mouth_boxes(n, idx, boxes, w, h)
-    motion, opening = mouth_signals(frames, mboxes)
+    motion, opening = mouth_signals(stream.gray_frames(video, w, h), mboxes)
     mouth_motion = float(np.median(motion)) if len(motion) else 0.0
     fx = int(np.median([b.x for b in found]) * scale)
     fy = int(np.median([b.y for b in found]) * scale)
@@ -295,7 +384,8 @@ def verify(
         mouth_motion=round(mouth_motion, 4), face_box=(fx, fy, fw, fh),
         mouth_signal=tuple(np.round(_zscore(opening), 4).tolist()),
     )
-    sync = score_sync(opening, envelope, fps, th) if n >= 8 else None
+    m = min(len(opening), n)  # a second decode that stopped early must not misalign the two signals
+    sync = score_sync(opening[:m], envelope[:m], fps, th) if m >= 8 else None
     if mouth_motion < th.static_motion:
         verdict, reason = Verdict.STATIC, (
             f"the mouth region does not move: median frame difference {mouth_motion:.3f} grey levels"

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from envdoctor import __version__
-from envdoctor.stub.sources import MmcvSources, read
+from envdoctor.stub.sources import SAFE_VERSION, MmcvSources, SourceError, is_op_name, read
 
 FORMAT = 1
 """Bump when the layout of the generated module changes in a way a reader must know about."""
@@ -62,6 +62,37 @@ def _template() -> tuple[str, dict[str, tuple[int, int]]]:
     return text, spans
 
 
+@cache
+def template_names() -> frozenset[str]:
+    """The module-level names the template defines for itself (helpers, imports): an op of the same
+    name would replace one of them."""
+    text, spans = _template()
+    names: set[str] = set()
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return frozenset(names - set(spans))
+
+
+def _refuse_unsafe(src: MmcvSources) -> None:
+    """Names and the version go into generated code: anything but identifiers and a plain version is refused."""
+    if not SAFE_VERSION.fullmatch(src.version):
+        raise SourceError(f"{src.origin}: the version {src.version[:80]!r} is not a version.")
+    taken = template_names() | {"REAL_OPS"}
+    for req in src.requests:
+        for n in req.names:
+            if not is_op_name(n) or n in taken:
+                why = "is not a plain op name" if not is_op_name(n) else "is a name the stub uses itself"
+                raise SourceError(
+                    f"mmcv/{req.file}, line {req.line}: load_ext('_ext', ...) asks for {n[:80]!r}, which {why}, "
+                    "so no stub can define it."
+                )
+
+
 def real_ops() -> tuple[str, ...]:
     """Every op the template can compute for real (whether or not a given mmcv asks for it)."""
     return tuple(sorted(_template()[1]))
@@ -99,7 +130,8 @@ def _body(wanted: set[str]) -> str:
 
 
 def render(src: MmcvSources) -> GeneratedStub:
-    """The `_ext.py` text for these sources."""
+    """The `_ext.py` text for these sources; SourceError for names or a version unfit for code."""
+    _refuse_unsafe(src)
     names = src.names
     available = set(real_ops())
     real = tuple(n for n in names if n in available)

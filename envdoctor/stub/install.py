@@ -50,6 +50,8 @@ class StubState:
     stub_dist_version: str | None
     """The version of the installed `mmcv-ext-stub` distribution, None when it is not installed."""
     externally_managed: bool
+    damaged: tuple[str, ...] = ()
+    """mmcv's own distributions (or the stub's) whose metadata could not be read: name, file and problem."""
 
     @property
     def ext_path(self) -> Path | None:
@@ -94,6 +96,9 @@ class RemoveResult:
     """Bytecode caches of other mmcv modules that uv deleted along with `mmcv/__pycache__`, put back as they were."""
 
 
+_MMCV_DISTS = ("mmcv", "mmcv-lite", "mmcv-full", DIST_NAME)
+
+
 def _state_from(python_path: str, raw: dict[str, Any]) -> StubState:
     mmcv = raw.get("mmcv") or {}
     if "error" in mmcv:
@@ -104,7 +109,7 @@ def _state_from(python_path: str, raw: dict[str, Any]) -> StubState:
     provider = next(
         (d["name"] for d in dists if "mmcv" in (d.get("top_level") or []) and d.get("key") != DIST_NAME), None
     )
-    stub_dist = next((d for d in dists if canonical(d.get("name", "")) == DIST_NAME), None)
+    stub_dist = next((d for d in dists if canonical(str(d.get("name", ""))) == DIST_NAME), None)
     python = raw.get("python") or {}
     return StubState(
         python=python_path,
@@ -114,8 +119,13 @@ def _state_from(python_path: str, raw: dict[str, Any]) -> StubState:
         ext_state=ext.get("state", "missing"),
         ext_files=tuple(ext.get("files") or ()),
         header=dict(ext.get("stub") or {}),
-        stub_dist_version=stub_dist["version"] if stub_dist else None,
+        stub_dist_version=stub_dist.get("version") if stub_dist else None,
         externally_managed=bool(python.get("externally_managed")),
+        damaged=tuple(
+            f"{d.get('name')}: {d.get('path')}/{d.get('file')} {d.get('problem')}"
+            for d in dists
+            if isinstance(d, dict) and d.get("damaged") and canonical(str(d.get("name", ""))) in _MMCV_DISTS
+        ),
     )
 
 
@@ -125,6 +135,9 @@ def state_from_facts(facts: Facts) -> StubState:
     dists = [
         {"name": d.name, "key": d.key, "version": d.version, "top_level": list(d.top_level)}
         for d in facts.distributions.values()
+    ] + [
+        {"damaged": True, "name": d.name, "path": d.path, "file": d.file, "problem": d.problem}
+        for d in facts.damaged
     ]
     raw = {"mmcv": facts.mmcv, "distributions": dists, "python": python}
     return _state_from(str(python.get("executable") or ""), raw)
@@ -155,6 +168,11 @@ def _refusal(state: StubState, *, for_remove: bool, replace_handwritten: bool = 
         return (
             f"{where} is an externally managed interpreter (PEP 668): envdoctor will not change it; "
             "make a virtual environment (`uv venv`) and treat that."
+        )
+    if state.damaged:
+        return (
+            f"the metadata of {'; '.join(state.damaged)} cannot be read: envdoctor will not change mmcv over it; "
+            "reinstall it first (`uv pip install --reinstall NAME`)."
         )
     if for_remove:
         if state.stub_dist_version is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import keyword
+import re
 import tarfile
 import zipfile
 from collections.abc import Iterator
@@ -103,6 +105,15 @@ def _package_files(path: Path) -> Iterator[tuple[str, bytes]]:
     raise SourceError(f"{path} is neither a folder, a wheel nor an sdist (.tar.gz) of mmcv.")
 
 
+SAFE_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+!_-]{0,63}")
+"""What a version may look like to be written into generated code and its header (PEP 440 and kin)."""
+
+
+def is_op_name(name: str) -> bool:
+    """An op name the stub can define: a plain identifier, not a keyword, not a dunder."""
+    return name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("__") and name.isascii()
+
+
 def _literal_names(node: ast.expr) -> tuple[str, ...] | None:
     if isinstance(node, (ast.List, ast.Tuple)) and all(
         isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts
@@ -135,17 +146,32 @@ def find_requests(rel: str, text: str) -> list[ExtRequest]:
                 f"mmcv/{rel}, line {node.lineno}: load_ext('_ext', ...) is not given a literal list of names, "
                 "so the names cannot be read without running mmcv."
             )
+        bad = next((n for n in names if not is_op_name(n)), None)
+        if bad is not None:
+            raise SourceError(
+                f"mmcv/{rel}, line {node.lineno}: load_ext('_ext', ...) asks for {bad[:80]!r}, which is not a "
+                "plain op name (an identifier, not a keyword, not a dunder), so no stub can define it."
+            )
         out.append(ExtRequest(file=rel, line=node.lineno, names=names))
     return out
 
 
 def _version(text: str) -> str | None:
-    for node in ast.parse(text).body:
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        raise SourceError(f"mmcv/version.py does not parse: {exc.msg} (line {exc.lineno}).") from exc
+    for node in tree.body:
         if not isinstance(node, ast.Assign):
             continue
         named = any(isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets)
         if named and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-            return node.value.value
+            value = node.value.value
+            if not SAFE_VERSION.fullmatch(value):
+                raise SourceError(
+                    f"mmcv/version.py, line {node.lineno}: __version__ is {value[:80]!r}, which is not a version."
+                )
+            return value
     return None
 
 
@@ -159,6 +185,8 @@ def read(path: str | Path) -> MmcvSources:
     hashed: dict[str, bytes] = {}
     try:
         for rel, data in _package_files(path):
+            if b"\0" in data:
+                raise SourceError(f"{path}: mmcv/{rel} holds null bytes, so it is not a Python source file.")
             if rel == "version.py":
                 version = _version(data.decode("utf-8"))
                 hashed[rel] = data
@@ -167,7 +195,7 @@ def read(path: str | Path) -> MmcvSources:
                 if found:
                     requests += found
                     hashed[rel] = data
-    except (OSError, tarfile.TarError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+    except (OSError, tarfile.TarError, zipfile.BadZipFile, UnicodeDecodeError, EOFError, ValueError) as exc:
         raise SourceError(f"{path} could not be read: {exc}.") from exc
     if version is None:
         raise SourceError(f"{path} holds no mmcv package with a readable mmcv/version.py.")

@@ -1,0 +1,63 @@
+"""The verifier's time per minute of video for 1-, 5- and 30-minute clips: linear means flat.
+
+Issue 13: verify streams its frames, so its time grows linearly with the clip's length (it used to
+grow with the square, and a 30-minute clip ran out of memory). The clips are 256x256 at 25 fps,
+made from ffmpeg's own sources (one minute encoded, longer clips joined from it). The baseline,
+measured in the same run, is ffmpeg decoding the same clip to raw grey frames: the floor any
+verifier that reads every frame pays (verify decodes twice). Peak memory is the child's max RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MINUTES = (1, 5, 30)
+
+_VERIFY = """
+import json, sys
+from envdoctor.smoke.verify import verify
+r = verify(sys.argv[1])
+print(json.dumps({"verdict": r.verdict.value, "frames": r.frames}))
+"""
+
+
+def _timed(cmd: list[str]) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS in MB of the child, and its stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, (peak if peak > before else 0) // 1024, proc.stdout
+
+
+def main() -> None:
+    from envdoctor.smoke import clips, inputs, media
+
+    with tempfile.TemporaryDirectory(prefix="bench-verify-long-") as tmp:
+        root = Path(tmp)
+        face = inputs.write_face(root / "face.png")
+        rows = []
+        for minutes in MINUTES:
+            clip = clips.long_clip(face, minutes * 60, root / f"{minutes}min.mp4")
+            decode, _, _ = _timed([media.tool("ffmpeg"), "-v", "error", "-i", str(clip), "-f", "rawvideo",
+                                   "-pix_fmt", "gray", "-y", "/dev/null"])
+            full, peak, out = _timed([sys.executable, "-c", _VERIFY, str(clip)])
+            rows.append((minutes, decode, full, peak, json.loads(out)))
+            clip.unlink()
+    first = rows[0][2] / rows[0][0]
+    print("verify on 256x256 clips at 25 fps (one BLAS thread):")
+    for minutes, decode, full, peak, out in rows:
+        per_minute = full / minutes
+        print(f"  {minutes:2d} min: {per_minute:6.2f} s per minute of video ({full:7.1f} s, {out['frames']} frames, "
+              f"verdict {out['verdict']}, peak RSS ~{peak} MB); ffmpeg decode alone {decode / minutes:5.2f} s/min; "
+              f"ratio to the 1-minute rate {per_minute / first:4.2f}")
+    print("  linear: the ratios stay near 1 (the 1-minute clip carries the fixed start-up cost)")
