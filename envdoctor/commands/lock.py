@@ -10,6 +10,7 @@ from pathlib import Path
 from envdoctor import lock as lock_mod
 from envdoctor import lockgate, locktable
 from envdoctor.errors import UsageError
+from envdoctor.outdir import check_writable
 from envdoctor.resources import lockfiles_dir
 from envdoctor.strategies import ALL
 from envdoctor.strategies.sets import requirement_sets
@@ -59,6 +60,7 @@ def main(args: argparse.Namespace) -> int:
         bad = [r for r in results if not r.ok]
         print(f"{len(results) - len(bad)}/{len(results)} lockfiles and left-out cells match their inputs.")
         return 1 if bad else 0
+    check_writable(directory, "--output-dir")  # before any resolution: a wrong folder costs one sentence
     if args.strategy:
         t = lock_mod.LockTarget(
             args.strategy, args.set_name, args.python_version, args.accelerator, args.platform, args.torch_series
