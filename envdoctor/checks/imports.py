@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from envdoctor.catalog import explain
-from envdoctor.checks.base import CheckResult, Context, Status, check, result
+from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
 from envdoctor.facts import Distribution, Facts, ImportResult
 
 
@@ -34,7 +34,7 @@ def _status_text(r: ImportResult) -> str:
 
 
 @check("imports", "Imports", "every module MuseTalk imports", needs_imports=True)
-def imports(ctx: Context) -> Iterator[CheckResult]:
+def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     values = ctx.versions()
     first_seen: dict[str, str] = {}
     for entry in ctx.manifest.entries:
@@ -49,14 +49,12 @@ def imports(ctx: Context) -> Iterator[CheckResult]:
         providers = [d for d in ctx.facts.providers(entry.name)]
         source = ", ".join(f"{d.name} {d.version}" for d in providers) or "?"
         if r.ok:
-            yield result(
-                "imports", Status.OK, title=f"import {entry.name}", found=f"{source}, {r.seconds or 0:.2f} s",
+            yield result(Status.OK, title=f"import {entry.name}", found=f"{source}, {r.seconds or 0:.2f} s",
                 seconds=r.seconds, details={"id": cid},
             )
             continue
         if entry.via == "openmmlab" and ctx.port_provides_mmpose and r.status == "missing":
             yield result(
-                "imports",
                 Status.SKIP,
                 title=f"import {entry.name}",
                 found="not installed; not needed: mmpose is envdoctor's mmpose-free port",
@@ -98,7 +96,6 @@ def imports(ctx: Context) -> Iterator[CheckResult]:
             why = "the import raised an error envdoctor's catalog does not know; the traceback is in --json"
             fix, breaker = "envdoctor fix", None
         yield result(
-            "imports",
             status,
             title=f"import {entry.name}",
             found=_status_text(r) + (f"  [raised in {owner.name} {owner.version}]" if owner else ""),
@@ -112,7 +109,7 @@ def imports(ctx: Context) -> Iterator[CheckResult]:
 
 
 @check("imports.vendored", "Imports", "vendored modules are not shadowed")
-def vendored(ctx: Context) -> Iterator[CheckResult]:
+def vendored(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     any_vendored = False
     for entry in ctx.manifest.entries:
         if entry.probed or (ctx.manifest.source == "built-in" and entry.scope not in ctx.scopes):
@@ -122,7 +119,6 @@ def vendored(ctx: Context) -> Iterator[CheckResult]:
         if shadows:
             names = ", ".join(f"{d.name} {d.version}" for d in shadows)
             yield result(
-                "imports.vendored",
                 Status.FAIL,
                 title=f"vendored {entry.name}",
                 found=f"an installed `{entry.name}` from {names} shadows the vendored copy in {entry.vendored}",
@@ -134,8 +130,7 @@ def vendored(ctx: Context) -> Iterator[CheckResult]:
             )
         else:
             where = f" ({entry.vendored})" if entry.vendored else ""
-            yield result(
-                "imports.vendored", Status.OK, title=f"vendored {entry.name}", found=f"vendored in the checkout{where}"
+            yield result(Status.OK, title=f"vendored {entry.name}", found=f"vendored in the checkout{where}"
             )
     if not any_vendored:
-        yield result("imports.vendored", Status.SKIP, found="no vendored modules")
+        yield result(Status.SKIP, found="no vendored modules")
