@@ -233,7 +233,7 @@ def _holds(req_text: str, ctx: Context) -> bool:
     return not present if negate else present
 
 
-@check("packages.rules", "Packages", "known-bad combinations (breakers.md)")
+@check("packages.rules", "Packages", "known-bad combinations (envdoctor/data/rules.toml)")
 def rules(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     values = ctx.versions()
     fired = 0
