@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from envdoctor.cachedir import cache_root
 from envdoctor.errors import UsageError
 from envdoctor.facts import Facts, canonical
 from envdoctor.probe import run_facts_probe
@@ -186,8 +187,7 @@ def _refusal(state: StubState, *, for_remove: bool, replace_handwritten: bool = 
 
 def backup_dir() -> Path:
     """Where install(replace_handwritten=True) moves an untracked _ext.py (outside site-packages)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "envdoctor" / "replaced-ext"
+    return cache_root() / "replaced-ext"
 
 
 def _move_aside(state: StubState) -> str:
