@@ -7,7 +7,7 @@ Context only; they never run anything in the target. A check that raises becomes
 """
 
 # Importing the category modules registers their checks, in the order the report shows them.
-from envdoctor.checks import gpu, imports, models, packages, system, tools  # noqa: E402, F401, I001
+from envdoctor.checks import gpu, imports, models, packages, system, tools  # noqa: F401
 from envdoctor.checks.base import (
     CATEGORIES,
     REGISTRY,

@@ -6,12 +6,13 @@ import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
 from envdoctor.datafiles import load
 
 
-def _file_problem(path: Path, spec: dict) -> str | None:
+def _file_problem(path: Path, spec: dict[str, Any]) -> str | None:
     size = path.stat().st_size
     if spec.get("size") and size != spec["size"]:
         kind = "truncated" if size < spec["size"] else "not the official file"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
 
@@ -12,7 +13,7 @@ PROVIDE = (
 )
 
 
-def _where(f: dict) -> str:
+def _where(f: dict[str, Any]) -> str:
     """Where MuseTalk's `ffmpeg` comes from, said with the file behind a link."""
     place = "on PATH"
     if f.get("source") == "environment":
