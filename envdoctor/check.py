@@ -122,7 +122,7 @@ def run(
     )
     results: list[CheckResult] = []
     for spec in specs:
-        results.extend(spec.run(ctx))
+        results.extend(spec.run(ctx))  # guarded: a check that raises is one failed row
     notes = tuple(f"probe problem: {e}" for e in facts.probe_errors)
     return CheckReport(
         target=target,

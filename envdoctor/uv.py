@@ -166,13 +166,10 @@ class Uv:
         out = self.run(["pip", "list", "--python", str(python), "--format", "json"]).stdout
         return json.loads(out or "[]")
 
-    # --- plan / fix / lock (issue 4) ------------------------------------------------------------
+    # --- plan / fix / lock ------------------------------------------------------------------------
     def with_env(self, **env: str) -> Uv:
         """The same uv with extra environment variables (build settings such as MMCV_WITH_OPS)."""
         return Uv(self.binary, {**self.env, **env})
-
-    def version(self) -> str:
-        return self.run(["--version"]).stdout.strip()
 
     def pip_sync(
         self,
@@ -187,27 +184,6 @@ class Uv:
         """Make the environment hold exactly what `files` list: the rollback and the lockfile path."""
         args = ["pip", "sync", "--python", str(python), *indexes.args(), *(["--offline"] if offline else [])]
         return self.run([*args, *extra, *map(str, files)], timeout=timeout)
-
-    def pip_install_dry_run(
-        self,
-        python: Path,
-        requirements: Sequence[str] = (),
-        *,
-        requirement_files: Sequence[Path] = (),
-        constraints: Sequence[Path] = (),
-        indexes: Indexes = Indexes(),
-        extra: Sequence[str] = (),
-    ) -> dict[str, object]:
-        """What `pip install` would change, as uv's JSON report; nothing is installed."""
-        proc = self.pip_install(
-            python,
-            requirements,
-            requirement_files=requirement_files,
-            constraints=constraints,
-            indexes=indexes,
-            extra=["--dry-run", "--output-format", "json", *extra],
-        )
-        return json.loads(proc.stdout or "{}")
 
     def pip_compile(
         self,

@@ -16,7 +16,7 @@ from envdoctor.facts import Distribution, Facts
 from envdoctor.manifest import builtin
 from envdoctor.target import current, resolve
 
-# What users see, as breakers.md and real runs record it: each must be explained by its own entry.
+# What users see, as breakers.toml and real runs record it: each must be explained by its own entry.
 SYMPTOMS = {
     1: "ModuleNotFoundError: No module named 'mmcv._ext'",
     2: "AssertionError: ball_query_forward miss in module _ext",

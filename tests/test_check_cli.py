@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pkgutil
+import re
 import sys
 
+import envdoctor.commands
 from envdoctor.checks import REGISTRY
 from envdoctor.report.check_json import SCHEMA, SCHEMA_VERSION
 
@@ -16,8 +19,14 @@ def test_help_teaches_the_command(cli):
 
 
 def test_top_level_help_lists_check(cli):
+    # "check" is in the description too ("Start with: envdoctor check"): look in the command list itself.
     run = cli("--help")
-    assert run.code == 0 and "check" in run.out and "Exit codes" in run.out
+    assert run.code == 0 and "Exit codes" in run.out
+    # A command and its summary, beside it or (a long name) on the next line.
+    listed = re.findall(r"^ {4}([a-z]+)(?: +\S|\n {6,}\S)", run.out, flags=re.MULTILINE)
+    assert "check" in listed, run.out
+    commands = {m.name for m in pkgutil.iter_modules(envdoctor.commands.__path__) if not m.name.startswith("_")}
+    assert commands <= set(listed), "every command is listed with its summary"
 
 
 def test_list_checks_names_every_check_with_its_category(cli):

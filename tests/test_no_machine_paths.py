@@ -23,6 +23,7 @@ MACHINE_PATHS = re.compile(
             "/" + "home/[a-z]",
             r"\." + "pyenv",  # one way of installing interpreters
             r"\.\./" + "shared",  # reference notes beside the repository
+            "breakers" + r"\.md",  # one of those notes, by name: the project's own catalog is data/breakers.toml
             r"/\." + "mirror",  # a local mirror of another project
         ]
     )

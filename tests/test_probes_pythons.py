@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import sys
-from pathlib import Path
 
 import pytest
 from envkit import PYTHONS_HINT, find_pythons
@@ -16,11 +15,15 @@ from envdoctor.target import resolve
 PROBES = sorted(probes_dir().glob("*.py"))
 
 
-def _interpreters() -> list[str]:
+def _found() -> dict[str, str]:
     """Every CPython 3.8-3.13 found here (envkit.find_python: $ENVDOCTOR_TEST_PYTHONS or discovery), and ours."""
     found = find_pythons([f"3.{minor}" for minor in range(8, 14)])
     found.setdefault(f"{sys.version_info.major}.{sys.version_info.minor}", sys.executable)
-    return [found[k] for k in sorted(found, key=lambda v: int(v.split(".")[1]))]
+    return {k: found[k] for k in sorted(found, key=lambda v: int(v.split(".")[1]))}
+
+
+def _interpreters() -> list[str]:
+    return list(_found().values())
 
 
 @pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
@@ -47,11 +50,14 @@ def test_probes_run_on_each_python(python):
 
 
 def test_more_than_one_python_was_tried():
-    # Say so when a machine has fewer than two of 3.8-3.13.
-    found = _interpreters()
+    # The matrix above is one only with two or more interpreters (say so when a machine has fewer), and each
+    # must be, as envdoctor identifies it, the version it stands for.
+    found = _found()
     if len(found) < 2:
         pytest.skip(f"only {found} found: the 3.8-3.13 matrix ran on one interpreter ({PYTHONS_HINT})")
-    assert len({Path(p).name for p in found}) == len(found)
+    identified = {series: resolve(python=path).version for series, path in found.items()}
+    assert all(version.startswith(series + ".") for series, version in identified.items()), identified
+    assert len(set(identified.values())) == len(found)
 
 
 def test_facts_probe_sections_limit_the_document():

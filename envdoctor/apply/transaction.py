@@ -32,6 +32,7 @@ from envdoctor.apply.request import Sources
 from envdoctor.apply.results import ApplyResult, StepOutcome, Verification
 from envdoctor.apply.steps import HANDLERS, StepContext, StepFailed
 from envdoctor.apply.verification import Baseline, Judgement, Verifier, baseline, check_verifier, judge
+from envdoctor.cachedir import cache_root
 from envdoctor.plan import Plan
 from envdoctor.strategies.common import HELD
 from envdoctor.target import Target
@@ -39,7 +40,7 @@ from envdoctor.uv import Uv, UvError, find_uv
 
 Progress = Callable[[str], None]
 TICK_SECONDS = 20.0
-DEFAULT_CACHE = Path.home() / ".cache" / "envdoctor"
+DEFAULT_CACHE = cache_root()  # snapshots and the wheels fix builds
 
 
 class Signals:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import traceback
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from envdoctor.facts import Distribution, Facts
 from envdoctor.manifest import Manifest
@@ -56,13 +57,55 @@ class CheckResult:
         }
 
 
+def worst(results: Iterable[CheckResult]) -> Status:
+    """The status a group of results shows: the worst of FAIL, WARN, OK; SKIP when nothing ran."""
+    statuses = {r.status for r in results}
+    return next((s for s in (Status.FAIL, Status.WARN, Status.OK) if s in statuses), Status.SKIP)
+
+
+class ResultFactory(Protocol):
+    """Makes a CheckResult for one check: its id and category are bound, the title defaults to the check's."""
+
+    def __call__(self, status: Status, **kw: Any) -> CheckResult: ...
+
+
+CheckFunction = Callable[["Context", ResultFactory], Iterable[CheckResult]]
+
+
 @dataclass(frozen=True)
 class CheckSpec:
     id: str
     category: str
     title: str
     needs_imports: bool
-    run: Callable[[Context], Iterable[CheckResult]]
+    fn: CheckFunction
+
+    def result(self, status: Status, **kw: Any) -> CheckResult:
+        if not isinstance(status, Status):  # the id is bound: an old-style result("id", ...) call lands here
+            raise TypeError(f"{self.id}: result() takes the status first, not {status!r}")
+        return CheckResult(id=self.id, category=self.category, title=kw.pop("title", self.title), status=status, **kw)
+
+    def __call__(self, ctx: Context) -> Iterator[CheckResult]:
+        """The check's results, unguarded (tests call a check this way)."""
+        yield from self.fn(ctx, self.result)
+
+    def run(self, ctx: Context) -> list[CheckResult]:
+        """The check's results; a check that raises becomes one failed row, so the other checks still run."""
+        try:
+            return list(self(ctx))
+        except Exception as e:  # a bug in one check must not end the whole report
+            return [self.crashed(e)]
+
+    def crashed(self, e: BaseException) -> CheckResult:
+        return self.result(
+            Status.FAIL,
+            found=f"the check {self.id} raised {type(e).__name__}: {e}",
+            expected="the check runs to the end",
+            why="a bug in envdoctor, not necessarily a problem of this environment; the other checks still ran",
+            fix="report it with the output of `envdoctor check --json` (details.traceback holds the trace)",
+            details={"exception": type(e).__name__, "traceback": traceback.format_exception(type(e), e,
+                                                                                           e.__traceback__)},
+        )
 
 
 @dataclass
@@ -106,17 +149,13 @@ class Context:
 REGISTRY: list[CheckSpec] = []
 
 
-def check(id: str, category: str, title: str, *, needs_imports: bool = False):
-    """Register a check function under `id`."""
+def check(id: str, category: str, title: str, *, needs_imports: bool = False) -> Callable[[CheckFunction], CheckSpec]:
+    """Register a check function under `id`; it is called with the Context and a result factory bound to `id`."""
     assert category in CATEGORIES, category
 
-    def deco(fn: Callable[[Context], Iterable[CheckResult]]):
-        REGISTRY.append(CheckSpec(id, category, title, needs_imports, fn))
-        return fn
+    def deco(fn: CheckFunction) -> CheckSpec:
+        spec = CheckSpec(id, category, title, needs_imports, fn)
+        REGISTRY.append(spec)
+        return spec
 
     return deco
-
-
-def result(spec_id: str, status: Status, **kw: Any) -> CheckResult:
-    spec = next(s for s in REGISTRY if s.id == spec_id)
-    return CheckResult(id=spec_id, category=spec.category, title=kw.pop("title", spec.title), status=status, **kw)

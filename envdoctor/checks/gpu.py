@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from envdoctor.checks.base import CheckResult, Context, Status, check, result
+from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
 
 
 def _gpus(ctx: Context) -> list[dict[str, str]]:
@@ -25,12 +25,11 @@ def _sm(capability: str) -> int | None:
 
 
 @check("gpu.driver", "GPU", "NVIDIA driver and GPUs")
-def driver(ctx: Context) -> Iterator[CheckResult]:
+def driver(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     g = ctx.facts.gpu
     gpus = _gpus(ctx)
     if not g.get("driver_version") and not gpus:
         yield result(
-            "gpu.driver",
             Status.OK,
             found="no NVIDIA driver or GPU",
             expected="none needed: MuseTalk runs on the CPU, slowly",
@@ -38,25 +37,23 @@ def driver(ctx: Context) -> Iterator[CheckResult]:
         return
     names = ", ".join(f"{x['name']} (sm {x['compute_capability']})" for x in gpus) or "no GPU listed"
     yield result(
-        "gpu.driver",
         Status.OK,
         found=f"driver {g.get('driver_version') or '?'} (from {g.get('driver_source') or '?'}); {names}",
     )
 
 
 @check("gpu.torch", "GPU", "torch can use the GPU", needs_imports=True)
-def torch_cuda(ctx: Context) -> Iterator[CheckResult]:
+def torch_cuda(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     gpus = _gpus(ctx)
     t = ctx.facts.torch
     if not gpus:
-        yield result("gpu.torch", Status.SKIP, found="no GPU on this machine")
+        yield result(Status.SKIP, found="no GPU on this machine")
         return
     if not t:
-        yield result("gpu.torch", Status.SKIP, found="torch did not import")
+        yield result(Status.SKIP, found="torch did not import")
         return
     if not t.get("cuda"):
         yield result(
-            "gpu.torch",
             Status.FAIL,
             found=f"torch {t.get('version')} is a CPU build; {len(gpus)} GPU(s) present",
             expected="a CUDA build of torch",
@@ -67,7 +64,6 @@ def torch_cuda(ctx: Context) -> Iterator[CheckResult]:
         )
     elif not t.get("cuda_available"):
         yield result(
-            "gpu.torch",
             Status.FAIL,
             found=f"torch {t.get('version')} (CUDA {t.get('cuda')}) cannot see the GPU",
             expected="torch.cuda.is_available() is True",
@@ -76,17 +72,16 @@ def torch_cuda(ctx: Context) -> Iterator[CheckResult]:
             "older CUDA",
         )
     else:
-        yield result(
-            "gpu.torch", Status.OK, found=f"torch {t.get('version')} (CUDA {t.get('cuda')}, cuDNN {t.get('cudnn')})"
+        yield result(Status.OK, found=f"torch {t.get('version')} (CUDA {t.get('cuda')}, cuDNN {t.get('cudnn')})"
         )
 
 
 @check("gpu.arch", "GPU", "torch has kernels for each GPU", needs_imports=True)
-def arch(ctx: Context) -> Iterator[CheckResult]:
+def arch(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     gpus = _gpus(ctx)
     t = ctx.facts.torch
     if not gpus or not t or not t.get("cuda"):
-        yield result("gpu.arch", Status.SKIP, found="no GPU, or torch without CUDA")
+        yield result(Status.SKIP, found="no GPU, or torch without CUDA")
         return
     arch_list = t.get("arch_list") or []
     sms = {int(a.split("_")[1]) for a in arch_list if a.startswith("sm_") and a.split("_")[1].isdecimal()}
@@ -94,17 +89,16 @@ def arch(ctx: Context) -> Iterator[CheckResult]:
     for gpu in gpus:
         cap = _sm(gpu["compute_capability"])
         if cap is None:
-            yield result("gpu.arch", Status.WARN, found=f"{gpu['name']}: compute capability "
+            yield result(Status.WARN, found=f"{gpu['name']}: compute capability "
                          f"{gpu['compute_capability'][:20]!r} is not a version like 8.6", fix="check ENVDOCTOR_GPUS")
             continue
         # Same major and not newer: SASS runs; PTX of an older arch can be JIT-compiled for newer GPUs.
         ok = any(s // 10 == cap // 10 and s <= cap for s in sms) or any(p <= cap for p in ptx)
         found = f"{gpu['name']}: sm_{cap}; torch {t.get('version')} has {' '.join(arch_list) or 'no archs'}"
         if ok:
-            yield result("gpu.arch", Status.OK, found=found)
+            yield result(Status.OK, found=found)
         else:
             yield result(
-                "gpu.arch",
                 Status.FAIL,
                 found=found,
                 expected=f"sm_{cap} (or older PTX) in torch.cuda.get_arch_list()",

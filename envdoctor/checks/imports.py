@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from envdoctor.catalog import explain
-from envdoctor.checks.base import CheckResult, Context, Status, check, result
+from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
 from envdoctor.facts import Distribution, Facts, ImportResult
 from envdoctor.manifest import builtin
 
@@ -35,7 +35,7 @@ def _status_text(r: ImportResult) -> str:
 
 
 @check("imports", "Imports", "every module MuseTalk imports", needs_imports=True)
-def imports(ctx: Context) -> Iterator[CheckResult]:
+def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     values = ctx.versions()
     first_seen: dict[str, str] = {}
     for entry in ctx.manifest.entries:
@@ -50,14 +50,12 @@ def imports(ctx: Context) -> Iterator[CheckResult]:
         providers = [d for d in ctx.facts.providers(entry.name)]
         source = ", ".join(f"{d.name} {d.version}" for d in providers) or "?"
         if r.ok:
-            yield result(
-                "imports", Status.OK, title=f"import {entry.name}", found=f"{source}, {r.seconds or 0:.2f} s",
+            yield result(Status.OK, title=f"import {entry.name}", found=f"{source}, {r.seconds or 0:.2f} s",
                 seconds=r.seconds, details={"id": cid},
             )
             continue
         if entry.via == "openmmlab" and ctx.port_provides_mmpose and r.status == "missing":
             yield result(
-                "imports",
                 Status.SKIP,
                 title=f"import {entry.name}",
                 found="not installed; not needed: mmpose is envdoctor's mmpose-free port",
@@ -99,7 +97,6 @@ def imports(ctx: Context) -> Iterator[CheckResult]:
             why = "the import raised an error envdoctor's catalog does not know; the traceback is in --json"
             fix, breaker = "envdoctor fix", None
         yield result(
-            "imports",
             status,
             title=f"import {entry.name}",
             found=_status_text(r) + (f"  [raised in {owner.name} {owner.version}]" if owner else ""),
@@ -113,7 +110,7 @@ def imports(ctx: Context) -> Iterator[CheckResult]:
 
 
 @check("imports.vendored", "Imports", "vendored modules are not shadowed")
-def vendored(ctx: Context) -> Iterator[CheckResult]:
+def vendored(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     any_vendored = False
     for entry in ctx.manifest.entries:
         if entry.probed or (ctx.manifest.source == "built-in" and entry.scope not in ctx.scopes):
@@ -123,7 +120,6 @@ def vendored(ctx: Context) -> Iterator[CheckResult]:
         if shadows:
             names = ", ".join(f"{d.name} {d.version}" for d in shadows)
             yield result(
-                "imports.vendored",
                 Status.FAIL,
                 title=f"vendored {entry.name}",
                 found=f"an installed `{entry.name}` from {names} shadows the vendored copy in {entry.vendored}",
@@ -135,19 +131,18 @@ def vendored(ctx: Context) -> Iterator[CheckResult]:
             )
         else:
             where = f" ({entry.vendored})" if entry.vendored else ""
-            yield result(
-                "imports.vendored", Status.OK, title=f"vendored {entry.name}", found=f"vendored in the checkout{where}"
+            yield result(Status.OK, title=f"vendored {entry.name}", found=f"vendored in the checkout{where}"
             )
     if not any_vendored:
-        yield result("imports.vendored", Status.SKIP, found="no vendored modules")
+        yield result(Status.SKIP, found="no vendored modules")
 
 
 @check("imports.app-local", "Imports", "the checkout does not shadow a dependency")
-def app_local(ctx: Context) -> Iterator[CheckResult]:
+def app_local(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     """A top-level module in the checkout wins over the installed one when MuseTalk runs from the
     checkout root. envdoctor never imports the checkout to find out: the scan lists its modules."""
     if ctx.manifest.source == "built-in":
-        yield result("imports.app-local", Status.SKIP, found="no checkout scanned (--app DIR)")
+        yield result(Status.SKIP, found="no checkout scanned (--app DIR)")
         return
     dependencies = {e.top for e in builtin().entries if e.probed}
     clean = True
@@ -158,7 +153,6 @@ def app_local(ctx: Context) -> Iterator[CheckResult]:
         clean = False
         installed = ", ".join(f"{d.name} {d.version}" for d in providers) or "not installed here"
         yield result(
-            "imports.app-local",
             Status.FAIL if name in dependencies else Status.WARN,
             title=f"the checkout's {path} shadows {name}",
             found=f"{path} in the checkout is a module named {name} (installed {name}: {installed})",
@@ -169,18 +163,17 @@ def app_local(ctx: Context) -> Iterator[CheckResult]:
             breaker=17,
         )
     if clean:
-        yield result("imports.app-local", Status.OK, found=f"{len(ctx.manifest.app_local)} checkout modules, "
+        yield result(Status.OK, found=f"{len(ctx.manifest.app_local)} checkout modules, "
                      "none named like a dependency")
 
 
 @check("imports.scan", "Imports", "every Python file of the checkout was scanned")
-def scan(ctx: Context) -> Iterator[CheckResult]:
+def scan(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     if ctx.manifest.source == "built-in":
-        yield result("imports.scan", Status.SKIP, found="no checkout scanned (--app DIR)")
+        yield result(Status.SKIP, found="no checkout scanned (--app DIR)")
         return
     for rel, why in ctx.manifest.skipped:
         yield result(
-            "imports.scan",
             Status.WARN,
             title=f"skipped {rel}",
             found=f"{rel}: {why}",
@@ -190,7 +183,6 @@ def scan(ctx: Context) -> Iterator[CheckResult]:
         )
     for rel in ctx.manifest.line_scanned:
         yield result(
-            "imports.scan",
             Status.WARN,
             title=f"large file {rel}",
             found=f"{rel} is too large for a full parse: its import lines were read one by one",
@@ -199,4 +191,4 @@ def scan(ctx: Context) -> Iterator[CheckResult]:
             fix=f"check that {rel} belongs in the checkout",
         )
     if not ctx.manifest.skipped and not ctx.manifest.line_scanned:
-        yield result("imports.scan", Status.OK, found="every Python file parsed")
+        yield result(Status.OK, found="every Python file parsed")

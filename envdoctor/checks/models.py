@@ -6,12 +6,13 @@ import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from envdoctor.checks.base import CheckResult, Context, Status, check, result
+from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
 from envdoctor.datafiles import load
 
 
-def _file_problem(path: Path, spec: dict) -> str | None:
+def _file_problem(path: Path, spec: dict[str, Any]) -> str | None:
     size = path.stat().st_size
     if spec.get("size") and size != spec["size"]:
         kind = "truncated" if size < spec["size"] else "not the official file"
@@ -28,9 +29,9 @@ def _file_problem(path: Path, spec: dict) -> str | None:
 
 
 @check("models.files", "Models", "MuseTalk model files (--models DIR)")
-def model_files(ctx: Context) -> Iterator[CheckResult]:
+def model_files(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     if ctx.models is None:
-        yield result("models.files", Status.SKIP, found="no --models DIR given")
+        yield result(Status.SKIP, found="no --models DIR given")
         return
     for spec in load("models.toml")["model"]:
         path = ctx.models / spec["path"]
@@ -38,7 +39,6 @@ def model_files(ctx: Context) -> Iterator[CheckResult]:
         title = f"models/{spec['path']}"
         if not path.is_file():
             yield result(
-                "models.files",
                 Status.FAIL if required else Status.SKIP,
                 title=title,
                 found="missing",
@@ -51,7 +51,6 @@ def model_files(ctx: Context) -> Iterator[CheckResult]:
         problem = _file_problem(path, spec)
         if problem:
             yield result(
-                "models.files",
                 Status.FAIL if required else Status.WARN,
                 title=title,
                 found=problem,
@@ -60,7 +59,7 @@ def model_files(ctx: Context) -> Iterator[CheckResult]:
                 fix=f"delete {path} and download it again",
             )
         else:
-            yield result("models.files", Status.OK, title=title, found=f"{path.stat().st_size:,} bytes")
+            yield result(Status.OK, title=title, found=f"{path.stat().st_size:,} bytes")
 
 
 def torch_home(environ: dict[str, str] | None = None) -> Path:
@@ -72,12 +71,11 @@ def torch_home(environ: dict[str, str] | None = None) -> Path:
 
 
 @check("models.s3fd", "Models", "S3FD face detector in the torch hub cache")
-def s3fd(ctx: Context) -> Iterator[CheckResult]:
+def s3fd(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     spec = load("models.toml")["s3fd"]
     path = (ctx.torch_home or torch_home()) / spec["path"]
     if not path.is_file():
         yield result(
-            "models.s3fd",
             Status.WARN if ctx.models is None else Status.FAIL,
             found=f"{path} missing",
             expected="the cached file",
@@ -89,7 +87,6 @@ def s3fd(ctx: Context) -> Iterator[CheckResult]:
     problem = _file_problem(path, spec)
     if problem:
         yield result(
-            "models.s3fd",
             Status.FAIL,
             found=f"{path}: {problem}",
             expected="a complete file",
@@ -98,4 +95,4 @@ def s3fd(ctx: Context) -> Iterator[CheckResult]:
             breaker=19,
         )
     else:
-        yield result("models.s3fd", Status.OK, found=f"{path} ({path.stat().st_size:,} bytes)")
+        yield result(Status.OK, found=f"{path} ({path.stat().st_size:,} bytes)")

@@ -9,19 +9,18 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 
 from envdoctor.catalog import fill
-from envdoctor.checks.base import CheckResult, Context, Status, check, result
+from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
 from envdoctor.datafiles import load, mmcv_ext_symbols
 from envdoctor.windows import window_for
 
 
 @check("packages.readable", "Packages", "every installed distribution's metadata can be read")
-def readable(ctx: Context) -> Iterator[CheckResult]:
+def readable(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     if not ctx.facts.damaged:
-        yield result("packages.readable", Status.OK, found=f"{len(ctx.facts.distributions)} distributions read")
+        yield result(Status.OK, found=f"{len(ctx.facts.distributions)} distributions read")
         return
     for d in ctx.facts.damaged:
         yield result(
-            "packages.readable",
             Status.FAIL,
             title=f"{d.name} is damaged",
             found=d.describe(),
@@ -33,7 +32,7 @@ def readable(ctx: Context) -> Iterator[CheckResult]:
 
 
 @check("packages.torch", "Packages", "torch is installed")
-def torch_installed(ctx: Context) -> Iterator[CheckResult]:
+def torch_installed(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     d = ctx.facts.dist("torch")
     broken = ctx.facts.damaged_dist("torch")
     if d is None and broken is not None:
@@ -44,7 +43,6 @@ def torch_installed(ctx: Context) -> Iterator[CheckResult]:
         )
     elif d is None:
         yield result(
-            "packages.torch",
             Status.FAIL,
             found="no torch",
             expected="torch (MuseTalk uses 2.0.1+cu118; any torch >=2.0 works with the right mmcv path)",
@@ -53,14 +51,14 @@ def torch_installed(ctx: Context) -> Iterator[CheckResult]:
             fix="uv pip install torch torchvision --torch-backend auto",
         )
     else:
-        yield result("packages.torch", Status.OK, found=f"torch {d.version}")
+        yield result(Status.OK, found=f"torch {d.version}")
 
 
 @check("packages.torchvision", "Packages", "torchvision matches torch")
-def torch_pair(ctx: Context) -> Iterator[CheckResult]:
+def torch_pair(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     tv, t = ctx.facts.dist("torchvision"), ctx.facts.dist("torch")
     if tv is None or t is None:
-        yield result("packages.torchvision", Status.SKIP, found="torch or torchvision not installed")
+        yield result(Status.SKIP, found="torch or torchvision not installed")
         return
     wanted = [r for r in _requirements(tv.requires) if r.name == "torch" and not r.marker]
     bad = [r for r in wanted if t.parsed_version and not r.specifier.contains(t.parsed_version, prereleases=True)]
@@ -70,7 +68,6 @@ def torch_pair(ctx: Context) -> Iterator[CheckResult]:
     )
     if bad or (local_t and local_tv and local_t != local_tv):
         yield result(
-            "packages.torchvision",
             Status.FAIL,
             found=f"torchvision {tv.version} with torch {t.version}",
             expected=f"torchvision built for torch {t.version} ({', '.join(str(r) for r in wanted) or 'same build'})",
@@ -80,7 +77,7 @@ def torch_pair(ctx: Context) -> Iterator[CheckResult]:
             breaker=10,
         )
     else:
-        yield result("packages.torchvision", Status.OK, found=f"torchvision {tv.version} with torch {t.version}")
+        yield result(Status.OK, found=f"torchvision {tv.version} with torch {t.version}")
 
 
 def _requirements(lines: tuple[str, ...]) -> list[Requirement]:
@@ -97,13 +94,12 @@ def _requirements(lines: tuple[str, ...]) -> list[Requirement]:
 
 
 @check("packages.mmcv-provider", "Packages", "one provider of the mmcv package")
-def mmcv_provider(ctx: Context) -> Iterator[CheckResult]:
+def mmcv_provider(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     providers = ctx.mmcv_providers()
     names = [f"{d.name} {d.version}" for d in providers]
     if not providers:
         if ctx.real_mmpose:
             yield result(
-                "packages.mmcv-provider",
                 Status.FAIL,
                 found="no mmcv package",
                 expected="mmcv (with compiled ops) or mmcv-lite plus the _ext stub",
@@ -111,10 +107,9 @@ def mmcv_provider(ctx: Context) -> Iterator[CheckResult]:
                 fix="envdoctor fix",
             )
         else:
-            yield result("packages.mmcv-provider", Status.OK, found="no mmcv package (not needed without mmpose)")
+            yield result(Status.OK, found="no mmcv package (not needed without mmpose)")
     elif len(providers) > 1:
         yield result(
-            "packages.mmcv-provider",
             Status.FAIL,
             found=" and ".join(names),
             expected="exactly one provider of the mmcv package",
@@ -123,18 +118,18 @@ def mmcv_provider(ctx: Context) -> Iterator[CheckResult]:
             breaker=16,
         )
     else:
-        yield result("packages.mmcv-provider", Status.OK, found=f"mmcv package from {names[0]}")
+        yield result(Status.OK, found=f"mmcv package from {names[0]}")
 
 
 @check("packages.mmcv-ext", "Packages", "mmcv's compiled ops (mmcv._ext)")
-def mmcv_ext(ctx: Context) -> Iterator[CheckResult]:
+def mmcv_ext(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     mmcv = ctx.facts.mmcv or {}
     ext = mmcv.get("ext") or {}
     state = ext.get("state")
     provider = " and ".join(f"{d.name} {d.version}" for d in ctx.mmcv_providers()) or "an unknown source"
     needed = ctx.real_mmpose
     if state in (None, "no-mmcv"):
-        yield result("packages.mmcv-ext", Status.SKIP, found="no mmcv package")
+        yield result(Status.SKIP, found="no mmcv package")
     elif state == "compiled":
         notes = []
         if ext.get("matches_interpreter") is False:
@@ -142,7 +137,6 @@ def mmcv_ext(ctx: Context) -> Iterator[CheckResult]:
         if ext.get("leftover_stub"):
             notes.append("a leftover _ext.py stub sits beside it (shadowed, but remove it: `envdoctor stub remove`)")
         yield result(
-            "packages.mmcv-ext",
             Status.WARN if notes else Status.OK,
             found=f"compiled ({', '.join(ext.get('files', []))}) from {provider}",
             why="; ".join(notes),
@@ -156,7 +150,6 @@ def mmcv_ext(ctx: Context) -> Iterator[CheckResult]:
         )
         if stub_for and installed and stub_for != installed:
             yield result(
-                "packages.mmcv-ext",
                 Status.WARN,
                 found=found + f"; installed mmcv is {installed}",
                 expected=f"a stub generated from mmcv {installed}",
@@ -165,7 +158,6 @@ def mmcv_ext(ctx: Context) -> Iterator[CheckResult]:
             )
         else:
             yield result(
-                "packages.mmcv-ext",
                 Status.OK,
                 found=found,
                 why="MuseTalk's DWPose path calls none of the raising ops; each says so by name if it is ever called",
@@ -175,7 +167,6 @@ def mmcv_ext(ctx: Context) -> Iterator[CheckResult]:
         missing = sorted(mmcv_ext_symbols() - _defined_names(path))
         if missing:
             yield result(
-                "packages.mmcv-ext",
                 Status.FAIL if needed else Status.WARN,
                 found=f"a hand-written {path} lacking {len(missing)} of {len(mmcv_ext_symbols())} names "
                 f"({', '.join(missing[:3])}...)",
@@ -187,7 +178,6 @@ def mmcv_ext(ctx: Context) -> Iterator[CheckResult]:
             )
         else:
             yield result(
-                "packages.mmcv-ext",
                 Status.WARN,
                 found=f"a hand-written {path} with every name",
                 why="hand-written stub ops usually return None, and mmcv ops write into tensors the caller "
@@ -196,7 +186,6 @@ def mmcv_ext(ctx: Context) -> Iterator[CheckResult]:
             )
     else:  # missing
         yield result(
-            "packages.mmcv-ext",
             Status.FAIL if needed else Status.WARN,
             found=f"no mmcv._ext: the mmcv package comes from {provider}",
             expected="compiled mmcv._ext, or the generated stub",
@@ -224,7 +213,7 @@ def _defined_names(path: Path) -> set[str]:
 
 
 @check("packages.mmcv-window", "Packages", "mmcv inside the mmdet and mmpose windows")
-def mmcv_window(ctx: Context) -> Iterator[CheckResult]:
+def mmcv_window(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     version = ctx.facts.mmcv.get("version") if ctx.facts.mmcv else None
     mmcv_v = ctx.facts.version("mmcv") or ctx.facts.version("mmcv-lite")
     if version:
@@ -234,7 +223,6 @@ def mmcv_window(ctx: Context) -> Iterator[CheckResult]:
             mmcv_v = Version(str(version))
         except InvalidVersion:
             yield result(
-                "packages.mmcv-window",
                 Status.FAIL,
                 title="mmcv's version",
                 found=f"mmcv/version.py says {str(version)[:60]!r}, which is not a PEP 440 version",
@@ -254,11 +242,10 @@ def mmcv_window(ctx: Context) -> Iterator[CheckResult]:
         checked = True
         found = f"{name} {d.version} with mmcv {mmcv_v}"
         if window.mmcv.contains(mmcv_v, prereleases=True):
-            yield result("packages.mmcv-window", Status.OK, title=f"mmcv inside the {name} window", found=found,
+            yield result(Status.OK, title=f"mmcv inside the {name} window", found=found,
                          expected=f"mmcv {window.mmcv}")
         else:
             yield result(
-                "packages.mmcv-window",
                 Status.FAIL,
                 title=f"mmcv inside the {name} window",
                 found=found,
@@ -268,7 +255,7 @@ def mmcv_window(ctx: Context) -> Iterator[CheckResult]:
                 breaker=4,
             )
     if not checked:
-        yield result("packages.mmcv-window", Status.SKIP, found="no mmdet/mmpose with mmcv")
+        yield result(Status.SKIP, found="no mmdet/mmpose with mmcv")
 
 
 def _holds(req_text: str, ctx: Context) -> bool:
@@ -281,15 +268,14 @@ def _holds(req_text: str, ctx: Context) -> bool:
     return not present if negate else present
 
 
-@check("packages.rules", "Packages", "known-bad combinations (breakers.md)")
-def rules(ctx: Context) -> Iterator[CheckResult]:
+@check("packages.rules", "Packages", "known-bad combinations (envdoctor/data/rules.toml)")
+def rules(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     values = ctx.versions()
     fired = 0
     for rule in load("rules.toml")["rule"]:
         if all(_holds(w, ctx) for w in rule["when"]):
             fired += 1
             yield result(
-                "packages.rules",
                 Status.FAIL,
                 title=rule["title"],
                 found=fill(rule["found"], values),
@@ -301,19 +287,18 @@ def rules(ctx: Context) -> Iterator[CheckResult]:
             )
     if not fired:
         count = len(load("rules.toml")["rule"])
-        yield result("packages.rules", Status.OK, found=f"none of {count} known-bad combinations")
+        yield result(Status.OK, found=f"none of {count} known-bad combinations")
 
 
 @check("packages.consistent", "Packages", "declared requirements are met (uv pip check)")
-def consistent(ctx: Context) -> Iterator[CheckResult]:
+def consistent(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     if ctx.uv_check is None:
-        yield result("packages.consistent", Status.SKIP, found="uv pip check was not run")
+        yield result(Status.SKIP, found="uv pip check was not run")
         return
     # chumpy is left out on purpose: MuseTalk never imports it and it does not build in isolation (#9).
     problems = [line for line in ctx.uv_check if "chumpy" not in line]
     if problems:
         yield result(
-            "packages.consistent",
             Status.WARN,
             found=f"{len(problems)} unmet: " + "; ".join(problems[:4]) + ("; ..." if len(problems) > 4 else ""),
             expected="every installed distribution's requirements met",
@@ -323,4 +308,4 @@ def consistent(ctx: Context) -> Iterator[CheckResult]:
         )
     else:
         note = " (chumpy left out on purpose)" if len(problems) != len(ctx.uv_check) else ""
-        yield result("packages.consistent", Status.OK, found="all requirements met" + note)
+        yield result(Status.OK, found="all requirements met" + note)

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
 
-from envdoctor.checks.base import CheckResult, Context, Status, check, result
+from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
 
 
 @check("system.python", "System", "Python version")
-def python_version(ctx: Context) -> Iterator[CheckResult]:
+def python_version(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     py = ctx.facts.python
     try:
         v = Version(str(py.get("version") or ctx.target.version))
@@ -20,7 +20,6 @@ def python_version(ctx: Context) -> Iterator[CheckResult]:
     expected = "3.10 or 3.11 for MuseTalk's pinned set; 3.8-3.13 for the OpenMMLab stack"
     if v >= Version("3.14"):
         yield result(
-            "system.python",
             Status.FAIL if ctx.real_mmpose else Status.WARN,
             found=found,
             expected=expected,
@@ -30,7 +29,6 @@ def python_version(ctx: Context) -> Iterator[CheckResult]:
         )
     elif v >= Version("3.12"):
         yield result(
-            "system.python",
             Status.WARN,
             found=found,
             expected=expected,
@@ -39,20 +37,19 @@ def python_version(ctx: Context) -> Iterator[CheckResult]:
             fix="envdoctor plan  (the modern requirement set, or the mmpose-free path)",
         )
     else:
-        yield result("system.python", Status.OK, found=found, expected=expected)
+        yield result(Status.OK, found=found, expected=expected)
 
 
 @check("system.platform", "System", "Operating system and architecture")
-def platform(ctx: Context) -> Iterator[CheckResult]:
+def platform(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     p = ctx.facts.platform
     system, machine = p.get("system", "?"), p.get("machine", "?")
     libc = f"glibc {p['glibc']}" if p.get("glibc") else (p.get("libc") or "")
     found = " ".join(x for x in (system, machine, libc) if x)
     if system == "Linux" and machine in ("x86_64", "AMD64"):
-        yield result("system.platform", Status.OK, found=found, expected="Linux x86_64 (prebuilt mmcv wheels exist)")
+        yield result(Status.OK, found=found, expected="Linux x86_64 (prebuilt mmcv wheels exist)")
     else:
         yield result(
-            "system.platform",
             Status.WARN,
             found=found,
             expected="Linux x86_64 (prebuilt mmcv wheels exist)",
@@ -62,11 +59,10 @@ def platform(ctx: Context) -> Iterator[CheckResult]:
 
 
 @check("system.pep668", "System", "Environment can be changed (PEP 668)")
-def externally_managed(ctx: Context) -> Iterator[CheckResult]:
+def externally_managed(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     py = ctx.facts.python
     if py.get("externally_managed"):
         yield result(
-            "system.pep668",
             Status.WARN,
             found=f"{py.get('prefix')} is externally managed (PEP 668)",
             expected="a virtual environment",
@@ -75,22 +71,20 @@ def externally_managed(ctx: Context) -> Iterator[CheckResult]:
         )
     else:
         kind = "a virtual environment" if py.get("is_venv") else "not externally managed"
-        yield result("system.pep668", Status.OK, found=f"{py.get('prefix')}: {kind}")
+        yield result(Status.OK, found=f"{py.get('prefix')}: {kind}")
 
 
 @check("system.unfinished-fix", "System", "No unfinished envdoctor fix")
-def unfinished_fix(ctx: Context) -> Iterator[CheckResult]:
+def unfinished_fix(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     from envdoctor.apply.journal import unfinished
 
     state = unfinished(ctx.target.prefix)
     if state is None:
-        yield result("system.unfinished-fix", Status.OK, found="no fix in progress")
+        yield result(Status.OK, found="no fix in progress")
     elif state.running:
-        yield result("system.unfinished-fix", Status.WARN, found=state.sentence(),
-                     why="what this check sees may change while that fix runs")  # fmt: skip
+        yield result(Status.WARN, found=state.sentence(), why="what this check sees may change while that fix runs")
     else:
         yield result(
-            "system.unfinished-fix",
             Status.FAIL,
             found=state.sentence(),
             why="a fix was killed part-way: the environment holds a mix of before and after",

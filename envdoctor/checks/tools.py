@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from envdoctor.checks.base import CheckResult, Context, Status, check, result
+from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
 
 PROVIDE = (
     "envdoctor fix (links ffmpeg from PyPI's imageio-ffmpeg wheel into the environment's bin, no root); "
@@ -12,7 +13,7 @@ PROVIDE = (
 )
 
 
-def _where(f: dict) -> str:
+def _where(f: dict[str, Any]) -> str:
     """Where MuseTalk's `ffmpeg` comes from, said with the file behind a link."""
     place = "on PATH"
     if f.get("source") == "environment":
@@ -24,11 +25,10 @@ def _where(f: dict) -> str:
 
 
 @check("tools.ffmpeg", "Tools", "the ffmpeg MuseTalk runs (the environment's bin, then PATH), with libx264")
-def ffmpeg(ctx: Context) -> Iterator[CheckResult]:
+def ffmpeg(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     f = ctx.facts.ffmpeg or {}
     if not f.get("path"):
         yield result(
-            "tools.ffmpeg",
             Status.FAIL,
             found="no ffmpeg in the environment's bin or on PATH",
             expected="ffmpeg with the libx264 encoder",
@@ -39,7 +39,6 @@ def ffmpeg(ctx: Context) -> Iterator[CheckResult]:
         )
     elif not f.get("libx264"):
         yield result(
-            "tools.ffmpeg",
             Status.FAIL,
             found=f"ffmpeg {f.get('version')} {_where(f)} without libx264",
             expected="ffmpeg with the libx264 encoder",
@@ -49,20 +48,19 @@ def ffmpeg(ctx: Context) -> Iterator[CheckResult]:
         )
     else:
         aac = "" if f.get("aac") else " (no aac encoder)"
-        yield result("tools.ffmpeg", Status.OK, found=f"ffmpeg {f.get('version')} {_where(f)} with libx264{aac}")
+        yield result(Status.OK, found=f"ffmpeg {f.get('version')} {_where(f)} with libx264{aac}")
 
 
 @check("tools.nvcc", "Tools", "CUDA compiler (only for building mmcv)")
-def nvcc(ctx: Context) -> Iterator[CheckResult]:
+def nvcc(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     n = ctx.facts.nvcc or {}
     torch_cuda = (ctx.facts.torch or {}).get("cuda")
     if not n.get("path"):
-        yield result("tools.nvcc", Status.OK, found="no nvcc (needed only to build mmcv from source)")
+        yield result(Status.OK, found="no nvcc (needed only to build mmcv from source)")
         return
     found = f"nvcc {n.get('version')} at {n['path']}"
     if torch_cuda and n.get("version") and torch_cuda.split(".")[0] != str(n["version"]).split(".")[0]:
         yield result(
-            "tools.nvcc",
             Status.WARN,
             found=found + f"; torch is built with CUDA {torch_cuda}",
             expected=f"nvcc {torch_cuda.split('.')[0]}.x to build mmcv for this torch",
@@ -70,4 +68,4 @@ def nvcc(ctx: Context) -> Iterator[CheckResult]:
             fix="use a prebuilt mmcv wheel (envdoctor plan), or an nvcc that matches torch's CUDA",
         )
     else:
-        yield result("tools.nvcc", Status.OK, found=found)
+        yield result(Status.OK, found=found)

@@ -9,19 +9,14 @@ from typing import Any
 
 from envdoctor import __version__
 from envdoctor.check import CheckReport
-from envdoctor.checks import CATEGORIES, Status
+from envdoctor.checks import CATEGORIES, Status, worst
 
 SCHEMA = "envdoctor.check"
 SCHEMA_VERSION = 1
 
 
 def to_document(report: CheckReport, *, include_facts: bool = True) -> dict[str, Any]:
-    categories = {}
-    for cat in CATEGORIES:
-        rows = [r for r in report.results if r.category == cat]
-        statuses = {r.status for r in rows}
-        worst = next((s for s in (Status.FAIL, Status.WARN, Status.OK) if s in statuses), Status.SKIP)
-        categories[cat] = worst.value
+    categories = {cat: worst(r for r in report.results if r.category == cat).value for cat in CATEGORIES}
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,

@@ -6,14 +6,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from envdoctor.check import CheckReport
-from envdoctor.checks import CATEGORIES, CheckResult, CheckSpec, Status
+from envdoctor.checks import CATEGORIES, CheckSpec, Status, worst
 
 MARK = {Status.OK: "[green]✓[/]", Status.WARN: "[yellow]![/]", Status.FAIL: "[red]✗[/]", Status.SKIP: "[dim]-[/]"}
-
-
-def _worst(rows: list[CheckResult]) -> Status:
-    statuses = {r.status for r in rows}
-    return next((s for s in (Status.FAIL, Status.WARN, Status.OK) if s in statuses), Status.SKIP)
 
 
 def render(report: CheckReport, console: Console, *, verbose: bool = False) -> None:
@@ -27,7 +22,7 @@ def render(report: CheckReport, console: Console, *, verbose: bool = False) -> N
         if not rows:
             continue
         console.print()
-        console.print(f"{MARK[_worst(rows)]} [bold]{cat}[/]")
+        console.print(f"{MARK[worst(rows)]} [bold]{cat}[/]")
         quiet_ok = 0
         for r in rows:
             if r.status in (Status.OK, Status.SKIP) and not verbose and cat == "Imports" and len(rows) > 8:

@@ -176,14 +176,3 @@ def write_video(
     proc = subprocess.run(cmd, input=frames.tobytes(), capture_output=True, timeout=600)
     if proc.returncode != 0:
         raise MediaError(f"ffmpeg could not write {out}: {proc.stderr.decode(errors='replace').strip()[-300:]}")
-
-
-def write_wav(samples: np.ndarray, rate: int, out: Path) -> None:
-    """Mono float samples to a 16-bit PCM wav."""
-    cmd = [
-        tool("ffmpeg"), "-v", "error", "-nostdin", "-y", "-f", "f32le", "-ar", str(rate), "-ac", "1",
-        "-i", "-", "-c:a", "pcm_s16le", str(out),
-    ]
-    proc = subprocess.run(cmd, input=samples.astype("<f4").tobytes(), capture_output=True, timeout=120)
-    if proc.returncode != 0:
-        raise MediaError(f"ffmpeg could not write {out}: {proc.stderr.decode(errors='replace').strip()[-300:]}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from envdoctor.strategies import lite_stub, mmpose_free, prebuilt
 from envdoctor.strategies.base import CHOSEN, POSSIBLE, REJECTED, Context, Options, Step, Strategy, Verdict
 
-ALL: tuple[Strategy, ...] = tuple(sorted((prebuilt, lite_stub, mmpose_free), key=lambda s: s.rank))  # type: ignore[arg-type]
+ALL: tuple[Strategy, ...] = tuple(sorted((prebuilt, lite_stub, mmpose_free), key=lambda s: s.rank))
 
 
 def by_name(name: str) -> Strategy:

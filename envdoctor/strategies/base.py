@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from envdoctor.facts import Facts
 
@@ -111,13 +111,6 @@ def accelerator_of(torch: Version, cuda: str | None) -> str:
     if cuda:
         return "cu" + cuda.replace(".", "")[:3]
     return "cpu"
-
-
-def parse_version(text: str | None) -> Version | None:
-    try:
-        return Version(text) if text else None
-    except InvalidVersion:
-        return None
 
 
 @dataclass(frozen=True)

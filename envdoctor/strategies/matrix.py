@@ -41,19 +41,6 @@ def _series_key(series: str) -> Version:
     return Version(series)
 
 
-def find(mmcv: str, os: str, series: str, accelerator: str, python_tag: str) -> WheelRow | None:
-    for r in rows():
-        if (
-            r.mmcv == mmcv
-            and r.os == os
-            and r.torch_series == series
-            and accelerator in r.accelerators
-            and python_tag in r.python
-        ):
-            return r
-    return None
-
-
 def newest_series(os: str, mmcv: str | None = None) -> tuple[str, str] | None:
     """(torch series, mmcv) of the newest torch any wheel on `os` was built for."""
     cands = [r for r in rows() if r.os == os and (mmcv is None or r.mmcv == mmcv)]

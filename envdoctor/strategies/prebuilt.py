@@ -17,6 +17,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from envdoctor.cachedir import cache_root
 from envdoctor.strategies import matrix
 from envdoctor.strategies.base import POSSIBLE, REJECTED, Context, Step, Verdict
 from envdoctor.strategies.common import (
@@ -37,12 +38,11 @@ name = "prebuilt"
 rank = 1
 description = "a real mmcv with compiled ops, from a wheel built for this torch, CUDA, Python and OS"
 
-DEFAULT_WHEELHOUSE = Path.home() / ".cache" / "envdoctor" / "wheelhouse"
 NEAR_MISSES_SHOWN = 8
 
 
 def wheelhouse(ctx: Context) -> Path:
-    return ctx.options.wheelhouse or DEFAULT_WHEELHOUSE
+    return ctx.options.wheelhouse or cache_root() / "wheelhouse"
 
 
 def label(ctx: Context) -> TorchLabel:

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from envdoctor.cachedir import cache_root
 from envdoctor.errors import UsageError
 from envdoctor.facts import Facts, canonical
 from envdoctor.probe import run_facts_probe
-from envdoctor.stub.generate import GeneratedStub, generate, parse_header
+from envdoctor.stub.generate import GeneratedStub, generate
 from envdoctor.stub.wheel import DIST_NAME, build_wheel, wheel_version
 from envdoctor.target import Target
 from envdoctor.uv import Indexes, Uv, UvError, find_uv
@@ -204,8 +205,7 @@ def _refusal(state: StubState, *, for_remove: bool, replace_handwritten: bool = 
 
 def backup_dir() -> Path:
     """Where install(replace_handwritten=True) moves an untracked _ext.py (outside site-packages)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "envdoctor" / "replaced-ext"
+    return cache_root() / "replaced-ext"
 
 
 def _move_aside(state: StubState) -> str:
@@ -327,13 +327,3 @@ def _restore(caches: list[_Cache]) -> tuple[str, ...]:
         except OSError:  # a cache only: Python rebuilds it on the next import
             continue
     return tuple(restored)
-
-
-def read_installed_header(path: Path) -> dict[str, str]:
-    """The header pairs of an `_ext.py` file ({} when it has none: a hand-written one)."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            head = "".join(fh.readline() for _ in range(30))
-    except OSError:
-        return {}
-    return parse_header(head)

@@ -13,6 +13,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from envdoctor.cachedir import cache_root
 from envdoctor.datafiles import load
 from envdoctor.resources import stubs_dir
 from envdoctor.stub.generate import GeneratedStub, generate
@@ -45,8 +46,7 @@ def kept_stubs() -> tuple[KeptStub, ...]:
 
 
 def default_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(os.environ.get("ENVDOCTOR_MMCV_SOURCES", Path(base) / "envdoctor" / "mmcv-sources"))
+    return Path(os.environ.get("ENVDOCTOR_MMCV_SOURCES") or cache_root() / "mmcv-sources")
 
 
 def _sha256(path: Path) -> str:

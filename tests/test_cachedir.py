@@ -1,0 +1,43 @@
+"""envdoctor's cache folder follows the platform's convention, and XDG_CACHE_HOME wherever it is set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from envdoctor.cachedir import cache_root
+from envdoctor.facts import Facts
+from envdoctor.strategies import Context, Options
+from envdoctor.strategies.prebuilt import wheelhouse
+from envdoctor.stub.install import backup_dir
+from envdoctor.stub.kept import default_cache
+
+HOME = {"HOME": "/h", "USERPROFILE": "C:/Users/u"}
+
+
+@pytest.mark.parametrize(
+    ("platform", "environ", "expected"),
+    [
+        ("linux", HOME, Path("/h/.cache/envdoctor")),
+        ("linux", {**HOME, "XDG_CACHE_HOME": "/x"}, Path("/x/envdoctor")),
+        ("linux", {**HOME, "XDG_CACHE_HOME": ""}, Path("/h/.cache/envdoctor")),  # empty: unset, per the spec
+        ("freebsd14", HOME, Path("/h/.cache/envdoctor")),
+        ("darwin", HOME, Path("/h/Library/Caches/envdoctor")),
+        ("darwin", {**HOME, "XDG_CACHE_HOME": "/x"}, Path("/x/envdoctor")),
+        ("win32", {**HOME, "LOCALAPPDATA": "D:/Local"}, Path("D:/Local/envdoctor/Cache")),
+        ("win32", {"USERPROFILE": "C:/Users/u"}, Path("C:/Users/u/AppData/Local/envdoctor/Cache")),
+    ],
+)
+def test_cache_root_by_platform(platform: str, environ: dict[str, str], expected: Path) -> None:
+    assert cache_root(platform, environ) == expected
+
+
+def test_every_cache_user_takes_the_one_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("ENVDOCTOR_MMCV_SOURCES", raising=False)
+    root = tmp_path / "envdoctor"
+    assert backup_dir() == root / "replaced-ext"
+    assert default_cache() == root / "mmcv-sources"
+    facts = Facts(python={"version": "3.11.7", "cp_tag": "cp311"}, platform={"system": "Linux", "machine": "x86_64"})
+    assert wheelhouse(Context.from_facts(facts, Options())) == root / "wheelhouse"
