@@ -37,7 +37,7 @@ def torch_installed(ctx: Context, result: ResultFactory) -> Iterator[CheckResult
     broken = ctx.facts.damaged_dist("torch")
     if d is None and broken is not None:
         yield result(
-            "packages.torch", Status.FAIL, found=f"torch is installed but damaged ({broken.describe()})",
+            Status.FAIL, found=f"torch is installed but damaged ({broken.describe()})",
             expected="a readable torch installation", why="its metadata cannot be read",
             fix="uv pip install --reinstall torch  (from the index that matches the accelerator)",
         )
