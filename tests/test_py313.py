@@ -37,11 +37,19 @@ def test_313_with_pypi_torch_chooses_mmpose_free_on_numpy_2(tmp_path: Path) -> N
     v = verdicts(facts(TORCH_PYPI, py="3.13.0", cuda="13.0"), wheelhouse=tmp_path)
     assert v["chosen"] == "mmpose-free" and v["mmpose-free"].status == CHOSEN
     assert v["lite-stub"].status == REJECTED and v["lite-stub"].reasons == (MISSING_XTCOCOTOOLS,)
+    # The committed 3.13 lockfile for this cell (PyPI's CUDA torch on Linux x86_64) is what fix installs.
     install = _install("mmpose-free", _ctx(wheelhouse=tmp_path))
-    assert install.kind == "install", "no committed 3.13 lockfile: uv resolves the set, and says so"
-    assert "transformers==4.45.0" in install.packages and "transformers==4.39.2" not in install.packages
-    assert not any(c.startswith("numpy") for c in install.constraints), "numpy 2: nothing here needs numpy 1"
-    assert "opencv-python<5" in install.constraints
+    assert install.kind == "install-lock" and install.lockfile
+    assert Path(install.lockfile).name == "mmpose-free-modern-py313-cu130-linux.txt"
+    pins = set(lock.pins(Path(install.lockfile)))
+    assert "transformers==4.45.0" in pins and not any(p.startswith("numpy==1.") for p in pins), "numpy 2"
+    assert any(p.startswith("opencv-python==4.") for p in pins)
+    # Without it (--resolve), the set and its constraints say the same.
+    resolved = _install("mmpose-free", _ctx(wheelhouse=tmp_path, resolve=True))
+    assert resolved.kind == "install"
+    assert "transformers==4.45.0" in resolved.packages and "transformers==4.39.2" not in resolved.packages
+    assert not any(c.startswith("numpy") for c in resolved.constraints), "numpy 2: nothing here needs numpy 1"
+    assert "opencv-python<5" in resolved.constraints
 
 
 def test_312_keeps_numpy_1_where_xtcocotools_is_a_numpy_1_build() -> None:
