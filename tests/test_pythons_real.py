@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from envkit import LOCAL_INDEX, TORCH_INDEX
+from envkit import torch_index_args
 
 from envdoctor import check
 from envdoctor import target as target_mod
@@ -58,7 +58,7 @@ def pinned_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def torch_args(series: str) -> list[str]:
     if series == LOCAL_TORCH_PYTHON:
-        return ["--torch-index", TORCH_INDEX, "--torch-index", LOCAL_INDEX]
+        return torch_index_args()
     return ["--torch-index", PYPI]
 
 
