@@ -178,3 +178,24 @@ def test_synced_survives_heavy_compression_and_a_small_frame(
                     "-crf", crf, "-c:a", "copy", str(worse)], check=True)
     result = verify(worse, material["speech"])
     assert result.verdict is Verdict.SYNCED, result.reason
+
+
+def test_a_wobbling_head_is_not_speech_through_either_ffmpeg(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The head-jitter control stays UNSYNCED with the wheel's ffmpeg too (its scaler differs from
+    Debian's): the upper face's own motion is taken out of the mouth signal."""
+    from envdoctor.tools.ffmpeg import wheel_ffmpeg
+
+    if wheel_ffmpeg() is None:
+        pytest.skip("no imageio-ffmpeg: install the test extra")
+    empty = tmp_path / "no-tools"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # media.tool() now takes the wheel's binary
+    assert media.tool() == wheel_ffmpeg()
+    speech = inputs.write_speech(tmp_path / "speech.wav")
+    image = inputs.astronaut_rgb()
+    jitter = verify(clips.make_clip("jitter", image, speech, tmp_path / "jitter.mp4"), speech)
+    assert jitter.verdict is Verdict.UNSYNCED, jitter.reason
+    synced = verify(clips.make_clip("synced", image, speech, tmp_path / "synced.mp4"), speech)
+    assert synced.verdict is Verdict.SYNCED, synced.reason

@@ -25,6 +25,10 @@ ANALYSIS_SIZE = 320
 FACE_SAMPLES = 24
 """How many frames, spread over the clip, the face detector looks at."""
 MOUTH_PIXELS = 2304
+# The upper-face reference (eyes and nose): a box of the mouth's size this many mouth-heights above it,
+# kept coarser (it only has to tell head motion).
+REFERENCE_OFFSET = 1.2
+REFERENCE_PIXELS = 576
 """The most pixels of each frame's mouth crop kept for the opening signal (block means beyond), held
 as float16 (exact for grey levels): a 30-minute clip at 25 fps keeps about 200 MB."""
 
@@ -159,26 +163,72 @@ def mouth_boxes(n: int, idx: list[int], boxes: list[Box | None], w: int, h: int)
     return out
 
 
-def mouth_signals(frames: np.ndarray | Iterable[np.ndarray], boxes: list[Box]) -> tuple[np.ndarray, np.ndarray]:
+def _blocks(box: Box, limit: int) -> tuple[int, int, int]:
+    """(factor, rows, cols): block means that bring a box down to at most `limit` pixels."""
+    import numpy as np
+
+    f = max(1, int(np.ceil(np.sqrt(box.h * box.w / limit))))
+    if f > min(box.h, box.w):
+        f = 1
+    return f, box.h // f, box.w // f
+
+
+def _principal(small: np.ndarray) -> np.ndarray:
+    """The first principal component of the rows of `small` (frames x pixels) over time, its sign chosen
+    so that it grows as the region darkens. Chunked: cost and memory do not grow with the square of
+    the clip's length (the scatter matrix is pixels x pixels)."""
+    import numpy as np
+
+    t = len(small)
+    total = np.zeros(small.shape[1], dtype=np.float64)
+    for i in range(0, t, 4096):
+        total += small[i : i + 4096].sum(axis=0, dtype=np.float64)
+    mean = (total / max(t, 1)).astype(np.float32)
+    scatter = np.zeros((small.shape[1], small.shape[1]), dtype=np.float64)
+    for i in range(0, t, 4096):
+        xc = small[i : i + 4096].astype(np.float32) - mean
+        scatter += (xc.T @ xc).astype(np.float64)
+    if not np.any(scatter):
+        return np.zeros(t)
+    _vals, vecs = np.linalg.eigh(scatter)
+    direction = vecs[:, -1].astype(np.float32)
+    score = np.empty(t, dtype=np.float64)
+    darkness = np.empty(t, dtype=np.float64)
+    for i in range(0, t, 4096):
+        xc = small[i : i + 4096].astype(np.float32) - mean
+        score[i : i + 4096] = xc @ direction
+        darkness[i : i + 4096] = -xc.mean(axis=1)
+    return -score if np.dot(score, darkness) < 0 else score
+
+
+def reference_boxes(boxes: list[Box]) -> list[Box]:
+    """Boxes of the mouth's size over the eyes and nose, which move with the head but not with speech."""
+    return [Box(b.x, max(0, b.y - int(round(REFERENCE_OFFSET * b.h))), b.w, b.h) for b in boxes]
+
+
+def mouth_signals(
+    frames: np.ndarray | Iterable[np.ndarray], boxes: list[Box], reference: list[Box] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(motion, opening): mean absolute frame difference per frame pair, and the mouth's main mode.
 
     `frames` is an array (n, h, w) or batches of one, in order; only the mouth crops are kept, at
     most MOUTH_PIXELS pixels each (block means), so memory grows with the frame count times that
     and time linearly. The opening signal is the first principal component of the mouth crops over
     time, its sign chosen so that it grows as the region darkens (an open mouth shows its dark
-    inside). It does not look at the audio, so it cannot be fitted to it.
+    inside). With `reference` boxes (the upper face, reference_boxes()), the part of the opening that
+    the reference region's own main mode explains is removed: a head that moves shifts both regions
+    alike, a mouth that speaks moves only its own. It never looks at the audio, so it cannot be fitted
+    to it.
     """
     import numpy as np
 
     n = len(boxes)
     if n == 0:
         return np.zeros(0), np.zeros(0)
-    mh, mw = boxes[0].h, boxes[0].w
-    f = max(1, int(np.ceil(np.sqrt(mh * mw / MOUTH_PIXELS))))
-    if f > min(mh, mw):
-        f = 1
-    dh, dw = mh // f, mw // f
+    f, dh, dw = _blocks(boxes[0], MOUTH_PIXELS)
     small = np.empty((n, dh * dw), dtype=np.float16)
+    rf, rh, rw = _blocks(reference[0], REFERENCE_PIXELS) if reference else (1, 0, 0)
+    ref_small = np.empty((n, rh * rw), dtype=np.float16) if reference else None
     motion = np.zeros(max(n - 1, 0), dtype=np.float64)
     batches = [frames] if isinstance(frames, np.ndarray) else frames
     t = 0
@@ -192,33 +242,23 @@ def mouth_signals(frames: np.ndarray | Iterable[np.ndarray], boxes: list[Box]) -
             if prev is not None:
                 motion[t - 1] = float(np.abs(crop - prev).mean())
             prev = crop
-            block = crop[: dh * f, : dw * f].reshape(dh, f, dw, f).mean(axis=(1, 3))
-            small[t] = block.reshape(-1)
+            small[t] = crop[: dh * f, : dw * f].reshape(dh, f, dw, f).mean(axis=(1, 3)).reshape(-1)
+            if reference and ref_small is not None:
+                r = reference[t]
+                rcrop = frame[r.y : r.y + rh * rf, r.x : r.x + rw * rf].astype(np.float32)
+                if rcrop.shape == (rh * rf, rw * rf):
+                    ref_small[t] = rcrop.reshape(rh, rf, rw, rf).mean(axis=(1, 3)).reshape(-1)
+                else:  # the region left the frame: no head motion is told from it
+                    ref_small[t] = ref_small[t - 1] if t else 0
             t += 1
     small, motion = small[:t], motion[: max(t - 1, 0)]
-    total = np.zeros(small.shape[1], dtype=np.float64)
-    for i in range(0, t, 4096):
-        total += small[i : i + 4096].sum(axis=0, dtype=np.float64)
-    mean = (total / max(t, 1)).astype(np.float32)
-    # The principal direction from the small (pixels x pixels) scatter matrix, accumulated in chunks:
-    # its cost and memory do not grow with the square of the clip's length.
-    scatter = np.zeros((small.shape[1], small.shape[1]), dtype=np.float64)
-    for i in range(0, t, 4096):
-        xc = small[i : i + 4096].astype(np.float32) - mean
-        scatter += (xc.T @ xc).astype(np.float64)
-    if not np.any(scatter):
-        return motion, np.zeros(t)
-    vals, vecs = np.linalg.eigh(scatter)
-    direction = vecs[:, -1].astype(np.float32)
-    score = np.empty(t, dtype=np.float64)
-    darkness = np.empty(t, dtype=np.float64)
-    for i in range(0, t, 4096):
-        xc = small[i : i + 4096].astype(np.float32) - mean
-        score[i : i + 4096] = xc @ direction
-        darkness[i : i + 4096] = -xc.mean(axis=1)
-    if np.dot(score, darkness) < 0:
-        score = -score
-    return motion, score
+    score = _principal(small)
+    if ref_small is None or not np.any(score):
+        return motion, score
+    ref = _zscore(_principal(ref_small[:t]))
+    opening = _zscore(score)
+    beta = float(np.dot(opening, ref) / max(float(np.dot(ref, ref)), 1e-9))
+    return motion, opening - beta * ref
 
 
 def circular_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -374,7 +414,7 @@ def verify(
             **common,
         )
     mboxes = mouth_boxes(n, idx, boxes, w, h)
-    motion, opening = mouth_signals(stream.gray_frames(video, w, h), mboxes)
+    motion, opening = mouth_signals(stream.gray_frames(video, w, h), mboxes, reference_boxes(mboxes))
     mouth_motion = float(np.median(motion)) if len(motion) else 0.0
     fx = int(np.median([b.x for b in found]) * scale)
     fy = int(np.median([b.y for b in found]) * scale)
