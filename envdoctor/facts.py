@@ -135,7 +135,7 @@ SHAPES: dict[str, Any] = {
     "gpu": {"driver_version": _OPT, "driver_source": _OPT,
             "gpus": [{"name": str, "compute_capability": str, "source": str}]},
     "nvcc": {"path": _OPT, "version": _OPT},
-    "ffmpeg": {"path": _OPT, "version": _OPT, "libx264": bool, "aac": bool},
+    "ffmpeg": {"path": _OPT, "source": _OPT, "real_path": _OPT, "version": _OPT, "libx264": bool, "aac": bool},
     "mmcv": {"package_dir": _OPT, "version": _OPT,
              "ext": {"state": str, "files": [str], "matches_interpreter": bool, "leftover_stub": bool,
                      "stub": STRINGS}},

@@ -76,3 +76,35 @@ def test_check_reports_crash_and_hang_through_the_cli(cli, crashy_env, tmp_path)
     assert by_title["import hang_mod"]["details"]["status"] == "timeout"
     assert by_title["import ok_before"]["status"] == "ok"
     assert by_title["import ok_after"]["status"] == "ok"
+
+
+def test_every_field_the_facts_probe_writes_has_a_shape() -> None:
+    """facts.SHAPES keeps only the keys it names: a field a probe adds without a shape would vanish
+    at the boundary (as ffmpeg's `source` once did), so the probe's real output is walked here."""
+    import json
+    import subprocess
+    import sys
+
+    from envdoctor.facts import SHAPES
+    from envdoctor.resources import probe_script
+
+    out = subprocess.run([sys.executable, str(probe_script("envdoctor_facts"))], capture_output=True, text=True)
+    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    unshaped: list[str] = []
+
+    def walk(value: object, shape: object, path: str) -> None:
+        if isinstance(shape, dict) and isinstance(value, dict):
+            for key, sub in value.items():
+                if key not in shape:
+                    unshaped.append(f"{path}.{key}")
+                else:
+                    walk(sub, shape[key], f"{path}.{key}")
+        elif isinstance(shape, list) and isinstance(value, list):
+            for item in value:
+                walk(item, shape[0], f"{path}[]")
+
+    assert {"python", "platform", "gpu", "nvcc", "ffmpeg", "mmcv"} <= set(doc)  # torch: the imports probe's
+    for section, shape in SHAPES.items():
+        if section in doc:
+            walk(doc[section], shape, section)
+    assert not unshaped, f"probe fields without a shape in envdoctor/facts.py: {unshaped}"
