@@ -137,15 +137,16 @@ def test_fix_installs_mmcv_from_the_wheel_index_then_rolls_back_as_check_stays_r
     """The real fix path with --wheel-index: uv takes the labelled wheel from the HTTP page beside PyPI.
 
     The tiny mmcv has no compiled ops, so the check stays red, names the labelled distribution, and the
-    environment goes back to its snapshot.
+    environment goes back to its snapshot. The target has torch and torchvision (PyPI's torch 2.14.1, a
+    CUDA 13.0 build): with torch alone fix would first need torchvision from PyTorch's index.
     """
     base, folder = served
-    relabel(tiny_mmcv(tmp_path / "raw"), Version("2.1.0+pt2.13.0cpu"), folder)
+    relabel(tiny_mmcv(tmp_path / "raw"), Version("2.1.0+pt2.14.1cu130"), folder)
     index(folder)
     uv = find_uv()
     env = tmp_path / "env"
     uv.venv(env, python="3.11")
-    uv.pip_install(python_of(env), torch_requirements("cpu"), indexes=torch_indexes("cpu"))
+    uv.pip_install(python_of(env), torch_requirements("vision"), indexes=torch_indexes("vision"))
     before = uv.pip_freeze(python_of(env))
 
     run = cli("fix", "--venv", str(env), "--yes", "--strategy", "prebuilt", "--wheel-index", f"{base}/simple/",
@@ -154,9 +155,9 @@ def test_fix_installs_mmcv_from_the_wheel_index_then_rolls_back_as_check_stays_r
     result = run.json()["result"]
     install = result["steps"][0]
     assert install["ok"] and install["step"]["find_links"] == [f"{base}/simple/mmcv/"]
-    assert "mmcv==2.1.0+pt2.13.0cpu" in install["step"]["packages"]
+    assert "mmcv==2.1.0+pt2.14.1cu130" in install["step"]["packages"]
     failures = " ".join(result["verification"]["failures"])
-    assert "mmcv 2.1.0+pt2.13.0cpu ships no compiled ops" in failures, "the labelled wheel was what got installed"
+    assert "mmcv 2.1.0+pt2.14.1cu130 ships no compiled ops" in failures, "the labelled wheel was what got installed"
     assert result["rolled_back"] and result["restored"]
     assert uv.pip_freeze(python_of(env)) == before
 
