@@ -152,7 +152,9 @@ def _notes(ctx: Context, rset: RequirementSet | None, steps: tuple[Step, ...]) -
     if installs is not None:
         for c in active_constraints(ctx.torch, installs.packages or _set_packages(rset), ctx.python_version):
             source = f" (breaker #{c.breaker})" if c.breaker is not None else ""
-            notes.append(f"constraint {c.requirement}{source}: {c.why}")
+            note = f"constraint {c.requirement}{source}: {c.why}"
+            if note not in notes:  # two rows may hold the same pin for the same reason (numpy 1 and opencv)
+                notes.append(note)
         if installs.kind == "install" and not ctx.options.resolve:
             notes.append("no committed lockfile matches this target: uv resolves the set now (said, not silent)")
     return tuple(notes)
