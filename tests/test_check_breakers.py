@@ -16,6 +16,7 @@ from envdoctor import check
 from envdoctor.checks import Status
 from envdoctor.datafiles import mmcv_ext_symbols
 from envdoctor.target import resolve
+from envdoctor.tools.ffmpeg import wheel_ffmpeg
 from envdoctor.uv import find_uv
 
 
@@ -108,8 +109,13 @@ def test_no_ffmpeg_on_path_breaker_18(monkeypatch, tmp_path):
     assert "imageio-ffmpeg" in r.fix
     # The same venv with a real ffmpeg's folder on PATH finds it: the absence above came from PATH.
     real = shutil.which("ffmpeg", path=saved_path or os.defpath)
-    if real is None:
-        pytest.skip("no ffmpeg on this machine to show the check finds one on PATH")
+    if real is None:  # no system ffmpeg: the test extra's static one, under its usual name, in a folder of its own
+        wheel = wheel_ffmpeg()
+        if wheel is None:
+            pytest.skip("no ffmpeg on this machine to show the check finds one on PATH")
+        (tmp_path / "tools").mkdir()
+        real = str(tmp_path / "tools" / "ffmpeg")
+        os.symlink(wheel, real)
     monkeypatch.setenv("PATH", os.pathsep.join([str(empty), str(Path(real).parent)]))
     (r,) = check.run(resolve(venv=str(venv)), only=["tools.ffmpeg"]).results
     assert f"at {real}" in r.found and "(on PATH)" in r.found, r.found

@@ -12,6 +12,7 @@ from envdoctor import check
 from envdoctor.check import CheckReport
 from envdoctor.checks import Status
 from envdoctor.target import resolve
+from envdoctor.tools.ffmpeg import provide_ffmpeg
 
 
 def _run(env: Path, **kw) -> CheckReport:
@@ -87,6 +88,8 @@ def healthy_env() -> Path:
     ext = next(env.glob("lib/python*/site-packages/mmcv/_ext.py"), None)
     if ext is None:
         install(resolve(python=str(python_of(env))))
+    # What fix does on a machine without ffmpeg: the wheel's binary linked into the env's bin.
+    provide_ffmpeg(python_of(env))
     return env
 
 

@@ -22,6 +22,7 @@ from envkit import MUSETALK_INFERENCE, build_env, python_of
 from stubenv import stub_env
 
 from envdoctor import dwpose
+from envdoctor.tools.ffmpeg import provide_ffmpeg
 from envdoctor.uv import find_uv
 
 TESTS = Path(__file__).resolve().parent
@@ -245,6 +246,8 @@ def musetalk_free_env(wheel: Path) -> Path:
     env = build_env("musetalk-mmpose-free", MUSETALK_INFERENCE, torch="vision")
     find_uv().pip_install(python_of(env), [str(wheel)], constraints=[env / ".envkit-hold.txt"],
                           extra=["--reinstall-package", dwpose.DIST_NAME])
+    # What fix does on a machine without ffmpeg: the wheel's binary linked into the env's bin.
+    provide_ffmpeg(python_of(env))
     return env
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from envdoctor.outdir import check_writable
+from envdoctor.tools.ffmpeg import own_ffmpeg
 
 
 def _one_sentence(err: str) -> None:
@@ -85,7 +86,8 @@ def _gone(pid: int) -> bool:
     return state in ("Z", "X")  # a zombie has stopped; only its parent's wait is missing
 
 
-@pytest.mark.skipif(not shutil.which("ffmpeg") or not shutil.which("sleep"), reason="needs ffmpeg and sleep")
+@pytest.mark.skipif(own_ffmpeg() is None or not shutil.which("sleep"),
+                    reason="needs ffmpeg (on PATH, or the test extra's imageio-ffmpeg) and sleep")
 def test_ctrl_c_during_smoke_stops_musetalks_whole_process_group(tmp_path: Path) -> None:
     pytest.importorskip("numpy", reason="smoke needs envdoctor's `verify` extra")
     pytest.importorskip("skimage", reason="smoke needs envdoctor's `verify` extra")
@@ -99,7 +101,9 @@ def test_ctrl_c_during_smoke_stops_musetalks_whole_process_group(tmp_path: Path)
         (app / "models" / rel).parent.mkdir(parents=True, exist_ok=True)
         (app / "models" / rel).write_bytes(b"x")
     speech = tmp_path / "speech.wav"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=200:duration=2",
+    ffmpeg = own_ffmpeg()
+    assert ffmpeg is not None
+    subprocess.run([ffmpeg[0], "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=200:duration=2",
                     str(speech)], check=True)
     pids_file = tmp_path / "pids"
     repo = Path(__file__).resolve().parent.parent

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +17,10 @@ import pytest
 
 pytest.importorskip("numpy", reason="the verifier needs envdoctor's `verify` extra (numpy)")
 pytest.importorskip("skimage", reason="the verifier needs envdoctor's `verify` extra (scikit-image)")
-if not shutil.which("ffmpeg"):
-    pytest.skip("ffmpeg is needed (.ci/run installs it)", allow_module_level=True)
+from envdoctor.tools.ffmpeg import own_ffmpeg  # noqa: E402
+
+if own_ffmpeg() is None:
+    pytest.skip("no ffmpeg: put one on PATH or install the test extra (imageio-ffmpeg)", allow_module_level=True)
 
 import numpy as np  # noqa: E402
 

@@ -54,4 +54,5 @@ def test_forcing_a_strategy_keeps_the_others_explained() -> None:
     assert p.chosen == "mmpose-free"
     lite = next(v for v in p.verdicts if v.strategy == "lite-stub")
     assert any("--strategy mmpose-free was asked for" in r for r in lite.reasons)
-    assert [s.kind for s in p.steps][-2:] == ["dwpose", "verify"]
+    # (fix provides ffmpeg just before the verifying check on a machine without one)
+    assert [s.kind for s in p.steps if s.kind != "provide-ffmpeg"][-2:] == ["dwpose", "verify"]
