@@ -16,15 +16,6 @@ from envdoctor.tools import ffmpeg as ff
 from envdoctor.uv import find_uv
 
 
-@pytest.fixture
-def bare_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A PATH with no ffmpeg on it (and nothing else)."""
-    empty = tmp_path / "no-tools"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
-    return str(empty)
-
-
 def test_provide_links_the_wheels_ffmpeg_into_a_venv_and_check_finds_it(tmp_path: Path, bare_path: str) -> None:
     uv = find_uv()
     venv = tmp_path / "venv"

@@ -19,15 +19,6 @@ from envdoctor.uv import find_uv
 
 
 @pytest.fixture
-def bare_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A PATH with no ffmpeg on it (and nothing else)."""
-    empty = tmp_path / "no-tools"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
-    return str(empty)
-
-
-@pytest.fixture
 def venv(tmp_path: Path) -> Path:
     folder = tmp_path / "venv"
     find_uv().venv(folder, python=sys.executable)
