@@ -9,7 +9,7 @@ import pytest
 from envdoctor.cachedir import cache_root
 from envdoctor.facts import Facts
 from envdoctor.strategies import Context, Options
-from envdoctor.strategies.prebuilt import wheelhouse
+from envdoctor.strategies.common import wheelhouse
 from envdoctor.stub.install import backup_dir
 from envdoctor.stub.kept import default_cache
 

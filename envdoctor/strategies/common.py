@@ -8,6 +8,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from envdoctor.cachedir import cache_root
 from envdoctor.datafiles import load
 from envdoctor.resources import lockfiles_dir
 from envdoctor.strategies.base import Context, Step
@@ -134,6 +135,11 @@ def provider_steps(ctx: Context, keep: str | None) -> tuple[tuple[Step, ...], tu
     if reinstall:
         summary += f" ({keep} is reinstalled below, its files were overwritten)"
     return (Step(kind="uninstall", summary=summary, packages=tuple(remove)),), reinstall
+
+
+def wheelhouse(ctx: Context) -> Path:
+    """The local wheelhouse: where `--build` puts what it compiles and where every strategy looks first."""
+    return ctx.options.wheelhouse or cache_root() / "wheelhouse"
 
 
 def torch_index(ctx: Context) -> str:

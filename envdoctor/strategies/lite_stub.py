@@ -19,9 +19,11 @@ from envdoctor.strategies.common import (
     provider_steps,
     torch_step,
     verify_step,
+    wheelhouse,
     windows_ok,
 )
 from envdoctor.strategies.sets import NeedsWheel, RequirementSet, extra_builds, needs_wheel, pick_set
+from envdoctor.wheelmatch import target_tags
 
 name = "lite-stub"
 rank = 2
@@ -111,9 +113,7 @@ def _packages(rset: RequirementSet) -> tuple[str, ...]:
     return (*rset.requirements, *rset.openmmlab, f"mmcv-lite=={rset.mmcv}")
 
 
-_WHEEL_OS = {"linux": ("linux", "manylinux", "musllinux"), "macos": ("macosx",), "windows": ("win",)}
 _WHEEL_MACHINE = {"amd64": "x86_64", "arm64": "aarch64"}
-_MACHINE_NAMES = {"x86_64": ("x86_64", "amd64"), "aarch64": ("aarch64", "arm64", "universal2")}
 
 
 def target_tag(ctx: Context) -> str:
@@ -127,26 +127,12 @@ def target_tag(ctx: Context) -> str:
 
 
 def _fits(ctx: Context, whl: Path) -> bool:
+    """A wheel installs on this target: its tags meet the target's (packaging.tags, from the probed facts)."""
     try:
         _name, _version, _build, tags = parse_wheel_filename(whl.name)
     except InvalidWheelFilename:
         return False
-    machine = _WHEEL_MACHINE.get(ctx.machine, ctx.machine)
-    machines = _MACHINE_NAMES.get(machine, (machine,))
-    for t in tags:
-        python_ok = t.interpreter == ctx.python_tag or t.abi == "abi3"
-        platform_ok = t.platform == "any" or (
-            t.platform.startswith(_WHEEL_OS.get(ctx.os, (ctx.os,))) and any(t.platform.endswith(m) for m in machines)
-        )
-        if python_ok and platform_ok:
-            return True
-    return False
-
-
-def wheelhouse(ctx: Context) -> Path:
-    from envdoctor.strategies.prebuilt import wheelhouse as shared
-
-    return shared(ctx)
+    return not tags.isdisjoint(target_tags(ctx.python_tag, ctx.os, ctx.machine, ctx.glibc, ctx.mac_ver))
 
 
 def local_wheel(ctx: Context, need: NeedsWheel) -> Path | None:

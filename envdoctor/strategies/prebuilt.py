@@ -17,7 +17,6 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from envdoctor.cachedir import cache_root
 from envdoctor.strategies import matrix
 from envdoctor.strategies.base import POSSIBLE, REJECTED, Context, Step, Verdict
 from envdoctor.strategies.common import (
@@ -26,6 +25,7 @@ from envdoctor.strategies.common import (
     provider_steps,
     torch_step,
     verify_step,
+    wheelhouse,
     windows_ok,
 )
 from envdoctor.strategies.sets import RequirementSet, pick_set
@@ -39,10 +39,6 @@ rank = 1
 description = "a real mmcv with compiled ops, from a wheel built for this torch, CUDA, Python and OS"
 
 NEAR_MISSES_SHOWN = 8
-
-
-def wheelhouse(ctx: Context) -> Path:
-    return ctx.options.wheelhouse or cache_root() / "wheelhouse"
 
 
 def label(ctx: Context) -> TorchLabel:
