@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import subprocess
 import tarfile
-import urllib.request
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
+from envdoctor import pypi
 from envdoctor.datafiles import load
 from envdoctor.strategies.base import Step
 from envdoctor.uv import Uv
@@ -37,23 +36,11 @@ class BuildError(RuntimeError):
 
 
 def download_sdist(name: str, version: str, dest: Path) -> Path:
-    """The sdist named on PyPI's simple index (PEP 691 JSON), checked against its sha256."""
-    request = urllib.request.Request(
-        f"https://pypi.org/simple/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as resp:
-        files = json.load(resp)["files"]
-    wanted = f"{name}-{version}.tar.gz"
-    entry = next((f for f in files if f["filename"] == wanted), None)
-    if entry is None:
-        raise BuildError(f"PyPI has no {wanted}")
-    dest.mkdir(parents=True, exist_ok=True)
-    path = dest / wanted
-    with urllib.request.urlopen(entry["url"], timeout=300) as resp:
-        path.write_bytes(resp.read())
-    if hashlib.sha256(path.read_bytes()).hexdigest() != entry["hashes"]["sha256"]:
-        raise BuildError(f"{wanted} does not match PyPI's sha256")
-    return path
+    """The PyPI sdist, checked against PyPI's sha256 (envdoctor.pypi); a failure is a BuildError."""
+    try:
+        return pypi.download_sdist(name, version, dest)
+    except pypi.SdistError as exc:
+        raise BuildError(str(exc)) from exc
 
 
 @dataclass(frozen=True)

@@ -7,19 +7,16 @@ are downloaded once into a cache folder and checked against the hashes in envdoc
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from envdoctor import pypi
 from envdoctor.cachedir import cache_root
 from envdoctor.datafiles import load
 from envdoctor.resources import stubs_dir
 from envdoctor.stub.generate import GeneratedStub, generate
 from envdoctor.stub.sources import SourceError
-
-_SIMPLE = "https://pypi.org/simple/mmcv/"
 
 
 @dataclass(frozen=True)
@@ -60,26 +57,10 @@ def fetch_sdist(version: str, cache: Path | None = None, expected_sha256: str | 
     path = cache / name
     if path.is_file() and (expected_sha256 is None or _sha256(path) == expected_sha256):
         return path
-    req = urllib.request.Request(_SIMPLE, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            files = json.load(resp)["files"]
-        entry = next((f for f in files if f["filename"] == name), None)
-        if entry is None:
-            raise SourceError(f"PyPI has no {name}.")
-        with urllib.request.urlopen(entry["url"], timeout=120) as resp:
-            data = resp.read()
-    except OSError as exc:
-        raise SourceError(f"could not download {name} from PyPI: {exc}.") from exc
-    got = hashlib.sha256(data).hexdigest()
-    want = expected_sha256 or entry.get("hashes", {}).get("sha256")
-    if want and got != want:
-        raise SourceError(f"{name} from PyPI has sha256 {got}, expected {want}: not used.")
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return path
+        return pypi.download_sdist("mmcv", version, cache, expected_sha256)
+    except pypi.SdistError as exc:
+        raise SourceError(str(exc)) from exc
 
 
 def regenerate(kept: KeptStub, cache: Path | None = None) -> GeneratedStub:
