@@ -32,9 +32,10 @@ from envdoctor import lockgate
 from envdoctor.datafiles import load
 from envdoctor.resources import lockfiles_dir
 from envdoctor.strategies import matrix
-from envdoctor.strategies.common import HELD, lock_name, windows_ok
+from envdoctor.strategies.common import HELD, lock_name
 from envdoctor.strategies.sets import active_constraints, excludes, extra_build_pairs, get_set
 from envdoctor.uv import Indexes, Uv, UvError, find_uv, write_config
+from envdoctor.windows import windows_ok
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -22,6 +22,7 @@ from packaging.markers import Marker
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from envdoctor.datafiles import load
+from envdoctor.wheelmatch import tags_for
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -108,12 +109,8 @@ def platform_for(os_name: str, machine: str) -> Platform | None:
 @cache
 def supported_tags(python: str, platform_key: str) -> frozenset[tags.Tag]:
     """Every wheel tag CPython `python` ("3.12") accepts on the platform."""
-    version = tuple(int(p) for p in python.split("."))
-    plats = list(platforms()[platform_key].tag_platforms())
-    interp = f"cp{version[0]}{version[1]}"
-    found = set(tags.cpython_tags(version, abis=[interp], platforms=plats))
-    found.update(tags.compatible_tags(version, interpreter=interp, platforms=plats))
-    return frozenset(found)
+    major, minor = python.split(".")[:2]
+    return tags_for(f"cp{major}{minor}", list(platforms()[platform_key].tag_platforms()))
 
 
 @dataclass(frozen=True)

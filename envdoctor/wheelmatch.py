@@ -9,7 +9,7 @@ list near misses instead of a bare "no wheel".
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from packaging import tags
@@ -17,8 +17,8 @@ from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from envdoctor.strategies.common import windows_ok
 from envdoctor.wheellabel import TorchLabel, parse_label
+from envdoctor.windows import windows_ok
 
 RELEASE, SERIES = "release", "series"
 
@@ -70,7 +70,6 @@ def target_tags(
     packaging computes a platform list only for the interpreter it runs in; envdoctor runs outside the
     target, so the platform list is built from the target's probed libc / macOS version.
     """
-    version = (int(python_tag[2]), int(python_tag[3:]))
     arch = {"amd64": "x86_64", "arm64": "aarch64" if os == "linux" else "arm64"}.get(machine.lower(), machine.lower())
     platforms: list[str]
     if os == "linux":
@@ -86,6 +85,12 @@ def target_tags(
         platforms = [{"x86_64": "win_amd64", "arm64": "win_arm64", "aarch64": "win_arm64"}.get(arch, f"win_{arch}")]
     else:
         platforms = []
+    return tags_for(python_tag, platforms)
+
+
+def tags_for(python_tag: str, platforms: Sequence[str]) -> frozenset[Tag]:
+    """Every tag CPython `python_tag` ("cp313") installs on `platforms`, in packaging's own terms."""
+    version = (int(python_tag[2]), int(python_tag[3:]))
     out = set(tags.cpython_tags(version, abis=[python_tag], platforms=platforms))
     out.update(tags.compatible_tags(version, python_tag, platforms))
     return frozenset(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
@@ -36,3 +37,17 @@ def window_for(package: str, version: Version) -> Window | None:
         if w.covers(package, version):
             return w
     return None
+
+
+def windows_ok(mmcv: str, openmmlab: tuple[str, ...]) -> list[str]:
+    """Why mmcv `mmcv` fails the import-time windows of the pinned OpenMMLab packages (empty: fits)."""
+    problems = []
+    for req in openmmlab:
+        r = Requirement(req)
+        pins = [s.version for s in r.specifier if s.operator == "=="]
+        if not pins:
+            continue
+        w = window_for(r.name, Version(pins[0]))
+        if w and not w.mmcv.contains(Version(mmcv), prereleases=True):
+            problems.append(f"{r.name} {pins[0]} accepts mmcv {w.mmcv}")
+    return problems

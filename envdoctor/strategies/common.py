@@ -5,15 +5,11 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from packaging.requirements import Requirement
-from packaging.version import Version
-
 from envdoctor.cachedir import cache_root
 from envdoctor.datafiles import load
 from envdoctor.resources import lockfiles_dir
 from envdoctor.strategies.base import Context, Step
 from envdoctor.strategies.sets import RequirementSet, active_constraints, coverage, excludes, extra_build_pairs
-from envdoctor.windows import window_for
 
 MMCV_PROVIDERS = ("mmcv", "mmcv-lite", "mmcv-full")
 OPENMMLAB_DISTS = ("mmcv", "mmcv-lite", "mmcv-full", "mmdet", "mmpose", "mmengine", "mmcv-ext-stub")
@@ -33,18 +29,6 @@ def held(ctx: Context) -> tuple[str, ...]:
     return () if ctx.options.allow_torch_change else HELD
 
 
-def windows_ok(mmcv: str, openmmlab: tuple[str, ...]) -> list[str]:
-    """Why mmcv `mmcv` fails the import-time windows of the pinned OpenMMLab packages (empty: fits)."""
-    problems = []
-    for req in openmmlab:
-        r = Requirement(req)
-        pins = [s.version for s in r.specifier if s.operator == "=="]
-        if not pins:
-            continue
-        w = window_for(r.name, Version(pins[0]))
-        if w and not w.mmcv.contains(Version(mmcv), prereleases=True):
-            problems.append(f"{r.name} {pins[0]} accepts mmcv {w.mmcv}")
-    return problems
 
 
 def lock_name(strategy: str, set_name: str, python_series: str, accelerator: str, os: str) -> str:

@@ -20,10 +20,10 @@ from envdoctor.strategies.common import (
     torch_step,
     verify_step,
     wheelhouse,
-    windows_ok,
 )
 from envdoctor.strategies.sets import NeedsWheel, RequirementSet, extra_builds, needs_wheel, pick_set
 from envdoctor.wheelmatch import target_tags
+from envdoctor.windows import windows_ok
 
 name = "lite-stub"
 rank = 2

@@ -26,13 +26,12 @@ from envdoctor.strategies.common import (
     torch_step,
     verify_step,
     wheelhouse,
-    windows_ok,
 )
 from envdoctor.strategies.sets import RequirementSet, pick_set
 from envdoctor.wheelhouse import local_candidates, project_page, remote_candidates
 from envdoctor.wheellabel import TorchLabel, label_for, labelled
 from envdoctor.wheelmatch import RELEASE, Candidate, NearMiss, Selection, Want, describe, select, target_tags
-from envdoctor.windows import window_for
+from envdoctor.windows import window_for, windows_ok
 
 name = "prebuilt"
 rank = 1
