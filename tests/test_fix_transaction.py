@@ -220,3 +220,26 @@ def test_fix_and_stub_refuse_with_no_wait_while_the_lock_is_held(cli, env: Path)
     # Free again: the command gets past the lock to its own one-sentence answer (no mmcv here).
     run = cli("stub", "install", "--venv", str(env), "--no-wait")
     assert "is changing" not in run.err
+
+
+def test_restore_removes_what_an_install_cut_short_left(env: Path, tmp_path: Path) -> None:
+    """uv killed between linking a package and writing its RECORD leaves a .dist-info that `uv pip freeze`
+    lists but no RECORD describes, and half a package folder: the restore removes both, and only those."""
+    from envdoctor.apply import keep as keep_mod
+
+    before = files_state(env)
+    freeze = find_uv().pip_freeze(python_of(env))
+    target = target_mod.resolve(venv=str(env))
+    kept = keep_mod.keep(target, tmp_path / "keep")
+    site = Path(kept.dirs[0])
+    (site / "halfpkg-1.0.dist-info").mkdir()
+    (site / "halfpkg-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: halfpkg\nVersion: 1.0\n")
+    (site / "halfpkg").mkdir()
+    (site / "halfpkg" / "__init__.py").write_text("")
+    assert "halfpkg==1.0" in find_uv().pip_freeze(python_of(env)), "uv lists the half-installed package"
+
+    done = keep_mod.restore(kept, find_uv(), python_of(env))
+    assert done.exact, done.note
+    assert "removed halfpkg, halfpkg-1.0.dist-info" in done.note
+    assert find_uv().pip_freeze(python_of(env)) == freeze
+    assert files_state(env) == before

@@ -8,6 +8,10 @@ locally compiled mmcv therefore comes back as the very same files, never as a re
 The restore lets uv uninstall whatever is not in the snapshot (and the current state of each changed
 distribution), links the kept files back, and then checks every restored file against its RECORD hash
 (or, where two distributions wrote the same path, against the hash seen when it was kept).
+
+An install cut short (uv killed) can leave what no RECORD describes: a `.dist-info` folder whose RECORD
+was never written (`uv pip freeze` still lists it) or half a package folder. The top level of each
+site folder is listed when kept, and a restore removes any new entry there that no RECORD owns.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import os
 import shutil
 import subprocess
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from envdoctor.facts import canonical
@@ -131,12 +135,15 @@ class Kept:
     """The environment's scripts folder, where a step may create a file no distribution owns (the ffmpeg link)."""
     bin_names: tuple[str, ...] = ()
     """What that folder held when kept: anything else there that no RECORD owns is removed by a restore."""
+    site_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """The top level of each site folder when kept, by folder (the same rule as bin_names)."""
 
     def to_dict(self) -> dict[str, object]:
         return {
             "folder": str(self.folder), "dirs": list(self.dirs), "dists": list(self.dists),
             "shared": self.shared, "linked": self.linked, "files": self.files,
             "bin_dir": self.bin_dir, "bin_names": list(self.bin_names),
+            "site_names": {k: list(v) for k, v in self.site_names.items()},
         }  # fmt: skip
 
     @classmethod
@@ -145,6 +152,8 @@ class Kept:
             Path(str(d["folder"])), tuple(d["dirs"]), tuple(d["dists"]),  # type: ignore[arg-type]
             dict(d["shared"]), bool(d["linked"]), int(d["files"]),  # type: ignore[arg-type, call-overload]
             str(d.get("bin_dir", "")), tuple(d.get("bin_names", ())),  # type: ignore[arg-type]
+            # A journal written before site_names existed: nothing is known, so nothing is removed.
+            {str(k): tuple(v) for k, v in dict(d.get("site_names", {})).items()},  # type: ignore[call-overload]
         )  # fmt: skip
 
 
@@ -176,7 +185,10 @@ def keep(target: Target, folder: Path) -> Kept:
                 shared[path] = record_hash(src)
     bin_dir = Path(target.python).parent
     bin_names = tuple(sorted(os.listdir(bin_dir))) if bin_dir.is_dir() else ()
-    return Kept(folder, tuple(map(str, dirs)), tuple(installed), shared, linked, files, str(bin_dir), bin_names)
+    site_names = {str(d): tuple(sorted(os.listdir(d))) for d in dirs if d.is_dir()}
+    return Kept(
+        folder, tuple(map(str, dirs)), tuple(installed), shared, linked, files, str(bin_dir), bin_names, site_names
+    )
 
 
 @dataclass(frozen=True)
@@ -249,12 +261,15 @@ def restore(kept: Kept, uv: Uv, python: Path) -> Restored:
             if not Path(path).is_file() or record_hash(Path(path)) != expected:
                 mismatches.append(path)
     strays = _remove_strays(kept, dirs)
+    half = _remove_half_installed(kept, dirs)
     put_back = tuple(f"{_metadata(Path(d))[0]} {_metadata(Path(d))[1]}" for d in changed)
     note = f"put back {len(changed)} distribution(s) from the kept files" if changed else "nothing to put back"
     if names:
         note = f"uninstalled {', '.join(names)}; " + note
     if strays:
         note += f"; removed {', '.join(strays)} from the environment's bin (created by a step)"
+    if half:
+        note += f"; removed {', '.join(half)} (left by an install cut short, owned by no RECORD)"
     return Restored(not mismatches, put_back, tuple(names), tuple(mismatches), note)
 
 
@@ -270,6 +285,32 @@ def _remove_strays(kept: Kept, dirs: list[Path]) -> list[str]:
             continue
         path.unlink()
         removed.append(name)
+    return removed
+
+
+def _remove_half_installed(kept: Kept, dirs: list[Path]) -> list[str]:
+    """New top-level entries of the site folders that no RECORD owns: a .dist-info without its RECORD,
+    half a package. Entries that were there when kept are never touched."""
+    owned: set[str] = set()
+    for dist in scan(dirs).values():
+        site = dist.dist_info.parent
+        owned.add(dist.dist_info.name)
+        for path, _h in dist.rows:
+            rel = os.path.relpath(path, site)
+            if not rel.startswith(".."):
+                owned.add(rel.split(os.sep)[0])
+    removed = []
+    for site, names in kept.site_names.items():
+        folder = Path(site)
+        if not folder.is_dir():
+            continue
+        for name in sorted(set(os.listdir(folder)) - set(names) - owned):
+            path = folder / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(name)
     return removed
 
 
