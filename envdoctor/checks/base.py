@@ -136,11 +136,10 @@ class Context:
         """Template values: every installed distribution's version by name, plus a few derived ones."""
         values = {d.key: d.version for d in self.facts.distributions.values()}
         values.update({k.replace("-", "_"): v for k, v in list(values.items())})
-        if self.facts.torch and self.facts.torch.get("version"):
-            values["torch"] = self.facts.torch["version"]
-        mmcv = self.facts.mmcv or {}
-        if mmcv.get("version"):
-            values["mmcv"] = mmcv["version"]
+        if self.facts.torch is not None and self.facts.torch.version:
+            values["torch"] = self.facts.torch.version
+        if self.facts.mmcv.version:
+            values["mmcv"] = self.facts.mmcv.version
         providers = [f"{d.name} {d.version}" for d in self.mmcv_providers()]
         values["mmcv_provider"] = " and ".join(providers) or "no distribution"
         return values
