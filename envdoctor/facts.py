@@ -10,6 +10,9 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 from packaging.version import InvalidVersion, Version
 
+STUB_DIST = "mmcv-ext-stub"
+"""envdoctor's `_ext` stub (envdoctor.stub): it adds mmcv/_ext.py to an mmcv another distribution installs."""
+
 
 def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
@@ -241,6 +244,10 @@ class Facts:
         """Distributions that install the top-level module `module` (PEP 503 names)."""
         top = module.split(".")[0]
         return [d for d in self.distributions.values() if top in d.top_level]
+
+    def mmcv_providers(self) -> list[Distribution]:
+        """Distributions that install the mmcv package itself (mmcv, mmcv-lite, ...), not envdoctor's stub."""
+        return [d for d in self.providers("mmcv") if d.key != STUB_DIST]
 
     def import_result(self, module: str) -> ImportResult | None:
         for r in self.imports:

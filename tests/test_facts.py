@@ -19,6 +19,7 @@ from envdoctor.checks.base import Context as CheckContext
 from envdoctor.checks.gpu import driver
 from envdoctor.checks.packages import mmcv_ext
 from envdoctor.checks.tools import ffmpeg as ffmpeg_check
+from envdoctor.explain import versions as explain_values
 from envdoctor.facts import (
     SECTIONS,
     Distribution,
@@ -203,4 +204,7 @@ def test_stub_state_comes_from_the_typed_facts() -> None:
     assert (state.provider, state.stub_dist_version, state.ext_state) == ("mmcv-lite", "2.1.0.post1", "stub")
     assert (state.real, state.raising, state.stale) == (4, 120, True)  # made for 2.0.1, 2.1.0 installed
     assert str(state.ext_path) == "/env/site-packages/mmcv/_ext.py"
-    assert CheckContext(target=current(), facts=facts, manifest=builtin()).versions()["mmcv"] == "2.1.0"
+    check_values = CheckContext(target=current(), facts=facts, manifest=builtin()).versions()
+    assert check_values["mmcv"] == "2.1.0"
+    # the stub adds mmcv/_ext.py only: it provides mmcv for neither the checks nor explain
+    assert check_values["mmcv_provider"] == explain_values(facts)["mmcv_provider"] == "mmcv-lite 2.1.0"

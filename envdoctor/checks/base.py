@@ -13,8 +13,7 @@ from envdoctor.facts import Distribution, Facts
 from envdoctor.manifest import Manifest
 from envdoctor.target import Target
 
-# envdoctor's own distributions in a target (named here, not imported: checks stay light).
-STUB_DIST = "mmcv-ext-stub"  # envdoctor.stub
+# envdoctor's mmpose-free port in a target (named, not imported: checks stay light); the stub's is facts.STUB_DIST.
 PORT_DIST = "envdoctor-mmpose-free"  # envdoctor.dwpose
 
 CATEGORIES = ("System", "GPU", "Packages", "Imports", "Models", "Tools")
@@ -126,7 +125,7 @@ class Context:
 
     def mmcv_providers(self) -> list[Distribution]:
         """Distributions that install the mmcv package itself; envdoctor's stub only adds mmcv/_ext.py."""
-        return [d for d in self.facts.providers("mmcv") if d.key != STUB_DIST]
+        return self.facts.mmcv_providers()
 
     @property
     def real_mmpose(self) -> bool:

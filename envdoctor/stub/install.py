@@ -103,7 +103,7 @@ def state_from_facts(facts: Facts, python: str | None = None) -> StubState:
     """The StubState of the target `facts` describe (a planner judging the lite-stub strategy holds them
     already); `python` names the target in sentences (default: the interpreter the probe ran in)."""
     mmcv = facts.mmcv
-    provider = next((d.name for d in facts.providers("mmcv") if d.key != DIST_NAME), None)
+    provider = next((d.name for d in facts.mmcv_providers()), None)
     stub_dist = facts.dist(DIST_NAME)
     return StubState(
         python=python if python is not None else facts.python.executable or "",
