@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from types import UnionType
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, cast, get_args, get_origin, get_type_hints
 
 from packaging.version import InvalidVersion, Version
 
@@ -282,6 +282,7 @@ def _plain(value: Any) -> Any:
 # --- reading a section from the probe's JSON --------------------------------------------------------
 
 _MISSING = object()
+S = TypeVar("S")
 
 
 def _fits_scalar(value: Any, kind: type[Any]) -> bool:
@@ -341,21 +342,29 @@ def _read_object(cls: type[Any], value: Any, where: str, dropped: list[str]) -> 
     return cls(**kwargs)
 
 
-def read_section(name: str, value: Any, problems: list[str]) -> Any:
-    """The probe's section `name` as its class (SECTIONS); every part left out is said in `problems`.
-    An absent section is the class with every field missing; torch's is None."""
-    cls = SECTIONS[name]
-    empty = None if cls is Torch else cls()
+def _read_top(name: str, cls: type[S], value: Any, problems: list[str]) -> S | None:
     if value is None:
-        return empty
+        return None
     dropped: list[str] = []
     got = _read_object(cls, value, "", dropped)
     if got is _MISSING:
         problems.append(f"{name}: the probe sent a {type(value).__name__}, not an object")
-        return empty
+        return None
     if dropped:
-        problems.append(f"{name}: left out {', '.join(d[:60] for d in dropped)} (not of the expected type)")
-    return got
+        problems.append(f"{name}: left out {', '.join(dropped)} (not of the expected type)")
+    return cast(S, got)  # _read_object built it from cls
+
+
+def read_section(name: str, cls: type[S], value: Any, problems: list[str]) -> S:
+    """The probe's section `name` read into `cls`; every part left out is said in `problems`. A section
+    that is absent, or is no object, is cls() (every field missing)."""
+    got = _read_top(name, cls, value, problems)
+    return cls() if got is None else got
+
+
+def read_torch(value: Any, problems: list[str]) -> Torch | None:
+    """What the imported torch said about itself; None when torch was not imported (or said no object)."""
+    return _read_top("torch", Torch, value, problems)
 
 
 def shape(cls: type[Any]) -> dict[str, Any]:
@@ -419,8 +428,3 @@ def read_distributions(rows: Any) -> tuple[dict[str, Distribution], tuple[Damage
         )
         out.setdefault(dist.key, dist)
     return out, tuple(damaged)
-
-
-def distributions_from_probe(rows: list[dict[str, Any]]) -> dict[str, Distribution]:
-    """The readable distributions only (see read_distributions for the damaged ones)."""
-    return read_distributions(rows)[0]

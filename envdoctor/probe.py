@@ -21,7 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envdoctor.facts import Facts, ImportResult, read_distributions, read_section
+from envdoctor.facts import (
+    Facts,
+    Ffmpeg,
+    Gpu,
+    ImportResult,
+    Mmcv,
+    Nvcc,
+    Platform,
+    Python,
+    read_distributions,
+    read_section,
+    read_torch,
+)
 from envdoctor.resources import probe_script
 from envdoctor.target import Target
 
@@ -347,15 +359,15 @@ def facts_from_raw(
     probe_errors = [f"{k}: {str(v['error'])[:500]}" for k, v in raw.items() if isinstance(v, dict) and "error" in v]
     dists, damaged = read_distributions(raw.get("distributions"))
     return Facts(
-        python=read_section("python", raw.get("python"), probe_errors),
-        platform=read_section("platform", raw.get("platform"), probe_errors),
+        python=read_section("python", Python, raw.get("python"), probe_errors),
+        platform=read_section("platform", Platform, raw.get("platform"), probe_errors),
         distributions=dists,
-        gpu=read_section("gpu", raw.get("gpu"), probe_errors),
-        nvcc=read_section("nvcc", raw.get("nvcc"), probe_errors),
-        ffmpeg=read_section("ffmpeg", raw.get("ffmpeg"), probe_errors),
-        mmcv=read_section("mmcv", raw.get("mmcv"), probe_errors),
+        gpu=read_section("gpu", Gpu, raw.get("gpu"), probe_errors),
+        nvcc=read_section("nvcc", Nvcc, raw.get("nvcc"), probe_errors),
+        ffmpeg=read_section("ffmpeg", Ffmpeg, raw.get("ffmpeg"), probe_errors),
+        mmcv=read_section("mmcv", Mmcv, raw.get("mmcv"), probe_errors),
         imports=tuple(imports),
-        torch=read_section("torch", torch, probe_errors),
+        torch=read_torch(torch, probe_errors),
         probe_errors=tuple(probe_errors),
         damaged=damaged,
     )
