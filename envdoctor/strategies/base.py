@@ -45,7 +45,8 @@ class Options:
 
 @dataclass(frozen=True)
 class Context:
-    """The facts a strategy needs, already interpreted (versions parsed, accelerator named)."""
+    """The facts a strategy needs, already interpreted (versions parsed, accelerator named). from_facts
+    keeps what the probes did not say unsaid: "" in the text fields, None in the others."""
 
     python_version: str
     python_tag: str
