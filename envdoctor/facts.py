@@ -215,6 +215,9 @@ SECTIONS: dict[str, type[Any]] = {
 
 @dataclass(frozen=True)
 class Facts:
+    """Everything the probes found about one target, read once (envdoctor.probe.facts_from_raw); checks,
+    strategies, plan, stub and explain all read these, never the probes' JSON."""
+
     python: Python = Python()
     platform: Platform = Platform()
     distributions: Mapping[str, Distribution] = field(default_factory=dict)
