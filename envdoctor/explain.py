@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor.catalog import ENVIRONMENT, Breaker, breakers, fill, fill_if_known, triggers
+from envdoctor.facts import Facts
 
 LINE_SPAN = 1024
 """Characters on each side of a hit that the symptom sees: a 1 MB line costs no more than a short one."""
@@ -224,12 +225,12 @@ def explain_file(path: Path, values: Mapping[str, str] | None = None) -> Explain
     return explain_text(path.read_bytes().decode("utf-8", errors="replace"), values)
 
 
-def owners(raw: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
-    """Top-level module -> (distribution, version), from the facts probe's document."""
+def owners(facts: Facts) -> dict[str, tuple[str, str]]:
+    """Top-level module -> (distribution, version), from the target's facts."""
     out: dict[str, tuple[str, str]] = {}
-    for row in raw.get("distributions") or []:
-        for top in row.get("top_level") or []:
-            out.setdefault(str(top), (str(row.get("name", "")), str(row.get("version", ""))))
+    for d in facts.distributions.values():
+        for top in d.top_level:
+            out.setdefault(top, (d.name, d.version))
     return out
 
 
@@ -278,19 +279,15 @@ def _strip_prefix(line: str) -> str:
 
 # --- facts of a target ---------------------------------------------------------------------------------------
 
-def versions(raw: Mapping[str, Any]) -> dict[str, str]:
-    """Template values from the facts probe's document: every distribution's version by name, and python."""
+def versions(facts: Facts) -> dict[str, str]:
+    """Template values from the target's facts: every distribution's version by name, and python."""
     values: dict[str, str] = {}
-    for row in raw.get("distributions") or []:
-        name = re.sub(r"[-_.]+", "-", str(row.get("name", ""))).lower()
-        if name:
-            values[name] = str(row.get("version", ""))
-            values[name.replace("-", "_")] = str(row.get("version", ""))
-    providers = [f"{r['name']} {r['version']}" for r in raw.get("distributions") or []
-                 if "mmcv" in (r.get("top_level") or []) and not str(r.get("name", "")).startswith("envdoctor")]
+    for d in facts.distributions.values():
+        values[d.key] = d.version
+        values[d.key.replace("-", "_")] = d.version
+    providers = [f"{d.name} {d.version}" for d in facts.mmcv_providers()]
     if providers:
         values["mmcv_provider"] = " and ".join(providers)
-    python = raw.get("python") or {}
-    if python.get("version"):
-        values["python"] = str(python["version"])
+    if facts.python.version:
+        values["python"] = facts.python.version
     return values

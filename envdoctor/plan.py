@@ -167,9 +167,8 @@ def _set_packages(rset: RequirementSet | None) -> tuple[str, ...]:
 def _with_ffmpeg(steps: tuple[Step, ...], facts: Facts) -> tuple[Step, ...]:
     """MuseTalk runs `ffmpeg` by name: when neither the environment's bin nor PATH has one with libx264,
     fix provides it (PyPI's wheel, no root) just before the verifying check."""
-    f = facts.ffmpeg
-    if f is None or (f.get("path") and f.get("libx264")):
-        return steps  # not probed, or a usable one is there: nothing to plan
+    if facts.ffmpeg.usable:
+        return steps  # a usable one is there: nothing to plan
     step = Step(
         kind="provide-ffmpeg",
         summary="provide ffmpeg: PyPI's imageio-ffmpeg wheel into the environment, its binary (libx264, AAC) "

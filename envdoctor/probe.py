@@ -21,7 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envdoctor.facts import Facts, ImportResult, conform_section, read_distributions
+from envdoctor.facts import (
+    Facts,
+    Ffmpeg,
+    Gpu,
+    ImportResult,
+    Mmcv,
+    Nvcc,
+    Platform,
+    Python,
+    read_distributions,
+    read_section,
+    read_torch,
+)
 from envdoctor.resources import probe_script
 from envdoctor.target import Target
 
@@ -339,27 +351,23 @@ def gather(
 
 
 def facts_from_raw(
-    raw: dict[str, Any], imports: list[ImportResult], torch: dict[str, Any] | None
+    raw: dict[str, Any], imports: Sequence[ImportResult], torch: dict[str, Any] | None
 ) -> Facts:
     """Facts from the probes' documents. They come from the target, so a section of the wrong
     shape counts as absent (and is said in probe_errors), never as an exception."""
     raw = raw if isinstance(raw, dict) else {}
     probe_errors = [f"{k}: {str(v['error'])[:500]}" for k, v in raw.items() if isinstance(v, dict) and "error" in v]
-
-    def section(key: str) -> dict[str, Any]:
-        return conform_section(key, raw.get(key), probe_errors)
-
     dists, damaged = read_distributions(raw.get("distributions"))
     return Facts(
-        python=section("python"),
-        platform=section("platform"),
+        python=read_section("python", Python, raw.get("python"), probe_errors),
+        platform=read_section("platform", Platform, raw.get("platform"), probe_errors),
         distributions=dists,
-        gpu=section("gpu"),
-        nvcc=section("nvcc"),
-        ffmpeg=section("ffmpeg"),
-        mmcv=section("mmcv"),
-        imports=imports,
-        torch=conform_section("torch", torch, probe_errors) if torch is not None else None,
-        probe_errors=probe_errors,
+        gpu=read_section("gpu", Gpu, raw.get("gpu"), probe_errors),
+        nvcc=read_section("nvcc", Nvcc, raw.get("nvcc"), probe_errors),
+        ffmpeg=read_section("ffmpeg", Ffmpeg, raw.get("ffmpeg"), probe_errors),
+        mmcv=read_section("mmcv", Mmcv, raw.get("mmcv"), probe_errors),
+        imports=tuple(imports),
+        torch=read_torch(torch, probe_errors),
+        probe_errors=tuple(probe_errors),
         damaged=damaged,
     )

@@ -13,7 +13,7 @@ from envdoctor.checks import Status
 from envdoctor.checks.base import Context
 from envdoctor.checks.gpu import arch, torch_cuda
 from envdoctor.datafiles import load
-from envdoctor.facts import Facts
+from envdoctor.facts import Facts, Gpu, GpuDevice, Torch
 from envdoctor.manifest import builtin
 from envdoctor.target import current
 
@@ -76,33 +76,33 @@ def test_missing_s3fd_warns_with_the_path(tmp_path):
     assert r.status is Status.WARN and str(tmp_path) in r.found and r.breaker == 19
 
 
-def _ctx(gpus: list[dict], torch: dict | None) -> Context:
-    facts = Facts(gpu={"driver_version": "550.54", "driver_source": "test", "gpus": gpus}, torch=torch)
+def _ctx(gpus: tuple[GpuDevice, ...], torch: Torch | None) -> Context:
+    facts = Facts(gpu=Gpu(driver_version="550.54", driver_source="test", gpus=gpus), torch=torch)
     return Context(target=current(), facts=facts, manifest=builtin())
 
 
-RTX5090 = [{"name": "NVIDIA GeForce RTX 5090", "compute_capability": "12.0"}]
-CU118_ARCHS = ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]
+RTX5090 = (GpuDevice("NVIDIA GeForce RTX 5090", "12.0", "test"),)
+CU118_ARCHS = ("sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90")
 
 
 def test_gpu_newer_than_torch_arch_list_fails_with_breaker_20():
-    ctx = _ctx(RTX5090, {"version": "2.0.1+cu118", "cuda": "11.8", "cuda_available": True, "arch_list": CU118_ARCHS})
+    ctx = _ctx(RTX5090, Torch(version="2.0.1+cu118", cuda="11.8", cuda_available=True, arch_list=CU118_ARCHS))
     (r,) = list(arch(ctx))
     assert r.status is Status.FAIL and r.breaker == 20 and "sm_120" in r.found
 
 
 @pytest.mark.parametrize(
     "archs",
-    [["sm_80", "sm_86", "sm_90", "sm_120"], ["sm_80", "compute_90"]],
+    [("sm_80", "sm_86", "sm_90", "sm_120"), ("sm_80", "compute_90")],
     ids=["sass", "ptx-jit"],
 )
 def test_gpu_in_arch_list_or_reachable_by_ptx_passes(archs):
-    ctx = _ctx(RTX5090, {"version": "2.7.0+cu128", "cuda": "12.8", "cuda_available": True, "arch_list": archs})
+    ctx = _ctx(RTX5090, Torch(version="2.7.0+cu128", cuda="12.8", cuda_available=True, arch_list=archs))
     assert [r.status for r in arch(ctx)] == [Status.OK]
 
 
 def test_gpu_beside_cpu_torch_is_not_used():
-    ctx = _ctx(RTX5090, {"version": "2.13.0+cpu", "cuda": None, "cuda_available": False, "arch_list": []})
+    ctx = _ctx(RTX5090, Torch(version="2.13.0+cpu", cuda=None, cuda_available=False))
     (r,) = list(torch_cuda(ctx))
     assert r.status is Status.FAIL and r.breaker == 20 and "CPU build" in r.found
 
@@ -111,8 +111,8 @@ def test_gpu_override_reaches_the_facts_probe(monkeypatch):
     monkeypatch.setenv("ENVDOCTOR_GPUS", "NVIDIA GeForce RTX 5090=12.0")
     monkeypatch.setenv("ENVDOCTOR_CUDA_DRIVER_VERSION", "570.86")
     report = check.run(current(), only=["gpu.driver"])
-    assert report.facts.gpu["driver_version"] == "570.86"
-    assert report.facts.gpu["gpus"][0]["compute_capability"] == "12.0"
+    assert report.facts.gpu.driver_version == "570.86"
+    assert report.facts.gpu.gpus[0].compute_capability == "12.0"
     assert "RTX 5090 (sm 12.0)" in report.results[0].found
 
 

@@ -79,13 +79,15 @@ def test_check_reports_crash_and_hang_through_the_cli(cli, crashy_env, tmp_path)
 
 
 def test_every_field_the_facts_probe_writes_has_a_shape() -> None:
-    """facts.SHAPES keeps only the keys it names: a field a probe adds without a shape would vanish
-    at the boundary (as ffmpeg's `source` once did), so the probe's real output is walked here."""
+    """The section classes in envdoctor/facts.py read only the keys they name: a field a probe adds
+    without one would vanish at the boundary (as ffmpeg's `source` once did), so the probe's real
+    output is walked here."""
     import json
     import subprocess
     import sys
 
-    from envdoctor.facts import SHAPES
+    from envdoctor.facts import SECTIONS
+    from envdoctor.facts import shape as keys_of
     from envdoctor.resources import probe_script
 
     out = subprocess.run([sys.executable, str(probe_script("envdoctor_facts"))], capture_output=True, text=True)
@@ -104,7 +106,7 @@ def test_every_field_the_facts_probe_writes_has_a_shape() -> None:
                 walk(item, shape[0], f"{path}[]")
 
     assert {"python", "platform", "gpu", "nvcc", "ffmpeg", "mmcv"} <= set(doc)  # torch: the imports probe's
-    for section, shape in SHAPES.items():
+    for section, cls in SECTIONS.items():
         if section in doc:
-            walk(doc[section], shape, section)
+            walk(doc[section], keys_of(cls), section)
     assert not unshaped, f"probe fields without a shape in envdoctor/facts.py: {unshaped}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ class Busy(UsageError):
 
 
 def _try_lock(fh: IO[str]) -> bool:
-    if os.name == "nt":
+    if sys.platform == "win32":  # the form mypy narrows on: msvcrt exists only there
         import msvcrt
 
         try:

@@ -26,6 +26,7 @@ import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from envdoctor.facts import canonical
 from envdoctor.target import Target
@@ -147,13 +148,14 @@ class Kept:
         }  # fmt: skip
 
     @classmethod
-    def from_dict(cls, d: dict[str, object]) -> Kept:
+    def from_dict(cls, d: dict[str, Any]) -> Kept:
+        """The journal's JSON, which to_dict wrote."""
         return cls(
-            Path(str(d["folder"])), tuple(d["dirs"]), tuple(d["dists"]),  # type: ignore[arg-type]
-            dict(d["shared"]), bool(d["linked"]), int(d["files"]),  # type: ignore[arg-type, call-overload]
-            str(d.get("bin_dir", "")), tuple(d.get("bin_names", ())),  # type: ignore[arg-type]
+            Path(str(d["folder"])), tuple(d["dirs"]), tuple(d["dists"]),
+            dict(d["shared"]), bool(d["linked"]), int(d["files"]),
+            str(d.get("bin_dir", "")), tuple(d.get("bin_names", ())),
             # A journal written before site_names existed: nothing is known, so nothing is removed.
-            {str(k): tuple(v) for k, v in dict(d.get("site_names", {})).items()},  # type: ignore[call-overload]
+            {str(k): tuple(v) for k, v in dict(d.get("site_names", {})).items()},
         )  # fmt: skip
 
 

@@ -13,8 +13,7 @@ from envdoctor.facts import Distribution, Facts
 from envdoctor.manifest import Manifest
 from envdoctor.target import Target
 
-# envdoctor's own distributions in a target (named here, not imported: checks stay light).
-STUB_DIST = "mmcv-ext-stub"  # envdoctor.stub
+# envdoctor's mmpose-free port in a target (named, not imported: checks stay light); the stub's is facts.STUB_DIST.
 PORT_DIST = "envdoctor-mmpose-free"  # envdoctor.dwpose
 
 CATEGORIES = ("System", "GPU", "Packages", "Imports", "Models", "Tools")
@@ -126,7 +125,7 @@ class Context:
 
     def mmcv_providers(self) -> list[Distribution]:
         """Distributions that install the mmcv package itself; envdoctor's stub only adds mmcv/_ext.py."""
-        return [d for d in self.facts.providers("mmcv") if d.key != STUB_DIST]
+        return self.facts.mmcv_providers()
 
     @property
     def real_mmpose(self) -> bool:
@@ -136,11 +135,10 @@ class Context:
         """Template values: every installed distribution's version by name, plus a few derived ones."""
         values = {d.key: d.version for d in self.facts.distributions.values()}
         values.update({k.replace("-", "_"): v for k, v in list(values.items())})
-        if self.facts.torch and self.facts.torch.get("version"):
-            values["torch"] = self.facts.torch["version"]
-        mmcv = self.facts.mmcv or {}
-        if mmcv.get("version"):
-            values["mmcv"] = mmcv["version"]
+        if self.facts.torch is not None and self.facts.torch.version:
+            values["torch"] = self.facts.torch.version
+        if self.facts.mmcv.version:
+            values["mmcv"] = self.facts.mmcv.version
         providers = [f"{d.name} {d.version}" for d in self.mmcv_providers()]
         values["mmcv_provider"] = " and ".join(providers) or "no distribution"
         return values

@@ -8,16 +8,6 @@ from collections.abc import Iterator
 from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
 
 
-def _gpus(ctx: Context) -> list[dict[str, str]]:
-    gpus = list(ctx.facts.gpu.get("gpus") or [])
-    if not gpus and ctx.facts.torch:
-        gpus = [
-            {"name": d["name"], "compute_capability": d["capability"], "source": "torch"}
-            for d in ctx.facts.torch.get("devices") or []
-        ]
-    return gpus
-
-
 def _sm(capability: str) -> int | None:
     """8.6 -> 86; None for what is not a compute capability (it comes from the target or the user)."""
     m = re.fullmatch(r"\s*([0-9]{1,3})(?:\.([0-9]{1,2}))?\s*", capability)
@@ -27,74 +17,74 @@ def _sm(capability: str) -> int | None:
 @check("gpu.driver", "GPU", "NVIDIA driver and GPUs")
 def driver(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     g = ctx.facts.gpu
-    gpus = _gpus(ctx)
-    if not g.get("driver_version") and not gpus:
+    gpus = ctx.facts.visible_gpus
+    if not g.driver_version and not gpus:
         yield result(
             Status.OK,
             found="no NVIDIA driver or GPU",
             expected="none needed: MuseTalk runs on the CPU, slowly",
         )
         return
-    names = ", ".join(f"{x['name']} (sm {x['compute_capability']})" for x in gpus) or "no GPU listed"
+    names = ", ".join(f"{x.name} (sm {x.compute_capability})" for x in gpus) or "no GPU listed"
     yield result(
         Status.OK,
-        found=f"driver {g.get('driver_version') or '?'} (from {g.get('driver_source') or '?'}); {names}",
+        found=f"driver {g.driver_version or '?'} (from {g.driver_source or '?'}); {names}",
     )
 
 
 @check("gpu.torch", "GPU", "torch can use the GPU", needs_imports=True)
 def torch_cuda(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
-    gpus = _gpus(ctx)
+    gpus = ctx.facts.visible_gpus
     t = ctx.facts.torch
     if not gpus:
         yield result(Status.SKIP, found="no GPU on this machine")
         return
-    if not t:
+    if t is None:
         yield result(Status.SKIP, found="torch did not import")
         return
-    if not t.get("cuda"):
+    if not t.cuda:
         yield result(
             Status.FAIL,
-            found=f"torch {t.get('version')} is a CPU build; {len(gpus)} GPU(s) present",
+            found=f"torch {t.version} is a CPU build; {len(gpus)} GPU(s) present",
             expected="a CUDA build of torch",
             why="the GPU is not used: this torch has no CUDA (breaker #20)",
             fix="install torch from the CUDA index that matches the driver, e.g. "
             "`uv pip install torch --torch-backend auto` (uv picks the index from the driver)",
             breaker=20,
         )
-    elif not t.get("cuda_available"):
+    elif not t.cuda_available:
         yield result(
             Status.FAIL,
-            found=f"torch {t.get('version')} (CUDA {t.get('cuda')}) cannot see the GPU",
+            found=f"torch {t.version} (CUDA {t.cuda}) cannot see the GPU",
             expected="torch.cuda.is_available() is True",
             why="the driver is older than this torch's CUDA needs, or the GPU is hidden (CUDA_VISIBLE_DEVICES)",
-            fix=f"update the NVIDIA driver to one that supports CUDA {t.get('cuda')}, or use a torch built for an "
+            fix=f"update the NVIDIA driver to one that supports CUDA {t.cuda}, or use a torch built for an "
             "older CUDA",
         )
     else:
-        yield result(Status.OK, found=f"torch {t.get('version')} (CUDA {t.get('cuda')}, cuDNN {t.get('cudnn')})"
+        yield result(Status.OK, found=f"torch {t.version} (CUDA {t.cuda}, cuDNN {t.cudnn})"
         )
 
 
 @check("gpu.arch", "GPU", "torch has kernels for each GPU", needs_imports=True)
 def arch(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
-    gpus = _gpus(ctx)
+    gpus = ctx.facts.visible_gpus
     t = ctx.facts.torch
-    if not gpus or not t or not t.get("cuda"):
+    if not gpus or t is None or not t.cuda:
         yield result(Status.SKIP, found="no GPU, or torch without CUDA")
         return
-    arch_list = t.get("arch_list") or []
+    arch_list = t.arch_list
     sms = {int(a.split("_")[1]) for a in arch_list if a.startswith("sm_") and a.split("_")[1].isdecimal()}
     ptx = {int(a.split("_")[1]) for a in arch_list if a.startswith("compute_") and a.split("_")[1].isdecimal()}
     for gpu in gpus:
-        cap = _sm(gpu["compute_capability"])
+        cap = _sm(gpu.compute_capability)
         if cap is None:
-            yield result(Status.WARN, found=f"{gpu['name']}: compute capability "
-                         f"{gpu['compute_capability'][:20]!r} is not a version like 8.6", fix="check ENVDOCTOR_GPUS")
+            yield result(Status.WARN, found=f"{gpu.name}: compute capability "
+                         f"{gpu.compute_capability[:20]!r} is not a version like 8.6", fix="check ENVDOCTOR_GPUS")
             continue
         # Same major and not newer: SASS runs; PTX of an older arch can be JIT-compiled for newer GPUs.
         ok = any(s // 10 == cap // 10 and s <= cap for s in sms) or any(p <= cap for p in ptx)
-        found = f"{gpu['name']}: sm_{cap}; torch {t.get('version')} has {' '.join(arch_list) or 'no archs'}"
+        found = f"{gpu.name}: sm_{cap}; torch {t.version} has {' '.join(arch_list) or 'no archs'}"
         if ok:
             yield result(Status.OK, found=found)
         else:

@@ -12,7 +12,7 @@ from envdoctor.manifest import builtin
 
 def _owner(facts: Facts, r: ImportResult) -> Distribution | None:
     """The distribution whose code raised: the innermost traceback frame inside site-packages."""
-    roots = [p.rstrip("/") + "/" for p in facts.python.get("site_packages") or []]
+    roots = [p.rstrip("/") + "/" for p in facts.python.site_packages]
     for f in reversed(r.files):
         for root in roots:
             if f.startswith(root):

@@ -123,27 +123,29 @@ def mmcv_provider(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
 
 @check("packages.mmcv-ext", "Packages", "mmcv's compiled ops (mmcv._ext)")
 def mmcv_ext(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
-    mmcv = ctx.facts.mmcv or {}
-    ext = mmcv.get("ext") or {}
-    state = ext.get("state")
+    mmcv = ctx.facts.mmcv
+    ext = mmcv.ext
+    state = ext.state
     provider = " and ".join(f"{d.name} {d.version}" for d in ctx.mmcv_providers()) or "an unknown source"
     needed = ctx.real_mmpose
-    if state in (None, "no-mmcv"):
+    if state is None:
+        yield result(Status.SKIP, found="the facts probe could not read mmcv's folder (see the probe problems)")
+    elif state == "no-mmcv":
         yield result(Status.SKIP, found="no mmcv package")
     elif state == "compiled":
         notes = []
-        if ext.get("matches_interpreter") is False:
-            notes.append(f"built for another Python ({', '.join(ext.get('files', []))})")
-        if ext.get("leftover_stub"):
+        if ext.matches_interpreter is False:
+            notes.append(f"built for another Python ({', '.join(ext.files)})")
+        if ext.leftover_stub:
             notes.append("a leftover _ext.py stub sits beside it (shadowed, but remove it: `envdoctor stub remove`)")
         yield result(
             Status.WARN if notes else Status.OK,
-            found=f"compiled ({', '.join(ext.get('files', []))}) from {provider}",
+            found=f"compiled ({', '.join(ext.files)}) from {provider}",
             why="; ".join(notes),
         )
     elif state == "stub":
-        info = ext.get("stub") or {}
-        stub_for, installed = info.get("mmcv"), mmcv.get("version")
+        info = ext.stub or {}
+        stub_for, installed = info.get("mmcv"), mmcv.version
         found = (
             f"envdoctor stub for mmcv {stub_for or '?'}: {info.get('real', '?')} ops real, "
             f"{info.get('raising', '?')} raise when called"
@@ -163,7 +165,7 @@ def mmcv_ext(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
                 why="MuseTalk's DWPose path calls none of the raising ops; each says so by name if it is ever called",
             )
     elif state == "handwritten":
-        path = Path(mmcv.get("package_dir") or ".") / "_ext.py"
+        path = Path(mmcv.package_dir or ".") / "_ext.py"
         missing = sorted(mmcv_ext_symbols() - _defined_names(path))
         if missing:
             yield result(
@@ -214,18 +216,18 @@ def _defined_names(path: Path) -> set[str]:
 
 @check("packages.mmcv-window", "Packages", "mmcv inside the mmdet and mmpose windows")
 def mmcv_window(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
-    version = ctx.facts.mmcv.get("version") if ctx.facts.mmcv else None
+    version = ctx.facts.mmcv.version
     mmcv_v = ctx.facts.version("mmcv") or ctx.facts.version("mmcv-lite")
     if version:
         from packaging.version import InvalidVersion, Version
 
         try:
-            mmcv_v = Version(str(version))
+            mmcv_v = Version(version)
         except InvalidVersion:
             yield result(
                 Status.FAIL,
                 title="mmcv's version",
-                found=f"mmcv/version.py says {str(version)[:60]!r}, which is not a PEP 440 version",
+                found=f"mmcv/version.py says {version[:60]!r}, which is not a PEP 440 version",
                 expected="a PEP 440 version such as 2.1.0",
                 why="mmdet and mmpose compare mmcv's version at import time, so they cannot accept this mmcv",
                 fix="envdoctor fix  (installs an mmcv release)",

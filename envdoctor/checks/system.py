@@ -13,10 +13,10 @@ from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, c
 def python_version(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     py = ctx.facts.python
     try:
-        v = Version(str(py.get("version") or ctx.target.version))
+        v = Version(py.version or ctx.target.version)
     except InvalidVersion:  # the probe runs in the target; what it says is data, not a promise
         v = Version(ctx.target.version)
-    found = f"Python {v} ({py.get('implementation', '?')}, {py.get('soabi') or 'no SOABI'})"
+    found = f"Python {v} ({py.implementation or '?'}, {py.soabi or 'no SOABI'})"
     expected = "3.10 or 3.11 for MuseTalk's pinned set; 3.8-3.13 for the OpenMMLab stack"
     if v >= Version("3.14"):
         yield result(
@@ -43,8 +43,8 @@ def python_version(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]
 @check("system.platform", "System", "Operating system and architecture")
 def platform(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     p = ctx.facts.platform
-    system, machine = p.get("system", "?"), p.get("machine", "?")
-    libc = f"glibc {p['glibc']}" if p.get("glibc") else (p.get("libc") or "")
+    system, machine = p.system or "?", p.machine or "?"
+    libc = f"glibc {p.glibc}" if p.glibc else (p.libc or "")
     found = " ".join(x for x in (system, machine, libc) if x)
     if system == "Linux" and machine in ("x86_64", "AMD64"):
         yield result(Status.OK, found=found, expected="Linux x86_64 (prebuilt mmcv wheels exist)")
@@ -61,17 +61,17 @@ def platform(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
 @check("system.pep668", "System", "Environment can be changed (PEP 668)")
 def externally_managed(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     py = ctx.facts.python
-    if py.get("externally_managed"):
+    if py.externally_managed:
         yield result(
             Status.WARN,
-            found=f"{py.get('prefix')} is externally managed (PEP 668)",
+            found=f"{py.prefix} is externally managed (PEP 668)",
             expected="a virtual environment",
             why="the system's package manager owns this interpreter: envdoctor fix will not change it",
-            fix="uv venv .venv --python " + ".".join((py.get("version") or "3.11").split(".")[:2]),
+            fix="uv venv .venv --python " + (py.series or "3.11"),
         )
     else:
-        kind = "a virtual environment" if py.get("is_venv") else "not externally managed"
-        yield result(Status.OK, found=f"{py.get('prefix')}: {kind}")
+        kind = "a virtual environment" if py.is_venv else "not externally managed"
+        yield result(Status.OK, found=f"{py.prefix}: {kind}")
 
 
 @check("system.unfinished-fix", "System", "No unfinished envdoctor fix")

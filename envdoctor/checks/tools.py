@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
+from envdoctor.facts import Ffmpeg
 
 PROVIDE = (
     "envdoctor fix (links ffmpeg from PyPI's imageio-ffmpeg wheel into the environment's bin, no root); "
@@ -13,21 +13,20 @@ PROVIDE = (
 )
 
 
-def _where(f: dict[str, Any]) -> str:
+def _where(f: Ffmpeg) -> str:
     """Where MuseTalk's `ffmpeg` comes from, said with the file behind a link."""
     place = "on PATH"
-    if f.get("source") == "environment":
+    if f.source == "environment":
         # MuseTalk runs `ffmpeg` by name: the bin is on PATH once the environment is activated.
         place = "in the environment's bin: activate the environment, or pass MuseTalk --ffmpeg_path to that bin"
-    real = f.get("real_path")
-    behind = f" -> {real}" if real and real != f["path"] else ""
-    return f"at {f['path']}{behind} ({place})"
+    behind = f" -> {f.real_path}" if f.real_path and f.real_path != f.path else ""
+    return f"at {f.path}{behind} ({place})"
 
 
 @check("tools.ffmpeg", "Tools", "the ffmpeg MuseTalk runs (the environment's bin, then PATH), with libx264")
 def ffmpeg(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
-    f = ctx.facts.ffmpeg or {}
-    if not f.get("path"):
+    f = ctx.facts.ffmpeg
+    if not f.path:
         yield result(
             Status.FAIL,
             found="no ffmpeg in the environment's bin or on PATH",
@@ -37,29 +36,29 @@ def ffmpeg(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             fix=PROVIDE,
             breaker=18,
         )
-    elif not f.get("libx264"):
+    elif not f.usable:
         yield result(
             Status.FAIL,
-            found=f"ffmpeg {f.get('version')} {_where(f)} without libx264",
+            found=f"ffmpeg {f.version} {_where(f)} without libx264",
             expected="ffmpeg with the libx264 encoder",
             why="MuseTalk encodes with -vcodec libx264; without it the video step fails silently (breaker #18)",
             fix=PROVIDE,
             breaker=18,
         )
     else:
-        aac = "" if f.get("aac") else " (no aac encoder)"
-        yield result(Status.OK, found=f"ffmpeg {f.get('version')} {_where(f)} with libx264{aac}")
+        aac = "" if f.aac else " (no aac encoder)"
+        yield result(Status.OK, found=f"ffmpeg {f.version} {_where(f)} with libx264{aac}")
 
 
 @check("tools.nvcc", "Tools", "CUDA compiler (only for building mmcv)")
 def nvcc(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
-    n = ctx.facts.nvcc or {}
-    torch_cuda = (ctx.facts.torch or {}).get("cuda")
-    if not n.get("path"):
+    n = ctx.facts.nvcc
+    torch_cuda = ctx.facts.torch.cuda if ctx.facts.torch is not None else None
+    if not n.path:
         yield result(Status.OK, found="no nvcc (needed only to build mmcv from source)")
         return
-    found = f"nvcc {n.get('version')} at {n['path']}"
-    if torch_cuda and n.get("version") and torch_cuda.split(".")[0] != str(n["version"]).split(".")[0]:
+    found = f"nvcc {n.version} at {n.path}"
+    if torch_cuda and n.version and torch_cuda.split(".")[0] != n.version.split(".")[0]:
         yield result(
             Status.WARN,
             found=found + f"; torch is built with CUDA {torch_cuda}",

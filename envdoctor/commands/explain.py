@@ -71,11 +71,11 @@ def _target_facts(
 ) -> tuple[dict[str, str], dict[str, tuple[str, str]], dict[str, Any] | None]:
     if not (args.python or args.venv):
         return {}, {}, None
-    from envdoctor.probe import run_facts_probe
+    from envdoctor.probe import facts_from_raw, run_facts_probe
 
     target = resolve_target(args)
-    raw = run_facts_probe(target, sections=("python", "distributions"))
-    return versions(raw), owners(raw), target.to_dict()
+    facts = facts_from_raw(run_facts_probe(target, sections=("python", "distributions")), [], None)
+    return versions(facts), owners(facts), target.to_dict()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -47,36 +47,19 @@ def check(
         )
     face_size = DEFAULT_FACE_SIZE
     if face is not None:
-        if not face.is_file():
-            problems.append(f"--face {face} does not exist or is not a file")
-        elif own is not None:
-            try:
-                info = media.probe(face)
-            except media.MediaError as exc:
-                problems.append(f"--face {face} is no image or video: {exc}")
-            else:
-                if not info.has_video or not info.width:
-                    problems.append(f"--face {face} holds no picture (ffmpeg finds no video stream)")
-                else:
-                    face_size = (info.width, info.height)
+        info = _read_input(FACE, face, probe=own is not None, problems=problems)
+        if info is not None:
+            face_size = (info.width, info.height)
     else:
         try:
             inputs.astronaut_rgb()
         except inputs.InputError as exc:
             problems.append(str(exc))
     speech = audio if audio is not None else inputs.default_speech()
-    if audio is not None and not audio.is_file():
-        problems.append(f"--audio {audio} does not exist or is not a file")
-    elif not speech.is_file():
+    if audio is None and not speech.is_file():
         problems.append(f"the shipped speech clip {speech} is missing (a broken install?); pass --audio FILE")
-    elif own is not None:
-        try:
-            info = media.probe(speech)
-        except media.MediaError as exc:
-            problems.append(f"--audio {speech} is no sound file: {exc}")
-        else:
-            if not info.has_audio:
-                problems.append(f"--audio {speech} holds no sound (ffmpeg finds no audio stream)")
+    else:
+        _read_input(SPEECH, speech, probe=own is not None, problems=problems)
     free = None
     if synthetic_weights:
         free = shutil.disk_usage(_existing(weights_dir)).free
@@ -90,6 +73,44 @@ def check(
         raise UsageError("smoke cannot start: " + "; ".join(problems) + ".")
     found = ffmpeg_tool.target_ffmpeg(python)
     return Preflight(own[0] if own else "", found[0] if found else None, face_size, free)
+
+
+@dataclass(frozen=True)
+class _Input:
+    """A file the user hands smoke, and what it must hold."""
+
+    flag: str
+    kind: str
+    """What the file must be: said when ffmpeg cannot read it."""
+    holds: str
+    stream: str
+    """video | audio: the stream ffmpeg must find."""
+
+    def has(self, info: media.StreamInfo) -> bool:
+        return bool(info.has_video and info.width) if self.stream == "video" else info.has_audio
+
+
+FACE = _Input("--face", "image or video", "picture", "video")
+SPEECH = _Input("--audio", "sound file", "sound", "audio")
+
+
+def _read_input(want: _Input, path: Path, *, probe: bool, problems: list[str]) -> media.StreamInfo | None:
+    """What ffmpeg finds in `path` (when `probe`: without ffmpeg only its existence is checked), or None
+    with the problem said in `problems`."""
+    if not path.is_file():
+        problems.append(f"{want.flag} {path} does not exist or is not a file")
+        return None
+    if not probe:
+        return None
+    try:
+        info = media.probe(path)
+    except media.MediaError as exc:
+        problems.append(f"{want.flag} {path} is no {want.kind}: {exc}")
+        return None
+    if not want.has(info):
+        problems.append(f"{want.flag} {path} holds no {want.holds} (ffmpeg finds no {want.stream} stream)")
+        return None
+    return info
 
 
 def _existing(path: Path) -> Path:

@@ -45,7 +45,8 @@ class Options:
 
 @dataclass(frozen=True)
 class Context:
-    """The facts a strategy needs, already interpreted (versions parsed, accelerator named)."""
+    """The facts a strategy needs, already interpreted (versions parsed, accelerator named). from_facts
+    keeps what the probes did not say unsaid: "" in the text fields, None in the others."""
 
     python_version: str
     python_tag: str
@@ -79,23 +80,23 @@ class Context:
     @classmethod
     def from_facts(cls, facts: Facts, options: Options | None = None) -> Context:
         torch_v = facts.version("torch")
-        torch_facts: dict[str, Any] = facts.torch or {}
+        py, plat = facts.python, facts.platform
         return cls(
-            python_version=str(facts.python.get("version", "")),
-            python_tag=str(facts.python.get("cp_tag", "")),
-            os=_os_name(str(facts.platform.get("system", ""))),
-            machine=str(facts.platform.get("machine", "")).lower(),
+            python_version=py.version or "",
+            python_tag=py.cp_tag or "",
+            os=_os_name(plat.system or ""),
+            machine=(plat.machine or "").lower(),
             torch=torch_v,
             torchvision=facts.version("torchvision"),
-            accelerator=accelerator_of(torch_v, torch_facts.get("cuda")) if torch_v else None,
-            gpus=tuple((str(g.get("name")), str(g.get("compute_capability"))) for g in (facts.gpu.get("gpus") or [])),
-            nvcc=(facts.nvcc or {}).get("version"),
+            accelerator=accelerator_of(torch_v, facts.torch.cuda if facts.torch else None) if torch_v else None,
+            gpus=tuple((g.name, g.compute_capability) for g in facts.visible_gpus),
+            nvcc=facts.nvcc.version,
             installed={d.key: d.version for d in facts.distributions.values()},
-            ext_state=((facts.mmcv or {}).get("ext") or {}).get("state"),
-            externally_managed=bool(facts.python.get("externally_managed")),
+            ext_state=facts.mmcv.ext.state,
+            externally_managed=bool(py.externally_managed),
             options=options or Options(),
-            glibc=facts.platform.get("glibc"),
-            mac_ver=facts.platform.get("mac_ver"),
+            glibc=plat.glibc,
+            mac_ver=plat.mac_ver,
         )
 
 

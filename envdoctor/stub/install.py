@@ -14,12 +14,11 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from envdoctor.cachedir import cache_root
 from envdoctor.errors import UsageError
 from envdoctor.facts import Facts, canonical
-from envdoctor.probe import run_facts_probe
+from envdoctor.probe import facts_from_raw, run_facts_probe
 from envdoctor.stub.generate import GeneratedStub, generate
 from envdoctor.stub.wheel import DIST_NAME, build_wheel, wheel_version
 from envdoctor.target import Target
@@ -43,8 +42,8 @@ class StubState:
     mmcv_dir: str | None
     provider: str | None
     """The distribution that installs the `mmcv` package (mmcv or mmcv-lite)."""
-    ext_state: str
-    """no-mmcv | missing | compiled | stub | handwritten (the facts probe's words)."""
+    ext_state: str | None
+    """no-mmcv | missing | compiled | stub | handwritten (the facts probe's words); None when it could not tell."""
     ext_files: tuple[str, ...]
     header: dict[str, str]
     """The stub's header pairs when ext_state is "stub"."""
@@ -100,48 +99,24 @@ class RemoveResult:
 _MMCV_DISTS = ("mmcv", "mmcv-lite", "mmcv-full", DIST_NAME)
 
 
-def _state_from(python_path: str, raw: dict[str, Any]) -> StubState:
-    mmcv = raw.get("mmcv") or {}
-    if "error" in mmcv:
-        raise StubError(f"could not inspect mmcv in {python_path}: {mmcv['error']}")
-    ext = mmcv.get("ext") or {}
-    dists = raw.get("distributions")
-    dists = dists if isinstance(dists, list) else []
-    provider = next(
-        (d["name"] for d in dists if "mmcv" in (d.get("top_level") or []) and d.get("key") != DIST_NAME), None
-    )
-    stub_dist = next((d for d in dists if canonical(str(d.get("name", ""))) == DIST_NAME), None)
-    python = raw.get("python") or {}
+def state_from_facts(facts: Facts, python: str | None = None) -> StubState:
+    """The StubState of the target `facts` describe (a planner judging the lite-stub strategy holds them
+    already); `python` names the target in sentences (default: the interpreter the probe ran in)."""
+    mmcv = facts.mmcv
+    provider = next((d.name for d in facts.mmcv_providers()), None)
+    stub_dist = facts.dist(DIST_NAME)
     return StubState(
-        python=python_path,
-        mmcv_version=mmcv.get("version"),
-        mmcv_dir=mmcv.get("package_dir"),
+        python=python if python is not None else facts.python.executable or "",
+        mmcv_version=mmcv.version,
+        mmcv_dir=mmcv.package_dir,
         provider=provider,
-        ext_state=ext.get("state", "missing"),
-        ext_files=tuple(ext.get("files") or ()),
-        header=dict(ext.get("stub") or {}),
-        stub_dist_version=stub_dist.get("version") if stub_dist else None,
-        externally_managed=bool(python.get("externally_managed")),
-        damaged=tuple(
-            f"{d.get('name')}: {d.get('path')}/{d.get('file')} {d.get('problem')}"
-            for d in dists
-            if isinstance(d, dict) and d.get("damaged") and canonical(str(d.get("name", ""))) in _MMCV_DISTS
-        ),
+        ext_state=mmcv.ext.state,
+        ext_files=mmcv.ext.files,
+        header=dict(mmcv.ext.stub or {}),
+        stub_dist_version=stub_dist.version if stub_dist else None,
+        externally_managed=bool(facts.python.externally_managed),
+        damaged=tuple(d.describe() for d in facts.damaged if canonical(d.name) in _MMCV_DISTS),
     )
-
-
-def state_from_facts(facts: Facts) -> StubState:
-    """The same StubState, from Facts a caller already gathered (a planner judging the lite-stub strategy)."""
-    python = facts.python or {}
-    dists = [
-        {"name": d.name, "key": d.key, "version": d.version, "top_level": list(d.top_level)}
-        for d in facts.distributions.values()
-    ] + [
-        {"damaged": True, "name": d.name, "path": d.path, "file": d.file, "problem": d.problem}
-        for d in facts.damaged
-    ]
-    raw = {"mmcv": facts.mmcv, "distributions": dists, "python": python}
-    return _state_from(str(python.get("executable") or ""), raw)
 
 
 def why_not_install(state: StubState) -> str | None:
@@ -155,7 +130,12 @@ _SECTIONS = ("python", "distributions", "mmcv")
 
 def status(target: Target) -> StubState:
     """What the target has in place of mmcv's compiled ops (runs the facts probe; changes nothing)."""
-    return _state_from(str(target.python), run_facts_probe(target, sections=_SECTIONS))
+    raw = run_facts_probe(target, sections=_SECTIONS)
+    facts = facts_from_raw(raw, [], None)
+    if facts.mmcv.ext.state is None:  # the probe could not look into mmcv: nothing here can be judged
+        said = [e for e in facts.probe_errors if e.startswith("mmcv:")] or ["the facts probe said nothing about it"]
+        raise StubError(f"could not inspect mmcv in {target.python}: {'; '.join(said)}")
+    return state_from_facts(facts, str(target.python))
 
 
 def _untracked(state: StubState) -> bool:

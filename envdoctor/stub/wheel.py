@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from envdoctor import __version__
+from envdoctor.facts import STUB_DIST
 from envdoctor.stub.generate import GeneratedStub
 from envdoctor.wheelfile import wheel_text, write_wheel
 
-DIST_NAME = "mmcv-ext-stub"
+DIST_NAME = STUB_DIST
 _DIST_DIR = "mmcv_ext_stub"
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.facts import Distribution, Facts
+from envdoctor.facts import Distribution, Facts, Gpu, GpuDevice, Nvcc, Platform, Python, Torch
 from envdoctor.plan import rank
 from envdoctor.strategies import CHOSEN, REJECTED, Context, Options, by_name
 
@@ -32,12 +32,12 @@ def facts(
         dists[d.key] = d
     major, minor = py.split(".")[:2]
     return Facts(
-        python={"version": py, "cp_tag": f"cp{major}{minor}", "externally_managed": externally_managed},
-        platform={"system": system, "machine": machine},
+        python=Python(version=py, cp_tag=f"cp{major}{minor}", externally_managed=externally_managed),
+        platform=Platform(system=system, machine=machine),
         distributions=dists,
-        gpu={"gpus": [{"name": n, "compute_capability": c} for n, c in gpus]},
-        nvcc={"version": nvcc},
-        torch={"version": torch, "cuda": cuda} if torch else None,
+        gpu=Gpu(gpus=tuple(GpuDevice(n, c, "nvidia-smi") for n, c in gpus)),
+        nvcc=Nvcc(version=nvcc),
+        torch=Torch(version=torch, cuda=cuda) if torch else None,
     )
 
 
