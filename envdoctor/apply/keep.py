@@ -295,10 +295,9 @@ def _remove_half_installed(kept: Kept, dirs: list[Path]) -> list[str]:
     half a package. Entries that were there when kept are never touched."""
     owned: set[str] = set()
     for dist in scan(dirs).values():
-        site = dist.dist_info.parent
         owned.add(dist.dist_info.name)
         for path, _h in dist.rows:
-            rel = os.path.relpath(path, site)
+            rel = os.path.relpath(path, dist.dist_info.parent)
             if not rel.startswith(".."):
                 owned.add(rel.split(os.sep)[0])
     removed = []
@@ -307,11 +306,11 @@ def _remove_half_installed(kept: Kept, dirs: list[Path]) -> list[str]:
         if not folder.is_dir():
             continue
         for name in sorted(set(os.listdir(folder)) - set(names) - owned):
-            path = folder / name
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
+            entry = folder / name
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
             else:
-                path.unlink()
+                entry.unlink()
             removed.append(name)
     return removed
 
