@@ -74,15 +74,15 @@ def index(folder: Path) -> IndexResult:
         except InvalidWheelFilename:
             continue
         projects[name].append(whl)
-    for name, wheels in projects.items():
-        page = root / name
+    for project, wheels in projects.items():
+        page = root / project
         page.mkdir(parents=True, exist_ok=True)
         links = []
         for whl in wheels:
             # Relative links: the index works wherever the folder is served from.
             rel = Path("..", "..", whl.relative_to(folder)).as_posix()
             links.append((f"{urllib.parse.quote(rel)}#sha256={_sha256(whl)}", whl.name))
-        (page / "index.html").write_text(_page(f"Links for {name}", links), encoding="utf-8")
+        (page / "index.html").write_text(_page(f"Links for {project}", links), encoding="utf-8")
     root.mkdir(parents=True, exist_ok=True)
     names = sorted(projects)
     (root / "index.html").write_text(_page("Simple index", [(f"{n}/", n) for n in names]), encoding="utf-8")
