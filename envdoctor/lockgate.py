@@ -192,8 +192,8 @@ def gate(
     names whose source build the lockfile's inputs name."""
     supported = supported_tags(python, platform_key)
     allowed = {str(canonicalize_name(b)) for b in builds}
-    built: list[Artifact] = []
-    missing: list[Artifact] = []
+    built: list[str] = []
+    missing: list[str] = []
     for a in items:
         if not applies(a, python, platform_key):
             continue
