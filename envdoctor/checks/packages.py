@@ -11,7 +11,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from envdoctor.catalog import fill
 from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
 from envdoctor.datafiles import load, mmcv_ext_symbols
-from envdoctor.windows import window_for
+from envdoctor.versionwindows import window_for
 
 
 @check("packages.readable", "Packages", "every installed distribution's metadata can be read")

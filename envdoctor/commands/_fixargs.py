@@ -59,7 +59,7 @@ def options(args: argparse.Namespace) -> Options:
         build=args.build,
         wheelhouse=Path(args.wheelhouse) if args.wheelhouse else None,
         allow_torch_change=args.allow_torch_change,
-        only=args.strategy,
+        strategy=args.strategy,
         lockfile=_lockfile(args.lockfile),
         resolve=args.resolve,
     )
