@@ -276,7 +276,7 @@ def consistent(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     if ctx.uv_check is None:
         yield result(Status.SKIP, found="uv pip check was not run")
         return
-    # chumpy is left out on purpose: MuseTalk never imports it and it does not build in isolation (#9).
+    # chumpy is left out on purpose: MuseTalk never imports it and it does not build in isolation (breaker #9).
     problems = [line for line in ctx.uv_check if "chumpy" not in line]
     if problems:
         yield result(
