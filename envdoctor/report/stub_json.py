@@ -54,17 +54,21 @@ def status(state: StubState) -> str:
 
 
 def installed(result: InstallResult) -> str:
-    return _dump({
-        "action": result.action,
-        "backup": result.backup,
-        "stub": stub_summary(result.stub),
-        "after": state_dict(result.after),
-    })
+    return _dump(
+        {
+            "action": result.action,
+            "backup": result.backup,
+            "stub": stub_summary(result.stub),
+            "after": state_dict(result.after),
+        }
+    )
 
 
 def removed(result: RemoveResult) -> str:
-    return _dump({
-        "removed": result.removed_version,
-        "restored_caches": list(result.restored_caches),
-        "after": state_dict(result.after),
-    })
+    return _dump(
+        {
+            "removed": result.removed_version,
+            "restored_caches": list(result.restored_caches),
+            "after": state_dict(result.after),
+        }
+    )

@@ -10,14 +10,21 @@ SCHEMA = 1
 
 
 def indexed(result: IndexResult) -> str:
-    return json.dumps({"schema": SCHEMA, "index": str(result.root),
-                       "projects": {name: n for name, n in result.projects}}, indent=2)
+    return json.dumps(
+        {"schema": SCHEMA, "index": str(result.root), "projects": {name: n for name, n in result.projects}}, indent=2
+    )
 
 
 def listed(rows: list[ListedWheel]) -> str:
     wheels = [
-        {"file": r.file, "name": r.name, "version": r.version, "torch": r.torch, "platform": r.platform,
-         "tags": list(r.tags)}
+        {
+            "file": r.file,
+            "name": r.name,
+            "version": r.version,
+            "torch": r.torch,
+            "platform": r.platform,
+            "tags": list(r.tags),
+        }
         for r in rows
     ]
     return json.dumps({"schema": SCHEMA, "wheels": wheels}, indent=2)

@@ -25,6 +25,7 @@ class RemoveResult:
     restored_caches: tuple[str, ...] = ()
     """Bytecode caches of other mmcv modules that uv deleted along with `mmcv/__pycache__`, put back as they were."""
 
+
 def remove(target: Target, *, uv: Uv | None = None) -> RemoveResult:
     """Uninstall `mmcv-ext-stub` with uv; raises StubRefused when there is no such distribution."""
     before = status(target)
