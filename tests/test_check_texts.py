@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from envdoctor.checks import REGISTRY, Context, Status
-from envdoctor.checks.gpu import torch_cuda
+from envdoctor.checks.packages import consistent, readable
 from envdoctor.checks.texts import FILE, said
 from envdoctor.datafiles import load
-from envdoctor.facts import Facts
+from envdoctor.facts import Damaged, Facts
 from envdoctor.manifest import builtin
 from envdoctor.target import current
 
@@ -87,7 +87,14 @@ def test_said_fills_the_values_and_refuses_an_unknown_case() -> None:
 
 
 def test_a_check_reports_the_sentences_of_the_data() -> None:
-    facts = Facts(gpu={"gpus": [{"name": "GPU", "compute_capability": "8.6"}]}, torch={"version": "2.4.0"})
-    (r,) = list(torch_cuda(Context(target=current(), facts=facts, manifest=builtin())))
-    entry = load(FILE)["gpu.torch"]["cpu-build"]
-    assert r.status is Status.FAIL and (r.why, r.fix) == (entry["why"], entry["fix"])
+    damaged = Damaged("torchvision", "RECORD", "is empty", "site/torchvision-0.20.0.dist-info")
+    ctx = Context(target=current(), facts=Facts(damaged=(damaged,)), manifest=builtin(), uv_check=["a 1 needs b>2"])
+    (unread,) = list(readable(ctx))
+    (unmet,) = list(consistent(ctx))
+    data = load(FILE)
+    assert unread.status is Status.FAIL and unread.why == data["packages.readable"]["damaged"]["why"]
+    assert unread.fix == (
+        "uv pip install --reinstall torchvision  (or remove the folder site/torchvision-0.20.0.dist-info)"
+    )
+    unmet_texts = data["packages.consistent"]["unmet"]
+    assert unmet.status is Status.WARN and (unmet.why, unmet.fix) == (unmet_texts["why"], unmet_texts["fix"])
