@@ -84,8 +84,8 @@ def main(args: argparse.Namespace) -> int:
         done[0] += 1
         print(lock_text.progress(done[0], len(targets), time.monotonic() - start, t, outcome), flush=True)
 
-    results = lock_mod.make_all(targets, directory, jobs=args.jobs, progress=progress)
-    print(lock_text.made_all(results, time.monotonic() - start))
+    outcomes = lock_mod.make_all(targets, directory, jobs=args.jobs, progress=progress)
+    print(lock_text.made_all(outcomes, time.monotonic() - start))
     return 0
 
 
