@@ -1,6 +1,6 @@
 """`envdoctor check` against its floor: a bare `python -c "import <the same modules>"` in the same env.
 
-Target (issue 2): check / floor <= 1.5. Both are measured here, in the same run, in the healthy
+Target: check / floor <= 1.5. Both are measured here, in the same run, in the healthy
 MuseTalk environment the tests build (torch + the OpenMMLab stack on mmcv-lite with the stub).
 """
 

@@ -1,6 +1,6 @@
 """The mmpose-free DWPose port against real mmpose, measured in the same run on the same machine.
 
-Issue 5 targets: import cost above a bare `import torch` at most a tenth of mmpose's; per-frame CPU
+Targets: import cost above a bare `import torch` at most a tenth of mmpose's; per-frame CPU
 inference at least as fast as mmpose's.
 
 - Import cost: the same torch 2.14.1, numpy 1.26.4 and opencv-python 4.11.0.86 in two venvs, one with

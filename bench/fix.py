@@ -9,7 +9,7 @@ it is timed). Printed as ratios against the bare uv sync measured here, never ag
 - uv sync:        `uv pip sync LOCKFILE` into a new empty venv (no torch: the lockfile holds none)
 - pip:            `pip install --no-deps --require-hashes -r LOCKFILE` into a seeded venv, pip cache warm
 
-Targets (issue 4): fix <= 1.3x a bare uv sync; fix >= 5x faster than pip.
+Targets: fix <= 1.3x a bare uv sync; fix >= 5x faster than pip.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The `_ext` stub against the usual workaround, measured in the same run on the same venv.
 
-Issue 3 targets: generation < 1 s; import attempts needed = 1.
+Targets: generation < 1 s; import attempts needed = 1.
 The baseline is the hand-written `mmcv/_ext.py` grown one traceback at a time: try `import mmcv.ops`,
 read "X miss in module _ext", add `def X(...): pass`, try again. It runs here, inside a real venv with
 mmcv-lite 2.1.0 and torch (CPU), in one interpreter that keeps torch imported and drops mmcv and mmengine

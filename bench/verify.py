@@ -1,6 +1,6 @@
 """How fast the verifier judges a clip on one core, against decoding the same clip alone.
 
-Issue 6 target: >= 25 analysed frames per second on one core (faster than real time at 25 fps).
+Target: >= 25 analysed frames per second on one core (faster than real time at 25 fps).
 The baseline, measured in the same run on the same core, is ffmpeg decoding the clip to raw grey
 frames and nothing else: the floor any verifier that reads every frame pays.
 """

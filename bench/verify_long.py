@@ -1,6 +1,6 @@
 """The verifier's time per minute of video for 1-, 5- and 30-minute clips: linear means flat.
 
-Issue 13: verify streams its frames, so its time grows linearly with the clip's length (it used to
+verify streams its frames, so its time grows linearly with the clip's length (it used to
 grow with the square, and a 30-minute clip ran out of memory). The clips are 256x256 at 25 fps,
 made from ffmpeg's own sources (one minute encoded, longer clips joined from it). The baseline,
 measured in the same run, is ffmpeg decoding the same clip to raw grey frames: the floor any

@@ -35,7 +35,7 @@ from envdoctor.strategies import matrix
 from envdoctor.strategies.common import HELD, lock_name
 from envdoctor.strategies.sets import active_constraints, excludes, extra_build_pairs, get_set
 from envdoctor.uv import Indexes, Uv, UvError, find_uv, write_config
-from envdoctor.windows import windows_ok
+from envdoctor.versionwindows import window_problems
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -131,7 +131,9 @@ class LockRefused(ValueError):
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class LockfileCheck:
+    """One lockfile (or left-out cell) of `envdoctor lock --check`: does it still match its inputs?"""
+
     path: Path
     ok: bool
     message: str
@@ -149,7 +151,7 @@ def _prebuilt_mmcv(t: LockTarget, openmmlab: tuple[str, ...]) -> tuple[str, str]
     rows = [
         r
         for r in matrix.for_series(t.os, t.torch_series)
-        if t.accelerator in r.accelerators and tag in r.python and not windows_ok(r.mmcv, openmmlab)
+        if t.accelerator in r.accelerators and tag in r.python and not window_problems(r.mmcv, openmmlab)
     ]
     if not rows:
         raise ValueError(
@@ -465,7 +467,7 @@ def verify_body(t: LockTarget, inputs: LockInputs, txt_text: str, pylock_text: s
     return problems
 
 
-def check_one(path: Path, inputs_of: Callable[[LockTarget], LockInputs] | None = None) -> CheckResult:
+def check_one(path: Path, inputs_of: Callable[[LockTarget], LockInputs] | None = None) -> LockfileCheck:
     """Header, inputs, both bodies and the wheel gate of one lockfile, offline."""
     inputs_of = inputs_of or inputs_for
     head = read_header(path)
@@ -473,21 +475,21 @@ def check_one(path: Path, inputs_of: Callable[[LockTarget], LockInputs] | None =
         t = LockTarget.parse(str(head["name"]))
         now = inputs_of(t)
     except (ValueError, KeyError) as exc:
-        return CheckResult(path, False, f"{path.name}: cannot rebuild its inputs: {exc}")
+        return LockfileCheck(path, False, f"{path.name}: cannot rebuild its inputs: {exc}")
     twin = paths(t, path.parent)[1]
     recorded = head.get("inputs")
     if not isinstance(recorded, dict) or _digest(recorded) != head.get("sha256"):
-        return CheckResult(path, False, f"{path.name}: its header was edited (inputs do not hash to it)")
+        return LockfileCheck(path, False, f"{path.name}: its header was edited (inputs do not hash to it)")
     if head.get("sha256") != now.digest():
         changed = sorted(k for k, v in now.to_dict().items() if _norm(recorded.get(k)) != _norm(v))
-        return CheckResult(
+        return LockfileCheck(
             path,
             False,
             f"{path.name} is stale: its inputs changed ({', '.join(changed) or 'hash'}); "
             f"run `envdoctor lock` to make it again",
         )
     if not twin.is_file() or read_header(twin).get("sha256") != now.digest():
-        return CheckResult(path, False, f"{twin.name} is missing or was made from other inputs")
+        return LockfileCheck(path, False, f"{twin.name} is missing or was made from other inputs")
     txt_text, pylock_text = path.read_text(), twin.read_text()
     problems = []
     body_sha = body_digest(split_body(txt_text), split_body(pylock_text))
@@ -504,15 +506,15 @@ def check_one(path: Path, inputs_of: Callable[[LockTarget], LockInputs] | None =
         elif sorted(verdict.builds) != sorted(head.get("builds", [])):  # type: ignore[arg-type]
             problems.append(f"its header names source builds {head.get('builds')} but the pins need {verdict.builds}")
     if problems:
-        return CheckResult(path, False, f"{path.name}: " + "; ".join(problems))
-    return CheckResult(path, True, f"{path.name} matches its inputs ({verdict.message()})")
+        return LockfileCheck(path, False, f"{path.name}: " + "; ".join(problems))
+    return LockfileCheck(path, True, f"{path.name} matches its inputs ({verdict.message()})")
 
 
 def check(
     directory: Path | None = None,
     *,
     inputs_of: Callable[[LockTarget], LockInputs] = inputs_for,
-) -> tuple[CheckResult, ...]:
+) -> tuple[LockfileCheck, ...]:
     """Does every lockfile in `directory` still match its inputs, byte for byte of its body, and pass
     the wheel gate? And is every refused cell in matrix.json refused for today's inputs? No network."""
     directory = directory or lockfiles_dir()
@@ -528,23 +530,23 @@ def check(
         for t in committed_targets():
             entry = cells.get(t.name)
             if entry is None:
-                results.append(CheckResult(path, False, f"{t.name} was never made; run `envdoctor lock`"))
+                results.append(LockfileCheck(path, False, f"{t.name} was never made; run `envdoctor lock`"))
             elif entry.get("status") == "locked" and not paths(t, directory)[0].is_file():
-                results.append(CheckResult(path, False, f"{t.name} is recorded as locked but its files are missing"))
+                results.append(LockfileCheck(path, False, f"{t.name} is recorded as locked but its files are missing"))
     for name, entry in sorted(cells.items()):
         if entry.get("status") == "locked":
             continue
         try:
             now = inputs_of(LockTarget.parse(name)).digest()
         except (ValueError, KeyError) as exc:
-            results.append(CheckResult(path, False, f"{name}: cannot rebuild its inputs: {exc}"))
+            results.append(LockfileCheck(path, False, f"{name}: cannot rebuild its inputs: {exc}"))
             continue
         if entry.get("inputs_sha256") != now:
             results.append(
-                CheckResult(path, False, f"{name} is stale: it was left out for other inputs; run `envdoctor lock`")
+                LockfileCheck(path, False, f"{name} is stale: it was left out for other inputs; run `envdoctor lock`")
             )
         else:
-            results.append(CheckResult(path, True, f"{name} left out: {entry.get('reason')}"))
+            results.append(LockfileCheck(path, True, f"{name} left out: {entry.get('reason')}"))
     return tuple(results)
 
 

@@ -75,16 +75,17 @@ def rank(ctx: Context) -> tuple[tuple[Verdict, ...], str | None]:
     """Judge every strategy; the best viable one (or the one forced with --strategy) is chosen."""
     judged = [(s, _lockfile_gate(s, ctx, s.judge(ctx))) for s in ALL]
     viable = [s for s, v in judged if v.viable]
-    if ctx.options.only:
-        by_name(ctx.options.only)  # KeyError for an unknown name, turned into a usage error by the caller
-        viable = [s for s in viable if s.name == ctx.options.only]
+    if ctx.options.strategy:
+        by_name(ctx.options.strategy)  # KeyError for an unknown name, turned into a usage error by the caller
+        viable = [s for s in viable if s.name == ctx.options.strategy]
     chosen = viable[0].name if viable else None
     out = []
     for s, v in judged:
         if s.name == chosen:
             out.append(replace(v, status=CHOSEN))
         elif v.status == POSSIBLE:
-            why = f"--strategy {ctx.options.only} was asked for" if ctx.options.only else f"{chosen} ranks higher"
+            asked = ctx.options.strategy
+            why = f"--strategy {asked} was asked for" if asked else f"{chosen} ranks higher"
             out.append(replace(v, reasons=(*v.reasons, f"not chosen: {why}")))
         else:
             out.append(v)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from envdoctor.wheellabel import parse_label
 from envdoctor.wheelmatch import Candidate, candidate
 
 SIMPLE = "simple"
@@ -34,6 +35,39 @@ class IndexResult:
 def wheels_in(folder: Path) -> list[Path]:
     """Every wheel under `folder`, at any depth, in a stable order."""
     return sorted(p for p in folder.rglob("*.whl") if p.is_file()) if folder.is_dir() else []
+
+
+@dataclass(frozen=True)
+class ListedWheel:
+    """One wheel of a wheelhouse, with the torch its version label names (`envdoctor wheelhouse list`)."""
+
+    file: str
+    """Relative to the wheelhouse folder."""
+    name: str
+    version: str
+    torch: str | None
+    platform: str | None
+    tags: tuple[str, ...]
+
+
+def listing(folder: Path) -> list[ListedWheel]:
+    """Every wheel under `folder` whose file name parses, in the order of wheels_in()."""
+    rows = []
+    for whl in wheels_in(folder):
+        try:
+            name, version, _b, tags = parse_wheel_filename(whl.name)
+        except InvalidWheelFilename:
+            continue
+        lab = parse_label(version.local)
+        rows.append(ListedWheel(
+            file=str(whl.relative_to(folder)),
+            name=str(name),
+            version=str(version),
+            torch=str(lab.torch) if lab else None,
+            platform=lab.platform if lab else None,
+            tags=tuple(sorted(str(t) for t in tags)),
+        ))
+    return rows
 
 
 def local_candidates(folders: tuple[Path, ...]) -> list[Candidate]:

@@ -17,8 +17,8 @@ from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
+from envdoctor.versionwindows import window_problems
 from envdoctor.wheellabel import TorchLabel, parse_label
-from envdoctor.windows import windows_ok
 
 RELEASE, SERIES = "release", "series"
 
@@ -139,7 +139,7 @@ def reason(cand: Candidate, want: Want, torch_match: str = RELEASE) -> str | Non
     tag_reason = _tag_reason(cand, want)
     if tag_reason:
         return tag_reason
-    problems = windows_ok(cand.version.public, want.openmmlab)
+    problems = window_problems(cand.version.public, want.openmmlab)
     if problems:
         return f"mmcv {cand.version.public} is outside a window: " + "; ".join(problems)
     return None

@@ -2,7 +2,7 @@
 
 `stub_env()` returns the venv directory: torch "vision" (2.14.1 + torchvision 0.29.1 from local disk),
 numpy<2, mmcv-lite 2.1.0, mmengine, mmdet, mmpose (tests/envkit.OPENMMLAB), and the stub installed with
-`envdoctor.stub.install` (so `uv pip list` shows mmcv-ext-stub). Built once (envkit caches the venv),
+`envdoctor.stub.install()` (so `uv pip list` shows mmcv-ext-stub). Built once (envkit caches the venv),
 the stub reinstalled only when the generated text changes; a call after that costs a file read and a
 hash. Treat the environment as read-only: tests that install or remove things build their own.
 """

@@ -10,8 +10,8 @@ from envdoctor.cachedir import cache_root
 from envdoctor.facts import Facts, Platform, Python
 from envdoctor.strategies import Context, Options
 from envdoctor.strategies.common import wheelhouse
-from envdoctor.stub.install import backup_dir
 from envdoctor.stub.kept import default_cache
+from envdoctor.stub.state import backup_dir
 
 HOME = {"HOME": "/h", "USERPROFILE": "C:/Users/u"}
 

@@ -1,4 +1,4 @@
-"""`envdoctor fix` end to end on real environments (the acceptance tests of issue 4)."""
+"""`envdoctor fix` end to end on real environments (its acceptance tests)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`fix` is judged on what it owns, decides up front what its plan can predict, and says where torch
-comes from when the PyTorch index cannot be reached (issue 10, items 4 and 2)."""
+comes from when the PyTorch index cannot be reached."""
 
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ def test_findings_it_does_not_manage_are_left_for_you_and_the_env_is_kept(tmp_pa
 
 @pytest.mark.slow
 def test_torch_without_torchvision_is_fixed_with_the_matching_torchvision(cli, tmp_path: Path) -> None:
-    """Issue 10's acceptance: after fix, torchvision matches torch and check exits 0 (nothing rolled back)."""
+    """After fix, torchvision matches torch and check exits 0 (nothing rolled back)."""
     venv = tmp_path / "torch-only"
     uv = find_uv()
     uv.venv(venv, python="3.11")

@@ -26,7 +26,7 @@ from envdoctor.manifest import builtin
 from envdoctor.probe import _Garbled, facts_from_raw, parse_event, result_from_event, run_facts_probe
 from envdoctor.resources import probe_script
 from envdoctor.stub.generate import parse_header
-from envdoctor.stub.install import state_from_facts, why_not_install
+from envdoctor.stub.state import state_from_facts, why_not_install
 from envdoctor.target import current, read_identity
 
 SEED = 1313

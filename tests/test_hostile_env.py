@@ -142,7 +142,7 @@ def test_relative_venv_and_app_paths_work(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_stub_install_refuses_over_a_damaged_mmcv(tmp_path_factory: pytest.TempPathFactory) -> None:
-    from envdoctor.stub.install import status, why_not_install
+    from envdoctor.stub.state import status, why_not_install
 
     root = tmp_path_factory.mktemp("damaged-mmcv") / "venv"
     find_uv().venv(root, python=sys.executable)

@@ -109,7 +109,7 @@ def test_python_3_12_lockfile_installs_with_its_source_build(tmp_path: Path) -> 
     assert {"xtcocotools", "mmpose", "mmcv-lite", "numpy"} <= names
 
 
-# --- hand edits: `lock --check` verifies the whole body offline (issue 12) --------------------------------
+# --- hand edits: `lock --check` verifies the whole body offline --------------------------------------
 
 CELL = "lite-stub-modern-py311-cpu-linux"
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from envdoctor import lock, lockgate, locktable, plan
+from envdoctor import lock, lockgate, plan
 from envdoctor.datafiles import load
+from envdoctor.report import lock_table as locktable
 from envdoctor.resources import lockfiles_dir
 from envdoctor.strategies.base import REJECTED, Context, Options
 from envdoctor.uv import UvError, find_uv

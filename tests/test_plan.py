@@ -50,7 +50,7 @@ def test_externally_managed_interpreter_is_refused_with_advice(cli) -> None:
 
 
 def test_forcing_a_strategy_keeps_the_others_explained() -> None:
-    p = plan_mod.make(target_mod.resolve(venv=str(cpu_torch_env())), plan_mod.Options(only="mmpose-free"))
+    p = plan_mod.make(target_mod.resolve(venv=str(cpu_torch_env())), plan_mod.Options(strategy="mmpose-free"))
     assert p.chosen == "mmpose-free"
     lite = next(v for v in p.verdicts if v.strategy == "lite-stub")
     assert any("--strategy mmpose-free was asked for" in r for r in lite.reasons)

@@ -1,4 +1,4 @@
-"""Python 3.13: the requirement sets, constraints and verdicts follow the facts (issue 9, items 1-2).
+"""Python 3.13: the requirement sets, constraints and verdicts follow the facts.
 
 The facts are written out as the probe reports them; the sets, constraints and strategies are the
 real ones from envdoctor/data/. The PyPI tests resolve the 3.13 set with uv for Linux, macOS and

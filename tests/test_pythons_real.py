@@ -1,4 +1,4 @@
-"""Real installs on every Python MuseTalk users have, Linux x86_64 (issue 9, item 5).
+"""Real installs on every Python MuseTalk users have, Linux x86_64.
 
 For Python 3.10-3.13 (each found with uv, PATH or pyenv, never a fixed path): `envdoctor fix --venv DIR
 --create --python-version X --yes`, then `envdoctor check` exits 0, then a DWPose forward pass with

@@ -21,7 +21,7 @@ from envkit import REPO, build_env, python_of  # noqa: E402
 from envdoctor.cli import main  # noqa: E402
 from envdoctor.smoke import deps  # noqa: E402
 
-# MuseTalk's pins for the two model libraries (musetalk.md).
+# MuseTalk's pins for the two model libraries (its requirements.txt).
 MODEL_LIBS = ["diffusers==0.30.2", "transformers==4.39.2", "huggingface-hub<1.0", "numpy<2",
               "opencv-python-headless", "pillow"]
 

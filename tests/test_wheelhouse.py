@@ -105,7 +105,7 @@ def test_plan_takes_the_wheel_from_an_index_given_with_wheel_index(served, tmp_p
     index(folder)
     url = f"{base}/simple/"
     target = target_mod.resolve(venv=str(cpu_torch_env()))
-    opts = Options(wheel_indexes=(url,), wheelhouse=tmp_path / "empty", only="prebuilt")
+    opts = Options(wheel_indexes=(url,), wheelhouse=tmp_path / "empty", strategy="prebuilt")
     p = plan_mod.make(target, opts)
     pre = next(v for v in p.verdicts if v.strategy == "prebuilt")
     text = " ".join(pre.reasons)
@@ -178,7 +178,7 @@ def test_an_enabled_third_party_source_is_named_as_such_with_its_near_misses(
     local = dataclasses.replace(real, url=f"{base}/simple")
     monkeypatch.setattr(matrix, "sources", lambda: (local,))
     target = target_mod.resolve(venv=str(cpu_torch_env()))
-    opts = Options(wheel_sources=("miropsota",), wheelhouse=tmp_path / "empty", only="prebuilt")
+    opts = Options(wheel_sources=("miropsota",), wheelhouse=tmp_path / "empty", strategy="prebuilt")
     pre = next(v for v in plan_mod.make(target, opts).verdicts if v.strategy == "prebuilt")
     text = " ".join(pre.reasons)
     assert "mmcv-2.1.0+pt2.13.0cpu-py3-none-any.whl) fits this target, from torch_packages_builder" in text

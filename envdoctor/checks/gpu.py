@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 
 from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
+from envdoctor.checks.texts import said
 
 
 def _sm(capability: str) -> int | None:
@@ -47,9 +48,7 @@ def torch_cuda(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             Status.FAIL,
             found=f"torch {t.version} is a CPU build; {len(gpus)} GPU(s) present",
             expected="a CUDA build of torch",
-            why="the GPU is not used: this torch has no CUDA (breaker #20)",
-            fix="install torch from the CUDA index that matches the driver, e.g. "
-            "`uv pip install torch --torch-backend auto` (uv picks the index from the driver)",
+            **said("gpu.torch", "cpu-build"),
             breaker=20,
         )
     elif not t.cuda_available:
@@ -57,9 +56,7 @@ def torch_cuda(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             Status.FAIL,
             found=f"torch {t.version} (CUDA {t.cuda}) cannot see the GPU",
             expected="torch.cuda.is_available() is True",
-            why="the driver is older than this torch's CUDA needs, or the GPU is hidden (CUDA_VISIBLE_DEVICES)",
-            fix=f"update the NVIDIA driver to one that supports CUDA {t.cuda}, or use a torch built for an "
-            "older CUDA",
+            **said("gpu.torch", "gpu-hidden", cuda=t.cuda),
         )
     else:
         yield result(Status.OK, found=f"torch {t.version} (CUDA {t.cuda}, cuDNN {t.cudnn})"
@@ -80,7 +77,8 @@ def arch(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
         cap = _sm(gpu.compute_capability)
         if cap is None:
             yield result(Status.WARN, found=f"{gpu.name}: compute capability "
-                         f"{gpu.compute_capability[:20]!r} is not a version like 8.6", fix="check ENVDOCTOR_GPUS")
+                         f"{gpu.compute_capability[:20]!r} is not a version like 8.6",
+                         **said("gpu.arch", "not-a-capability"))
             continue
         # Same major and not newer: SASS runs; PTX of an older arch can be JIT-compiled for newer GPUs.
         ok = any(s // 10 == cap // 10 and s <= cap for s in sms) or any(p <= cap for p in ptx)
@@ -92,8 +90,6 @@ def arch(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
                 Status.FAIL,
                 found=found,
                 expected=f"sm_{cap} (or older PTX) in torch.cuda.get_arch_list()",
-                why="torch has no kernels for this GPU: 'no kernel image is available for execution on the device' "
-                "(breaker #20)",
-                fix="install a torch built with a newer CUDA (e.g. cu128 or later for RTX 50-series sm_120)",
+                **said("gpu.arch", "no-kernels"),
                 breaker=20,
             )

@@ -10,8 +10,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from envdoctor.catalog import fill
 from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
+from envdoctor.checks.texts import said
 from envdoctor.datafiles import load, mmcv_ext_symbols
-from envdoctor.windows import window_for
+from envdoctor.versionwindows import window_for
 
 
 @check("packages.readable", "Packages", "every installed distribution's metadata can be read")
@@ -25,9 +26,7 @@ def readable(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             title=f"{d.name} is damaged",
             found=d.describe(),
             expected=f"a readable {d.file}",
-            why="a distribution whose metadata cannot be read counts as neither installed nor absent: a resolver "
-            "may install over it or fail on it, so envdoctor will not plan changes until it is repaired",
-            fix=f"uv pip install --reinstall {d.name}  (or remove the folder {d.path or d.name})",
+            **said("packages.readable", "damaged", name=d.name, folder=d.path or d.name),
         )
 
 
@@ -38,17 +37,14 @@ def torch_installed(ctx: Context, result: ResultFactory) -> Iterator[CheckResult
     if d is None and broken is not None:
         yield result(
             Status.FAIL, found=f"torch is installed but damaged ({broken.describe()})",
-            expected="a readable torch installation", why="its metadata cannot be read",
-            fix="uv pip install --reinstall torch  (from the index that matches the accelerator)",
+            expected="a readable torch installation", **said("packages.torch", "damaged"),
         )
     elif d is None:
         yield result(
             Status.FAIL,
             found="no torch",
             expected="torch (MuseTalk uses 2.0.1+cu118; any torch >=2.0 works with the right mmcv path)",
-            why="MuseTalk does not list torch in requirements.txt: it must be installed first, from the index that "
-            "matches the accelerator",
-            fix="uv pip install torch torchvision --torch-backend auto",
+            **said("packages.torch", "missing"),
         )
     else:
         yield result(Status.OK, found=f"torch {d.version}")
@@ -71,9 +67,7 @@ def torch_pair(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             Status.FAIL,
             found=f"torchvision {tv.version} with torch {t.version}",
             expected=f"torchvision built for torch {t.version} ({', '.join(str(r) for r in wanted) or 'same build'})",
-            why="each torchvision release is built for one torch release; a mismatch fails with "
-            "'operator torchvision::nms does not exist' (breaker #10: an unpinned `pip install mmpose` moves them)",
-            fix="reinstall torchvision from the same index as torch; `envdoctor fix` holds both",
+            **said("packages.torchvision", "mismatch"),
             breaker=10,
         )
     else:
@@ -103,8 +97,7 @@ def mmcv_provider(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
                 Status.FAIL,
                 found="no mmcv package",
                 expected="mmcv (with compiled ops) or mmcv-lite plus the _ext stub",
-                why="mmpose needs mmcv at run time; it is only in mmpose's `mim` extra, so pip does not install it",
-                fix="envdoctor fix",
+                **said("packages.mmcv-provider", "none"),
             )
         else:
             yield result(Status.OK, found="no mmcv package (not needed without mmpose)")
@@ -113,8 +106,7 @@ def mmcv_provider(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             Status.FAIL,
             found=" and ".join(names),
             expected="exactly one provider of the mmcv package",
-            why="each overwrites the other's files in site-packages/mmcv (breaker #16)",
-            fix="envdoctor fix  (keeps exactly one)",
+            **said("packages.mmcv-provider", "several"),
             breaker=16,
         )
     else:
@@ -135,9 +127,9 @@ def mmcv_ext(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     elif state == "compiled":
         notes = []
         if ext.matches_interpreter is False:
-            notes.append(f"built for another Python ({', '.join(ext.files)})")
+            notes.append(said("packages.mmcv-ext", "other-python", files=", ".join(ext.files))["why"])
         if ext.leftover_stub:
-            notes.append("a leftover _ext.py stub sits beside it (shadowed, but remove it: `envdoctor stub remove`)")
+            notes.append(said("packages.mmcv-ext", "leftover-stub")["why"])
         yield result(
             Status.WARN if notes else Status.OK,
             found=f"compiled ({', '.join(ext.files)}) from {provider}",
@@ -155,14 +147,13 @@ def mmcv_ext(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
                 Status.WARN,
                 found=found + f"; installed mmcv is {installed}",
                 expected=f"a stub generated from mmcv {installed}",
-                why="the stub was generated from another mmcv release",
-                fix="envdoctor stub install",
+                **said("packages.mmcv-ext", "stale-stub"),
             )
         else:
             yield result(
                 Status.OK,
                 found=found,
-                why="MuseTalk's DWPose path calls none of the raising ops; each says so by name if it is ever called",
+                **said("packages.mmcv-ext", "stub"),
             )
     elif state == "handwritten":
         path = Path(mmcv.package_dir or ".") / "_ext.py"
@@ -173,29 +164,21 @@ def mmcv_ext(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
                 found=f"a hand-written {path} lacking {len(missing)} of {len(mmcv_ext_symbols())} names "
                 f"({', '.join(missing[:3])}...)",
                 expected=f"all {len(mmcv_ext_symbols())} names mmcv.ops asks for",
-                why=f"`import mmcv.ops` fails with 'AssertionError: {missing[0]} miss in module _ext' (breaker #2)",
-                fix="envdoctor stub install --replace-handwritten  (moves it aside and installs a generated stub "
-                "whose ops raise by name)",
+                **said("packages.mmcv-ext", "handwritten-incomplete", first_missing=missing[0]),
                 breaker=2,
             )
         else:
             yield result(
                 Status.WARN,
                 found=f"a hand-written {path} with every name",
-                why="hand-written stub ops usually return None, and mmcv ops write into tensors the caller "
-                "allocated: results are silently wrong",
-                fix="envdoctor stub install --replace-handwritten",
+                **said("packages.mmcv-ext", "handwritten"),
             )
     else:  # missing
         yield result(
             Status.FAIL if needed else Status.WARN,
             found=f"no mmcv._ext: the mmcv package comes from {provider}",
             expected="compiled mmcv._ext, or the generated stub",
-            why=(
-                f"{provider} ships no compiled ops, so `import mmcv.ops` (and with it mmdet.models and the DWPose "
-                "config) fails with \"No module named 'mmcv._ext'\" (breaker #1)"
-            ),
-            fix="envdoctor fix  (a prebuilt mmcv wheel for this torch, or the _ext stub: `envdoctor stub install`)",
+            **said("packages.mmcv-ext", "missing", provider=provider),
             breaker=1,
         )
 
@@ -229,8 +212,7 @@ def mmcv_window(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
                 title="mmcv's version",
                 found=f"mmcv/version.py says {version[:60]!r}, which is not a PEP 440 version",
                 expected="a PEP 440 version such as 2.1.0",
-                why="mmdet and mmpose compare mmcv's version at import time, so they cannot accept this mmcv",
-                fix="envdoctor fix  (installs an mmcv release)",
+                **said("packages.mmcv-window", "not-a-version"),
             )
             return
     checked = False
@@ -252,8 +234,7 @@ def mmcv_window(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
                 title=f"mmcv inside the {name} window",
                 found=found,
                 expected=f"mmcv {window.mmcv}",
-                why=f"`import {name}` asserts 'MMCV=={mmcv_v} is used but incompatible' (breaker #4)",
-                fix="envdoctor fix  (picks an mmcv inside every window)",
+                **said("packages.mmcv-window", "outside", name=name, mmcv=mmcv_v),
                 breaker=4,
             )
     if not checked:
@@ -297,15 +278,14 @@ def consistent(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     if ctx.uv_check is None:
         yield result(Status.SKIP, found="uv pip check was not run")
         return
-    # chumpy is left out on purpose: MuseTalk never imports it and it does not build in isolation (#9).
+    # chumpy is left out on purpose: MuseTalk never imports it and it does not build in isolation (breaker #9).
     problems = [line for line in ctx.uv_check if "chumpy" not in line]
     if problems:
         yield result(
             Status.WARN,
             found=f"{len(problems)} unmet: " + "; ".join(problems[:4]) + ("; ..." if len(problems) > 4 else ""),
             expected="every installed distribution's requirements met",
-            why="a resolver did not install this set together, so imports may fail in ways the checks above miss",
-            fix="envdoctor fix",
+            **said("packages.consistent", "unmet"),
             details={"uv_pip_check": problems},
         )
     else:

@@ -5,12 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
+from envdoctor.checks.texts import said
 from envdoctor.facts import Ffmpeg
-
-PROVIDE = (
-    "envdoctor fix (links ffmpeg from PyPI's imageio-ffmpeg wheel into the environment's bin, no root); "
-    "or apt-get install ffmpeg, brew install ffmpeg, conda install -c conda-forge ffmpeg"
-)
 
 
 def _where(f: Ffmpeg) -> str:
@@ -31,9 +27,7 @@ def ffmpeg(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             Status.FAIL,
             found="no ffmpeg in the environment's bin or on PATH",
             expected="ffmpeg with the libx264 encoder",
-            why="MuseTalk calls ffmpeg to read audio and write the mp4; without it a task fails and the script "
-            "still exits 0, leaving no video (breaker #18)",
-            fix=PROVIDE,
+            **said("tools.ffmpeg", "missing"),
             breaker=18,
         )
     elif not f.usable:
@@ -41,8 +35,7 @@ def ffmpeg(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             Status.FAIL,
             found=f"ffmpeg {f.version} {_where(f)} without libx264",
             expected="ffmpeg with the libx264 encoder",
-            why="MuseTalk encodes with -vcodec libx264; without it the video step fails silently (breaker #18)",
-            fix=PROVIDE,
+            **said("tools.ffmpeg", "no-libx264"),
             breaker=18,
         )
     else:
@@ -63,8 +56,7 @@ def nvcc(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             Status.WARN,
             found=found + f"; torch is built with CUDA {torch_cuda}",
             expected=f"nvcc {torch_cuda.split('.')[0]}.x to build mmcv for this torch",
-            why="a source build of mmcv with a different CUDA major than torch's fails or loads with undefined symbols",
-            fix="use a prebuilt mmcv wheel (envdoctor plan), or an nvcc that matches torch's CUDA",
+            **said("tools.nvcc", "cuda-mismatch"),
         )
     else:
         yield result(Status.OK, found=found)

@@ -1,19 +1,15 @@
-"""Arguments and output shared by `envdoctor plan` and `envdoctor fix`."""
+"""Arguments shared by `envdoctor plan` and `envdoctor fix` (their output: report/plan_text.py, plan_json.py)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 from pathlib import Path
 
 from envdoctor.errors import UsageError
-from envdoctor.plan import Plan
-from envdoctor.strategies import ALL, CHOSEN, REJECTED, Options
+from envdoctor.strategies import ALL, Options
 from envdoctor.strategies.matrix import sources
-
-MARKS = {CHOSEN: "[✓]", REJECTED: "[✗]"}
 
 
 def add_plan_args(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +55,7 @@ def options(args: argparse.Namespace) -> Options:
         build=args.build,
         wheelhouse=Path(args.wheelhouse) if args.wheelhouse else None,
         allow_torch_change=args.allow_torch_change,
-        only=args.strategy,
+        strategy=args.strategy,
         lockfile=_lockfile(args.lockfile),
         resolve=args.resolve,
     )
@@ -95,41 +91,3 @@ def _lockfile(value: str | None) -> Path | None:
     if not Path(value).is_file():
         raise UsageError(f"--lockfile {value} does not exist.")
     return Path(value).resolve()
-
-
-def render(plan: Plan) -> str:
-    ctx = plan.context
-    lines = [
-        f"Target: {plan.target.reason}",
-        f"  Python {ctx.python_version} ({ctx.python_tag}), {ctx.os} {ctx.machine}, "
-        f"torch {ctx.torch or 'not installed'} ({ctx.accelerator or 'no accelerator'}), "
-        f"GPUs: {', '.join(f'{n} sm_{c}' for n, c in ctx.gpus) or 'none'}",
-        "",
-        "Strategies:",
-    ]
-    for v in plan.verdicts:
-        lines.append(f"  {MARKS.get(v.status, '[ ]')} {v.strategy} ({v.status}): {v.summary}")
-        lines += [f"        - {r}" for r in v.reasons]
-    if plan.refusal:
-        lines += ["", f"Refused: {plan.refusal}"]
-        return "\n".join(lines)
-    if not plan.chosen:
-        lines += ["", "No strategy works for this target: see the reasons above."]
-        return "\n".join(lines)
-    lines += ["", f"Plan ({plan.chosen}):"]
-    for i, step in enumerate(plan.steps, 1):
-        lines.append(f"  {i}. {step.summary}")
-        if step.lockfile:
-            lines.append(f"       lockfile: {step.lockfile}")
-        if step.packages and step.kind in ("install", "uninstall"):
-            lines.append(f"       packages: {' '.join(step.packages)}")
-        if step.constraints:
-            lines.append(f"       constraints: {' '.join(step.constraints)}")
-        if step.find_links:
-            lines.append(f"       find-links: {' '.join(step.find_links)}")
-    lines += ["", "Notes:"] + [f"  - {n}" for n in plan.notes]
-    return "\n".join(lines)
-
-
-def dump(obj: dict[str, object]) -> str:
-    return json.dumps(obj, indent=2, default=str)

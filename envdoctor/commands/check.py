@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list_checks:
         specs = check_mod.selected(args.only)
         if args.json:
-            print(json.dumps([{"id": s.id, "category": s.category, "title": s.title} for s in specs], indent=2))
+            print(json.dumps(check_json.check_list(specs), indent=2))
         else:
             check_text.render_list(specs, out)
         return 0

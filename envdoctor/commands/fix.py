@@ -13,9 +13,10 @@ from envdoctor import target as target_mod
 from envdoctor.apply.envlock import Busy
 from envdoctor.apply.journal import unfinished
 from envdoctor.commands._common import add_target_args, resolve_target
-from envdoctor.commands._fixargs import add_plan_args, dump, options, render
+from envdoctor.commands._fixargs import add_plan_args, options
 from envdoctor.errors import UsageError
 from envdoctor.pythons import find_python
+from envdoctor.report import plan_json, plan_text
 from envdoctor.uv import UvError, find_uv
 
 SERIES = re.compile(r"3\.\d+")
@@ -98,16 +99,7 @@ def _ask(plan: plan_mod.Plan) -> bool:
 
 
 def _print_result(args: argparse.Namespace, result: apply_mod.ApplyResult, plan: plan_mod.Plan | None) -> None:
-    if args.json:
-        print(dump({"plan": plan.to_dict() if plan else None, "result": result.to_dict()}))
-        return
-    print()
-    for notice in result.notices:
-        print(f"notice: {notice}")
-    print(("OK: " if result.ok else "FAILED: ") + result.message)
-    if result.verification and result.verification.failures and not result.left_for_you:
-        for f in result.verification.failures:
-            print(f"  - {f}")
+    print(plan_json.fix_document(plan, result) if args.json else plan_text.render_result(result))
 
 
 def main(args: argparse.Namespace) -> int:
@@ -138,10 +130,10 @@ def _main(args: argparse.Namespace) -> int:
     if args.dry_run or not plan.ok:
         if pending is not None:
             print(f"note: {pending.sentence()}.", file=sys.stderr)
-        print(dump(plan.to_dict()) if args.json else render(plan))
+        print(plan_json.plan_document(plan) if args.json else plan_text.render(plan))
         return 0 if plan.ok else 1
     if not args.json:
-        print(render(plan), flush=True)
+        print(plan_text.render(plan), flush=True)
         print()
     if not args.yes and not _ask(plan):
         print("Nothing changed.")

@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 
 from envdoctor import lock as lock_mod
-from envdoctor import lockgate, locktable
+from envdoctor import lockgate
 from envdoctor.errors import UsageError
 from envdoctor.outdir import check_writable
+from envdoctor.report import lock_table, lock_text
 from envdoctor.resources import lockfiles_dir
 from envdoctor.strategies import ALL
 from envdoctor.strategies.sets import requirement_sets
@@ -55,11 +56,8 @@ def main(args: argparse.Namespace) -> int:
         results = lock_mod.check(directory)
         if not results:
             raise UsageError(f"No envdoctor lockfiles in {directory}.")
-        for r in results:
-            print(("ok    " if r.ok else "FAIL  ") + r.message)
-        bad = [r for r in results if not r.ok]
-        print(f"{len(results) - len(bad)}/{len(results)} lockfiles and left-out cells match their inputs.")
-        return 1 if bad else 0
+        print(lock_text.checks(results))
+        return 0 if all(r.ok for r in results) else 1
     check_writable(directory, "--output-dir")  # before any resolution: a wrong folder costs one sentence
     if args.strategy:
         t = lock_mod.LockTarget(
@@ -70,13 +68,13 @@ def main(args: argparse.Namespace) -> int:
         try:
             result = lock_mod.make(t, directory)
         except (UvError, ValueError) as exc:
-            print(f"REFUSED {exc}" if isinstance(exc, lock_mod.LockRefused) else f"FAILED {t.name}: {exc}")
+            print(lock_text.failed(t, exc))
             if recorded and isinstance(exc, (UvError, lock_mod.LockRefused)):
                 lock_mod.record(directory, [(t, lock_mod.reason(exc))])
             return 1
         if recorded:
             lock_mod.record(directory, [(t, result)])
-        print(f"wrote {result.requirements_txt} and {result.pylock.name} ({result.packages} packages)")
+        print(lock_text.wrote(result))
         return 0
     targets = lock_mod.committed_targets()
     start = time.monotonic()
@@ -84,24 +82,20 @@ def main(args: argparse.Namespace) -> int:
 
     def progress(t: lock_mod.LockTarget, outcome: lock_mod.LockResult | str) -> None:
         done[0] += 1
-        what = f"{outcome.packages} packages" if isinstance(outcome, lock_mod.LockResult) else f"left out: {outcome}"
-        print(f"[{done[0]}/{len(targets)} {time.monotonic() - start:4.0f}s] {t.name}: {what}", flush=True)
+        print(lock_text.progress(done[0], len(targets), time.monotonic() - start, t, outcome), flush=True)
 
-    results = lock_mod.make_all(targets, directory, jobs=args.jobs, progress=progress)
-    made = sum(isinstance(o, lock_mod.LockResult) for _, o in results)
-    print(f"{made}/{len(results)} cells locked, {len(results) - made} left out (lockfiles/matrix.json says why), "
-          f"in {time.monotonic() - start:.0f} s.")
+    outcomes = lock_mod.make_all(targets, directory, jobs=args.jobs, progress=progress)
+    print(lock_text.made_all(outcomes, time.monotonic() - start))
     return 0
 
 
 def _table(where: str, directory: Path) -> int:
-    text = locktable.render(directory)
+    text = lock_table.render(directory)
     if where == "-":
         sys.stdout.write(text)
         return 0
     path = Path(where)
     if not path.is_file():
         raise UsageError(f"{path} is not a file.")
-    changed = locktable.write_into(path, text)
-    print(f"{path}: the lockfile table was {'updated' if changed else 'already current'}.")
+    print(lock_text.table_written(path, lock_table.write_into(path, text)))
     return 0

@@ -8,7 +8,8 @@ import sys
 from envdoctor import plan as plan_mod
 from envdoctor.apply.journal import unfinished
 from envdoctor.commands._common import add_target_args, resolve_target
-from envdoctor.commands._fixargs import add_plan_args, dump, options, render
+from envdoctor.commands._fixargs import add_plan_args, options
+from envdoctor.report import plan_json, plan_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,5 +30,5 @@ def main(args: argparse.Namespace) -> int:
     if pending is not None:
         print(f"note: {pending.sentence()}.", file=sys.stderr)
     plan = plan_mod.make(target, options(args), progress=lambda m: print(m, file=sys.stderr) if not args.json else None)
-    print(dump(plan.to_dict()) if args.json else render(plan))
+    print(plan_json.plan_document(plan) if args.json else plan_text.render(plan))
     return 0 if plan.ok else 1

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from envdoctor import stub as stub_lib
 from envdoctor.apply.envlock import Busy, locked
@@ -17,6 +15,7 @@ from envdoctor.apply.journal import unfinished
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.errors import UsageError
 from envdoctor.outdir import check_writable, check_writable_file
+from envdoctor.report import stub_json, stub_text
 from envdoctor.stub import kept as kept_lib
 from envdoctor.target import Target
 
@@ -70,25 +69,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.set_defaults(func=func)
 
 
-def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> None:
-    if args.json:
-        print(json.dumps(data, indent=2))
-    else:
-        print("\n".join(lines))
-
-
-def _stub_summary(stub: stub_lib.GeneratedStub) -> dict[str, Any]:
-    return {
-        "mmcv": stub.mmcv_version,
-        "sources_sha256": stub.sources_sha256,
-        "origin": stub.origin,
-        "ops": len(stub.ops),
-        "real": list(stub.real),
-        "raising": len(stub.raising),
-        "sha256": stub.sha256,
-    }
-
-
 def _generate(args: argparse.Namespace) -> int:
     cache = Path(args.cache) if args.cache else None
     if cache is not None:
@@ -101,13 +81,7 @@ def _generate(args: argparse.Namespace) -> int:
         if args.output:
             raise UsageError("--kept writes the files under stubs/; leave out --output.")
         drifts = kept_lib.check(cache, write=not args.check)
-        data = {"kept": [{"mmcv": d.kept.version, "path": str(d.kept.path), "state": d.state} for d in drifts]}
-        verb = "differs from" if args.check else "rewritten from"
-        lines = [
-            f"{d.kept.path}: {'up to date' if d.state == 'same' else verb + ' a fresh generation'} ({d.state})"
-            for d in drifts
-        ]
-        _emit(args, data, lines)
+        print(stub_json.kept(drifts) if args.json else stub_text.kept(drifts, check=args.check))
         return EXIT_FINDINGS if args.check and any(d.state != "same" for d in drifts) else EXIT_OK
     if args.mmcv_version:
         source: Path = kept_lib.fetch_sdist(args.mmcv_version, cache)
@@ -125,60 +99,18 @@ def _generate(args: argparse.Namespace) -> int:
         Path(args.output).write_text(stub.text, encoding="utf-8")
     elif not args.json:
         sys.stdout.write(stub.text)
-    summary = {**_stub_summary(stub), "seconds": round(seconds, 3), "output": args.output}
-    message = (
-        f"mmcv {stub.mmcv_version}: {len(stub.ops)} ops, {len(stub.real)} real, {len(stub.raising)} raise "
-        f"MmcvExtStubError; read from {source} in {seconds:.2f} s"
-        + (f", written to {args.output}" if args.output and args.output != "-" else "")
-    )
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(stub_json.generated(stub, seconds, args.output))
     else:
-        print(message, file=sys.stderr)
+        print(stub_text.generated(stub, source, seconds, args.output), file=sys.stderr)
     return EXIT_OK
-
-
-def _state_dict(state: stub_lib.StubState) -> dict[str, Any]:
-    return {
-        "python": state.python,
-        "mmcv": state.mmcv_version,
-        "provider": state.provider,
-        "ext": state.ext_state,
-        "ext_path": str(state.ext_path) if state.ext_path else None,
-        "stub_distribution": state.stub_dist_version,
-        "header": state.header,
-        "real": state.real,
-        "raising": state.raising,
-        "stale": state.stale,
-    }
-
-
-def _describe(state: stub_lib.StubState) -> str:
-    if state.ext_state == "stub":
-        owner = f"{stub_lib.DIST_NAME} {state.stub_dist_version}" if state.stub_dist_version else "no package"
-        stale = (
-            f"; STALE: generated from mmcv {state.header.get('mmcv')}, run `envdoctor stub install`"
-            if state.stale
-            else ""
-        )
-        return (
-            f"mmcv {state.mmcv_version} ({state.provider}): envdoctor's _ext stub, {state.real} ops real, "
-            f"{state.raising} raise when called (installed by {owner}){stale}"
-        )
-    words = {
-        "no-mmcv": "no mmcv package",
-        "missing": f"mmcv {state.mmcv_version} ({state.provider}) without compiled ops and without a stub",
-        "compiled": f"mmcv {state.mmcv_version} with its compiled ops ({', '.join(state.ext_files)})",
-        "handwritten": f"mmcv {state.mmcv_version} with a hand-written {state.ext_path} (no envdoctor header)",
-    }
-    return words.get(state.ext_state, state.ext_state)
 
 
 def _status(args: argparse.Namespace) -> int:
     target = resolve_target(args)
     _warn_unfinished(target)
     state = stub_lib.status(target)
-    _emit(args, _state_dict(state), [f"{state.python}: {_describe(state)}"])
+    print(stub_json.status(state) if args.json else stub_text.status(state))
     # Exit 1 where mmcv is there but `import mmcv.ops` cannot work as it stands, or the stub is stale.
     broken = state.ext_state in ("missing", "handwritten") or state.stale
     return EXIT_FINDINGS if broken else EXIT_OK
@@ -218,23 +150,7 @@ def _refused_when_busy(func: Callable[[argparse.Namespace], int]) -> Callable[[a
 def _install(args: argparse.Namespace) -> int:
     with _changing(args, "stub install") as target:
         result = stub_lib.install(target, replace_handwritten=args.replace_handwritten)
-    stub = result.stub
-    verbs = {"installed": "installed", "replaced": "replaced the earlier _ext.py with", "unchanged": "already has"}
-    lines = [f"moved the untracked {result.before.ext_path} to {result.backup}"] if result.backup else []
-    lines += [
-        f"{result.target}: {verbs[result.action]} {stub_lib.DIST_NAME} {stub.mmcv_version} "
-        f"({result.after.ext_path})",
-        f"  {len(stub.ops)} ops: {len(stub.real)} real ({', '.join(stub.real)}), {len(stub.raising)} raise "
-        "MmcvExtStubError when called",
-        f"  remove it with: envdoctor stub remove --python {result.target}",
-    ]
-    data = {
-        "action": result.action,
-        "backup": result.backup,
-        "stub": _stub_summary(stub),
-        "after": _state_dict(result.after),
-    }
-    _emit(args, data, lines)
+    print(stub_json.installed(result) if args.json else stub_text.installed(result))
     return EXIT_OK
 
 
@@ -242,13 +158,5 @@ def _install(args: argparse.Namespace) -> int:
 def _remove(args: argparse.Namespace) -> int:
     with _changing(args, "stub remove") as target:
         result = stub_lib.remove(target)
-    lines = [f"{result.target}: removed {stub_lib.DIST_NAME} {result.removed_version}; now {_describe(result.after)}"]
-    if result.restored_caches:
-        lines.append(f"  put back {len(result.restored_caches)} bytecode caches of mmcv that uv deleted with it")
-    data = {
-        "removed": result.removed_version,
-        "restored_caches": list(result.restored_caches),
-        "after": _state_dict(result.after),
-    }
-    _emit(args, data, lines)
+    print(stub_json.removed(result) if args.json else stub_text.removed(result))
     return EXIT_OK

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from envdoctor import wheelhouse
 from envdoctor.errors import UsageError
-from envdoctor.wheellabel import parse_label
-
-SCHEMA = 1
+from envdoctor.report import wheelhouse_json, wheelhouse_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,42 +44,12 @@ def _folder(value: str) -> Path:
 def _index(args: argparse.Namespace) -> int:
     folder = _folder(args.folder)
     result = wheelhouse.index(folder)
-    if args.json:
-        print(json.dumps({"schema": SCHEMA, "index": str(result.root),
-                          "projects": {name: n for name, n in result.projects}}, indent=2))
-        return 0
-    total = sum(n for _p, n in result.projects)
-    print(f"indexed {total} wheels of {len(result.projects)} projects: {result.root}/index.html")
-    for name, n in result.projects:
-        print(f"  {name}: {n}")
-    print(f"serve {folder} (e.g. `python -m http.server -d {folder} 8000`), then on each machine:")
-    print("  envdoctor fix --wheel-index http://HOST:8000/simple/")
+    print(wheelhouse_json.indexed(result) if args.json else wheelhouse_text.indexed(result, folder))
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
     folder = _folder(args.folder)
-    rows = []
-    for whl in wheelhouse.wheels_in(folder):
-        try:
-            name, version, _b, tags = parse_wheel_filename(whl.name)
-        except InvalidWheelFilename:
-            continue
-        lab = parse_label(version.local)
-        rows.append({
-            "file": str(whl.relative_to(folder)),
-            "name": str(name),
-            "version": str(version),
-            "torch": str(lab.torch) if lab else None,
-            "platform": lab.platform if lab else None,
-            "tags": sorted(str(t) for t in tags),
-        })
-    if args.json:
-        print(json.dumps({"schema": SCHEMA, "wheels": rows}, indent=2))
-        return 0
-    for r in rows:
-        built = f"torch {r['torch']} {r['platform']}" if r["torch"] else "no torch label"
-        print(f"{r['file']}  ({built})")
-    if not rows:
-        print(f"no wheels under {folder}")
+    rows = wheelhouse.listing(folder)
+    print(wheelhouse_json.listed(rows) if args.json else wheelhouse_text.listed(rows, folder))
     return 0

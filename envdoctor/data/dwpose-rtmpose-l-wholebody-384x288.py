@@ -1,4 +1,4 @@
-# The DWPose model MuseTalk loads (musetalk.md): RTMPose-l, top-down, COCO-WholeBody's 133 keypoints,
+# The DWPose model MuseTalk v1.5 loads: RTMPose-l, top-down, COCO-WholeBody's 133 keypoints,
 # 288x384 input, SimCC decoding, flip test on. Written for envdoctor (mmengine config syntax) so that
 # `smoke --deps` can build the model without a MuseTalk checkout; weights stay random.
 codec = dict(type='SimCCLabel', input_size=(288, 384), sigma=(6.0, 6.93), simcc_split_ratio=2.0,

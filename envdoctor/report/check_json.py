@@ -9,7 +9,7 @@ from typing import Any
 
 from envdoctor import __version__
 from envdoctor.check import CheckReport
-from envdoctor.checks import CATEGORIES, Status, worst
+from envdoctor.checks import CATEGORIES, CheckSpec, Status, worst
 
 SCHEMA = "envdoctor.check"
 SCHEMA_VERSION = 1
@@ -40,3 +40,8 @@ def to_document(report: CheckReport, *, include_facts: bool = True) -> dict[str,
     if include_facts:
         doc["facts"] = report.facts.to_dict()
     return doc
+
+
+def check_list(specs: list[CheckSpec]) -> list[dict[str, str]]:
+    """`envdoctor check --list-checks --json`: id, category and title of each check."""
+    return [{"id": s.id, "category": s.category, "title": s.title} for s in specs]

@@ -98,7 +98,7 @@ def inference_command(
     python: Path, config: Path, result_dir: Path, models: Path, *, extra: tuple[str, ...] = ()
 ) -> list[str]:
     # The defaults of --unet_config and --inference_config point at files that do not exist:
-    # always pass both (musetalk.md).
+    # always pass both (docs/smoke.md).
     return [
         str(python), "-m", "scripts.inference",
         "--inference_config", str(config),

@@ -1,6 +1,6 @@
 """The verifier's vocabulary and thresholds: results as frozen data, apart from the code that measures.
 
-The thresholds come from lipsync.md (prototype on synthetic clips); they still want calibrating on
+The thresholds come from synthetic clips (docs/smoke.md); they still want calibrating on
 real MuseTalk output, which is why every number that decides a verdict is reported beside it.
 """
 

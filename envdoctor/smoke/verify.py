@@ -1,7 +1,7 @@
 """Judge a talking-head video from its pixels and its speech: structure first, then lip-sync.
 
 Runs in envdoctor's own process and needs the optional `verify` extra (numpy, scikit-image).
-The idea (lipsync.md): natural mouth opening follows the acoustic envelope, so a mouth-region
+The idea (docs/smoke.md): natural mouth opening follows the acoustic envelope, so a mouth-region
 signal that correlates with the log-RMS of the speech near lag 0, clearly above what circular
 shifts of the same signals give, is lip-sync. No downloaded weights are involved.
 """

@@ -27,7 +27,7 @@ class Options:
     build: bool = False
     wheelhouse: Path | None = None
     allow_torch_change: bool = False
-    only: str | None = None
+    strategy: str | None = None
     """Force one strategy by name; the others are still judged and explained."""
     lockfile: Path | None = None
     """Install from this lockfile instead of the committed one that matches the target."""

@@ -22,8 +22,8 @@ from envdoctor.strategies.common import (
     wheelhouse,
 )
 from envdoctor.strategies.sets import NeedsWheel, RequirementSet, extra_builds, needs_wheel, pick_set
+from envdoctor.versionwindows import window_problems
 from envdoctor.wheelmatch import target_tags
-from envdoctor.windows import windows_ok
 
 name = "lite-stub"
 rank = 2
@@ -38,7 +38,7 @@ def judge(ctx: Context) -> Verdict:
         return Verdict(
             name, REJECTED, ("the `_ext` stub generator (envdoctor.stub) is not in this install",), description
         )
-    problems = windows_ok(rset.mmcv, rset.openmmlab)
+    problems = window_problems(rset.mmcv, rset.openmmlab)
     if problems:
         return Verdict(
             name, REJECTED, (f"mmcv-lite {rset.mmcv} is outside a window: " + "; ".join(problems),), description

@@ -28,10 +28,10 @@ from envdoctor.strategies.common import (
     wheelhouse,
 )
 from envdoctor.strategies.sets import RequirementSet, pick_set
+from envdoctor.versionwindows import window_for, window_problems
 from envdoctor.wheelhouse import local_candidates, project_page, remote_candidates
 from envdoctor.wheellabel import TorchLabel, label_for, labelled
 from envdoctor.wheelmatch import RELEASE, Candidate, NearMiss, Selection, Want, describe, select, target_tags
-from envdoctor.windows import window_for, windows_ok
 
 name = "prebuilt"
 rank = 1
@@ -140,19 +140,19 @@ def _official(ctx: Context, rset: RequirementSet) -> tuple[matrix.WheelRow | Non
     if not rows:
         newest = matrix.newest_series(ctx.os)
         tail = f"; the newest is for torch {newest[0]} (mmcv {newest[1]})" if newest else ""
-        if newest and windows_ok(newest[1], rset.openmmlab):
-            tail += f", outside the window: {windows_ok(newest[1], rset.openmmlab)[0]}"
-            fitting = [r for r in matrix.rows() if r.os == ctx.os and not windows_ok(r.mmcv, rset.openmmlab)]
+        if newest and window_problems(newest[1], rset.openmmlab):
+            tail += f", outside the window: {window_problems(newest[1], rset.openmmlab)[0]}"
+            fitting = [r for r in matrix.rows() if r.os == ctx.os and not window_problems(r.mmcv, rset.openmmlab)]
             if fitting:
                 best = max(fitting, key=lambda r: Version(r.torch_series))
                 tail += f"; mmcv {best.mmcv} wheels stop at torch {best.torch_series}"
         return None, [f"no mmcv wheel for torch {series} on {ctx.os}{tail}"]
-    in_window = [r for r in rows if not windows_ok(r.mmcv, rset.openmmlab)]
+    in_window = [r for r in rows if not window_problems(r.mmcv, rset.openmmlab)]
     if not in_window:
         r = rows[0]
         return None, [
             f"the only mmcv wheels for torch {series} are mmcv {', '.join(sorted({x.mmcv for x in rows}))}, "
-            f"outside a window: {'; '.join(windows_ok(r.mmcv, rset.openmmlab))}"
+            f"outside a window: {'; '.join(window_problems(r.mmcv, rset.openmmlab))}"
         ]
     acc = [r for r in in_window if ctx.accelerator in r.accelerators]
     if not acc:

@@ -11,19 +11,17 @@ Library API (envdoctor/commands/stub.py is a thin layer over it; docs/stub.md ha
 """
 
 from envdoctor.stub.generate import GeneratedStub, generate, parse_header, real_ops
-from envdoctor.stub.install import (
-    InstallResult,
-    RemoveResult,
+from envdoctor.stub.installer import InstallResult, install
+from envdoctor.stub.remover import RemoveResult, remove
+from envdoctor.stub.sources import MmcvSources, SourceError, read
+from envdoctor.stub.state import (
     StubError,
     StubRefused,
     StubState,
-    install,
-    remove,
     state_from_facts,
     status,
     why_not_install,
 )
-from envdoctor.stub.sources import MmcvSources, SourceError, read
 from envdoctor.stub.wheel import DIST_NAME
 
 __all__ = [

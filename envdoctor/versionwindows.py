@@ -1,4 +1,4 @@
-"""The mmdet / mmpose windows on mmcv, read from envdoctor/data/windows.toml."""
+"""Version windows: which mmcv releases the mmdet / mmpose releases accept on import (envdoctor/data/windows.toml)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def window_for(package: str, version: Version) -> Window | None:
     return None
 
 
-def windows_ok(mmcv: str, openmmlab: tuple[str, ...]) -> list[str]:
+def window_problems(mmcv: str, openmmlab: tuple[str, ...]) -> list[str]:
     """Why mmcv `mmcv` fails the import-time windows of the pinned OpenMMLab packages (empty: fits)."""
     problems = []
     for req in openmmlab:

@@ -1,0 +1,20 @@
+"""`envdoctor plan --json` and `envdoctor fix --json`: the plan (and fix's result) as indented JSON."""
+
+from __future__ import annotations
+
+import json
+
+from envdoctor.apply.results import ApplyResult
+from envdoctor.plan import Plan
+
+
+def dump(obj: dict[str, object]) -> str:
+    return json.dumps(obj, indent=2, default=str)
+
+
+def plan_document(plan: Plan) -> str:
+    return dump(plan.to_dict())
+
+
+def fix_document(plan: Plan | None, result: ApplyResult) -> str:
+    return dump({"plan": plan.to_dict() if plan else None, "result": result.to_dict()})
