@@ -16,6 +16,7 @@ import os
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from envdoctor import __version__, commands
 from envdoctor.errors import UsageError
@@ -38,7 +39,7 @@ EPILOG = "Exit codes: 0 ok, 1 findings, 2 usage or internal error. `envdoctor CO
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own exit code is already 2; keep one sentence
+    def error(self, message: str) -> NoReturn:  # argparse's own exit code is already 2; keep one sentence
         self.print_usage(sys.stderr)
         self.exit(EXIT_ERROR, f"envdoctor: error: {message}\n")
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -139,7 +140,7 @@ class LockfileCheck:
     message: str
 
 
-def _settings() -> dict[str, object]:
+def _settings() -> dict[str, Any]:
     return load("lock.toml")
 
 
@@ -164,10 +165,10 @@ def _prebuilt_mmcv(t: LockTarget, openmmlab: tuple[str, ...]) -> tuple[str, str]
 def torch_index(accelerator: str) -> str:
     """Where the held torch comes from: PyPI for the accelerators it serves, else PyTorch's index."""
     torch = _settings()["torch"]
-    pypi = torch.get("pypi", {})  # type: ignore[union-attr]
+    pypi = torch.get("pypi", {})
     if accelerator in pypi:
         return str(pypi[accelerator])
-    return str(torch["index"]).format(accelerator=accelerator)  # type: ignore[index]
+    return str(torch["index"]).format(accelerator=accelerator)
 
 
 def inputs_for(t: LockTarget) -> LockInputs:
@@ -211,7 +212,7 @@ def inputs_for(t: LockTarget) -> LockInputs:
 def committed_targets() -> tuple[LockTarget, ...]:
     """Every cell of lock.toml's [[committed]] matrix, whether the gate let it in or not."""
     out = []
-    for row in _settings()["committed"]:  # type: ignore[union-attr]
+    for row in _settings()["committed"]:
         for s in row["strategies"]:
             for set_name in row["sets"]:
                 for py in row["python"]:
@@ -253,8 +254,8 @@ def header(t: LockTarget, inputs: LockInputs, gate: lockgate.GateResult | None =
     return "\n".join(lines) + "\n"
 
 
-def read_header(path: Path) -> dict[str, object]:
-    out: dict[str, object] = {"builds": []}
+def read_header(path: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {"builds": []}
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             if not line.startswith("#"):
@@ -266,7 +267,7 @@ def read_header(path: Path) -> dict[str, object]:
             elif line.startswith("# body-sha256: "):
                 out["body_sha256"] = line.split(":", 1)[1].strip()
             elif line.startswith(BUILD_MARK):
-                out["builds"].append(line[len(BUILD_MARK) :].split(" ", 1)[0])  # type: ignore[union-attr]
+                out["builds"].append(line[len(BUILD_MARK) :].split(" ", 1)[0])
             elif line.startswith("# inputs: "):
                 out["inputs"] = json.loads(line.split(":", 1)[1])
                 break
@@ -503,7 +504,7 @@ def check_one(path: Path, inputs_of: Callable[[LockTarget], LockInputs] | None =
     else:
         if not verdict.ok:
             problems.append(f"wheel gate: {verdict.message()}")
-        elif sorted(verdict.builds) != sorted(head.get("builds", [])):  # type: ignore[arg-type]
+        elif sorted(verdict.builds) != sorted(head.get("builds", [])):
             problems.append(f"its header names source builds {head.get('builds')} but the pins need {verdict.builds}")
     if problems:
         return LockfileCheck(path, False, f"{path.name}: " + "; ".join(problems))
@@ -559,7 +560,7 @@ def gate_for(lockfile: Path, python: str, os_name: str, machine: str) -> lockgat
         return None
     builds = read_header(lockfile).get("builds") or []
     return lockgate.gate(
-        lockgate.read_pylock(twin), python, platform.key, [str(b).split("==")[0] for b in builds]  # type: ignore[union-attr]
+        lockgate.read_pylock(twin), python, platform.key, [str(b).split("==")[0] for b in builds]
     )
 
 

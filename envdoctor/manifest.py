@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,7 +141,7 @@ def _scan_lines(path: Path) -> _FileImports:
     return out
 
 
-def _eval_path(node: ast.AST, file: Path, names: dict[str, ast.AST], depth: int = 0) -> str | None:
+def _eval_path(node: ast.AST, file: Path, names: Mapping[str, ast.AST], depth: int = 0) -> str | None:
     """Evaluate the few path expressions checkouts put on sys.path; None when it is anything else.
 
     `names` holds the file's simple module-level assignments, so `parent = dirname(here)` resolves.
@@ -296,7 +296,7 @@ def _python_files(root: Path) -> list[Path]:
 
 def _importable_names(folder: Path) -> set[str]:
     """Top-level module names a folder provides when it is on sys.path."""
-    names = set()
+    names: set[str] = set()
     if not folder.is_dir():
         return names
     for child in folder.iterdir():

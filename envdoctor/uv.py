@@ -275,7 +275,7 @@ def _signal_group(popen: subprocess.Popen[str], sig: int) -> None:
 
 
 def _own_group() -> dict[str, Any]:
-    if os.name == "nt":
+    if sys.platform == "win32":
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
     if sys.platform.startswith("linux"):
         return {"start_new_session": True, "preexec_fn": _die_with_parent}

@@ -8,6 +8,7 @@ that the README's copy is current.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from envdoctor import lock, lockgate
 from envdoctor.datafiles import load
@@ -32,7 +33,7 @@ def verified_by(t: lock.LockTarget) -> str:
     return "resolved only"
 
 
-def _outcome(entry: dict[str, object] | None) -> str:
+def _outcome(entry: dict[str, Any] | None) -> str:
     if entry is None:
         return "not made yet (run `envdoctor lock`)"
     if entry.get("status") == "locked":

@@ -27,7 +27,7 @@ def describe(state: StubState) -> str:
         "compiled": f"mmcv {state.mmcv_version} with its compiled ops ({', '.join(state.ext_files)})",
         "handwritten": f"mmcv {state.mmcv_version} with a hand-written {state.ext_path} (no envdoctor header)",
     }
-    return words.get(state.ext_state, state.ext_state)
+    return words.get(state.ext_state or "", state.ext_state or "unknown")
 
 
 def status(state: StubState) -> str:
