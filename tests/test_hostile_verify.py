@@ -22,17 +22,18 @@ from envdoctor.tools.ffmpeg import own_ffmpeg  # noqa: E402
 if own_ffmpeg() is None:
     pytest.skip("no ffmpeg: put one on PATH or install the test extra (imageio-ffmpeg)", allow_module_level=True)
 
+import clips  # noqa: E402
 import numpy as np  # noqa: E402
 
-from envdoctor.smoke import clips, inputs  # noqa: E402
-from envdoctor.smoke.face import Box  # noqa: E402
-from envdoctor.smoke.verify import mouth_signals  # noqa: E402
+from envdoctor.smoke import inputs  # noqa: E402
+from envdoctor.verify.face import Box  # noqa: E402
+from envdoctor.verify.verify import mouth_signals  # noqa: E402
 
 LIMIT = 1 << 30  # `ulimit -v 1048576`: the address space of the verifier and the ffmpeg it starts
 
 _VERIFY = """
 import json, sys
-from envdoctor.smoke.verify import verify
+from envdoctor.verify.verify import verify
 r = verify(sys.argv[1])
 print(json.dumps({"verdict": r.verdict.value, "frames": r.frames, "reason": r.reason}))
 """

@@ -18,11 +18,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from envdoctor.resources import data_dir
+from envdoctor.resources import data_dir, smoke_script
 from envdoctor.smoke import inputs, report
 from envdoctor.tools import ffmpeg as ffmpeg_tool
 
-INSIDE = Path(__file__).resolve().parent / "inside" / "deps_pass.py"
+INSIDE = smoke_script("deps_pass")
 PASSES = ("dwpose", "unet", "vae", "whisper", "ffmpeg")
 
 

@@ -1,6 +1,6 @@
 """`smoke --synthetic-weights`: a stand-in models/ tree, so MuseTalk runs before anyone downloads 4 GB.
 
-The files are written inside the target (inside/synth_weights.py) with the target's own torch,
+The files are written inside the target (probes/smoke/synth_weights.py) with the target's own torch,
 diffusers, transformers, mmpose (or envdoctor's port) and the checkout's own BiSeNet and S3FD
 classes, in the formats MuseTalk loads. The lip-sync verdict of such a run is "not assessed"; the
 structural checks still apply.
@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor import datafiles
-from envdoctor.resources import data_dir
+from envdoctor.resources import data_dir, smoke_script
 from envdoctor.smoke import models as model_files
 
-INSIDE = Path(__file__).resolve().parent / "inside" / "synth_weights.py"
+INSIDE = smoke_script("synth_weights")
 DWPOSE_CONFIG = Path("musetalk/utils/dwpose/rtmpose-l_8xb32-270e_coco-ubody-wholebody-384x288.py")
 DEFAULT_SECONDS = 0.6
 """Speech length for a synthetic run: enough frames to exercise every stage, cheap on a CPU
