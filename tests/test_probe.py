@@ -81,15 +81,13 @@ def test_check_reports_crash_and_hang_through_the_cli(cli, crashy_env, tmp_path)
 def test_every_field_the_facts_probe_writes_has_a_shape() -> None:
     """facts.SHAPES keeps only the keys it names: a field a probe adds without a shape would vanish
     at the boundary (as ffmpeg's `source` once did), so the probe's real output is walked here."""
-    import json
-    import subprocess
     import sys
 
     from envdoctor.facts import SHAPES
+    from envdoctor.inside import run_json
     from envdoctor.resources import probe_script
 
-    out = subprocess.run([sys.executable, str(probe_script("envdoctor_facts"))], capture_output=True, text=True)
-    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    doc = run_json(sys.executable, [str(probe_script("envdoctor_facts"))], what="the facts probe").data
     unshaped: list[str] = []
 
     def walk(value: object, shape: object, path: str) -> None:
