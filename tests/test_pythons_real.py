@@ -63,9 +63,8 @@ def torch_args(series: str) -> list[str]:
 
 
 def numpy_major(python: Path) -> int:
-    out = subprocess.run([str(python), "-c", "import numpy; print(numpy.__version__)"], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return int(out.stdout.split(".")[0])
+    code = "import json, numpy; print(json.dumps({'numpy': numpy.__version__}))"
+    return int(run_inside(python, ["-c", code], what="numpy's version", timeout=120)["numpy"].split(".")[0])
 
 
 def dwpose_forward(python: Path, strategy: str, work: Path) -> dict[str, object]:
