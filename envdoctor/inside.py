@@ -195,12 +195,13 @@ def run_json(
     seconds = time.monotonic() - started
     code = proc.returncode
     data = last_json_object(stdout)
-    failed = {"python": exe, "what": what, "returncode": code, "stdout": stdout, "stderr": stderr}
     if code != 0 and (data is None or require_exit_zero):
         tail = last_line(stderr) or last_line(stdout) or "no output"
         if code < 0:
-            raise Crashed(f"{what} was killed by {_signal_name(code)} in {exe}: {tail}", **failed)
-        raise Crashed(f"{what} failed in {exe} (exit {code}): {tail}", **failed)
+            raise Crashed(f"{what} was killed by {_signal_name(code)} in {exe}: {tail}", python=exe, what=what,
+                          returncode=code, stdout=stdout, stderr=stderr)
+        raise Crashed(f"{what} failed in {exe} (exit {code}): {tail}", python=exe, what=what, returncode=code,
+                      stdout=stdout, stderr=stderr)
     if data is None:
         line = last_line(stdout, 120)
         said = f"its last line was {line!r}" if line else "it printed nothing"
@@ -212,7 +213,8 @@ def run_json(
             said = f"its last line is a JSON {kind}, not an object"
         hint = last_line(stderr)
         raise NoResult(
-            f"{what} printed no JSON object in {exe}: {said}" + (f"; stderr ends {hint!r}" if hint else ""), **failed
+            f"{what} printed no JSON object in {exe}: {said}" + (f"; stderr ends {hint!r}" if hint else ""),
+            python=exe, what=what, returncode=code, stdout=stdout, stderr=stderr,
         )
     return InsideResult(
         python=exe, what=what, data=data, returncode=code, stdout=stdout, stderr=stderr, seconds=seconds

@@ -41,6 +41,11 @@ def smoke_script(name: str) -> Path:
     return probes_dir() / "smoke" / f"{name}.py"
 
 
+def stub_template() -> Path:
+    """The body of the generated `mmcv._ext` stub (standard library and torch; envdoctor.stub fills it in)."""
+    return probes_dir() / "mmcv_ext_stub" / "template.py"
+
+
 def mmpose_free_package() -> Path:
     """The mmpose-free port's `mmpose` package folder, which envdoctor.dwpose builds into a wheel."""
     return probes_dir() / "mmpose_free" / "mmpose"

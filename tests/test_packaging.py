@@ -66,7 +66,8 @@ def test_uv_tool_install_gives_a_working_envdoctor(wheel, tmp_path):
     assert run.returncode == doc["summary"]["exit_code"]
     # Everything that runs inside a target is found inside the installed wheel, not in this checkout.
     tool_python = tmp_path / "tools" / "envdoctor" / "bin" / "python"
-    found = run_inside(tool_python, ["-c", _SHIPPED], what="the installed tool's resources", cwd=tmp_path)
+    # -I: the tool's own site-packages only, whatever PYTHONPATH the tests run with.
+    found = run_inside(tool_python, ["-I", "-c", _SHIPPED], what="the installed tool's resources", cwd=tmp_path)
     for key in ("facts", "deps", "synth", "port"):
         path = Path(found[key])
         assert path.exists() and "_shipped" in path.parts and REPO not in path.parents, (key, path)
