@@ -14,12 +14,12 @@ inference at least as fast as mmpose's.
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from envdoctor.inside import run_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -32,16 +32,15 @@ CONFIG_IN_WHEEL = (
 _IMPORTS = (
     "import time; t0 = time.perf_counter(); import torch; t1 = time.perf_counter(); "
     "from mmpose.apis import inference_topdown, init_model; from mmpose.structures import merge_data_samples; "
-    "t2 = time.perf_counter(); import cv2; t3 = time.perf_counter(); print(t1 - t0, t2 - t1, t3 - t2)"
+    "t2 = time.perf_counter(); import cv2; t3 = time.perf_counter(); import json; "
+    "print(json.dumps({'torch': t1 - t0, 'mmpose': t2 - t1, 'cv2': t3 - t2}))"
 )
 
 
 def _import_times(python: Path) -> tuple[float, float, float]:
-    run = subprocess.run([str(python), "-W", "ignore", "-c", _IMPORTS], capture_output=True, text=True, timeout=300)
-    if run.returncode != 0:
-        raise RuntimeError(f"{python}: {run.stderr[-1500:]}")
-    torch_s, mmpose_s, cv2_s = run.stdout.split()[-3:]
-    return float(torch_s), float(mmpose_s), float(cv2_s)
+    s = run_json(python, ["-W", "ignore", "-c", _IMPORTS], what="the import timing", timeout=300,
+                 require_exit_zero=True).data
+    return float(s["torch"]), float(s["mmpose"]), float(s["cv2"])
 
 
 def main(repeat: int = 7, frames: int = 10) -> None:
@@ -76,14 +75,12 @@ def main(repeat: int = 7, frames: int = 10) -> None:
         print(f"  port/mmpose import cost above torch: {ratio:.3f} (target <= 0.100: {verdict}); "
               f"counting the cv2 import the port defers: {with_cv2:.3f}")
 
-        run = subprocess.run(
-            [str(python_of(ref)), "-W", "ignore", str(HERE / "_dwpose_inside.py"), str(config), str(dwpose.PAYLOAD),
-             str(Path(tmp) / "work"), str(frames)],
-            capture_output=True, text=True, timeout=1800,
-        )
-        if run.returncode != 0:
-            raise RuntimeError(run.stderr[-3000:])
-        res = json.loads(run.stdout.strip().splitlines()[-1])
+        res = run_json(
+            python_of(ref),
+            ["-W", "ignore", str(HERE / "_dwpose_inside.py"), str(config), str(dwpose.PAYLOAD), str(Path(tmp) / "work"),
+             str(frames)],
+            what="mmpose against the port", timeout=1800, require_exit_zero=True,
+        ).data
     s = res["median_s"]
     print(f"inference per 640x480 frame (CPU, {res['threads']} threads, torch {res['torch']}, "
           f"median of {res['frames']} frames, interleaved):")

@@ -10,13 +10,13 @@ also measured below).
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from bench._timing import median_seconds
+from envdoctor.inside import run_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -69,8 +69,8 @@ def main(repeat: int = 5) -> None:
     # Baseline: the hand-written loop, then one fresh-process attempt for the per-round cost.
     ext = mmcv_dir / "_ext.py"
     try:
-        proc = subprocess.run([py, "-c", _HANDWRITTEN_LOOP], capture_output=True, text=True, check=True)
-        loop = json.loads(proc.stdout.strip().splitlines()[-1])
+        loop = run_json(py, ["-c", _HANDWRITTEN_LOOP], what="the hand-written loop", timeout=1800,
+                        require_exit_zero=True).data
         one_attempt = median_seconds(
             lambda: subprocess.run([py, "-c", "import mmcv.ops"], capture_output=True, check=False), 3
         )

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 from bench._timing import median_seconds
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # clips.py: test material
 
 TARGET_FPS = 25.0
 
@@ -29,13 +32,16 @@ def _one_core() -> str:
 
 def main(repeat: int = 3) -> None:
     where = _one_core()
-    from envdoctor.smoke import clips, inputs, media
-    from envdoctor.smoke.verify import ANALYSIS_SIZE, verify
+    from clips import make_clip
+
+    from envdoctor.smoke import inputs
+    from envdoctor.verify import media
+    from envdoctor.verify.verify import ANALYSIS_SIZE, verify
 
     with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp:
         root = Path(tmp)
         speech = inputs.write_speech(root / "speech.wav")
-        clip = clips.make_clip("synced", inputs.astronaut_rgb(), speech, root / "synced.mp4")
+        clip = make_clip("synced", inputs.astronaut_rgb(), speech, root / "synced.mp4")
         info = media.probe(clip)
         w, h = media.scaled_size(info.width, info.height, ANALYSIS_SIZE)
         frames = len(media.read_gray_frames(clip, w, h))

@@ -18,11 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # clips.py: test material
+
 MINUTES = (1, 5, 30)
 
 _VERIFY = """
 import json, sys
-from envdoctor.smoke.verify import verify
+from envdoctor.verify.verify import verify
 r = verify(sys.argv[1])
 print(json.dumps({"verdict": r.verdict.value, "frames": r.frames}))
 """
@@ -40,14 +42,17 @@ def _timed(cmd: list[str]) -> tuple[float, int, str]:
 
 
 def main() -> None:
-    from envdoctor.smoke import clips, inputs, media
+    from clips import long_clip
+
+    from envdoctor.smoke import inputs
+    from envdoctor.verify import media
 
     with tempfile.TemporaryDirectory(prefix="bench-verify-long-") as tmp:
         root = Path(tmp)
         face = inputs.write_face(root / "face.png")
         rows = []
         for minutes in MINUTES:
-            clip = clips.long_clip(face, minutes * 60, root / f"{minutes}min.mp4")
+            clip = long_clip(face, minutes * 60, root / f"{minutes}min.mp4")
             decode, _, _ = _timed([media.tool("ffmpeg"), "-v", "error", "-i", str(clip), "-f", "rawvideo",
                                    "-pix_fmt", "gray", "-y", "/dev/null"])
             full, peak, out = _timed([sys.executable, "-c", _VERIFY, str(clip)])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import subprocess
 import tarfile
 import zipfile
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from packaging.version import Version
 
 from envdoctor import pypi
 from envdoctor.datafiles import load
+from envdoctor.inside import run_json
 from envdoctor.strategies.base import Step
 from envdoctor.uv import Uv
 
@@ -114,11 +114,9 @@ def apply_fixes(tree: Path, fixes: Sequence[SourceFix]) -> list[str]:
 
 
 def python_version(python: Path) -> str:
-    out = subprocess.run(
-        [str(python), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-        capture_output=True, text=True, timeout=60, check=True,
-    )
-    return out.stdout.strip()
+    code = "import json, sys; print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3]}))"
+    return str(run_json(python, ["-c", code], what="asking its version", timeout=60, require_exit_zero=True)
+               .data["version"])
 
 
 def _record_hash(data: bytes) -> str:

@@ -34,6 +34,7 @@ from envdoctor.facts import (
     read_section,
     read_torch,
 )
+from envdoctor.inside import InsideError, run_json
 from envdoctor.resources import probe_script
 from envdoctor.target import Target
 
@@ -63,19 +64,9 @@ def run_facts_probe(
     nvcc, ffmpeg) for callers that need a few facts fast."""
     script = probe_script("envdoctor_facts")
     try:
-        proc = subprocess.run(
-            [str(target.python), str(script), *sections], capture_output=True, text=True, timeout=timeout
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise ProbeError(f"the facts probe did not finish within {timeout:.0f} s") from exc
-    try:
-        doc = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (json.JSONDecodeError, IndexError) as exc:
-        tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise ProbeError(f"the facts probe failed in {target.python}: {tail[0][:300].rstrip('.')}") from exc
-    if not isinstance(doc, dict):
-        raise ProbeError(f"the facts probe in {target.python} printed a {type(doc).__name__}, not its report")
-    return doc
+        return run_json(target.python, [str(script), *sections], what="the facts probe", timeout=timeout).data
+    except InsideError as exc:
+        raise ProbeError(str(exc)) from exc
 
 
 @dataclass

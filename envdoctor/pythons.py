@@ -11,9 +11,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from envdoctor.inside import InsideError, run_json
 from envdoctor.uv import find_uv
 
-_ASK = "import sys; print('%d.%d' % sys.version_info[:2])"
+# Python 2 syntax too: a candidate may be any old interpreter.
+_ASK = "import json, sys; print(json.dumps({'series': '%d.%d' % sys.version_info[:2]}))"
 
 
 @dataclass(frozen=True)
@@ -25,10 +27,11 @@ class Found:
 
 def _series_of(python: Path | str) -> str | None:
     try:
-        proc = subprocess.run([str(python), "-c", _ASK], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
+        series = run_json(python, ["-c", _ASK], what="asking its version", timeout=30, require_exit_zero=True)
+    except InsideError:
         return None
-    return proc.stdout.strip() if proc.returncode == 0 else None
+    found = series.data.get("series")
+    return found if isinstance(found, str) else None
 
 
 def _via_uv(series: str) -> Path | None:

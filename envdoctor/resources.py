@@ -32,4 +32,20 @@ def data_dir() -> Path:
 
 
 def probe_script(name: str) -> Path:
+    """A stdlib-only probe at the top of probes/ (runs on any Python 3.8+)."""
     return probes_dir() / f"{name}.py"
+
+
+def smoke_script(name: str) -> Path:
+    """A smoke pass under probes/smoke/ (runs in a MuseTalk environment: may import torch and friends)."""
+    return probes_dir() / "smoke" / f"{name}.py"
+
+
+def stub_template() -> Path:
+    """The body of the generated `mmcv._ext` stub (standard library and torch; envdoctor.stub fills it in)."""
+    return probes_dir() / "mmcv_ext_stub" / "template.py"
+
+
+def mmpose_free_package() -> Path:
+    """The mmpose-free port's `mmpose` package folder, which envdoctor.dwpose builds into a wheel."""
+    return probes_dir() / "mmpose_free" / "mmpose"

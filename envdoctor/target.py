@@ -6,16 +6,15 @@ envdoctor runs outside the environment it treats, the way uv does: the target is
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from envdoctor.errors import UsageError
+from envdoctor.inside import InsideError, last_json_object, run_json
 
 # The probes run inside the target and are written for Python 3.8 and newer.
 MIN_TARGET = (3, 8)
@@ -68,12 +67,11 @@ def _identify(python: Path, source: str, reason: str) -> Target:
     if not os.access(python, os.X_OK):
         raise UsageError(f"{python} is not executable.")
     try:
-        proc = subprocess.run(
-            [str(python), "-c", _IDENTIFY], capture_output=True, text=True, timeout=30, errors="replace"
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        ran = run_json(python, ["-c", _IDENTIFY], what="identifying the interpreter", timeout=30,
+                       require_exit_zero=True)
+    except InsideError:
         raise UsageError(f"{python} is not a working Python interpreter.") from None
-    info = read_identity(python, proc.stdout if proc.returncode == 0 else "")
+    info = read_identity(python, ran.stdout)
     return Target(
         python=python,
         source=source,
@@ -86,11 +84,8 @@ def _identify(python: Path, source: str, reason: str) -> Target:
 
 def read_identity(python: Path, stdout: str) -> dict[str, str]:
     """The interpreter's answer to _IDENTIFY, checked: anything else is one sentence (UsageError)."""
-    try:
-        info = json.loads(stdout.strip().splitlines()[-1])
-    except (json.JSONDecodeError, IndexError, RecursionError):
-        info = None
-    if not isinstance(info, dict) or not all(isinstance(info.get(k), str) for k in ("version", "prefix")):
+    info = last_json_object(stdout)
+    if info is None or not all(isinstance(info.get(k), str) for k in ("version", "prefix")):
         raise UsageError(f"{python} is not a working Python interpreter.")
     m = re.match(r"(\d+)\.(\d+)\.\d+$", info["version"])
     if m is None:

@@ -23,13 +23,13 @@ def _guard(fn):
     try:
         return fn()
     except Exception as exc:  # a probe reports, it never raises
-        return {"error": "%s: %s" % (type(exc).__name__, exc)}
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def _run(argv, timeout=15):
     try:
         proc = subprocess.run(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, universal_newlines=True
+            argv, capture_output=True, timeout=timeout, text=True
         )
         return proc.returncode, proc.stdout, proc.stderr
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -41,7 +41,7 @@ def python_facts():
     in_venv = sys.prefix != getattr(sys, "base_prefix", sys.prefix)
     marker = os.path.join(stdlib, "EXTERNALLY-MANAGED")
     return {
-        "version": "%d.%d.%d" % sys.version_info[:3],
+        "version": "{}.{}.{}".format(*sys.version_info[:3]),
         "implementation": sys.implementation.name,
         "executable": sys.executable,
         "prefix": sys.prefix,
@@ -50,7 +50,7 @@ def python_facts():
         "soabi": sysconfig.get_config_var("SOABI"),
         "ext_suffix": sysconfig.get_config_var("EXT_SUFFIX"),
         "abiflags": getattr(sys, "abiflags", ""),
-        "cp_tag": "%s%d%d" % ("cp" if sys.implementation.name == "cpython" else "pp", *sys.version_info[:2]),
+        "cp_tag": "{}{}{}".format("cp" if sys.implementation.name == "cpython" else "pp", *sys.version_info[:2]),
         "platform_tag": sysconfig.get_platform().replace("-", "_").replace(".", "_"),
         "externally_managed": (not in_venv) and os.path.isfile(marker),
         "site_packages": [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))],
@@ -102,9 +102,9 @@ def _read(dist, filename):
                 raise _Damage(filename, "unreadable (permission denied)")
         return text
     except UnicodeDecodeError as exc:
-        raise _Damage(filename, "not UTF-8 (%s)" % exc.reason) from None
+        raise _Damage(filename, f"not UTF-8 ({exc.reason})") from None
     except OSError as exc:
-        raise _Damage(filename, "unreadable (%s)" % (exc.strerror or type(exc).__name__)) from None
+        raise _Damage(filename, f"unreadable ({exc.strerror or type(exc).__name__})") from None
 
 
 class _Damage(Exception):
@@ -194,7 +194,7 @@ def distributions(paths=None):
             continue
         except Exception as exc:  # anything else odd about one distribution stays with that one
             damaged.append({"damaged": True, "name": _guess_name(meta_dir), "path": meta_dir,
-                            "file": "METADATA", "problem": "%s: %s" % (type(exc).__name__, exc)})
+                            "file": "METADATA", "problem": f"{type(exc).__name__}: {exc}"})
             continue
         row["path"] = meta_dir
         if row["key"] in seen:  # an earlier sys.path entry wins, as it does for imports

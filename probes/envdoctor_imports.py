@@ -49,7 +49,7 @@ def _safe_str(exc):
     try:
         return str(exc)
     except Exception as inner:  # a hostile __str__ must not end the probe
-        return "<unprintable %s: %s>" % (type(exc).__name__, type(inner).__name__)
+        return f"<unprintable {type(exc).__name__}: {type(inner).__name__}>"
 
 
 def _torch_facts():
@@ -67,11 +67,11 @@ def _torch_facts():
         if out["cuda_available"]:
             for i in range(torch.cuda.device_count()):
                 major, minor = torch.cuda.get_device_capability(i)
-                devices.append({"name": torch.cuda.get_device_name(i), "capability": "%d.%d" % (major, minor)})
+                devices.append({"name": torch.cuda.get_device_name(i), "capability": f"{major}.{minor}"})
         out["devices"] = devices
         out["cxx11_abi"] = bool(getattr(torch._C, "_GLIBCXX_USE_CXX11_ABI", False))
     except Exception as exc:
-        out["error"] = "%s: %s" % (type(exc).__name__, exc)
+        out["error"] = f"{type(exc).__name__}: {exc}"
     return out
 
 

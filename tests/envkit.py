@@ -29,11 +29,13 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import pytest
 
 from envdoctor import pipconfig
+from envdoctor.inside import InsideError, run_json
 from envdoctor.uv import Indexes, find_uv
 
 REPO = Path(__file__).resolve().parent.parent
@@ -110,13 +112,25 @@ def torch_index_args() -> list[str]:
     return [arg for url in (TORCH_INDEX, *LOCAL_INDEXES) for arg in ("--torch-index", str(url))]
 
 
-def _runs(python: str, version: str) -> bool:
+def run_inside(
+    python: str | Path, args: Sequence[str], *, what: str, timeout: float = 600.0, **options: Any
+) -> dict[str, Any]:
+    """envdoctor.inside.run_json as the tests use it: the JSON object of a run that must exit 0; when
+    it does not, the test fails with the helper's sentence and the end of the run's stderr."""
     try:
-        proc = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                              capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
+        return run_json(python, args, what=what, timeout=timeout, require_exit_zero=True, **options).data
+    except InsideError as exc:
+        pytest.fail(f"{exc}\n--- end of its stderr ---\n{exc.stderr[-3000:]}", pytrace=False)
+
+
+def _runs(python: str, version: str) -> bool:
+    # Python 2.7 syntax too: the tests look for old interpreters to see them refused.
+    code = "import json, sys; print(json.dumps({'version': '%d.%d' % sys.version_info[:2]}))"
+    try:
+        ran = run_json(python, ["-c", code], what="asking its version", timeout=30, require_exit_zero=True)
+    except InsideError:
         return False
-    return proc.returncode == 0 and proc.stdout.strip() == version
+    return ran.data.get("version") == version
 
 
 @functools.cache

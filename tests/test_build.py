@@ -7,13 +7,13 @@ build; its compiled mask functions then run on numpy 2.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from envkit import run_inside
 
 from envdoctor.build import BuildError, apply_fixes, build_labelled, source_fixes
 from envdoctor.uv import Indexes, find_uv
@@ -106,8 +106,6 @@ def test_xtcocotools_built_against_numpy_2_on_python_313_serves_the_next_environ
     py = fresh / "bin" / "python"
     uv.pip_install(py, ["xtcocotools==1.14.3", "numpy>=2"], indexes=Indexes(find_links=(str(house),)),
                    extra=["--only-binary", "xtcocotools"])
-    proc = subprocess.run([str(py), "-c", MASKS], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = run_inside(py, ["-c", MASKS], what="xtcocotools' masks", timeout=120)
     assert out["numpy"].startswith("2.")
     assert out == {**out, "area": 9, "bbox": [2.0, 2.0, 3.0, 3.0], "decoded": 9, "iou": 1.0}

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
-from envkit import python_of, torch_index_args
+from envkit import python_of, run_inside, torch_index_args
 from fixenv import broken_env
 
 from envdoctor import check
@@ -24,9 +22,7 @@ def _held(env: Path) -> list[str]:
 
 
 def _dwpose_forward(env: Path) -> dict[str, object]:
-    proc = subprocess.run([str(python_of(env)), str(RTMPOSE)], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_inside(python_of(env), [str(RTMPOSE)], what="stub_inside/rtmpose.py")
 
 
 @pytest.mark.slow

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import ast
 import io
-import json
-import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
 import pytest
+from envkit import run_inside
 
 from envdoctor.stub import SourceError, generate
 
@@ -112,10 +111,8 @@ def test_a_crafted_sdist_gives_a_module_that_runs_nothing_but_its_definitions(tm
     (tmp_path / "mod").mkdir()
     (tmp_path / "mod" / "torch.py").write_text("")
     (tmp_path / "mod" / "_ext.py").write_text(stub.text)
-    proc = subprocess.run([sys.executable, "-c", _AUDITED_IMPORT, str(tmp_path / "mod")], capture_output=True,
-                          text=True, timeout=60, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    out = run_inside(sys.executable, ["-c", _AUDITED_IMPORT, str(tmp_path / "mod")], what="the audited import",
+                     timeout=60, cwd=tmp_path)
     assert out["seen"] == []
     assert out["info"]["mmcv"] == "9.9.9+crafted.1" and out["print"] == "print"
     assert not (tmp_path / "PWNED").exists() and not Path("PWNED").exists()

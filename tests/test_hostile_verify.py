@@ -6,10 +6,6 @@ swings): one minute is encoded and longer clips join it to itself, so a 30-minut
 
 from __future__ import annotations
 
-import json
-import os
-import resource
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,17 +18,19 @@ from envdoctor.tools.ffmpeg import own_ffmpeg  # noqa: E402
 if own_ffmpeg() is None:
     pytest.skip("no ffmpeg: put one on PATH or install the test extra (imageio-ffmpeg)", allow_module_level=True)
 
+import clips  # noqa: E402
 import numpy as np  # noqa: E402
+from envkit import run_inside  # noqa: E402
 
-from envdoctor.smoke import clips, inputs  # noqa: E402
-from envdoctor.smoke.face import Box  # noqa: E402
-from envdoctor.smoke.verify import mouth_signals  # noqa: E402
+from envdoctor.smoke import inputs  # noqa: E402
+from envdoctor.verify.face import Box  # noqa: E402
+from envdoctor.verify.verify import mouth_signals  # noqa: E402
 
 LIMIT = 1 << 30  # `ulimit -v 1048576`: the address space of the verifier and the ffmpeg it starts
 
 _VERIFY = """
 import json, sys
-from envdoctor.smoke.verify import verify
+from envdoctor.verify.verify import verify
 r = verify(sys.argv[1])
 print(json.dumps({"verdict": r.verdict.value, "frames": r.frames, "reason": r.reason}))
 """
@@ -44,15 +42,10 @@ def face(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _verify_limited(clip: Path) -> dict:
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
-
     # One BLAS thread: a thread pool's reserved stacks count against the address space whatever the clip.
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", _VERIFY, str(clip)], capture_output=True, text=True,
-                          preexec_fn=limit, env=env, timeout=3600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads(proc.stdout)
+    env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return run_inside(sys.executable, ["-c", _VERIFY, str(clip)], what="the verifier under a 1 GiB address space",
+                      env=env, timeout=3600, address_space=LIMIT)
 
 
 def test_a_clip_gives_a_verdict_under_a_1_gib_address_space(face: Path, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from envkit import run_inside
 
 from envdoctor.uv import find_uv
 
@@ -24,10 +25,26 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return whl
 
 
+# Run by the installed tool's own interpreter: where it finds what runs inside a target, and the port's wheel
+# built from there.
+_SHIPPED = r"""
+import json, sys, tempfile, zipfile
+from envdoctor import dwpose
+from envdoctor.resources import probe_script, smoke_script
+with tempfile.TemporaryDirectory() as tmp:
+    names = zipfile.ZipFile(dwpose.build_wheel(tmp)).namelist()
+print(json.dumps({"facts": str(probe_script("envdoctor_facts")), "deps": str(smoke_script("deps_pass")),
+                  "synth": str(smoke_script("synth_weights")), "port": str(dwpose.PAYLOAD), "port_wheel": names}))
+"""
+
+
 def test_wheel_carries_probes_data_and_stubs(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert "envdoctor/_shipped/probes/envdoctor_facts.py" in names
-    assert "envdoctor/_shipped/probes/envdoctor_imports.py" in names
+    inside = sorted(p.relative_to(REPO / "probes").as_posix() for p in (REPO / "probes").rglob("*.py")
+                    if "__pycache__" not in p.parts)
+    assert {"envdoctor_facts.py", "smoke/deps_pass.py", "mmpose_free/mmpose/apis/__init__.py"} <= set(inside)
+    missing = [rel for rel in inside if f"envdoctor/_shipped/probes/{rel}" not in names]
+    assert not missing, missing
     assert "envdoctor/data/breakers.toml" in names and "envdoctor/data/musetalk-v15.toml" in names
     assert "envdoctor/data/smoke-speech.ogg" in names and "envdoctor/tools/ffmpeg.py" in names
     assert any(n.startswith("envdoctor/_shipped/stubs/") for n in names)
@@ -47,3 +64,12 @@ def test_uv_tool_install_gives_a_working_envdoctor(wheel, tmp_path):
     doc = json.loads(run.stdout)
     assert doc["facts"]["python"]["executable"]
     assert run.returncode == doc["summary"]["exit_code"]
+    # Everything that runs inside a target is found inside the installed wheel, not in this checkout.
+    tool_python = tmp_path / "tools" / "envdoctor" / "bin" / "python"
+    # -I: the tool's own site-packages only, whatever PYTHONPATH the tests run with.
+    found = run_inside(tool_python, ["-I", "-c", _SHIPPED], what="the installed tool's resources", cwd=tmp_path)
+    for key in ("facts", "deps", "synth", "port"):
+        path = Path(found[key])
+        assert path.exists() and "_shipped" in path.parts and REPO not in path.parents, (key, path)
+    assert "mmpose/apis/__init__.py" in found["port_wheel"]
+    assert "mmpose/_envdoctor_mmpose_free.py" in found["port_wheel"]

@@ -82,16 +82,14 @@ def test_every_field_the_facts_probe_writes_has_a_shape() -> None:
     """The section classes in envdoctor/facts.py read only the keys they name: a field a probe adds
     without one would vanish at the boundary (as ffmpeg's `source` once did), so the probe's real
     output is walked here."""
-    import json
-    import subprocess
     import sys
 
     from envdoctor.facts import SECTIONS
     from envdoctor.facts import shape as keys_of
+    from envdoctor.inside import run_json
     from envdoctor.resources import probe_script
 
-    out = subprocess.run([sys.executable, str(probe_script("envdoctor_facts"))], capture_output=True, text=True)
-    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    doc = run_json(sys.executable, [str(probe_script("envdoctor_facts"))], what="the facts probe").data
     unshaped: list[str] = []
 
     def walk(value: object, shape: object, path: str) -> None:

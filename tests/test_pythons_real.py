@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from envkit import torch_index_args
+from envkit import run_inside, torch_index_args
 
 from envdoctor import check
 from envdoctor import target as target_mod
@@ -63,9 +63,8 @@ def torch_args(series: str) -> list[str]:
 
 
 def numpy_major(python: Path) -> int:
-    out = subprocess.run([str(python), "-c", "import numpy; print(numpy.__version__)"], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return int(out.stdout.split(".")[0])
+    code = "import json, numpy; print(json.dumps({'numpy': numpy.__version__}))"
+    return int(run_inside(python, ["-c", code], what="numpy's version", timeout=120)["numpy"].split(".")[0])
 
 
 def dwpose_forward(python: Path, strategy: str, work: Path) -> dict[str, object]:
@@ -77,11 +76,7 @@ def dwpose_forward(python: Path, strategy: str, work: Path) -> dict[str, object]
         proc = subprocess.run(args, capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]
         return json.loads(out.read_text())
-    proc = subprocess.run(
-        [str(python), str(HERE / "stub_inside" / "rtmpose.py")], capture_output=True, text=True, timeout=900
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_inside(python, [str(HERE / "stub_inside" / "rtmpose.py")], what="stub_inside/rtmpose.py", timeout=900)
 
 
 def assert_green(venv: Path) -> None:

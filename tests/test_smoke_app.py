@@ -26,7 +26,9 @@ from envdoctor.cli import main  # noqa: E402
 from envdoctor.explain import explain_file  # noqa: E402
 from envdoctor.smoke import app as app_mod  # noqa: E402
 from envdoctor.smoke import models, runner  # noqa: E402
-from envdoctor.smoke.verdicts import Verdict  # noqa: E402
+from envdoctor.verify.verdicts import Verdict  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
 
 STANDIN = '''
 """A stand-in for MuseTalk's scripts/inference.py (test material, not MuseTalk's code)."""
@@ -34,6 +36,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+sys.path[:0] = TEST_PATHS  # the running tests' folder (clips.py) and the envdoctor under test
 
 
 def read_tasks(path):
@@ -72,7 +76,8 @@ def main():
             print("Starting inference", flush=True)
             if mode == "nothing":
                 raise ZeroDivisionError("division by zero")
-            from envdoctor.smoke import clips, media
+            import clips
+            from envdoctor.verify import media
             info = media.probe(Path(video))
             image = media.read_rgb_frame(Path(video), 0, info.width, info.height)
             seconds = len(media.read_audio(Path(audio))) / media.AUDIO_RATE
@@ -94,7 +99,8 @@ def make_checkout(root: Path, mode: str) -> Path:
     app = root / "MuseTalk"
     (app / "scripts").mkdir(parents=True)
     (app / "scripts" / "__init__.py").write_text("")
-    (app / "scripts" / "inference.py").write_text(textwrap.dedent(STANDIN))
+    paths = repr([str(HERE), str(HERE.parent)])
+    (app / "scripts" / "inference.py").write_text(textwrap.dedent(STANDIN).replace("TEST_PATHS", paths))
     (app / "standin-mode.txt").write_text(mode + "\n")
     for rel in models.required_files():  # placeholders: the stand-in loads no weights
         (app / "models" / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -83,7 +83,7 @@ def test_the_built_in_inputs_need_no_espeak_ng(scratch, monkeypatch) -> None:
     assert found.face_size == preflight.DEFAULT_FACE_SIZE and found.ffmpeg
     assert found.free_bytes is not None and found.free_bytes > 0
     wav = inputs.write_speech(scratch / "speech.wav")
-    from envdoctor.smoke import media
+    from envdoctor.verify import media
 
     info = media.probe(wav)
     assert info.has_audio and not info.has_video and 6.0 < info.duration < 7.5

@@ -30,7 +30,7 @@ from test_smoke_deps import MODEL_LIBS, _port_requirement  # noqa: E402
 from envdoctor.resources import data_dir  # noqa: E402
 from envdoctor.smoke import app as app_mod  # noqa: E402
 from envdoctor.smoke import synthetic  # noqa: E402
-from envdoctor.smoke.verdicts import Verdict  # noqa: E402
+from envdoctor.verify.verdicts import Verdict  # noqa: E402
 
 SMALL_UNET = {
     "_class_name": "UNet2DConditionModel", "in_channels": 8, "out_channels": 4, "cross_attention_dim": 384,

@@ -8,7 +8,6 @@ import base64
 import hashlib
 import importlib.util
 import io
-import json
 import subprocess
 import sys
 import tarfile
@@ -16,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from envkit import run_inside
 
 from envdoctor.resources import data_dir, probe_script
 from envdoctor.stub import SourceError, generate, real_ops
@@ -216,9 +216,7 @@ def test_the_generated_module_loads_and_raises_on_each_python(
     # all this checks (syntax and the raising machinery on 3.8-3.13; the ops themselves run in test_stub_ops).
     (tmp_path / "torch.py").write_text("")
     (tmp_path / "_ext.py").write_text(generate(sdists["2.2.0"]).text)
-    proc = subprocess.run([python, "-c", _ON_EACH_PYTHON, str(tmp_path)], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    out = run_inside(python, ["-c", _ON_EACH_PYTHON, str(tmp_path)], what="the generated module", timeout=60)
     assert out["info"] == "2.2.0" and out["compiler"].startswith("none")
     assert out["error"].startswith("MmcvExtStubError: mmcv._ext.nms_rotated is not available: mmcv 2.2.0")
     assert out["calls"] == {"get_compiler_version": 1, "nms_rotated": 1}

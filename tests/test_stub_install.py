@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from envkit import build_env, python_of
+from envkit import build_env, python_of, run_inside
 
 from envdoctor.cli import main
 from envdoctor.stub import StubRefused, install, remove, status, why_not_install
@@ -93,10 +93,8 @@ def test_install_then_remove_leaves_site_packages_exactly_as_before() -> None:
 
 
 def _cache_tag(env: Path) -> str:
-    out = subprocess.run(
-        [str(python_of(env)), "-c", "import sys; print(sys.implementation.cache_tag)"], capture_output=True, text=True
-    )
-    return out.stdout.strip()
+    code = "import json, sys; print(json.dumps({'tag': sys.implementation.cache_tag}))"
+    return run_inside(python_of(env), ["-c", code], what="its cache tag", timeout=60)["tag"]
 
 
 def test_refuses_a_target_without_mmcv(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,14 +6,13 @@ tests below each judge one part of its report.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from envkit import python_of
+from envkit import python_of, run_inside
 from stubenv import stub_env
 
 from envdoctor.resources import data_dir
@@ -40,12 +39,7 @@ def _names(tmp: Path) -> Path:
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     env = stub_env()
     names = _names(tmp_path_factory.mktemp("names"))
-    proc = subprocess.run(
-        [str(python_of(env)), str(HERE / "stub_inside" / "ops.py"), str(names)],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_inside(python_of(env), [str(HERE / "stub_inside" / "ops.py"), str(names)], what="stub_inside/ops.py")
 
 
 def _ok(part: dict[str, Any]) -> None:

@@ -3,23 +3,17 @@ weights, inference_topdown on an image, and proof that no `_ext` op ran (see stu
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
-from envkit import python_of
+from envkit import python_of, run_inside
 from stubenv import stub_env
 
 HERE = Path(__file__).resolve().parent
 
 
 def test_rtmpose_wholebody_runs_on_the_stub_and_calls_no_op() -> None:
-    proc = subprocess.run(
-        [str(python_of(stub_env())), str(HERE / "stub_inside" / "rtmpose.py")],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    script = HERE / "stub_inside" / "rtmpose.py"
+    report = run_inside(python_of(stub_env()), [str(script)], what="stub_inside/rtmpose.py")
     assert report["keypoints_shape"] == [1, 133, 2] and report["finite"]
     assert report["mmdet_imported"], "the config's CSPNeXt backbone comes from mmdet, which imports all of mmcv.ops"
     assert report["ext_file"].endswith("site-packages/mmcv/_ext.py")

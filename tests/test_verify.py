@@ -19,10 +19,13 @@ from envdoctor.tools.ffmpeg import own_ffmpeg  # noqa: E402
 if own_ffmpeg() is None:
     pytest.skip("no ffmpeg: put one on PATH or install the test extra (imageio-ffmpeg)", allow_module_level=True)
 
+import clips  # noqa: E402
+
 from envdoctor.cli import main  # noqa: E402
-from envdoctor.smoke import clips, inputs, media  # noqa: E402
-from envdoctor.smoke.verdicts import Verdict  # noqa: E402
-from envdoctor.smoke.verify import verify  # noqa: E402
+from envdoctor.smoke import inputs  # noqa: E402
+from envdoctor.verify import media  # noqa: E402
+from envdoctor.verify.verdicts import Verdict  # noqa: E402
+from envdoctor.verify.verify import verify  # noqa: E402
 
 
 @pytest.fixture(scope="module")

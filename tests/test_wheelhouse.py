@@ -6,13 +6,12 @@ build of envdoctor's own), served by `http.server` on loopback and installed by 
 
 from __future__ import annotations
 
-import subprocess
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from envkit import python_of, torch_indexes, torch_requirements
+from envkit import python_of, run_inside, torch_indexes, torch_requirements
 from fixenv import cpu_torch_env
 from packaging.version import Version
 from wheelserve import serve
@@ -82,8 +81,8 @@ def test_index_serves_a_labelled_wheel_that_uv_installs_over_http(cli, served, t
     links = Indexes(find_links=(project_page(f"{base}/simple/"),), no_index=True)
     uv.pip_install(py, ["mmcv==2.1.0+pt2.13.0cpu"], indexes=links, extra=["--only-binary", "mmcv"])
     assert "mmcv==2.1.0+pt2.13.0cpu" in uv.pip_freeze(py)
-    version = subprocess.run([str(py), "-c", "import mmcv; print(mmcv.__version__)"], capture_output=True, text=True)
-    assert version.stdout.strip() == "2.1.0"
+    code = "import json, mmcv; print(json.dumps({'version': mmcv.__version__}))"
+    assert run_inside(py, ["-c", code], what="mmcv's version", timeout=120)["version"] == "2.1.0"
 
     # The index's sha256 is checked: a wheel swapped after indexing is refused.
     labelled = folder / "cpu" / "mmcv-2.1.0+pt2.13.0cpu-py3-none-any.whl"

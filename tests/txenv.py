@@ -9,7 +9,6 @@ import base64
 import csv
 import hashlib
 import http.server
-import json
 import os
 import shutil
 import subprocess
@@ -21,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from envkit import PYTHON, python_of
+from envkit import PYTHON, python_of, run_inside
 
 from envdoctor.uv import find_uv
 from envdoctor.wheelfile import write_wheel
@@ -53,8 +52,7 @@ def build_ext_wheel(python: Path, out: Path, token: str) -> Path:
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.skip("no C compiler (cc or gcc on PATH) to build the compiled distribution")
-    info = json.loads(subprocess.run([str(python), "-c", _TARGET_INFO], capture_output=True, text=True,
-                                     check=True).stdout)  # fmt: skip
+    info = run_inside(python, ["-c", _TARGET_INFO], what="reading its build paths", timeout=60)
     if not Path(info["include"], "Python.h").is_file():
         pytest.skip(f"{python} has no Python.h (install its development headers)")
     src = out / "tinyext.c"

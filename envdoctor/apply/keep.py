@@ -19,22 +19,21 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
-import json
 import os
 import shutil
-import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from envdoctor.facts import canonical
+from envdoctor.inside import InsideError, run_json
 from envdoctor.target import Target
 from envdoctor.uv import Uv
 
 _SITE_DIRS = (
     "import json, sysconfig; p = sysconfig.get_paths(); "
-    "print(json.dumps(sorted({p['purelib'], p['platlib']})))"
+    "print(json.dumps({'dirs': sorted({p['purelib'], p['platlib']})}))"
 )
 
 
@@ -54,10 +53,12 @@ class Installed:
 
 
 def site_dirs(target: Target) -> list[Path]:
-    out = subprocess.run([str(target.python), "-c", _SITE_DIRS], capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        raise RuntimeError(f"{target.python} could not name its site-packages: {out.stderr.strip()[-300:]}")
-    return [Path(p) for p in json.loads(out.stdout.strip().splitlines()[-1])]
+    try:
+        ran = run_json(target.python, ["-c", _SITE_DIRS], what="naming its site-packages", timeout=60,
+                       require_exit_zero=True)
+    except InsideError as exc:
+        raise RuntimeError(f"{target.python} could not name its site-packages: {exc}") from exc
+    return [Path(p) for p in ran.data.get("dirs", [])]
 
 
 def _metadata(dist_info: Path) -> tuple[str, str]:

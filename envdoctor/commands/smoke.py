@@ -101,9 +101,10 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
     from rich.console import Console
 
     from envdoctor.smoke import app as app_mod
-    from envdoctor.smoke import inputs, media, models, preflight, report
+    from envdoctor.smoke import inputs, models, preflight, report
     from envdoctor.smoke.runner import check_app
-    from envdoctor.smoke.verify import MissingExtra, require_extra
+    from envdoctor.verify import media
+    from envdoctor.verify.verify import MissingExtra, require_extra
 
     checkout = check_app(Path(args.app))
     for opt in ("face", "audio"):

@@ -32,8 +32,9 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from envdoctor.outdir import check_writable
-    from envdoctor.smoke import media, report
-    from envdoctor.smoke.verify import MissingExtra, verify
+    from envdoctor.smoke import report
+    from envdoctor.verify import media
+    from envdoctor.verify.verify import MissingExtra, verify
 
     video = Path(args.video)
     if not video.is_file():

@@ -1,7 +1,7 @@
 """The mmpose-free path: DWPose in plain PyTorch, installed into the target as the `mmpose` package.
 
 Library API (what `envdoctor fix --strategy mmpose-free` calls):
-- build_wheel(outdir) -> Path: the `envdoctor-mmpose-free` wheel, built from payload/mmpose.
+- build_wheel(outdir) -> Path: the `envdoctor-mmpose-free` wheel, built from probes/mmpose_free/mmpose.
 - requirements(wheel) -> list[str]: what to install with uv (a direct reference to the wheel).
 - REMOVES: the distributions to uninstall first (never leave OpenMMLab's mmpose beside the port).
 - is_port(top_level_files) / DIST_NAME / MARKER_FILE: how a check recognises an installed port.

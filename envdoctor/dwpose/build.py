@@ -1,4 +1,4 @@
-"""Build the `envdoctor-mmpose-free` wheel from the port's source folder (payload/mmpose).
+"""Build the `envdoctor-mmpose-free` wheel from the port's source folder (probes/mmpose_free/mmpose).
 
 A pure-Python wheel is a zip with a dist-info folder; writing it directly needs no build backend,
 no network and no isolation, and gives byte-identical wheels for identical sources (fixed

@@ -1,15 +1,16 @@
 """What the mmpose-free distribution is: its name, version, requirements and the packages it excludes.
 
-The version and name are read from the port's own marker module (payload/mmpose/_envdoctor_mmpose_free.py)
+The version and name are read from the port's own marker module (probes/mmpose_free/mmpose/_envdoctor_mmpose_free.py)
 so that the installed package and envdoctor never disagree about them.
 """
 
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
-PAYLOAD = Path(__file__).resolve().parent / "payload" / "mmpose"
+from envdoctor.resources import mmpose_free_package
+
+PAYLOAD = mmpose_free_package()
 MARKER_MODULE = "mmpose._envdoctor_mmpose_free"
 MARKER_FILE = "mmpose/_envdoctor_mmpose_free.py"
 

@@ -1,1 +1,1 @@
-"""Smoke runs and the verifier: run MuseTalk (or its heavy libraries) and judge what comes out."""
+"""Smoke runs: run MuseTalk (or its heavy libraries) in the target; envdoctor.verify judges the video."""

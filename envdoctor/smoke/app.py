@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envdoctor.explain import Explained, explain_file
-from envdoctor.smoke import inputs, media, report
+from envdoctor.smoke import inputs, report
 from envdoctor.smoke.runner import AppRun, run_app
-from envdoctor.smoke.verdicts import Verification
-from envdoctor.smoke.verify import verify
+from envdoctor.verify import media
+from envdoctor.verify.verdicts import Verification
+from envdoctor.verify.verify import verify
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,6 @@ reported as skipped with its reason; the run succeeds only when no pass failed.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -18,11 +16,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from envdoctor.resources import data_dir
+from envdoctor.inside import InsideError, TimedOut, run_json
+from envdoctor.resources import data_dir, smoke_script
 from envdoctor.smoke import inputs, report
 from envdoctor.tools import ffmpeg as ffmpeg_tool
 
-INSIDE = Path(__file__).resolve().parent / "inside" / "deps_pass.py"
+INSIDE = smoke_script("deps_pass")
 PASSES = ("dwpose", "unet", "vae", "whisper", "ffmpeg")
 
 
@@ -74,24 +73,19 @@ def run_pass(
     python: Path, name: str, *, device: str, speech: Path, work: Path, timeout: float,
     dwpose_config: Path | None = None, env: dict[str, str] | None = None,
 ) -> PassResult:
-    cmd = [str(python), str(INSIDE), name, "--device", device, "--data", str(data_dir()), "--speech", str(speech),
-           "--work", str(work)]
+    args = [str(INSIDE), name, "--device", device, "--data", str(data_dir()), "--speech", str(speech),
+            "--work", str(work)]
     if dwpose_config:
-        cmd += ["--dwpose-config", str(dwpose_config)]
+        args += ["--dwpose-config", str(dwpose_config)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, **env} if env else None)
-    except subprocess.TimeoutExpired:
+        data = run_json(python, args, what=f"the {name} pass", timeout=timeout, env=env).data
+    except TimedOut:
         return PassResult(name, "failed", device, None, None, None, "", f"no result within {timeout:g} s")
-    last = proc.stdout.strip().splitlines()[-1:] or [""]
-    try:
-        data = json.loads(last[0])
-    except (json.JSONDecodeError, RecursionError):
-        data = None
-    if not isinstance(data, dict) or not isinstance(data.get("status"), str):
+    except InsideError as exc:
         # The interpreter died before the pass could report (a segfault in a compiled extension).
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:500]
-        return PassResult(name, "failed", device, None, None, None, "", f"crashed (exit {proc.returncode}): {tail}")
+        return PassResult(name, "failed", device, None, None, None, "", str(exc))
+    if not isinstance(data.get("status"), str):
+        return PassResult(name, "failed", device, None, None, None, "", f"the {name} pass reported no status")
     return PassResult(
         name=name, status=data["status"], device=data.get("device", device), build_seconds=data.get("build_seconds"),
         seconds=data.get("seconds"), peak_mb=data.get("peak_mb"), memory_kind=data.get("memory_kind", ""),

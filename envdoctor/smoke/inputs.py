@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from envdoctor.resources import data_dir
-from envdoctor.smoke import media
+from envdoctor.verify import media
 
 # About five seconds: long enough for the circular-shift null (shifts of 1.5 s or more each way),
 # short enough for a CPU run. Open vowels and closed lips make the mouth move.

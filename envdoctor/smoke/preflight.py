@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envdoctor.errors import UsageError
-from envdoctor.smoke import inputs, media, models
+from envdoctor.smoke import inputs, models
 from envdoctor.tools import ffmpeg as ffmpeg_tool
+from envdoctor.verify import media
 
 DEFAULT_FACE_SIZE = (448, 512)
 """The default face (the astronaut crop), width x height."""

@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from envdoctor.smoke.verdicts import Verification
+from envdoctor.verify.verdicts import Verification
 
 REPORT_JSON = "smoke-report.json"
 REPORT_PNG = "smoke-report.png"
@@ -66,7 +66,7 @@ def write_plot(v: Verification, out: Path) -> Path:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from envdoctor.smoke import media
+    from envdoctor.verify import media
 
     fig = plt.figure(figsize=(10, 6.2), dpi=100)
     grid = fig.add_gridspec(2, 4, height_ratios=[1.2, 1])

@@ -1,6 +1,6 @@
 """`smoke --synthetic-weights`: a stand-in models/ tree, so MuseTalk runs before anyone downloads 4 GB.
 
-The files are written inside the target (inside/synth_weights.py) with the target's own torch,
+The files are written inside the target (probes/smoke/synth_weights.py) with the target's own torch,
 diffusers, transformers, mmpose (or envdoctor's port) and the checkout's own BiSeNet and S3FD
 classes, in the formats MuseTalk loads. The lip-sync verdict of such a run is "not assessed"; the
 structural checks still apply.
@@ -9,16 +9,16 @@ structural checks still apply.
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from envdoctor import datafiles
-from envdoctor.resources import data_dir
+from envdoctor.inside import InsideError, TimedOut, run_json
+from envdoctor.resources import data_dir, smoke_script
 from envdoctor.smoke import models as model_files
 
-INSIDE = Path(__file__).resolve().parent / "inside" / "synth_weights.py"
+INSIDE = smoke_script("synth_weights")
 DWPOSE_CONFIG = Path("musetalk/utils/dwpose/rtmpose-l_8xb32-270e_coco-ubody-wholebody-384x288.py")
 DEFAULT_SECONDS = 0.6
 """Speech length for a synthetic run: enough frames to exercise every stage, cheap on a CPU
@@ -77,18 +77,18 @@ def build(
     unet_json.parent.mkdir(parents=True, exist_ok=True)
     unet_json.write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
     torch_home = models / TORCH_HOME
-    cmd = [
-        str(python), str(INSIDE), "--models", str(models), "--torch-home", str(torch_home),
+    args = [
+        str(INSIDE), "--models", str(models), "--torch-home", str(torch_home),
         "--data", str(data_dir()), "--unet-config", str(unet_json), "--dwpose-config", str(DWPOSE_CONFIG),
         "--s3fd-name", model_files.s3fd_name(), "--face-size", str(face_size[0]), str(face_size[1]),
     ]
     try:
-        proc = subprocess.run(cmd, cwd=checkout, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
+        ran = run_json(python, args, what="the weights writer", cwd=checkout, timeout=timeout)
+    except TimedOut:
         return SyntheticModels(str(models), (), error=f"writing them took longer than {timeout:g} s")
-    try:
-        steps = json.loads(proc.stdout.strip().splitlines()[-1])["steps"]
-    except (IndexError, json.JSONDecodeError, KeyError):
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return SyntheticModels(str(models), (), error=f"the writer died (exit {proc.returncode}): {tail}")
+    except InsideError as exc:
+        return SyntheticModels(str(models), (), error=str(exc))
+    steps = ran.data.get("steps")
+    if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
+        return SyntheticModels(str(models), (), error="the weights writer reported no steps")
     return SyntheticModels(str(models), tuple(steps), env={"TORCH_HOME": str(torch_home)})

@@ -1,6 +1,6 @@
 """Write the text of `mmcv/_ext.py` for one mmcv: every requested name, real or raising, in one pass.
 
-The module's body is envdoctor/stub/template.py (a real, linted Python file): its helpers, plus the
+The module's body is probes/mmcv_ext_stub/template.py (a real, linted Python file): its helpers, plus the
 real ops (functions decorated `@_real`) that this mmcv asks for. Every other requested name becomes
 `name = _unavailable("name")`. The header lines follow the contract the facts probe parses:
 `# envdoctor-stub: key=value ...` within the first 30 lines.
@@ -15,12 +15,13 @@ from functools import cache
 from pathlib import Path
 
 from envdoctor import __version__
+from envdoctor.resources import stub_template
 from envdoctor.stub.sources import SAFE_VERSION, MmcvSources, SourceError, is_op_name, read
 
 FORMAT = 1
 """Bump when the layout of the generated module changes in a way a reader must know about."""
 
-TEMPLATE = Path(__file__).with_name("template.py")
+TEMPLATE = stub_template()
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from envdoctor.inside import InsideError, run_json
 from envdoctor.uv import Indexes, Uv, find_uv
 
 WHEEL = "imageio-ffmpeg"
@@ -35,7 +36,7 @@ EXE = "ffmpeg.exe" if sys.platform == "win32" else "ffmpeg"
 
 # Runs inside the target (standard library only, Python 3.8+): where the wheel put its binary.
 _FIND_BINARY = r"""
-import glob, importlib.util, os, sys
+import glob, importlib.util, json, os, sys
 spec = importlib.util.find_spec("imageio_ffmpeg")
 if spec is None or not spec.origin:
     sys.exit(3)
@@ -43,7 +44,7 @@ found = sorted(glob.glob(os.path.join(os.path.dirname(spec.origin), "binaries", 
 found = [f for f in found if not f.endswith((".md", ".py"))]
 if not found:
     sys.exit(4)
-print(found[-1])
+print(json.dumps({"binary": found[-1]}))
 """
 
 
@@ -257,8 +258,12 @@ def provide_ffmpeg(
 
 
 def _wheel_binary_in(python: Path) -> Path | None:
-    proc = subprocess.run([str(python), "-c", _FIND_BINARY], capture_output=True, text=True, timeout=120)
-    return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
+    try:
+        found = run_json(python, ["-c", _FIND_BINARY], what="finding imageio-ffmpeg's binary", timeout=120,
+                         require_exit_zero=True).data.get("binary")
+    except InsideError:  # not installed there (exit 3), or no binary in it (exit 4)
+        return None
+    return Path(found) if isinstance(found, str) and found else None
 
 
 def undo(provision: FfmpegProvision, *, uv: Uv | None = None) -> None:

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envdoctor.smoke import face, media
+from envdoctor.verify import face, media
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,7 +23,7 @@ def opening_from_audio(samples: np.ndarray, rate: int, fps: float, frames: int) 
     """Mouth opening in [0, 1] per frame from the speech's log-RMS (robust min-max)."""
     import numpy as np
 
-    from envdoctor.smoke.verify import speech_envelope
+    from envdoctor.verify.verify import speech_envelope
 
     env = speech_envelope(samples, rate, fps, frames)
     lo, hi = np.percentile(env, 10), np.percentile(env, 95)

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envdoctor.smoke import media, stream
-from envdoctor.smoke.face import Box, detect
-from envdoctor.smoke.verdicts import DEFAULT_THRESHOLDS, Check, SyncScore, Thresholds, Verdict, Verification
+from envdoctor.verify import media, stream
+from envdoctor.verify.face import Box, detect
+from envdoctor.verify.verdicts import DEFAULT_THRESHOLDS, Check, SyncScore, Thresholds, Verdict, Verification
 
 if TYPE_CHECKING:
     import numpy as np

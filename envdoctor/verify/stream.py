@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envdoctor.smoke.media import AUDIO_RATE, MediaError, tool
+from envdoctor.verify.media import AUDIO_RATE, MediaError, tool
 
 if TYPE_CHECKING:  # numpy is part of the optional `verify` extra, imported where it is used
     import numpy as np
