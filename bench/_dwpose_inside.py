@@ -16,7 +16,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from dwpose_parity_run import SEED, calibrate_batch_norms, load_port, seeded_weights  # noqa: E402
+from dwpose_parity_run import SEED, calibrate_batch_norms, load_port, seeded_weights
 
 
 def main() -> int:

@@ -130,7 +130,7 @@ def relabel(wheel: Path, version: Version, out_dir: Path) -> Path:
     package's own `__version__` stays the public version, which is what mmdet's and mmpose's
     import-time windows compare.
     """
-    name, old, build_tag, _tags = parse_wheel_filename(wheel.name)
+    name, old, _build_tag, _tags = parse_wheel_filename(wheel.name)
     dist = canonicalize_name(name).replace("-", "_")
     old_info, new_info = f"{dist}-{old}.dist-info", f"{dist}-{version}.dist-info"
     rest = wheel.name.split("-", 2)[2]

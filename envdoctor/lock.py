@@ -211,15 +211,15 @@ def inputs_for(t: LockTarget) -> LockInputs:
 
 def committed_targets() -> tuple[LockTarget, ...]:
     """Every cell of lock.toml's [[committed]] matrix, whether the gate let it in or not."""
-    out = []
-    for row in _settings()["committed"]:
-        for s in row["strategies"]:
-            for set_name in row["sets"]:
-                for py in row["python"]:
-                    for acc in row["accelerators"]:
-                        for plat in row["platforms"]:
-                            out.append(LockTarget(s, set_name, py, acc, plat))
-    return tuple(out)
+    return tuple(
+        LockTarget(s, set_name, py, acc, plat)
+        for row in _settings()["committed"]
+        for s in row["strategies"]
+        for set_name in row["sets"]
+        for py in row["python"]
+        for acc in row["accelerators"]
+        for plat in row["platforms"]
+    )
 
 
 def header(t: LockTarget, inputs: LockInputs, gate: lockgate.GateResult | None = None, body_sha: str = "") -> str:

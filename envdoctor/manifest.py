@@ -388,7 +388,7 @@ def scan_app(root: Path, *, reference: Manifest | None = None) -> Manifest:
     extra = [
         e
         for e in reference.entries
-        if e.probed and e.name not in seen and (e.top in tops and "." in e.name or (e.via and "mmpose" in tops))
+        if e.probed and e.name not in seen and ((e.top in tops and "." in e.name) or (e.via and "mmpose" in tops))
     ]
     ordered = _order([*entries, *extra], reference)
     app_local = tuple(sorted((name, _local_path(root, name)) for name in own))

@@ -8,6 +8,7 @@ rest.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -194,10 +195,8 @@ class ImportProber:
 
     @staticmethod
     def _kill(worker: _Worker) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(worker.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         worker.proc.wait()
 
     def run(self, modules: Sequence[str]) -> list[ImportResult]:

@@ -6,6 +6,7 @@ environment goes through here, so that flags, index settings and error handling 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -287,10 +288,8 @@ def _die_with_parent() -> None:
     never leaves uv installing on its own."""
     import ctypes
 
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
 
 
 def stop_group(popen: subprocess.Popen[str], grace: float = 5.0) -> None:
@@ -304,16 +303,12 @@ def stop_group(popen: subprocess.Popen[str], grace: float = 5.0) -> None:
     except BaseException:  # a second signal while waiting: still make sure the group ends below
         pass
     if os.name != "nt":
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
     elif popen.poll() is None:
         popen.kill()
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         popen.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def write_config(folder: Path, extra_build: Sequence[tuple[str, Sequence[str]]]) -> Path:

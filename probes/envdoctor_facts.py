@@ -5,6 +5,7 @@ imports probe's job), so it is fast and cannot crash on a broken environment. Ev
 gathered under its own guard: a failure becomes an "error" field, never a traceback on stdout.
 """
 
+import contextlib
 import json
 import os
 import platform
@@ -151,10 +152,8 @@ def _one_distribution(dist, meta_dir):
     except ValueError:
         raise _Damage("direct_url.json", "not JSON") from None
     location = None
-    try:
+    with contextlib.suppress(Exception):
         location = str(dist.locate_file(""))
-    except Exception:
-        pass
     top_text = _read(dist, "top_level.txt")
     return {
         "name": name.strip(),
@@ -305,13 +304,11 @@ def gpu_facts():
 
 def nvcc_facts():
     cands = [shutil.which("nvcc")]
-    for var in ("CUDA_HOME", "CUDA_PATH"):
-        if os.environ.get(var):
-            cands.append(os.path.join(os.environ[var], "bin", "nvcc"))
+    cands += [os.path.join(os.environ[var], "bin", "nvcc") for var in ("CUDA_HOME", "CUDA_PATH") if os.environ.get(var)]
     cands.append("/usr/local/cuda/bin/nvcc")
     for cand in cands:
         if cand and os.path.isfile(cand):
-            rc, stdout, _ = _run([cand, "--version"])
+            _rc, stdout, _ = _run([cand, "--version"])
             m = re.search(r"release ([0-9.]+)", stdout or "")
             return {"path": cand, "version": m.group(1) if m else None}
     return {"path": None, "version": None}
@@ -328,9 +325,9 @@ def ffmpeg_facts():
         path, source = shutil.which("ffmpeg"), "PATH"
     if not path:
         return {"path": None, "source": None, "version": None, "libx264": False, "aac": False}
-    rc, stdout, _ = _run([path, "-hide_banner", "-version"])
+    _rc, stdout, _ = _run([path, "-hide_banner", "-version"])
     m = re.search(r"ffmpeg version (\S+)", stdout or "")
-    rc2, encoders, _ = _run([path, "-hide_banner", "-encoders"])
+    _rc2, encoders, _ = _run([path, "-hide_banner", "-encoders"])
     return {
         "path": path,
         "source": source,

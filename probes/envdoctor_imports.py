@@ -90,7 +90,7 @@ def main():
             __import__(module)
         except SystemExit as exc:
             result.update(ok=False, status="exit", error={"type": "SystemExit", "message": str(exc.code)})
-        except BaseException as exc:  # noqa: B036 -- every failure is a finding, KeyboardInterrupt aside
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             err = _error(exc)

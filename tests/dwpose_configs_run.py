@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dwpose_parity_run import ALIAS, load_port  # noqa: E402
+from dwpose_parity_run import ALIAS, load_port
 
 
 def main() -> int:

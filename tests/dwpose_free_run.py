@@ -8,6 +8,7 @@ that directory, and the calls that must fail, and writes what happened as JSON. 
 numpy, torch and the installed `mmpose` only.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -40,10 +41,8 @@ def main() -> int:
     os.chdir(work)
     result = {"openmmlab_installed": []}
     for name in OPENMMLAB:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             result["openmmlab_installed"].append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            pass
 
     import mmpose
     from mmpose import _envdoctor_mmpose_free as marker

@@ -53,7 +53,7 @@ def test_a_fix_that_no_longer_matches_stops_the_build(tmp_path: Path) -> None:
     tree = tmp_path / "mmcv-9.9.9"
     tree.mkdir()
     (tree / "setup.py").write_text("setup(version='9.9.9')\n")
-    with pytest.raises(BuildError, match="setup.py no longer contains"):
+    with pytest.raises(BuildError, match=r"setup\.py no longer contains"):
         apply_fixes(tree, source_fixes("mmcv", "3.13.0"))
 
 

@@ -44,7 +44,7 @@ def test_hub_1_beside_transformers_439_breaker_12_from_facts_and_symptom():
     report = check.run(resolve(venv=str(env)), only=["packages.rules", "imports"])
     static = [r for r in _fails(report, 12) if r.category == "Packages"]
     assert static and static[0].found == "transformers 4.39.2 with huggingface-hub 1.0.0"
-    imported = [r for r in report.results if r.title == "import transformers"][0]
+    imported = next(r for r in report.results if r.title == "import transformers")
     assert imported.status is Status.FAIL and imported.breaker == 12
     assert "huggingface-hub>=0.19.3,<1.0" in imported.fix  # the window transformers 4.39.2 declares
 

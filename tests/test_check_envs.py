@@ -30,17 +30,17 @@ def lite_no_ext() -> CheckReport:
 
 
 def test_missing_ext_is_found_and_attributed_to_mmcv_lite(lite_no_ext):
-    ext = [r for r in lite_no_ext.results if r.id == "packages.mmcv-ext"][0]
+    ext = next(r for r in lite_no_ext.results if r.id == "packages.mmcv-ext")
     assert ext.status is Status.FAIL and ext.breaker == 1
     assert "mmcv-lite 2.1.0" in ext.found
     assert "envdoctor fix" in ext.fix
     # the real symptom, from a real import in the target, explained by the catalog
-    ops = [r for r in lite_no_ext.results if r.title == "import mmcv.ops"][0]
+    ops = next(r for r in lite_no_ext.results if r.title == "import mmcv.ops")
     assert ops.status is Status.FAIL and ops.breaker == 1
     assert "No module named 'mmcv._ext'" in ops.found
     assert "mmcv-lite 2.1.0" in ops.why
     # what rides on it fails with the same cause, said once as such
-    apis = [r for r in lite_no_ext.results if r.title == "import mmpose.apis"][0]
+    apis = next(r for r in lite_no_ext.results if r.title == "import mmpose.apis")
     assert apis.breaker == 1 and "same cause as `import mmcv.ops`" in apis.why
     # torch itself imported and its facts came back from the same worker
     assert lite_no_ext.facts.torch is not None and (lite_no_ext.facts.torch.version or "").startswith("2.14.1")
@@ -58,7 +58,7 @@ def test_numpy2_under_xtcocotools_wheel_names_both(numpy2_xtcocotools):
     assert numpy.startswith("2.")
     static = [r for r in _failing(numpy2_xtcocotools, 5) if r.category == "Packages"]
     assert static and "xtcocotools 1.14.3" in static[0].found and f"numpy {numpy}" in static[0].found
-    imported = [r for r in numpy2_xtcocotools.results if r.title == "import xtcocotools.coco"][0]
+    imported = next(r for r in numpy2_xtcocotools.results if r.title == "import xtcocotools.coco")
     assert imported.status is Status.FAIL and imported.breaker == 5
     assert "numpy.dtype size changed" in imported.found
     assert "xtcocotools 1.14.3" in imported.why and f"numpy {numpy}" in imported.why
@@ -75,7 +75,7 @@ def test_setuptools82_beside_mmengine_is_the_pkg_resources_finding(setuptools82_
     static = [r for r in _failing(setuptools82_mmengine, 8) if r.category == "Packages"]
     assert static and "setuptools" in static[0].found and "mmengine 0.10.7" in static[0].found
     assert "setuptools<81" in static[0].fix
-    imported = [r for r in setuptools82_mmengine.results if r.title == "import pkg_resources"][0]
+    imported = next(r for r in setuptools82_mmengine.results if r.title == "import pkg_resources")
     assert imported.status is Status.FAIL and imported.breaker == 8
     assert "No module named 'pkg_resources'" in imported.found
 
@@ -99,7 +99,7 @@ def test_healthy_environment_exits_0(cli, healthy_env):
     problems = [(r["title"], r["found"]) for r in doc["results"] if r["status"] == "fail"]
     assert problems == [] and run.code == 0
     assert doc["summary"]["exit_code"] == 0
-    ext = [r for r in doc["results"] if r["id"] == "packages.mmcv-ext"][0]
+    ext = next(r for r in doc["results"] if r["id"] == "packages.mmcv-ext")
     assert ext["status"] == "ok" and "envdoctor stub for mmcv 2.1.0" in ext["found"]
     imported = {r["title"] for r in doc["results"] if r["category"] == "Imports" and r["status"] == "ok"}
     assert {"import torch", "import mmcv.ops", "import mmdet.models", "import mmpose.apis"} <= imported

@@ -177,7 +177,7 @@ def test_venv_fills_in_the_targets_versions(numpy2_xtcocotools: Path, tmp_path: 
 
 def test_check_carries_the_explanation_explain_gives(numpy2_xtcocotools: Path) -> None:
     report = check.run(resolve(venv=str(numpy2_xtcocotools)), only=["imports"])
-    r = [r for r in report.results if r.title == "import xtcocotools.coco"][0]
+    r = next(r for r in report.results if r.title == "import xtcocotools.coco")
     symptom = report.facts.import_result("xtcocotools.coco").symptom
     root = explain_text(symptom).root
     assert r.status is Status.FAIL and root is not None

@@ -21,11 +21,11 @@ CORPUS = Path(__file__).parent / "explain_corpus"
 
 
 def _samples() -> list[dict[str, str]]:
-    out = []
-    for path in sorted(CORPUS.glob("*.toml")):
-        for row in tomllib.loads(path.read_text(encoding="utf-8"))["sample"]:
-            out.append({**row, "file": path.name})
-    return out
+    return [
+        {**row, "file": path.name}
+        for path in sorted(CORPUS.glob("*.toml"))
+        for row in tomllib.loads(path.read_text(encoding="utf-8"))["sample"]
+    ]
 
 
 SAMPLES = _samples()

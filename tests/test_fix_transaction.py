@@ -129,7 +129,7 @@ def test_killed_fix_is_named_by_every_command_and_rolled_back(
     cli, env: Path, wheels: Wheels, moment: str
 ) -> None:
     before = files_state(env)
-    proc, seen = _signal_at(env, wheels, signal.SIGKILL, moment)
+    proc, _seen = _signal_at(env, wheels, signal.SIGKILL, moment)
     assert proc.returncode == -signal.SIGKILL
     time.sleep(0.5)
     assert _uv_left_running(env) == [], "uv died with envdoctor, it did not go on installing alone"

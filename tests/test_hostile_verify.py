@@ -13,18 +13,18 @@ import pytest
 
 pytest.importorskip("numpy", reason="the verifier needs envdoctor's `verify` extra (numpy)")
 pytest.importorskip("skimage", reason="the verifier needs envdoctor's `verify` extra (scikit-image)")
-from envdoctor.tools.ffmpeg import own_ffmpeg  # noqa: E402
+from envdoctor.tools.ffmpeg import own_ffmpeg
 
 if own_ffmpeg() is None:
     pytest.skip("no ffmpeg: put one on PATH or install the test extra (imageio-ffmpeg)", allow_module_level=True)
 
-import clips  # noqa: E402
-import numpy as np  # noqa: E402
-from envkit import run_inside  # noqa: E402
+import clips
+import numpy as np
+from envkit import run_inside
 
-from envdoctor.smoke import inputs  # noqa: E402
-from envdoctor.verify.face import Box  # noqa: E402
-from envdoctor.verify.verify import mouth_signals  # noqa: E402
+from envdoctor.smoke import inputs
+from envdoctor.verify.face import Box
+from envdoctor.verify.verify import mouth_signals
 
 LIMIT = 1 << 30  # `ulimit -v 1048576`: the address space of the verifier and the ffmpeg it starts
 

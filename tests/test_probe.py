@@ -45,7 +45,7 @@ def test_crashes_and_hangs_are_reported_and_the_rest_probed(crashy_env):
     target = resolve(venv=str(crashy_env))
     order = ["ok_before", "segv_mod", "hang_mod", "abort_mod", "exit_mod", "noisy_mod", "json", "ok_after", "nope"]
     results = {r.module: r for r in ImportProber(target, timeout=3).run(order)}
-    assert [r for r in results] == order
+    assert list(results) == order
     assert results["ok_before"].status == "ok"
     assert results["segv_mod"].status == "crash" and "SIGSEGV" in results["segv_mod"].message
     # faulthandler's dump names the module that crashed

@@ -14,7 +14,7 @@ def test_an_sdist_comes_checked_and_a_wrong_hash_leaves_nothing(tmp_path: Path) 
     # chumpy 0.70: a small sdist (no wheel exists for it), PyPI's own sha256 checks it.
     got = download_sdist("chumpy", "0.70", tmp_path / "ok")
     assert got == tmp_path / "ok" / "chumpy-0.70.tar.gz" and got.stat().st_size > 1000
-    with pytest.raises(SdistError, match="expected 0{64}: not used"):
+    with pytest.raises(SdistError, match=r"expected 0{64}: not used"):
         download_sdist("chumpy", "0.70", tmp_path / "bad", expected_sha256="0" * 64)
     assert not (tmp_path / "bad").exists(), "a file that failed its hash is never written"
     same = download_sdist("chumpy", "0.70", tmp_path / "again", hashlib.sha256(got.read_bytes()).hexdigest())

@@ -17,16 +17,16 @@ import pytest
 
 pytest.importorskip("numpy", reason="the verifier needs envdoctor's `verify` extra (numpy)")
 pytest.importorskip("skimage", reason="the verifier needs envdoctor's `verify` extra (scikit-image)")
-from envdoctor.tools.ffmpeg import own_ffmpeg  # noqa: E402
+from envdoctor.tools.ffmpeg import own_ffmpeg
 
 if own_ffmpeg() is None:
     pytest.skip("no ffmpeg: put one on PATH or install the test extra (imageio-ffmpeg)", allow_module_level=True)
 
-from envdoctor.cli import main  # noqa: E402
-from envdoctor.explain import explain_file  # noqa: E402
-from envdoctor.smoke import app as app_mod  # noqa: E402
-from envdoctor.smoke import models, runner  # noqa: E402
-from envdoctor.verify.verdicts import Verdict  # noqa: E402
+from envdoctor.cli import main
+from envdoctor.explain import explain_file
+from envdoctor.smoke import app as app_mod
+from envdoctor.smoke import models, runner
+from envdoctor.verify.verdicts import Verdict
 
 HERE = Path(__file__).resolve().parent
 

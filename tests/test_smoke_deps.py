@@ -16,10 +16,10 @@ from envdoctor.tools.ffmpeg import own_ffmpeg
 if own_ffmpeg() is None:
     pytest.skip("no ffmpeg: put one on PATH or install the test extra (imageio-ffmpeg)", allow_module_level=True)
 
-from envkit import REPO, build_env, python_of  # noqa: E402
+from envkit import REPO, build_env, python_of
 
-from envdoctor.cli import main  # noqa: E402
-from envdoctor.smoke import deps  # noqa: E402
+from envdoctor.cli import main
+from envdoctor.smoke import deps
 
 # MuseTalk's pins for the two model libraries (its requirements.txt).
 MODEL_LIBS = ["diffusers==0.30.2", "transformers==4.39.2", "huggingface-hub<1.0", "numpy<2",

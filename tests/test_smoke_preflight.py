@@ -12,9 +12,9 @@ import pytest
 pytest.importorskip("numpy", reason="smoke needs envdoctor's `verify` extra (numpy)")
 pytest.importorskip("skimage", reason="smoke needs envdoctor's `verify` extra (scikit-image)")
 
-from envdoctor.errors import UsageError  # noqa: E402
-from envdoctor.smoke import inputs, models, preflight  # noqa: E402
-from envdoctor.tools.ffmpeg import own_ffmpeg  # noqa: E402
+from envdoctor.errors import UsageError
+from envdoctor.smoke import inputs, models, preflight
+from envdoctor.tools.ffmpeg import own_ffmpeg
 
 if own_ffmpeg() is None:
     pytest.skip("no ffmpeg: put one on PATH or install the test extra (imageio-ffmpeg)", allow_module_level=True)

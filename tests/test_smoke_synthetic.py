@@ -19,18 +19,18 @@ import pytest
 
 pytest.importorskip("numpy", reason="the verifier needs envdoctor's `verify` extra (numpy)")
 pytest.importorskip("skimage", reason="the verifier needs envdoctor's `verify` extra (scikit-image)")
-from envdoctor.tools.ffmpeg import own_ffmpeg  # noqa: E402
+from envdoctor.tools.ffmpeg import own_ffmpeg
 
 if own_ffmpeg() is None:
     pytest.skip("no ffmpeg: put one on PATH or install the test extra (imageio-ffmpeg)", allow_module_level=True)
 
-from envkit import build_env, python_of  # noqa: E402
-from test_smoke_deps import MODEL_LIBS, _port_requirement  # noqa: E402
+from envkit import build_env, python_of
+from test_smoke_deps import MODEL_LIBS, _port_requirement
 
-from envdoctor.resources import data_dir  # noqa: E402
-from envdoctor.smoke import app as app_mod  # noqa: E402
-from envdoctor.smoke import synthetic  # noqa: E402
-from envdoctor.verify.verdicts import Verdict  # noqa: E402
+from envdoctor.resources import data_dir
+from envdoctor.smoke import app as app_mod
+from envdoctor.smoke import synthetic
+from envdoctor.verify.verdicts import Verdict
 
 SMALL_UNET = {
     "_class_name": "UNet2DConditionModel", "in_channels": 8, "out_channels": 4, "cross_attention_dim": 384,

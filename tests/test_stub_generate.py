@@ -51,7 +51,7 @@ def _lite_wheel(version: str) -> Path:
 def test_kept_stubs_equal_a_fresh_generation(sdists: dict[str, Path]) -> None:
     drifts = check(CACHE)
     assert [d.kept.version for d in drifts] == ["2.0.1", "2.1.0", "2.2.0"]
-    assert {d.kept.version: d.state for d in drifts} == {v: "same" for v in ("2.0.1", "2.1.0", "2.2.0")}, (
+    assert {d.kept.version: d.state for d in drifts} == dict.fromkeys(("2.0.1", "2.1.0", "2.2.0"), "same"), (
         "stubs/ drifted from generation: run `envdoctor stub generate --kept`"
     )
 
@@ -153,7 +153,7 @@ def test_unreadable_sources_are_refused(tmp_path: Path) -> None:
 
 
 def test_template_offers_the_required_real_ops() -> None:
-    assert REQUIRED_REAL <= set(real_ops())
+    assert set(real_ops()) >= REQUIRED_REAL
 
 
 def test_wheel_is_valid_and_reproducible(sdists: dict[str, Path], tmp_path: Path) -> None:

@@ -137,7 +137,7 @@ def test_a_handwritten_ext_is_refused_or_moved_aside_on_request(
     try:
         assert status(target).ext_state == "handwritten"
         assert main(["stub", "status", "--venv", str(env)]) == 1
-        with pytest.raises(StubRefused, match="hand-written.*--replace-handwritten"):
+        with pytest.raises(StubRefused, match=r"hand-written.*--replace-handwritten"):
             install(target)
         assert hand.read_text() == text
         with pytest.raises(StubRefused, match="not installed by the mmcv-ext-stub"):

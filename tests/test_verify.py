@@ -14,18 +14,18 @@ import pytest
 
 pytest.importorskip("numpy", reason="the verifier needs envdoctor's `verify` extra (numpy)")
 pytest.importorskip("skimage", reason="the verifier needs envdoctor's `verify` extra (scikit-image)")
-from envdoctor.tools.ffmpeg import own_ffmpeg  # noqa: E402
+from envdoctor.tools.ffmpeg import own_ffmpeg
 
 if own_ffmpeg() is None:
     pytest.skip("no ffmpeg: put one on PATH or install the test extra (imageio-ffmpeg)", allow_module_level=True)
 
-import clips  # noqa: E402
+import clips
 
-from envdoctor.cli import main  # noqa: E402
-from envdoctor.smoke import inputs  # noqa: E402
-from envdoctor.verify import media  # noqa: E402
-from envdoctor.verify.verdicts import Verdict  # noqa: E402
-from envdoctor.verify.verify import verify  # noqa: E402
+from envdoctor.cli import main
+from envdoctor.smoke import inputs
+from envdoctor.verify import media
+from envdoctor.verify.verdicts import Verdict
+from envdoctor.verify.verify import verify
 
 
 @pytest.fixture(scope="module")

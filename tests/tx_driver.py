@@ -23,7 +23,7 @@ from envdoctor.strategies import Step
 from envdoctor.uv import Indexes
 
 
-def _imports(module: str):  # noqa: ANN202
+def _imports(module: str):
     def verify(target: target_mod.Target, plan: plan_mod.Plan) -> apply_mod.Verification:
         proc = subprocess.run([str(target.python), "-c", f"import {module}"], capture_output=True, text=True)
         failures = () if proc.returncode == 0 else (f"imports: {proc.stderr.strip()[-200:]}",)

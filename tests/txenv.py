@@ -101,7 +101,7 @@ def slow_index(wheel: Path, chunk: int = 256, pause: float = 0.2) -> Iterator[tu
         def log_message(self, *_a: object) -> None:
             pass
 
-        def do_HEAD(self) -> None:  # noqa: N802 - the http.server name
+        def do_HEAD(self) -> None:
             if self.path == f"/files/{wheel.name}":
                 self.send_response(200)
                 self.send_header("Content-Type", "application/octet-stream")
@@ -110,7 +110,7 @@ def slow_index(wheel: Path, chunk: int = 256, pause: float = 0.2) -> Iterator[tu
             else:
                 self.send_error(404)
 
-        def do_GET(self) -> None:  # noqa: N802 - the http.server name
+        def do_GET(self) -> None:
             if self.path.rstrip("/") == f"/simple/{name}":
                 body = f'<a href="/files/{wheel.name}#sha256={digest}">{wheel.name}</a>'.encode()
                 self.send_response(200)

@@ -62,7 +62,7 @@ def _open(prefix: str | Path) -> tuple[Path, IO[str]]:
     try:
         folder.mkdir(exist_ok=True)
         path = folder / "lock"
-        return path, open(path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+        return path, open(path, "a+")
     except OSError as exc:
         raise UsageError(f"cannot write envdoctor's lock in {folder}: {exc.strerror or exc}.") from exc
 

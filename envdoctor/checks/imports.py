@@ -47,7 +47,7 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
         r = ctx.facts.import_result(entry.name)
         if r is None:
             continue
-        providers = [d for d in ctx.facts.providers(entry.name)]
+        providers = list(ctx.facts.providers(entry.name))
         source = ", ".join(f"{d.name} {d.version}" for d in providers) or "?"
         if r.ok:
             yield result(Status.OK, title=f"import {entry.name}", found=f"{source}, {r.seconds or 0:.2f} s",

@@ -27,8 +27,21 @@ from envdoctor.dwpose.meta import (
 )
 
 __all__ = [
-    "BuiltWheel", "DIST_NAME", "MARKER_FILE", "MARKER_MODULE", "NEEDS_CV2", "PAYLOAD", "REMOVES", "REQUIRES",
-    "STRATEGY", "VERSION", "build_hashed", "build_wheel", "convert_command", "is_port", "requirements",
+    "DIST_NAME",
+    "MARKER_FILE",
+    "MARKER_MODULE",
+    "NEEDS_CV2",
+    "PAYLOAD",
+    "REMOVES",
+    "REQUIRES",
+    "STRATEGY",
+    "VERSION",
+    "BuiltWheel",
+    "build_hashed",
+    "build_wheel",
+    "convert_command",
+    "is_port",
+    "requirements",
 ]
 
 

@@ -64,7 +64,7 @@ def current_in(path: Path) -> str | None:
     text = path.read_text(encoding="utf-8")
     if START not in text or END not in text:
         return None
-    head, rest = text.split(START, 1)
+    _head, rest = text.split(START, 1)
     return START + rest.split(END, 1)[0] + END + "\n"
 
 

@@ -11,7 +11,7 @@ SCHEMA = 1
 
 def indexed(result: IndexResult) -> str:
     return json.dumps(
-        {"schema": SCHEMA, "index": str(result.root), "projects": {name: n for name, n in result.projects}}, indent=2
+        {"schema": SCHEMA, "index": str(result.root), "projects": dict(result.projects)}, indent=2
     )
 
 

@@ -9,6 +9,7 @@ file, never from the exit code.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import selectors
 import shutil
@@ -167,9 +168,11 @@ def run_app(
                 output = out_dir / others[0].name
                 shutil.copyfile(others[0], output)
         if output is not None:
-            for err in swallowed:
-                if any(k in err for k in KNOWN_HARMLESS):
-                    notes.append(f"known MuseTalk quirk after the video was written (harmless): {err}")
+            notes += [
+                f"known MuseTalk quirk after the video was written (harmless): {err}"
+                for err in swallowed
+                if any(k in err for k in KNOWN_HARMLESS)
+            ]
         leftover = list(work.glob("*.pkl"))
         if leftover:
             notes.append(f"MuseTalk left {leftover[0].name} beside its result folder (removed with the scratch folder)")
@@ -193,10 +196,8 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
     except (ProcessLookupError, subprocess.TimeoutExpired):
         pass
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)  # children that outlived their parent, or ignored TERM
-    except (ProcessLookupError, PermissionError):
-        pass
     proc.wait()
 
 

@@ -97,24 +97,22 @@ class Source:
 
 @cache
 def sources() -> tuple[Source, ...]:
-    out = []
-    for s in load("wheels.toml")["source"]:
-        out.append(
-            Source(
-                name=s["name"],
-                title=s["title"],
-                url=s["url"],
-                convention=s["convention"],
-                torch_match=s["torch_match"],
-                third_party=bool(s["third_party"]),
-                builder=s["builder"],
-                provenance=s["provenance"],
-                torch=SpecifierSet(s["torch"]) if "torch" in s else None,
-                python=SpecifierSet(s["python"]) if "python" in s else None,
-                wheels=tuple((k, v["tag"], tuple(v["platforms"])) for k, v in (s.get("wheels") or {}).items()),
-            )
+    return tuple(
+        Source(
+            name=s["name"],
+            title=s["title"],
+            url=s["url"],
+            convention=s["convention"],
+            torch_match=s["torch_match"],
+            third_party=bool(s["third_party"]),
+            builder=s["builder"],
+            provenance=s["provenance"],
+            torch=SpecifierSet(s["torch"]) if "torch" in s else None,
+            python=SpecifierSet(s["python"]) if "python" in s else None,
+            wheels=tuple((k, v["tag"], tuple(v["platforms"])) for k, v in (s.get("wheels") or {}).items()),
         )
-    return tuple(out)
+        for s in load("wheels.toml")["source"]
+    )
 
 
 def source(name: str) -> Source:

@@ -165,7 +165,7 @@ def write_video(
     frames: np.ndarray, fps: float, out: Path, audio: Path | None = None, *, crf: int = 18
 ) -> None:
     """Encode RGB uint8 frames (n, h, w, 3) with libx264 (yuv420p), muxing `audio` as AAC if given."""
-    n, h, w, _ = frames.shape
+    _n, h, w, _ = frames.shape
     cmd = [
         tool("ffmpeg"), "-v", "error", "-nostdin", "-y",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "-",

@@ -343,11 +343,12 @@ def verify(
     checks: list[Check] = []
 
     def result(verdict: Verdict, reason: str, **kw: object) -> Verification:
-        base: dict[str, object] = dict(
-            video=str(video), audio=str(audio_path), checks=tuple(checks), verdict=verdict, reason=reason,
-            fps=0.0, frames=0, expected_frames=0.0, audio_seconds=0.0, face_fraction=0.0,
-            mouth_motion=0.0, sync=None, sync_required=assess_sync,
-        )
+        base: dict[str, object] = {
+            "video": str(video), "audio": str(audio_path), "checks": tuple(checks), "verdict": verdict,
+            "reason": reason,
+            "fps": 0.0, "frames": 0, "expected_frames": 0.0, "audio_seconds": 0.0, "face_fraction": 0.0,
+            "mouth_motion": 0.0, "sync": None, "sync_required": assess_sync,
+        }
         base.update(kw)
         return Verification(**base)  # type: ignore[arg-type]
 
@@ -393,11 +394,11 @@ def verify(
     found = [b for b in boxes if b is not None]
     face_fraction = len(found) / max(len(idx), 1)
     scale = info.width / w if w else 1.0
-    common = dict(
-        fps=fps, frames=n, expected_frames=round(expected, 2), audio_seconds=round(audio_seconds, 3),
-        face_fraction=round(face_fraction, 3), envelope=tuple(np.round(envelope, 4).tolist()),
-        sample_frames=tuple(idx),
-    )
+    common = {
+        "fps": fps, "frames": n, "expected_frames": round(expected, 2), "audio_seconds": round(audio_seconds, 3),
+        "face_fraction": round(face_fraction, 3), "envelope": tuple(np.round(envelope, 4).tolist()),
+        "sample_frames": tuple(idx),
+    }
     if not assess_sync and face_fraction < th.min_face_fraction:
         # Random weights may well paint over the face: only the structure is judged then.
         return result(

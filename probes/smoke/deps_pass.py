@@ -220,7 +220,7 @@ def main():
         device = "cpu"
         if args.name != "ffmpeg":
             try:
-                import torch  # noqa: F401
+                import torch
             except ImportError as exc:
                 raise RuntimeError(f"torch does not import: {exc}") from exc
             device = pick_device(args.device)
@@ -239,7 +239,7 @@ def main():
             result["memory_kind"] = "process peak RSS (imports included)"
     except Skip as exc:
         result.update(status="skipped", detail=str(exc))
-    except BaseException as exc:  # noqa: B036 - every failure, SystemExit from a library included, is the result
+    except BaseException as exc:
         tb = traceback.format_exc().strip().splitlines()
         result.update(status="failed", detail=f"{type(exc).__name__}: {exc}", traceback=tb[-8:])
     result["total_seconds"] = round(time.perf_counter() - t0, 3)

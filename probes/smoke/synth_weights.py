@@ -144,11 +144,9 @@ def make_s3fd(args):
 
 # --- crafted: DWPose -----------------------------------------------------------------------------
 LEFT = list(range(0, 8)) + list(range(17, 22)) + [31, 32] + list(range(36, 42)) + [48, 49, 50, 58, 59, 60, 61, 67]
-MIRROR = {}
-for _a, _b in ([(i, 16 - i) for i in range(8)] + [(17 + i, 26 - i) for i in range(5)] + [(31, 35), (32, 34)]
-               + [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]
-               + [(48, 54), (49, 53), (50, 52), (58, 56), (59, 55), (60, 64), (61, 63), (67, 65)]):
-    MIRROR[_a] = _b
+MIRROR = dict([(i, 16 - i) for i in range(8)] + [(17 + i, 26 - i) for i in range(5)] + [(31, 35), (32, 34)]
+              + [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]
+              + [(48, 54), (49, 53), (50, 52), (58, 56), (59, 55), (60, 64), (61, 63), (67, 65)])
 RIGHT = [MIRROR[i] for i in LEFT]
 FACE0 = 23  # COCO-WholeBody: the 68 face points are keypoints 23..90
 
@@ -323,7 +321,7 @@ def main():
             path, size, detail = step(args)
             results.append({"name": name, "ok": True, "path": path, "bytes": size, "detail": detail,
                             "seconds": round(time.perf_counter() - t, 2)})
-        except BaseException as exc:  # noqa: B036 - each file's failure is reported, the others still made
+        except BaseException as exc:
             results.append({"name": name, "ok": False, "path": None, "bytes": 0,
                             "detail": f"{type(exc).__name__}: {exc}",
                             "traceback": traceback.format_exc().strip().splitlines()[-6:],

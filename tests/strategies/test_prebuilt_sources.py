@@ -66,7 +66,7 @@ def test_a_local_labelled_wheel_is_taken_without_folder_conventions(tmp_path: Pa
     assert install.only_binary == ("mmcv",)
 
 
-CUDA = dict(torch="2.13.0+cu121", cuda="12.1", nvcc="12.1")
+CUDA = {"torch": "2.13.0+cu121", "cuda": "12.1", "nvcc": "12.1"}
 
 
 def test_build_for_cuda_without_a_gpu_needs_an_arch_list(tmp_path: Path) -> None:

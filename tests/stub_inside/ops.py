@@ -293,7 +293,8 @@ def compiler():
 
 
 def main():
-    names = open(sys.argv[1]).read().split()
+    with open(sys.argv[1]) as fh:
+        names = fh.read().split()
     results = {}
     check(results, "imports", lambda: imports(names))
     check(results, "raising", lambda: raising(names))

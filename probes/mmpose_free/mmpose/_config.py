@@ -40,7 +40,7 @@ def _eval(node, env):
     if isinstance(node, ast.Dict):
         if any(k is None for k in node.keys):  # {**other}
             raise _Unevaluable("dict unpacking")
-        return {_eval(k, env): _eval(v, env) for k, v in zip(node.keys, node.values)}  # noqa: B905 (Python 3.8 has no strict=)
+        return {_eval(k, env): _eval(v, env) for k, v in zip(node.keys, node.values)}
     if isinstance(node, ast.Name):
         value = env.get(node.id, _UNKNOWN)
         if value is _UNKNOWN:
@@ -100,10 +100,28 @@ class ModelSpec:
     """Everything the port needs to build the network and run top-down inference."""
 
     __slots__ = (
-        "config", "arch", "deepen_factor", "widen_factor", "expand_ratio", "channel_attention",
-        "spp_kernel_sizes", "bn_eps", "in_channels", "num_keypoints", "input_size", "featuremap_size",
-        "final_kernel", "gau_hidden", "gau_s", "gau_expansion", "simcc_split_ratio", "flip_test",
-        "mean", "std", "bgr_to_rgb", "bbox_padding",
+        "arch",
+        "bbox_padding",
+        "bgr_to_rgb",
+        "bn_eps",
+        "channel_attention",
+        "config",
+        "deepen_factor",
+        "expand_ratio",
+        "featuremap_size",
+        "final_kernel",
+        "flip_test",
+        "gau_expansion",
+        "gau_hidden",
+        "gau_s",
+        "in_channels",
+        "input_size",
+        "mean",
+        "num_keypoints",
+        "simcc_split_ratio",
+        "spp_kernel_sizes",
+        "std",
+        "widen_factor",
     )
 
     def __init__(self, **values):

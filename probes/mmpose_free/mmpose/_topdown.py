@@ -128,7 +128,7 @@ def run(model, img, boxes, flip_indices):
     keypoints, scores = decode(pred_x.cpu().numpy(), pred_y.cpu().numpy(), spec.simcc_split_ratio)
     h, w = img.shape[:2]
     results = []
-    for i, (box, (_, centre, scale)) in enumerate(zip(boxes, prepared)):  # noqa: B905 (Python 3.8 has no strict=)
+    for i, (box, (_, centre, scale)) in enumerate(zip(boxes, prepared)):
         kpts = to_image(keypoints[i:i + 1], centre, scale, spec.input_size)
         meta = {
             "img_shape": (h, w), "ori_shape": (h, w), "input_size": tuple(spec.input_size),

@@ -33,7 +33,7 @@ def flip_indices():
     out = list(range(NUM_KEYPOINTS))
     groups, swaps, eyes = _mirror_groups()
     for group in groups:
-        for a, b in zip(group, reversed(group)):  # noqa: B905 (Python 3.8 has no strict=)
+        for a, b in zip(group, reversed(group)):
             out[a] = b
     for left, right, n in swaps:
         for k in range(n):

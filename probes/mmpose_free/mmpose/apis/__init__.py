@@ -13,7 +13,7 @@ from .._nn import RTMPose
 from .._topdown import run
 from .._wholebody import NUM_KEYPOINTS, flip_indices
 
-__all__ = ["init_model", "inference_topdown"]
+__all__ = ["inference_topdown", "init_model"]
 
 
 FAST_ENV = "ENVDOCTOR_DWPOSE_FAST"
