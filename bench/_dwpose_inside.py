@@ -53,14 +53,24 @@ def main() -> int:
             t0 = time.perf_counter()
             outs[name] = run(img)
             seconds[name].append(time.perf_counter() - t0)
-        worst["port_fast_kpt"] = max(worst["port_fast_kpt"],
-                                     float(np.abs(outs["mmpose"].keypoints - outs["port_fast"].keypoints).max()))
-        worst["port_fast_score"] = max(worst["port_fast_score"], float(
-            np.abs(outs["mmpose"].keypoint_scores - outs["port_fast"].keypoint_scores).max()))
-    print(json.dumps({
-        "median_s": {k: statistics.median(v) for k, v in seconds.items()},
-        "frames": frames, "threads": torch.get_num_threads(), "torch": torch.__version__, "fast_vs_mmpose": worst,
-    }))
+        worst["port_fast_kpt"] = max(
+            worst["port_fast_kpt"], float(np.abs(outs["mmpose"].keypoints - outs["port_fast"].keypoints).max())
+        )
+        worst["port_fast_score"] = max(
+            worst["port_fast_score"],
+            float(np.abs(outs["mmpose"].keypoint_scores - outs["port_fast"].keypoint_scores).max()),
+        )
+    print(
+        json.dumps(
+            {
+                "median_s": {k: statistics.median(v) for k, v in seconds.items()},
+                "frames": frames,
+                "threads": torch.get_num_threads(),
+                "torch": torch.__version__,
+                "fast_vs_mmpose": worst,
+            }
+        )
+    )
     return 0
 
 

@@ -38,8 +38,9 @@ _IMPORTS = (
 
 
 def _import_times(python: Path) -> tuple[float, float, float]:
-    s = run_json(python, ["-W", "ignore", "-c", _IMPORTS], what="the import timing", timeout=300,
-                 require_exit_zero=True).data
+    s = run_json(
+        python, ["-W", "ignore", "-c", _IMPORTS], what="the import timing", timeout=300, require_exit_zero=True
+    ).data
     return float(s["torch"]), float(s["mmpose"]), float(s["cv2"])
 
 
@@ -55,8 +56,12 @@ def main(repeat: int = 7, frames: int = 10) -> None:
     free = build_env("dwpose-bench-free", ["numpy==1.26.4", "opencv-python==4.11.0.86"], torch="vision")
     with tempfile.TemporaryDirectory() as tmp:
         wheel = dwpose.build_wheel(Path(tmp))
-        find_uv().pip_install(python_of(free), [str(wheel)], constraints=[free / ".envkit-hold.txt"],
-                              extra=["--reinstall-package", dwpose.DIST_NAME])
+        find_uv().pip_install(
+            python_of(free),
+            [str(wheel)],
+            constraints=[free / ".envkit-hold.txt"],
+            extra=["--reinstall-package", dwpose.DIST_NAME],
+        )
 
         envs = {"mmpose": python_of(ref), "port": python_of(free)}
         for py in envs.values():  # warm the disk cache; not counted
@@ -72,26 +77,41 @@ def main(repeat: int = 7, frames: int = 10) -> None:
         for name, (t, m, c) in med.items():
             print(f"  {name:7s} import torch {t:6.3f} s   mmpose imports on top {m:6.3f} s   then cv2 {c:6.3f} s")
         verdict = "met" if ratio <= 0.1 else "NOT met"
-        print(f"  port/mmpose import cost above torch: {ratio:.3f} (target <= 0.100: {verdict}); "
-              f"counting the cv2 import the port defers: {with_cv2:.3f}")
+        print(
+            f"  port/mmpose import cost above torch: {ratio:.3f} (target <= 0.100: {verdict}); "
+            f"counting the cv2 import the port defers: {with_cv2:.3f}"
+        )
 
         res = run_json(
             python_of(ref),
-            ["-W", "ignore", str(HERE / "_dwpose_inside.py"), str(config), str(dwpose.PAYLOAD), str(Path(tmp) / "work"),
-             str(frames)],
-            what="mmpose against the port", timeout=1800, require_exit_zero=True,
+            [
+                "-W",
+                "ignore",
+                str(HERE / "_dwpose_inside.py"),
+                str(config),
+                str(dwpose.PAYLOAD),
+                str(Path(tmp) / "work"),
+                str(frames),
+            ],
+            what="mmpose against the port",
+            timeout=1800,
+            require_exit_zero=True,
         ).data
     s = res["median_s"]
-    print(f"inference per 640x480 frame (CPU, {res['threads']} threads, torch {res['torch']}, "
-          f"median of {res['frames']} frames, interleaved):")
+    print(
+        f"inference per 640x480 frame (CPU, {res['threads']} threads, torch {res['torch']}, "
+        f"median of {res['frames']} frames, interleaved):"
+    )
     for name in ("mmpose", "port", "port_fast"):
         print(f"  {name:9s} {s[name] * 1000:8.1f} ms   speed vs mmpose {s['mmpose'] / s[name]:.2f}x")
     speed = s["mmpose"] / s["port"]
     verdict = "met" if speed >= 1.0 else "NOT met"
     print(f"  target: port (exact mode) at least as fast as mmpose: {verdict} ({speed:.2f}x)")
     worst = res["fast_vs_mmpose"]
-    print(f"  fast mode vs mmpose: max keypoint diff {worst['port_fast_kpt']:.2e} px, "
-          f"max score diff {worst['port_fast_score']:.2e} (exact mode: equal, see tests/test_dwpose_envs.py)")
+    print(
+        f"  fast mode vs mmpose: max keypoint diff {worst['port_fast_kpt']:.2e} px, "
+        f"max score diff {worst['port_fast_score']:.2e} (exact mode: equal, see tests/test_dwpose_envs.py)"
+    )
 
 
 if __name__ == "__main__":

@@ -19,16 +19,26 @@ from envdoctor.explain import explain_text
 
 # The catalog's symptom patterns before anchored matching (our own data, kept here as the baseline).
 OLD_SYMPTOMS = [
-    r"(\w+) miss in module _ext", r"_ext[^\n]*undefined symbol", r"undefined symbol: _ZN[^\n]*\n(?s:.*)mmcv",
-    r"No module named 'mmcv\._ext'", r"MMCV==\S+ is used but incompatible",
+    r"(\w+) miss in module _ext",
+    r"_ext[^\n]*undefined symbol",
+    r"undefined symbol: _ZN[^\n]*\n(?s:.*)mmcv",
+    r"No module named 'mmcv\._ext'",
+    r"MMCV==\S+ is used but incompatible",
     r"numpy\.dtype size changed, may indicate binary incompatibility",
     r"compiled using NumPy 1\.x cannot be run in\s+NumPy 2",
-    r"Numpy is not available", r"_ARRAY_API not found", r"opencv-python\S* \S+ (requires|depends on) numpy>=2",
-    r"opencv-python[^\n]*numpy>=2", r"No module named 'pkg_resources'", r"(?s)No module named 'pip'.*chumpy",
-    r"(?s)chumpy.*No module named 'pip'", r"operator torchvision::nms does not exist",
+    r"Numpy is not available",
+    r"_ARRAY_API not found",
+    r"opencv-python\S* \S+ (requires|depends on) numpy>=2",
+    r"opencv-python[^\n]*numpy>=2",
+    r"No module named 'pkg_resources'",
+    r"(?s)No module named 'pip'.*chumpy",
+    r"(?s)chumpy.*No module named 'pip'",
+    r"operator torchvision::nms does not exist",
     r"Couldn.t load custom C\+\+ ops",
-    r"huggingface-hub>=[0-9.]+,<1\.0 is required", r"module 'pkgutil' has no attribute 'find_loader'",
-    r"Weights only load failed", r"(?s)xtcocotools.*(Failed to build|error: command|numpy/arrayobject.h)",
+    r"huggingface-hub>=[0-9.]+,<1\.0 is required",
+    r"module 'pkgutil' has no attribute 'find_loader'",
+    r"Weights only load failed",
+    r"(?s)xtcocotools.*(Failed to build|error: command|numpy/arrayobject.h)",
     r"no kernel image is available for execution on the device",
 ]
 
@@ -84,10 +94,12 @@ def main(repeat: int = 3) -> None:
         ("1 MB single line, explain, CPU time", f"{cpu_line:.3f} s", ""),
         ("1 MB single line, old catalog", f"{old_line:.3f} s", f"ratio old / new {old_line / new_line:.1f}x"),
         ("10 KB word line, old catalog", f"{old_words[10_000]:.2f} s", "quadratic: (\\w+) miss in module _ext"),
-        ("20 KB word line, old catalog", f"{old_words[20_000]:.2f} s",
-         f"x{old_words[20_000] / old_words[10_000]:.1f} for 2x the text; 100 KB ~ {old_words[10_000] * 100:.0f} s"),
-        ("100 KB word line, explain", f"{new_words[100_000]:.4f} s",
-         f"10 KB {new_words[10_000]:.4f} s: linear"),
+        (
+            "20 KB word line, old catalog",
+            f"{old_words[20_000]:.2f} s",
+            f"x{old_words[20_000] / old_words[10_000]:.1f} for 2x the text; 100 KB ~ {old_words[10_000] * 100:.0f} s",
+        ),
+        ("100 KB word line, explain", f"{new_words[100_000]:.4f} s", f"10 KB {new_words[10_000]:.4f} s: linear"),
     ]
     for label, value, note in rows:
         print(f"{label:36s} {value:>9s}  {note}")

@@ -31,12 +31,15 @@ from envdoctor.uv import Indexes, find_uv
 LOCK = lockfiles_dir() / "lite-stub-modern-py311-cpu-linux.txt"
 # torch from local indexes only, never a multi-GB download: $ENVDOCTOR_TEST_TORCH_INDEX and
 # $ENVDOCTOR_TEST_LOCAL_INDEX, else the indexes pip's configuration names (how a machine announces them).
-LOCAL_INDEXES = tuple(
-    url for url in (os.environ.get("ENVDOCTOR_TEST_TORCH_INDEX"), os.environ.get("ENVDOCTOR_TEST_LOCAL_INDEX")) if url
-) or pipconfig.read().index_urls
-TORCH = Indexes(
-    index_url="https://pypi.org/simple", extra_index_urls=LOCAL_INDEXES, strategy="first-index"
+LOCAL_INDEXES = (
+    tuple(
+        url
+        for url in (os.environ.get("ENVDOCTOR_TEST_TORCH_INDEX"), os.environ.get("ENVDOCTOR_TEST_LOCAL_INDEX"))
+        if url
+    )
+    or pipconfig.read().index_urls
 )
+TORCH = Indexes(index_url="https://pypi.org/simple", extra_index_urls=LOCAL_INDEXES, strategy="first-index")
 
 
 def _fix_from_nothing(root: Path) -> tuple[float, dict[str, float]]:
@@ -96,14 +99,18 @@ def main() -> None:
     install = phases.get("install-lock", 0.0) + phases.get("stub", 0.0)
     print(f"uv pip sync (bare, empty venv):      {sync:7.1f} s   1.00x")
     print(f"fix, install-lock + stub steps:      {install:7.1f} s   {install / sync:4.2f}x sync  (target <= 1.3x)")
-    print(f"fix, install-lock step alone:        {phases.get('install-lock', 0.0):7.1f} s   "
-          f"{phases.get('install-lock', 0.0) / sync:4.2f}x sync")
+    print(
+        f"fix, install-lock step alone:        {phases.get('install-lock', 0.0):7.1f} s   "
+        f"{phases.get('install-lock', 0.0) / sync:4.2f}x sync"
+    )
     print(f"fix from nothing (torch+plan+check): {fix_total:7.1f} s   {fix_total / sync:4.2f}x sync")
     for kind, secs in phases.items():
         print(f"   {kind:14s} {secs:6.1f} s")
     print(f"   plan probe, venv and snapshot: {fix_total - sum(phases.values()):6.1f} s")
-    print(f"pip install -r (same pins, warm):    {pip:7.1f} s   fix install is {pip / install:4.1f}x faster "
-          "(target >= 5x)")
+    print(
+        f"pip install -r (same pins, warm):    {pip:7.1f} s   fix install is {pip / install:4.1f}x faster "
+        "(target >= 5x)"
+    )
     print(f"                                     pip vs whole fix: {pip / fix_total:4.1f}x")
     sys.stdout.flush()
 

@@ -69,8 +69,9 @@ def main(repeat: int = 5) -> None:
     # Baseline: the hand-written loop, then one fresh-process attempt for the per-round cost.
     ext = mmcv_dir / "_ext.py"
     try:
-        loop = run_json(py, ["-c", _HANDWRITTEN_LOOP], what="the hand-written loop", timeout=1800,
-                        require_exit_zero=True).data
+        loop = run_json(
+            py, ["-c", _HANDWRITTEN_LOOP], what="the hand-written loop", timeout=1800, require_exit_zero=True
+        ).data
         one_attempt = median_seconds(
             lambda: subprocess.run([py, "-c", "import mmcv.ops"], capture_output=True, check=False), 3
         )
@@ -101,6 +102,7 @@ def main(repeat: int = 5) -> None:
     ]
     for label, value, note in rows:
         print(f"{label:40s} {value:>9s}  {note}")
+
 
 if __name__ == "__main__":
     main()

@@ -48,8 +48,22 @@ def main(repeat: int = 3) -> None:
 
         def decode_only() -> None:
             subprocess.run(
-                [media.tool("ffmpeg"), "-v", "error", "-i", str(clip), "-vf", f"scale={w}:{h}:flags=area",
-                 "-f", "rawvideo", "-pix_fmt", "gray", "-"], capture_output=True, check=True,
+                [
+                    media.tool("ffmpeg"),
+                    "-v",
+                    "error",
+                    "-i",
+                    str(clip),
+                    "-vf",
+                    f"scale={w}:{h}:flags=area",
+                    "-f",
+                    "rawvideo",
+                    "-pix_fmt",
+                    "gray",
+                    "-",
+                ],
+                capture_output=True,
+                check=True,
             )
 
         verdicts = []
@@ -61,8 +75,10 @@ def main(repeat: int = 3) -> None:
         base = median_seconds(decode_only, repeat)
         full = median_seconds(judge, repeat)
     fps = frames / full
-    print(f"verifier on {where}: {frames} frames of {info.width}x{info.height} ({frames / info.fps:.1f} s at "
-          f"{info.fps:g} fps), verdict {verdicts[-1]}")
+    print(
+        f"verifier on {where}: {frames} frames of {info.width}x{info.height} ({frames / info.fps:.1f} s at "
+        f"{info.fps:g} fps), verdict {verdicts[-1]}"
+    )
     print(f"  baseline, ffmpeg decode only: {frames / base:8.1f} frames/s  ({base:.2f} s)")
     print(f"  verify (decode+face+mouth+sync): {fps:8.1f} frames/s  ({full:.2f} s)")
     print(f"  verify / decode-only time: {full / base:.1f}x;  real-time factor: {fps / info.fps:.1f}x")

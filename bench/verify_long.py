@@ -53,8 +53,21 @@ def main() -> None:
         rows = []
         for minutes in MINUTES:
             clip = long_clip(face, minutes * 60, root / f"{minutes}min.mp4")
-            decode, _, _ = _timed([media.tool("ffmpeg"), "-v", "error", "-i", str(clip), "-f", "rawvideo",
-                                   "-pix_fmt", "gray", "-y", "/dev/null"])
+            decode, _, _ = _timed(
+                [
+                    media.tool("ffmpeg"),
+                    "-v",
+                    "error",
+                    "-i",
+                    str(clip),
+                    "-f",
+                    "rawvideo",
+                    "-pix_fmt",
+                    "gray",
+                    "-y",
+                    "/dev/null",
+                ]
+            )
             full, peak, out = _timed([sys.executable, "-c", _VERIFY, str(clip)])
             rows.append((minutes, decode, full, peak, json.loads(out)))
             clip.unlink()
@@ -62,7 +75,9 @@ def main() -> None:
     print("verify on 256x256 clips at 25 fps (one BLAS thread):")
     for minutes, decode, full, peak, out in rows:
         per_minute = full / minutes
-        print(f"  {minutes:2d} min: {per_minute:6.2f} s per minute of video ({full:7.1f} s, {out['frames']} frames, "
-              f"verdict {out['verdict']}, peak RSS ~{peak} MB); ffmpeg decode alone {decode / minutes:5.2f} s/min; "
-              f"ratio to the 1-minute rate {per_minute / first:4.2f}")
+        print(
+            f"  {minutes:2d} min: {per_minute:6.2f} s per minute of video ({full:7.1f} s, {out['frames']} frames, "
+            f"verdict {out['verdict']}, peak RSS ~{peak} MB); ffmpeg decode alone {decode / minutes:5.2f} s/min; "
+            f"ratio to the 1-minute rate {per_minute / first:4.2f}"
+        )
     print("  linear: the ratios stay near 1 (the 1-minute clip carries the fixed start-up cost)")

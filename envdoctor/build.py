@@ -59,8 +59,14 @@ class SourceFix:
 def source_fixes_all() -> tuple[SourceFix, ...]:
     rows = load("wheels.toml")["build"].get("fix", [])
     return tuple(
-        SourceFix(canonicalize_name(r["package"]), SpecifierSet(r["python"]) if "python" in r else None,
-                  r["file"], r["old"], r["new"], r["why"])
+        SourceFix(
+            canonicalize_name(r["package"]),
+            SpecifierSet(r["python"]) if "python" in r else None,
+            r["file"],
+            r["old"],
+            r["new"],
+            r["why"],
+        )
         for r in rows
     )
 
@@ -68,7 +74,8 @@ def source_fixes_all() -> tuple[SourceFix, ...]:
 def source_fixes(package: str, python_version: str) -> tuple[SourceFix, ...]:
     name = canonicalize_name(package)
     return tuple(
-        f for f in source_fixes_all()
+        f
+        for f in source_fixes_all()
         if f.package == name and (f.python is None or f.python.contains(python_version, prereleases=True))
     )
 
@@ -115,8 +122,9 @@ def apply_fixes(tree: Path, fixes: Sequence[SourceFix]) -> list[str]:
 
 def python_version(python: Path) -> str:
     code = "import json, sys; print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3]}))"
-    return str(run_json(python, ["-c", code], what="asking its version", timeout=60, require_exit_zero=True)
-               .data["version"])
+    return str(
+        run_json(python, ["-c", code], what="asking its version", timeout=60, require_exit_zero=True).data["version"]
+    )
 
 
 def _record_hash(data: bytes) -> str:
@@ -218,7 +226,12 @@ def run_step(step: Step, uv: Uv, python: Path, work: Path) -> str:
     wheelhouse = Path(step.find_links[0])
     work = work / f"build-{canonicalize_name(step.packages[0].partition('==')[0])}"
     wheel = build_labelled(
-        uv, python, step.packages[0], wheelhouse, work,
-        env=step.env, build_constraints=step.build_constraints,
+        uv,
+        python,
+        step.packages[0],
+        wheelhouse,
+        work,
+        env=step.env,
+        build_constraints=step.build_constraints,
     )
     return f"built {wheel.name} into {wheelhouse}"

@@ -56,8 +56,9 @@ def selected(only: Sequence[str] = ()) -> list[CheckSpec]:
     """The checks whose id matches one of `only` (globs; a bare prefix matches its family)."""
     if not only:
         return list(REGISTRY)
-    picked = [s for s in REGISTRY if any(fnmatch.fnmatch(s.id, o) or s.id.startswith(o + ".") or s.id == o
-                                         for o in only)]
+    picked = [
+        s for s in REGISTRY if any(fnmatch.fnmatch(s.id, o) or s.id.startswith(o + ".") or s.id == o for o in only)
+    ]
     if not picked:
         known = ", ".join(s.id for s in REGISTRY)
         raise UsageError(f"No check matches {', '.join(only)}; known checks: {known}.")
@@ -72,9 +73,12 @@ def _uv_check(target: Target) -> list[str] | None:
     if proc.returncode not in (0, 1):
         return None
     lines = (proc.stdout + proc.stderr).splitlines()
-    return [ln.strip().lstrip("- ").strip() for ln in lines if ln.strip().startswith(("The package", "-"))] or [
-        ln.strip() for ln in lines if "requires" in ln or "but" in ln
-    ] if proc.returncode == 1 else []
+    return (
+        [ln.strip().lstrip("- ").strip() for ln in lines if ln.strip().startswith(("The package", "-"))]
+        or [ln.strip() for ln in lines if "requires" in ln or "but" in ln]
+        if proc.returncode == 1
+        else []
+    )
 
 
 def run(
@@ -98,11 +102,7 @@ def run(
     manifest = scan_app(Path(app)) if app is not None else builtin()
     specs = selected(only)
     needs_imports = any(s.needs_imports for s in specs)
-    modules = (
-        [e.name for e in manifest.entries if e.probed]
-        if app is not None
-        else manifest.modules_to_probe(scopes)
-    )
+    modules = [e.name for e in manifest.entries if e.probed] if app is not None else manifest.modules_to_probe(scopes)
     facts = gather(
         target,
         modules if needs_imports else [],

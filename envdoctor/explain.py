@@ -135,7 +135,7 @@ def _window(text: str, start: int, end: int) -> str:
             break
         nxt = text.find("\n", hi + 1)
         hi = len(text) if nxt == -1 else nxt
-    return text[max(lo, start - WINDOW_CHARS): min(hi, end + WINDOW_CHARS)]
+    return text[max(lo, start - WINDOW_CHARS) : min(hi, end + WINDOW_CHARS)]
 
 
 def _shown(line: str, at: int) -> str:
@@ -143,7 +143,7 @@ def _shown(line: str, at: int) -> str:
     if len(line) <= SHOWN:
         return line.strip()
     lo = max(0, min(at - SHOWN // 3, len(line) - SHOWN))
-    return ("..." if lo else "") + line[lo: lo + SHOWN].strip() + ("..." if lo + SHOWN < len(line) else "")
+    return ("..." if lo else "") + line[lo : lo + SHOWN].strip() + ("..." if lo + SHOWN < len(line) else "")
 
 
 def _confirm(text: str, pos: int, b: Breaker) -> _Hit | None:
@@ -211,9 +211,14 @@ def explain_text(
         vals = {**facts, **(_owner(text, h, owners) if owners else {}), **h.groups}
         findings.append(
             Finding(
-                breaker=h.breaker.id, key=h.breaker.key, kind=h.breaker.kind, title=h.breaker.title,
-                cause=fill(h.breaker.cause, vals), fix=fill(h.breaker.fix, vals),
-                here=fill_if_known(h.breaker.here, vals), line=h.line,
+                breaker=h.breaker.id,
+                key=h.breaker.key,
+                kind=h.breaker.kind,
+                title=h.breaker.title,
+                cause=fill(h.breaker.cause, vals),
+                fix=fill(h.breaker.fix, vals),
+                here=fill_if_known(h.breaker.here, vals),
+                line=h.line,
                 line_number=text.count("\n", 0, h.start) + 1,
             )
         )
@@ -251,7 +256,7 @@ def find_root_line(text: str) -> RootLine | None:
                 break
             start, end = nxt + 1, text.find("\n", nxt + 1)
             end = len(text) if end == -1 else end
-            line = text[start: min(end, start + LINE_SPAN)]
+            line = text[start : min(end, start + LINE_SPAN)]
             stripped = _strip_prefix(line)
             if stripped and not stripped[0].isspace() and _EXCEPTION_LINE.match(stripped):
                 return RootLine(_shown(stripped, 0), text.count("\n", 0, start) + 1)
@@ -274,10 +279,11 @@ _PREFIX = re.compile(r"(?:\[[^\]\n]{1,40}\] ?|\d{4}-\d\d-\d\dT[\d:.]{1,20}Z ?)")
 def _strip_prefix(line: str) -> str:
     """CI logs put a timestamp or a rank before each line: look past it."""
     m = _PREFIX.match(line)
-    return line[m.end():] if m else line
+    return line[m.end() :] if m else line
 
 
 # --- facts of a target ---------------------------------------------------------------------------------------
+
 
 def versions(facts: Facts) -> dict[str, str]:
     """Template values from the target's facts: every distribution's version by name, and python."""

@@ -407,15 +407,27 @@ def read_distributions(rows: Any) -> tuple[dict[str, Distribution], tuple[Damage
             continue
         name, path = _text(row.get("name")), _text(row.get("path"), 1000)
         if row.get("damaged") or not name:
-            damaged.append(Damaged(name=name or "?", file=_text(row.get("file")) or "METADATA",
-                                   problem=_text(row.get("problem")) or "unreadable", path=path))
+            damaged.append(
+                Damaged(
+                    name=name or "?",
+                    file=_text(row.get("file")) or "METADATA",
+                    problem=_text(row.get("problem")) or "unreadable",
+                    path=path,
+                )
+            )
             continue
         version = _text(row.get("version"))
         try:
             Version(version)
         except InvalidVersion:
-            damaged.append(Damaged(name=name, file="METADATA", path=path,
-                                   problem=f"has the version {version[:60]!r}, which is not PEP 440"))
+            damaged.append(
+                Damaged(
+                    name=name,
+                    file="METADATA",
+                    path=path,
+                    problem=f"has the version {version[:60]!r}, which is not PEP 440",
+                )
+            )
             continue
         location = row.get("location")
         installer = row.get("installer")

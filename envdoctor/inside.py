@@ -28,8 +28,14 @@ from typing import Any
 
 TAIL_CHARS = 300
 """Characters of the last stderr (or stdout) line an error message carries."""
-_JSON_KINDS: dict[type, str] = {list: "array", str: "string", int: "number", float: "number", bool: "boolean",
-                                type(None): "null"}
+_JSON_KINDS: dict[type, str] = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,13 @@ class InsideError(RuntimeError):
     kind = "failed"
 
     def __init__(
-        self, message: str, *, python: str, what: str, returncode: int | None = None, stdout: str = "",
+        self,
+        message: str,
+        *,
+        python: str,
+        what: str,
+        returncode: int | None = None,
+        stdout: str = "",
         stderr: str = "",
     ) -> None:
         super().__init__(message)
@@ -172,7 +184,8 @@ def run_json(
     except OSError as exc:
         raise NotPython(
             f"{exe} is not a program this system can run ({exc.strerror or exc}), so {what} cannot start",
-            python=exe, what=what,
+            python=exe,
+            what=what,
         ) from None
     try:
         stdout, stderr = proc.communicate(stdin, timeout=timeout)
@@ -184,7 +197,10 @@ def run_json(
             proc.wait()
             stdout = stderr = ""
         raise TimedOut(
-            f"{what} did not finish within {timeout:g} s in {exe}", python=exe, what=what, stdout=stdout,
+            f"{what} did not finish within {timeout:g} s in {exe}",
+            python=exe,
+            what=what,
+            stdout=stdout,
             stderr=stderr,
         ) from None
     except BaseException:
@@ -198,10 +214,22 @@ def run_json(
     if code != 0 and (data is None or require_exit_zero):
         tail = last_line(stderr) or last_line(stdout) or "no output"
         if code < 0:
-            raise Crashed(f"{what} was killed by {_signal_name(code)} in {exe}: {tail}", python=exe, what=what,
-                          returncode=code, stdout=stdout, stderr=stderr)
-        raise Crashed(f"{what} failed in {exe} (exit {code}): {tail}", python=exe, what=what, returncode=code,
-                      stdout=stdout, stderr=stderr)
+            raise Crashed(
+                f"{what} was killed by {_signal_name(code)} in {exe}: {tail}",
+                python=exe,
+                what=what,
+                returncode=code,
+                stdout=stdout,
+                stderr=stderr,
+            )
+        raise Crashed(
+            f"{what} failed in {exe} (exit {code}): {tail}",
+            python=exe,
+            what=what,
+            returncode=code,
+            stdout=stdout,
+            stderr=stderr,
+        )
     if data is None:
         line = last_line(stdout, 120)
         said = f"its last line was {line!r}" if line else "it printed nothing"
@@ -214,7 +242,11 @@ def run_json(
         hint = last_line(stderr)
         raise NoResult(
             f"{what} printed no JSON object in {exe}: {said}" + (f"; stderr ends {hint!r}" if hint else ""),
-            python=exe, what=what, returncode=code, stdout=stdout, stderr=stderr,
+            python=exe,
+            what=what,
+            returncode=code,
+            stdout=stdout,
+            stderr=stderr,
         )
     return InsideResult(
         python=exe, what=what, data=data, returncode=code, stdout=stdout, stderr=stderr, seconds=seconds

@@ -351,9 +351,7 @@ def make(
             )
         txt_body = (work / "lock.txt").read_text()
         pylock_body = (work / "pylock.toml").read_text()
-        verdict = lockgate.gate(
-            lockgate.read_pylock(work / "pylock.toml"), t.python, t.platform, inputs.source_builds
-        )
+        verdict = lockgate.gate(lockgate.read_pylock(work / "pylock.toml"), t.python, t.platform, inputs.source_builds)
         if not verdict.ok:
             raise LockRefused(t, verdict)
         head = header(t, inputs, verdict, body_digest(txt_body, pylock_body))
@@ -459,8 +457,10 @@ def verify_body(t: LockTarget, inputs: LockInputs, txt_text: str, pylock_text: s
     for line in inputs.constraints:
         req = Requirement(line)
         pin = txt_pins.get(str(canonicalize_name(req.name)))
-        if pin and (not req.marker or req.marker.evaluate(env)) and not req.specifier.contains(
-            pin.version, prereleases=True
+        if (
+            pin
+            and (not req.marker or req.marker.evaluate(env))
+            and not req.specifier.contains(pin.version, prereleases=True)
         ):
             problems.append(f"{pin.name}=={pin.version} breaks the constraint {line}")
     for name in sorted(excluded & set(txt_pins)):
@@ -559,9 +559,7 @@ def gate_for(lockfile: Path, python: str, os_name: str, machine: str) -> lockgat
     if platform is None or not twin.is_file():
         return None
     builds = read_header(lockfile).get("builds") or []
-    return lockgate.gate(
-        lockgate.read_pylock(twin), python, platform.key, [str(b).split("==")[0] for b in builds]
-    )
+    return lockgate.gate(lockgate.read_pylock(twin), python, platform.key, [str(b).split("==")[0] for b in builds])
 
 
 def left_out(strategy: str, set_name: str, python: str, accelerator: str, os_name: str, machine: str) -> str | None:

@@ -139,9 +139,7 @@ class GateResult:
         if self.ok:
             built = f"; built from source in the {BUILD_STEP} step: {', '.join(self.builds)}" if self.builds else ""
             return f"every pin has a wheel for {self.target}{built}"
-        return (
-            f"no wheel for {self.target} and no source build named for: {', '.join(self.missing)}"
-        )
+        return f"no wheel for {self.target} and no source build named for: {', '.join(self.missing)}"
 
 
 def read_pylock(path: Path) -> list[Artifact]:
@@ -185,9 +183,7 @@ def wheel_fits(filename: str, supported: frozenset[tags.Tag]) -> bool:
     return not wheel_tags.isdisjoint(supported)
 
 
-def gate(
-    items: Iterable[Artifact], python: str, platform_key: str, builds: Iterable[str] = ()
-) -> GateResult:
+def gate(items: Iterable[Artifact], python: str, platform_key: str, builds: Iterable[str] = ()) -> GateResult:
     """Judge a lockfile's packages for CPython `python` on `platform_key`; `builds` are the package
     names whose source build the lockfile's inputs name."""
     supported = supported_tags(python, platform_key)

@@ -393,8 +393,13 @@ def scan_app(root: Path, *, reference: Manifest | None = None) -> Manifest:
     ordered = _order([*entries, *extra], reference)
     app_local = tuple(sorted((name, _local_path(root, name)) for name in own))
     return Manifest(
-        name=f"scan of {root}", entries=tuple(ordered), source=str(root), sys_path_edits=tuple(edits),
-        skipped=tuple(skipped), line_scanned=tuple(line_scanned), app_local=app_local,
+        name=f"scan of {root}",
+        entries=tuple(ordered),
+        source=str(root),
+        sys_path_edits=tuple(edits),
+        skipped=tuple(skipped),
+        line_scanned=tuple(line_scanned),
+        app_local=app_local,
     )
 
 

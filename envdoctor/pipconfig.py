@@ -46,8 +46,9 @@ def parse(listing: str) -> PipIndexes:
     def many(key: str) -> tuple[str, ...]:
         return tuple((pick(key) or "").split())
 
-    return PipIndexes(index_url=pick("index-url"), extra_index_urls=many("extra-index-url"),
-                      find_links=many("find-links"))
+    return PipIndexes(
+        index_url=pick("index-url"), extra_index_urls=many("extra-index-url"), find_links=many("find-links")
+    )
 
 
 def read(python: str | None = None) -> PipIndexes:

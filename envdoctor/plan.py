@@ -125,8 +125,10 @@ def _notes(ctx: Context, rset: RequirementSet | None, steps: tuple[Step, ...]) -
     notes: list[str] = []
     if held(ctx):
         if ctx.torch:
-            held_now = f"torch {ctx.torch} and torchvision {ctx.torchvision} stay" if ctx.torchvision else (
-                f"torch {ctx.torch} stays"
+            held_now = (
+                f"torch {ctx.torch} and torchvision {ctx.torchvision} stay"
+                if ctx.torchvision
+                else (f"torch {ctx.torch} stays")
             )
             notes.append(f"{held_now} as they are (--allow-torch-change to let uv move them)")
         tv_step = next((s for s in steps if s.kind == "torchvision"), None)

@@ -58,9 +58,7 @@ class ProbeError(RuntimeError):
     """A probe could not run or said something that is not JSON."""
 
 
-def run_facts_probe(
-    target: Target, timeout: float = 60.0, sections: Sequence[str] = ()
-) -> dict[str, Any]:
+def run_facts_probe(target: Target, timeout: float = 60.0, sections: Sequence[str] = ()) -> dict[str, Any]:
     """The facts probe's document; `sections` limits it (python, platform, distributions, mmcv, gpu,
     nvcc, ffmpeg) for callers that need a few facts fast."""
     script = probe_script("envdoctor_facts")
@@ -246,7 +244,10 @@ class ImportProber:
                 self._kill(worker)
                 if current is not None:
                     results[current] = ImportResult(
-                        module=current, status="crash", error_type="Crash", message=str(exc),
+                        module=current,
+                        status="crash",
+                        error_type="Crash",
+                        message=str(exc),
                         traceback=worker.stderr_tail(),
                     )
             except TimeoutError:
@@ -294,8 +295,9 @@ def result_from_event(event: dict[str, Any]) -> ImportResult:
     err = err if isinstance(err, dict) else {}
     frames = err.get("frames")
     files = tuple(
-        f["file"] for f in (frames if isinstance(frames, list) else ()) if isinstance(f, dict) and isinstance(
-            f.get("file"), str)
+        f["file"]
+        for f in (frames if isinstance(frames, list) else ())
+        if isinstance(f, dict) and isinstance(f.get("file"), str)
     )[-12:]
     status = event.get("status")
     seconds = event.get("seconds")
@@ -340,9 +342,7 @@ def gather(
     return facts_from_raw(raw, imports, prober.torch)
 
 
-def facts_from_raw(
-    raw: dict[str, Any], imports: Sequence[ImportResult], torch: dict[str, Any] | None
-) -> Facts:
+def facts_from_raw(raw: dict[str, Any], imports: Sequence[ImportResult], torch: dict[str, Any] | None) -> Facts:
     """Facts from the probes' documents. They come from the target, so a section of the wrong
     shape counts as absent (and is said in probe_errors), never as an exception."""
     raw = raw if isinstance(raw, dict) else {}

@@ -67,8 +67,9 @@ def _identify(python: Path, source: str, reason: str) -> Target:
     if not os.access(python, os.X_OK):
         raise UsageError(f"{python} is not executable.")
     try:
-        ran = run_json(python, ["-c", _IDENTIFY], what="identifying the interpreter", timeout=30,
-                       require_exit_zero=True)
+        ran = run_json(
+            python, ["-c", _IDENTIFY], what="identifying the interpreter", timeout=30, require_exit_zero=True
+        )
     except InsideError:
         raise UsageError(f"{python} is not a working Python interpreter.") from None
     info = read_identity(python, ran.stdout)
@@ -96,8 +97,11 @@ def read_identity(python: Path, stdout: str) -> dict[str, str]:
             "and newer (MuseTalk needs 3.10 or 3.11)."
         )
     base = info.get("base_prefix")
-    return {"version": info["version"], "prefix": info["prefix"],
-            "base_prefix": base if isinstance(base, str) else info["prefix"]}
+    return {
+        "version": info["version"],
+        "prefix": info["prefix"],
+        "base_prefix": base if isinstance(base, str) else info["prefix"],
+    }
 
 
 def resolve(
@@ -129,14 +133,10 @@ def resolve(
         )
     local = cwd / ".venv"
     if local.is_dir():
-        return _identify(
-            _venv_python(local), "./.venv", f"{local}, because no virtual environment is active"
-        )
+        return _identify(_venv_python(local), "./.venv", f"{local}, because no virtual environment is active")
     found = shutil.which("python3", path=environ.get("PATH"))
     if found:
-        return _identify(
-            Path(found), "PATH", f"{found}, python3 on PATH: no active virtualenv and no ./.venv"
-        )
+        return _identify(Path(found), "PATH", f"{found}, python3 on PATH: no active virtualenv and no ./.venv")
     raise UsageError("No Python found: pass --python PATH or --venv DIR.")
 
 

@@ -26,9 +26,7 @@ class Window:
 @cache
 def windows() -> tuple[Window, ...]:
     rows = load("windows.toml")["window"]
-    return tuple(
-        Window(canonical(r["package"]), SpecifierSet(r["applies"]), SpecifierSet(r["mmcv"])) for r in rows
-    )
+    return tuple(Window(canonical(r["package"]), SpecifierSet(r["applies"]), SpecifierSet(r["mmcv"])) for r in rows)
 
 
 def window_for(package: str, version: Version) -> Window | None:

@@ -59,14 +59,16 @@ def listing(folder: Path) -> list[ListedWheel]:
         except InvalidWheelFilename:
             continue
         lab = parse_label(version.local)
-        rows.append(ListedWheel(
-            file=str(whl.relative_to(folder)),
-            name=str(name),
-            version=str(version),
-            torch=str(lab.torch) if lab else None,
-            platform=lab.platform if lab else None,
-            tags=tuple(sorted(str(t) for t in tags)),
-        ))
+        rows.append(
+            ListedWheel(
+                file=str(whl.relative_to(folder)),
+                name=str(name),
+                version=str(version),
+                torch=str(lab.torch) if lab else None,
+                platform=lab.platform if lab else None,
+                tags=tuple(sorted(str(t) for t in tags)),
+            )
+        )
     return rows
 
 

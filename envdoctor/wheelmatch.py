@@ -117,8 +117,9 @@ def _tag_reason(cand: Candidate, want: Want) -> str | None:
         return None
     pythons = sorted({f"{t.interpreter}-{t.abi}" for t in cand.tags})
     platforms = sorted({t.platform for t in cand.tags})
-    python_ok = any(t.interpreter in (want.python_tag, "py3") and t.abi in (want.python_tag, "abi3", "none")
-                    for t in cand.tags)
+    python_ok = any(
+        t.interpreter in (want.python_tag, "py3") and t.abi in (want.python_tag, "abi3", "none") for t in cand.tags
+    )
     if python_ok:
         return f"for {', '.join(platforms)}; this target is {want.where}"
     return f"for {', '.join(pythons)}; this target is {want.python_tag}"

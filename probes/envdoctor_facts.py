@@ -29,9 +29,7 @@ def _guard(fn):
 
 def _run(argv, timeout=15):
     try:
-        proc = subprocess.run(
-            argv, capture_output=True, timeout=timeout, text=True
-        )
+        proc = subprocess.run(argv, capture_output=True, timeout=timeout, text=True)
         return proc.returncode, proc.stdout, proc.stderr
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, "", str(exc)
@@ -188,12 +186,26 @@ def distributions(paths=None):
         try:
             row = _one_distribution(dist, meta_dir)
         except _Damage as exc:
-            damaged.append({"damaged": True, "name": _guess_name(meta_dir), "path": meta_dir,
-                            "file": exc.filename, "problem": exc.problem})
+            damaged.append(
+                {
+                    "damaged": True,
+                    "name": _guess_name(meta_dir),
+                    "path": meta_dir,
+                    "file": exc.filename,
+                    "problem": exc.problem,
+                }
+            )
             continue
         except Exception as exc:  # anything else odd about one distribution stays with that one
-            damaged.append({"damaged": True, "name": _guess_name(meta_dir), "path": meta_dir,
-                            "file": "METADATA", "problem": f"{type(exc).__name__}: {exc}"})
+            damaged.append(
+                {
+                    "damaged": True,
+                    "name": _guess_name(meta_dir),
+                    "path": meta_dir,
+                    "file": "METADATA",
+                    "problem": f"{type(exc).__name__}: {exc}",
+                }
+            )
             continue
         row["path"] = meta_dir
         if row["key"] in seen:  # an earlier sys.path entry wins, as it does for imports

@@ -139,13 +139,39 @@ def long_clip(face_png: Path, seconds: float, out: Path, *, size: int = 256, fps
     measuring the verifier on long inputs; it has no lip-sync to find."""
     unit_seconds = min(seconds, 60.0)
     unit = out.with_name(out.stem + ".unit.mp4") if seconds > unit_seconds else out
-    _run_ffmpeg([
-        "-loop", "1", "-framerate", str(fps), "-i", str(face_png),
-        "-f", "lavfi", "-i", "aevalsrc=0.4*sin(2*PI*220*t)*(0.6+0.4*sin(2*PI*3*t)):s=16000",
-        "-t", f"{unit_seconds:g}", "-vf", f"scale={size}:{size},hue=b='1.5*sin(2*PI*3*t)'",
-        "-c:v", "libx264", "-preset", "ultrafast", "-crf", "32", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "32k", "-shortest", str(unit),
-    ], unit)
+    _run_ffmpeg(
+        [
+            "-loop",
+            "1",
+            "-framerate",
+            str(fps),
+            "-i",
+            str(face_png),
+            "-f",
+            "lavfi",
+            "-i",
+            "aevalsrc=0.4*sin(2*PI*220*t)*(0.6+0.4*sin(2*PI*3*t)):s=16000",
+            "-t",
+            f"{unit_seconds:g}",
+            "-vf",
+            f"scale={size}:{size},hue=b='1.5*sin(2*PI*3*t)'",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "32",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "32k",
+            "-shortest",
+            str(unit),
+        ],
+        unit,
+    )
     if unit == out:
         return out
     copies = int(seconds // unit_seconds)
@@ -160,7 +186,8 @@ def long_clip(face_png: Path, seconds: float, out: Path, *, size: int = 256, fps
 
 
 def _run_ffmpeg(args: list[str], out: Path) -> None:
-    proc = subprocess.run([media.tool("ffmpeg"), "-v", "error", "-nostdin", "-y", *args], capture_output=True,
-                          timeout=1800)
+    proc = subprocess.run(
+        [media.tool("ffmpeg"), "-v", "error", "-nostdin", "-y", *args], capture_output=True, timeout=1800
+    )
     if proc.returncode != 0:
         raise media.MediaError(f"ffmpeg could not write {out}: {proc.stderr.decode(errors='replace').strip()[-300:]}")

@@ -35,8 +35,11 @@ def main() -> int:
             continue
         ours = {k: list(v.shape) for k, v in nn_mod.RTMPose(spec).state_dict().items()}
         ref = {k: list(v.shape) for k, v in init_model(path, None, device="cpu").state_dict().items()}
-        report["accepted"][name] = {"same_keys_and_shapes": ours == ref, "keys": len(ref),
-                                    "keypoints": spec.num_keypoints}
+        report["accepted"][name] = {
+            "same_keys_and_shapes": ours == ref,
+            "keys": len(ref),
+            "keypoints": spec.num_keypoints,
+        }
     Path(out_json).write_text(json.dumps(report, indent=1))
     return 0
 

@@ -55,8 +55,10 @@ def main() -> int:
 
     gen = torch.Generator().manual_seed(7)
     net = RTMPose(parse_config(CONFIG_REL))
-    state = {k: (torch.randn(v.shape, generator=gen) * 0.05 if v.is_floating_point() else v)
-             for k, v in net.state_dict().items()}
+    state = {
+        k: (torch.randn(v.shape, generator=gen) * 0.05 if v.is_floating_point() else v)
+        for k, v in net.state_dict().items()
+    }
     state = {k: (v.abs() + 0.5 if k.endswith("running_var") else v) for k, v in state.items()}
     torch.save({"meta": {"note": "random"}, "state_dict": state}, CKPT_REL)
 
@@ -99,8 +101,9 @@ def main() -> int:
     from mmpose._convert import convert
 
     def check(path):
-        return subprocess.run([sys.executable, "-m", "mmpose._convert", path, "--check"], capture_output=True,
-                              text=True).returncode
+        return subprocess.run(
+            [sys.executable, "-m", "mmpose._convert", path, "--check"], capture_output=True, text=True
+        ).returncode
 
     result["check_codes"] = {"before": check("numpy-meta.pth")}
     convert("numpy-meta.pth", "converted.pth")

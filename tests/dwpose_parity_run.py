@@ -138,8 +138,11 @@ def main() -> int:
     port, port_apis, port_structures = load_port(port_dir)
     ours = port_apis.init_model(config, str(ckpt), device="cpu")
 
-    report = {"images": {}, "flip_indices_equal": list(ref.dataset_meta["flip_indices"])
-              == list(ours.dataset_meta["flip_indices"]), "port_file": port.__file__}
+    report = {
+        "images": {},
+        "flip_indices_equal": list(ref.dataset_meta["flip_indices"]) == list(ours.dataset_meta["flip_indices"]),
+        "port_file": port.__file__,
+    }
     for name, img in images().items():
         t0 = time.perf_counter()
         a = merge_data_samples(inference_topdown(ref, img)).pred_instances

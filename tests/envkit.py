@@ -92,7 +92,8 @@ def _env_or(name: str, discover) -> str | None:
 TORCH_WHEELS = _env_or("ENVDOCTOR_TEST_TORCH_WHEELS", _discover_wheels)
 TORCH_INDEX = _env_or("ENVDOCTOR_TEST_TORCH_INDEX", _discover_index)
 LOCAL_INDEXES = tuple(
-    os.environ["ENVDOCTOR_TEST_LOCAL_INDEX"].split() if os.environ.get("ENVDOCTOR_TEST_LOCAL_INDEX")
+    os.environ["ENVDOCTOR_TEST_LOCAL_INDEX"].split()
+    if os.environ.get("ENVDOCTOR_TEST_LOCAL_INDEX")
     else [u for u in _pip().index_urls if u != TORCH_INDEX and _local_folder(u) is not None]
 )
 
@@ -102,8 +103,10 @@ def require_torch(kind: str) -> None:
     if kind == "cpu" and not TORCH_WHEELS:
         pytest.skip(f"no local torch {TORCH_CPU}+cpu wheel: set ENVDOCTOR_TEST_TORCH_WHEELS to a folder holding one")
     if kind == "vision" and not TORCH_INDEX:
-        pytest.skip(f"no local index with torch {TORCH_VISION[0]} + torchvision {TORCH_VISION[1]}: "
-                    "set ENVDOCTOR_TEST_TORCH_INDEX to one")
+        pytest.skip(
+            f"no local index with torch {TORCH_VISION[0]} + torchvision {TORCH_VISION[1]}: "
+            "set ENVDOCTOR_TEST_TORCH_INDEX to one"
+        )
 
 
 def torch_index_args() -> list[str]:

@@ -73,8 +73,20 @@ class Aligner:
     "app.py": "import gradio\nimport requests\n",
 }
 
-THIRD_PARTY = {"numpy", "torch", "omegaconf", "transformers", "cv2", "PIL", "mmpose", "librosa", "scipy", "iou",
-               "gradio", "requests"}
+THIRD_PARTY = {
+    "numpy",
+    "torch",
+    "omegaconf",
+    "transformers",
+    "cv2",
+    "PIL",
+    "mmpose",
+    "librosa",
+    "scipy",
+    "iou",
+    "gradio",
+    "requests",
+}
 VENDORED = {"face_detection", "face_parsing"}
 
 

@@ -98,14 +98,24 @@ def test_xtcocotools_built_against_numpy_2_on_python_313_serves_the_next_environ
     builder, fresh, house = tmp_path / "builder", tmp_path / "fresh", tmp_path / "wheelhouse"
     uv.venv(builder, python=python)
     uv.pip_install(builder / "bin" / "python", ["numpy>=2"])
-    wheel = build_labelled(uv, builder / "bin" / "python", "xtcocotools==1.14.3", house, tmp_path / "work",
-                           build_constraints=("setuptools<82",))
+    wheel = build_labelled(
+        uv,
+        builder / "bin" / "python",
+        "xtcocotools==1.14.3",
+        house,
+        tmp_path / "work",
+        build_constraints=("setuptools<82",),
+    )
     assert wheel.parent == house and wheel.name.startswith("xtcocotools-1.14.3-cp313-cp313-")
 
     uv.venv(fresh, python=python)
     py = fresh / "bin" / "python"
-    uv.pip_install(py, ["xtcocotools==1.14.3", "numpy>=2"], indexes=Indexes(find_links=(str(house),)),
-                   extra=["--only-binary", "xtcocotools"])
+    uv.pip_install(
+        py,
+        ["xtcocotools==1.14.3", "numpy>=2"],
+        indexes=Indexes(find_links=(str(house),)),
+        extra=["--only-binary", "xtcocotools"],
+    )
     out = run_inside(py, ["-c", MASKS], what="xtcocotools' masks", timeout=120)
     assert out["numpy"].startswith("2.")
     assert out == {**out, "area": 9, "bbox": [2.0, 2.0, 3.0, 3.0], "decoded": 9, "iou": 1.0}

@@ -57,8 +57,21 @@ def _facts(versions: dict[str, str]) -> Facts:
 
 def _satisfying(req: Requirement) -> str:
     """A version inside the requirement's specifier (rules use simple bounds)."""
-    for candidate in ("0.10.7", "0.70", "1.0.0", "1.14.3", "1.26.4", "2.0.0", "2.1.0", "2.2.0", "4.11.0.86",
-                      "4.12.0.88", "4.39.2", "82.0.0", "80.9.0"):
+    for candidate in (
+        "0.10.7",
+        "0.70",
+        "1.0.0",
+        "1.14.3",
+        "1.26.4",
+        "2.0.0",
+        "2.1.0",
+        "2.2.0",
+        "4.11.0.86",
+        "4.12.0.88",
+        "4.39.2",
+        "82.0.0",
+        "80.9.0",
+    ):
         if req.specifier.contains(candidate, prereleases=True):
             return candidate
     raise AssertionError(f"no sample version for {req}")
@@ -77,8 +90,7 @@ def test_each_rule_fires_exactly_when_all_its_conditions_hold(rule):
     assert "?" not in fired[0].found
     # take away one installed condition: the rule is quiet
     first = next(iter(present))
-    ctx = Context(target=current(), facts=_facts({k: v for k, v in present.items() if k != first}),
-                  manifest=builtin())
+    ctx = Context(target=current(), facts=_facts({k: v for k, v in present.items() if k != first}), manifest=builtin())
     assert rule["id"] not in [r.details.get("rule") for r in rules(ctx)]
 
 

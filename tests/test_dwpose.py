@@ -95,8 +95,11 @@ def test_config_reader_reads_musetalks_model_without_executing_it(config: Path) 
         ("type='RTMCCHead'", "type='HeatmapHead'", "model.head.type is 'HeatmapHead'"),
         ("use_dark=False", "use_dark=True", "use_dark"),
         ("arch='P5'", "arch='P6'", "arch is 'P6'"),
-        ("dict(type='TopdownAffine', input_size=codec['input_size'])",
-         "dict(type='TopdownAffine', input_size=codec['input_size'], use_udp=True)", "use_udp"),
+        (
+            "dict(type='TopdownAffine', input_size=codec['input_size'])",
+            "dict(type='TopdownAffine', input_size=codec['input_size'], use_udp=True)",
+            "use_udp",
+        ),
         ("model = dict(", "model = make_model(", "could not be read"),
     ],
 )
@@ -146,9 +149,12 @@ def test_merge_data_samples_concatenates_instances() -> None:
     from mmpose_free_payload.structures import InstanceData, PoseDataSample, merge_data_samples
 
     samples = [
-        PoseDataSample(metainfo={"input_size": (288, 384)},
-                       pred_instances=InstanceData(keypoints=np.full((1, 133, 2), i, np.float32),
-                                                   keypoint_scores=np.ones((1, 133), np.float32)))
+        PoseDataSample(
+            metainfo={"input_size": (288, 384)},
+            pred_instances=InstanceData(
+                keypoints=np.full((1, 133, 2), i, np.float32), keypoint_scores=np.ones((1, 133), np.float32)
+            ),
+        )
         for i in range(3)
     ]
     merged = merge_data_samples(samples)

@@ -56,8 +56,12 @@ def free_env(wheel: Path) -> Path:
     env = build_env("dwpose-free", ["numpy", "opencv-python-headless"], torch="cpu")
     # The port itself is reinstalled every session (its source is what is under test); torch is
     # held where envkit put it.
-    find_uv().pip_install(python_of(env), [str(wheel)], constraints=[env / ".envkit-hold.txt"],
-                          extra=["--reinstall-package", dwpose.DIST_NAME])
+    find_uv().pip_install(
+        python_of(env),
+        [str(wheel)],
+        constraints=[env / ".envkit-hold.txt"],
+        extra=["--reinstall-package", dwpose.DIST_NAME],
+    )
     return env
 
 
@@ -73,9 +77,17 @@ def parity(ref_env: Path, dwpose_config: Path, tmp_path_factory: pytest.TempPath
         pass
     out = work / "parity.json"
     run = subprocess.run(
-        [str(python_of(ref_env)), str(TESTS / "dwpose_parity_run.py"), str(dwpose_config), str(dwpose.PAYLOAD),
-         str(work), str(out)],
-        capture_output=True, text=True, timeout=900,
+        [
+            str(python_of(ref_env)),
+            str(TESTS / "dwpose_parity_run.py"),
+            str(dwpose_config),
+            str(dwpose.PAYLOAD),
+            str(work),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert run.returncode == 0, run.stderr[-4000:]
     return json.loads(out.read_text())
@@ -121,9 +133,16 @@ def free_run(free_env: Path, dwpose_config: Path, tmp_path_factory: pytest.TempP
     work = tmp_path_factory.mktemp("dwpose-free")
     out = work / "result.json"
     run = subprocess.run(
-        [str(python_of(free_env)), str(TESTS / "dwpose_free_run.py"), str(dwpose_config), str(work / "musetalk"),
-         str(out)],
-        capture_output=True, text=True, timeout=600,
+        [
+            str(python_of(free_env)),
+            str(TESTS / "dwpose_free_run.py"),
+            str(dwpose_config),
+            str(work / "musetalk"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert run.returncode == 0, run.stderr[-4000:]
     return json.loads(out.read_text())
@@ -216,10 +235,19 @@ def test_the_port_resolves_for_python(python_version: str, wheel: Path, tmp_path
     req = tmp_path / "requirements.in"
     req.write_text("\n".join([*dwpose.requirements(wheel), "numpy", "opencv-python-headless"]) + "\n")
     out = tmp_path / "requirements.txt"
-    find_uv().pip_compile(req, out, python_version=python_version, python_platform="x86_64-manylinux_2_28",
-                          generate_hashes=False, timeout=300)
-    pins = {line.split("==")[0].split(" @ ")[0].strip().lower() for line in out.read_text().splitlines()
-            if line and not line.startswith(("#", " "))}
+    find_uv().pip_compile(
+        req,
+        out,
+        python_version=python_version,
+        python_platform="x86_64-manylinux_2_28",
+        generate_hashes=False,
+        timeout=300,
+    )
+    pins = {
+        line.split("==")[0].split(" @ ")[0].strip().lower()
+        for line in out.read_text().splitlines()
+        if line and not line.startswith(("#", " "))
+    }
     assert dwpose.DIST_NAME in pins
     assert "torch" in pins
     assert not pins & set(dwpose.REMOVES)
@@ -229,7 +257,9 @@ def test_every_config_the_port_accepts_builds_mmposes_exact_network(ref_env: Pat
     out = tmp_path / "configs.json"
     run = subprocess.run(
         [str(python_of(ref_env)), "-W", "ignore", str(TESTS / "dwpose_configs_run.py"), str(dwpose.PAYLOAD), str(out)],
-        capture_output=True, text=True, timeout=1200,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert run.returncode == 0, run.stderr[-4000:]
     report = json.loads(out.read_text())
@@ -244,8 +274,12 @@ def test_every_config_the_port_accepts_builds_mmposes_exact_network(ref_env: Pat
 @pytest.fixture(scope="module")
 def musetalk_free_env(wheel: Path) -> Path:
     env = build_env("musetalk-mmpose-free", MUSETALK_INFERENCE, torch="vision")
-    find_uv().pip_install(python_of(env), [str(wheel)], constraints=[env / ".envkit-hold.txt"],
-                          extra=["--reinstall-package", dwpose.DIST_NAME])
+    find_uv().pip_install(
+        python_of(env),
+        [str(wheel)],
+        constraints=[env / ".envkit-hold.txt"],
+        extra=["--reinstall-package", dwpose.DIST_NAME],
+    )
     # What fix does on a machine without ffmpeg: the wheel's binary linked into the env's bin.
     provide_ffmpeg(python_of(env))
     return env

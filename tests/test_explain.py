@@ -113,8 +113,10 @@ def test_cascade_is_dropped_and_independent_failures_kept() -> None:
 
 def test_cli_explains_and_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "build log.txt"
-    log.write_text("  Getting requirements to build wheel ... error\n      chumpy\n"
-                   "      ModuleNotFoundError: No module named 'pip'\n")
+    log.write_text(
+        "  Getting requirements to build wheel ... error\n      chumpy\n"
+        "      ModuleNotFoundError: No module named 'pip'\n"
+    )
     assert main(["explain", str(log)]) == 0
     out = capsys.readouterr().out
     assert "chumpy does not build" in out and "--no-build-isolation" in out and "line 3" in out
@@ -122,8 +124,9 @@ def test_cli_explains_and_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_cli_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "t.txt"
-    log.write_text("cv2.error: OpenCV(4.9.0) resize.cpp:4152: error: (-215:Assertion failed) !ssize.empty() "
-                   "in function 'resize'\n")
+    log.write_text(
+        "cv2.error: OpenCV(4.9.0) resize.cpp:4152: error: (-215:Assertion failed) !ssize.empty() in function 'resize'\n"
+    )
     assert main(["explain", str(log), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["schema"] == "envdoctor.explain" and doc["schema_version"] == 1
@@ -135,16 +138,19 @@ def test_cli_json_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 def test_cli_nothing_recognised_shows_the_root_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "t.txt"
-    log.write_text("starting\nTraceback (most recent call last):\n  File \"x.py\", line 3, in <module>\n"
-                   "    main()\nZeroDivisionError: division by zero\nDuring handling...\nValueError: later\n")
+    log.write_text(
+        'starting\nTraceback (most recent call last):\n  File "x.py", line 3, in <module>\n'
+        "    main()\nZeroDivisionError: division by zero\nDuring handling...\nValueError: later\n"
+    )
     assert main(["explain", str(log)]) == 1
     out = capsys.readouterr().out
     assert "nothing in" in out and "(line 5)" in out and "ZeroDivisionError: division by zero" in out
 
 
 @pytest.mark.parametrize("arg", ["missing.log", "."])
-def test_cli_bad_input_is_exit_2(arg: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bad_input_is_exit_2(
+    arg: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["explain", arg]) == 2
     err = capsys.readouterr().err
@@ -156,8 +162,9 @@ def numpy2_xtcocotools() -> Path:
     return build_env("xtcocotools-numpy2", ["xtcocotools==1.14.3", "numpy>=2"])
 
 
-def test_venv_fills_in_the_targets_versions(numpy2_xtcocotools: Path, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_venv_fills_in_the_targets_versions(
+    numpy2_xtcocotools: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     log = tmp_path / "t.txt"
     log.write_text(
         '  File "/somewhere/lib/python3.10/site-packages/xtcocotools/coco.py", line 58, in <module>\n'

@@ -46,8 +46,9 @@ from envdoctor.target import current
 @pytest.fixture(scope="module")
 def probed() -> dict[str, Any]:
     """The facts probe's real document for the interpreter running the tests."""
-    out = subprocess.run([sys.executable, str(probe_script("envdoctor_facts"))], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, str(probe_script("envdoctor_facts"))], capture_output=True, text=True, check=True
+    )
     doc: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return doc
 
@@ -73,14 +74,19 @@ def test_wrong_types_become_the_default_and_are_named() -> None:
     raw = {
         "python": {"version": 311, "cp_tag": "cp311", "is_venv": "yes", "site_packages": "/x"},
         "platform": ["Linux"],
-        "gpu": {"driver_version": "550.54", "gpus": [
-            {"name": "A100", "compute_capability": "8.0", "source": "nvidia-smi"},
-            {"name": "half a row", "compute_capability": 8.6},
-        ]},
+        "gpu": {
+            "driver_version": "550.54",
+            "gpus": [
+                {"name": "A100", "compute_capability": "8.0", "source": "nvidia-smi"},
+                {"name": "half a row", "compute_capability": 8.6},
+            ],
+        },
         "nvcc": {"path": None, "version": None},
         "ffmpeg": {"path": "/usr/bin/ffmpeg", "libx264": "true"},
-        "mmcv": {"version": "2.1.0",
-                 "ext": {"state": "stub", "files": "_ext.py", "stub": {"mmcv": "2.1.0", "real": 3}}},
+        "mmcv": {
+            "version": "2.1.0",
+            "ext": {"state": "stub", "files": "_ext.py", "stub": {"mmcv": "2.1.0", "real": 3}},
+        },
     }
     torch = {"version": "2.1.0+cu121", "cuda": 12.1, "cudnn": True, "devices": [{"name": "A100"}]}
     facts = facts_from_raw(raw, [], torch)
@@ -115,15 +121,34 @@ def test_a_section_the_probe_could_not_read_is_named_once() -> None:
 
 def test_to_dict_keeps_every_key_and_value_the_probe_sent(probed: dict[str, Any]) -> None:
     """`check --json` prints Facts.to_dict(): within its schema fields are only added, never changed."""
-    torch = {"version": "2.1.0+cu121", "cuda": "12.1", "hip": None, "cudnn": 8902, "cuda_available": True,
-             "arch_list": ["sm_80"], "devices": [{"name": "A100", "capability": "8.0"}], "cxx11_abi": True}
+    torch = {
+        "version": "2.1.0+cu121",
+        "cuda": "12.1",
+        "hip": None,
+        "cudnn": 8902,
+        "cuda_available": True,
+        "arch_list": ["sm_80"],
+        "devices": [{"name": "A100", "capability": "8.0"}],
+        "cxx11_abi": True,
+    }
     facts = facts_from_raw(probed, [], torch)
     out = json.loads(json.dumps(facts.to_dict()))
     for name in ("python", "platform", "gpu", "nvcc", "ffmpeg", "mmcv"):
         _holds(out[name], probed[name], name)
     assert out["torch"] == torch
-    assert set(out) == {"python", "platform", "distributions", "gpu", "nvcc", "ffmpeg", "mmcv", "imports", "torch",
-                        "probe_errors", "damaged"}
+    assert set(out) == {
+        "python",
+        "platform",
+        "distributions",
+        "gpu",
+        "nvcc",
+        "ffmpeg",
+        "mmcv",
+        "imports",
+        "torch",
+        "probe_errors",
+        "damaged",
+    }
     row = next(r for r in probed["distributions"] if not r.get("damaged"))
     for key in ("name", "version", "top_level", "installer", "location", "requires"):
         assert out["distributions"][row["key"]][key] == row[key]
@@ -151,10 +176,12 @@ def _holds(out: Any, sent: Any, where: str) -> None:
     ],
     ids=["libx264", "no-libx264", "none"],
 )
-def test_the_usable_ffmpeg_is_one_fact_for_the_check_and_the_plan(ffmpeg: Ffmpeg, usable: bool,
-                                                                  status: Status) -> None:
-    facts = Facts(python=Python(version="3.11.7", cp_tag="cp311"), platform=Platform(system="Linux", machine="x86_64"),
-                  ffmpeg=ffmpeg)
+def test_the_usable_ffmpeg_is_one_fact_for_the_check_and_the_plan(ffmpeg: Ffmpeg, usable: bool, status: Status) -> None:
+    facts = Facts(
+        python=Python(version="3.11.7", cp_tag="cp311"),
+        platform=Platform(system="Linux", machine="x86_64"),
+        ffmpeg=ffmpeg,
+    )
     assert ffmpeg.usable is usable
     (r,) = list(ffmpeg_check(CheckContext(target=current(), facts=facts, manifest=builtin())))
     assert r.status is status
@@ -165,8 +192,7 @@ def test_the_usable_ffmpeg_is_one_fact_for_the_check_and_the_plan(ffmpeg: Ffmpeg
 
 def test_gpus_torch_sees_count_for_the_checks_and_the_strategies_alike() -> None:
     """Without a driver listing (no nvidia-smi), the GPUs torch sees are the visible ones for both."""
-    torch = Torch(version="2.4.0+cu121", cuda="12.1", cuda_available=True,
-                  devices=(TorchDevice("RTX 3090", "8.6"),))
+    torch = Torch(version="2.4.0+cu121", cuda="12.1", cuda_available=True, devices=(TorchDevice("RTX 3090", "8.6"),))
     facts = Facts(torch=torch, distributions={"torch": Distribution("torch", "2.4.0+cu121")})
     assert facts.visible_gpus == (GpuDevice("RTX 3090", "8.6", "torch"),)
     assert StrategyContext.from_facts(facts).gpus == (("RTX 3090", "8.6"),)
@@ -197,8 +223,11 @@ def test_stub_state_comes_from_the_typed_facts() -> None:
     header = {"mmcv": "2.0.1", "real": "4", "raising": "120"}
     facts = Facts(
         distributions=dists,
-        mmcv=Mmcv(package_dir="/env/site-packages/mmcv", version="2.1.0",
-                  ext=MmcvExt(state="stub", files=("_ext.py",), stub=header)),
+        mmcv=Mmcv(
+            package_dir="/env/site-packages/mmcv",
+            version="2.1.0",
+            ext=MmcvExt(state="stub", files=("_ext.py",), stub=header),
+        ),
     )
     state = state_from_facts(facts, "/env/bin/python")
     assert (state.provider, state.stub_dist_version, state.ext_state) == ("mmcv-lite", "2.1.0.post1", "stub")

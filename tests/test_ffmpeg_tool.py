@@ -35,9 +35,28 @@ def test_provide_links_the_wheels_ffmpeg_into_a_venv_and_check_finds_it(tmp_path
     # It really encodes what MuseTalk writes: libx264 video with an AAC track, by the name in bin/.
     out = tmp_path / "clip.mp4"
     enc = subprocess.run(
-        [done.ffmpeg, "-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=25:duration=0.4",
-         "-f", "lavfi", "-i", "sine=frequency=440:duration=0.4", "-c:v", "libx264", "-c:a", "aac", str(out)],
-        capture_output=True, text=True, timeout=120,
+        [
+            done.ffmpeg,
+            "-v",
+            "error",
+            "-nostdin",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x64:rate=25:duration=0.4",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=0.4",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "aac",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert enc.returncode == 0, enc.stderr
     head = subprocess.run([done.ffmpeg, "-hide_banner", "-i", str(out)], capture_output=True, text=True)
@@ -84,8 +103,9 @@ def test_a_target_without_ffmpeg_is_lent_envdoctors_own_for_one_run(tmp_path: Pa
     with ff.lent_to(venv / "bin" / "python") as lent:
         assert lent.note and "lent it envdoctor's own" in lent.note and "envdoctor fix" in lent.note
         first = Path(lent.env["PATH"].split(os.pathsep)[0])
-        found = subprocess.run(["ffmpeg", "-hide_banner", "-version"], capture_output=True, text=True,
-                               env={**os.environ, **lent.env})
+        found = subprocess.run(
+            ["ffmpeg", "-hide_banner", "-version"], capture_output=True, text=True, env={**os.environ, **lent.env}
+        )
         assert found.returncode == 0 and found.stdout.startswith("ffmpeg version")
     assert not first.exists(), "the lent folder goes away after the run"
     assert not (venv / "bin" / "ffmpeg").exists()

@@ -125,9 +125,7 @@ def test_interrupted_fix_rolls_back_to_the_same_files(env: Path, wheels: Wheels,
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals and /proc as on Linux")
 @pytest.mark.parametrize("moment", ["[2/3]", "mid-install"])
-def test_killed_fix_is_named_by_every_command_and_rolled_back(
-    cli, env: Path, wheels: Wheels, moment: str
-) -> None:
+def test_killed_fix_is_named_by_every_command_and_rolled_back(cli, env: Path, wheels: Wheels, moment: str) -> None:
     before = files_state(env)
     proc, _seen = _signal_at(env, wheels, signal.SIGKILL, moment)
     assert proc.returncode == -signal.SIGKILL

@@ -32,8 +32,32 @@ from envdoctor.target import current, read_identity
 SEED = 1313
 ROUNDS = 150
 
-_WORDS = ["torch", "mmcv", "2.1.0", "1.0a1", "abc", "", "\x00", "é", "../", "version", "Name", "-", ".", "+cu121",
-          "RuntimeError", "No module named 'x'", "\n", ",", "\"", "{", "[", "null", "1e400", "nan"]
+_WORDS = [
+    "torch",
+    "mmcv",
+    "2.1.0",
+    "1.0a1",
+    "abc",
+    "",
+    "\x00",
+    "é",
+    "../",
+    "version",
+    "Name",
+    "-",
+    ".",
+    "+cu121",
+    "RuntimeError",
+    "No module named 'x'",
+    "\n",
+    ",",
+    '"',
+    "{",
+    "[",
+    "null",
+    "1e400",
+    "nan",
+]
 
 
 def _text(rng: random.Random, n: int = 40) -> str:
@@ -54,9 +78,36 @@ def _value(rng: random.Random, depth: int = 0) -> Any:
     return {rng.choice([_text(rng, 8), *_KEYS]): _value(rng, depth + 1) for _ in range(rng.randint(0, 5))}
 
 
-_KEYS = ["version", "name", "key", "top_level", "files", "state", "ext", "gpus", "driver_version", "path", "error",
-         "compute_capability", "capability", "devices", "arch_list", "cuda", "site_packages", "executable", "stub",
-         "damaged", "file", "problem", "requires", "location", "compiled", "system", "machine", "glibc"]
+_KEYS = [
+    "version",
+    "name",
+    "key",
+    "top_level",
+    "files",
+    "state",
+    "ext",
+    "gpus",
+    "driver_version",
+    "path",
+    "error",
+    "compute_capability",
+    "capability",
+    "devices",
+    "arch_list",
+    "cuda",
+    "site_packages",
+    "executable",
+    "stub",
+    "damaged",
+    "file",
+    "problem",
+    "requires",
+    "location",
+    "compiled",
+    "system",
+    "machine",
+    "glibc",
+]
 
 
 def _mutate(rng: random.Random, doc: Any, rounds: int) -> Any:
@@ -104,8 +155,13 @@ def test_dist_info_files_with_random_and_truncated_bytes(tmp_path: Path) -> None
         site = tmp_path / f"site{i}"
         folder = site / "fuzzed-1.2.3.dist-info"
         folder.mkdir(parents=True)
-        for name, valid in (("METADATA", valid_meta), ("RECORD", valid_record), ("top_level.txt", b"fuzzed\n"),
-                            ("direct_url.json", b'{"url": "file:///x"}'), ("INSTALLER", b"uv\n")):
+        for name, valid in (
+            ("METADATA", valid_meta),
+            ("RECORD", valid_record),
+            ("top_level.txt", b"fuzzed\n"),
+            ("direct_url.json", b'{"url": "file:///x"}'),
+            ("INSTALLER", b"uv\n"),
+        ):
             r = rng.random()
             if r < 0.25:
                 data = valid[: rng.randint(0, len(valid))]
@@ -128,8 +184,17 @@ def test_dist_info_files_with_random_and_truncated_bytes(tmp_path: Path) -> None
 
 def test_distribution_rows_and_versions_at_random() -> None:
     rng = random.Random(SEED + 1)
-    base = {"name": "torch", "key": "torch", "version": "2.1.0", "top_level": ["torch"], "compiled": True,
-            "compiled_files": ["torch/_C.so"], "installer": "uv", "location": "/x", "requires": ["numpy"]}
+    base = {
+        "name": "torch",
+        "key": "torch",
+        "version": "2.1.0",
+        "top_level": ["torch"],
+        "compiled": True,
+        "compiled_files": ["torch/_C.so"],
+        "installer": "uv",
+        "location": "/x",
+        "requires": ["numpy"],
+    }
     for _ in range(ROUNDS * 4):
         rows = _value(rng) if rng.random() < 0.3 else [_mutate(rng, base, rng.randint(1, 4)) for _ in range(3)]
         dists, damaged = read_distributions(rows)
@@ -144,15 +209,35 @@ def test_the_facts_probes_json_then_every_check_and_the_plan(template: tuple[dic
     rng = random.Random(SEED + 2)
     manifest = builtin()
     modules = [e.name for e in manifest.entries if e.probed][:6]
-    torch = {"version": "2.1.0+cu121", "cuda": "12.1", "cuda_available": True, "arch_list": ["sm_80"],
-             "devices": [{"name": "GPU", "capability": "8.0"}], "cxx11_abi": True}
+    torch = {
+        "version": "2.1.0+cu121",
+        "cuda": "12.1",
+        "cuda_available": True,
+        "arch_list": ["sm_80"],
+        "devices": [{"name": "GPU", "capability": "8.0"}],
+        "cxx11_abi": True,
+    }
     for _ in range(ROUNDS // 3):
         doc = _value(rng) if rng.random() < 0.1 else _mutate(rng, raw, rng.randint(1, 8))
         imports = [
-            result_from_event(_mutate(rng, {"event": "done", "module": m, "status": "error", "seconds": 0.1,
-                                            "error": {"type": "RuntimeError", "message": "boom",
-                                                      "frames": [{"file": "/x/site-packages/torch/a.py"}],
-                                                      "traceback": "Traceback"}}, rng.randint(0, 3)))
+            result_from_event(
+                _mutate(
+                    rng,
+                    {
+                        "event": "done",
+                        "module": m,
+                        "status": "error",
+                        "seconds": 0.1,
+                        "error": {
+                            "type": "RuntimeError",
+                            "message": "boom",
+                            "frames": [{"file": "/x/site-packages/torch/a.py"}],
+                            "traceback": "Traceback",
+                        },
+                    },
+                    rng.randint(0, 3),
+                )
+            )
             for m in modules
         ]
         facts = facts_from_raw(doc, imports, _mutate(rng, torch, rng.randint(0, 4)) if rng.random() < 0.8 else None)
@@ -223,8 +308,10 @@ def test_wheel_file_names_at_random(template: tuple[dict[str, Any], Any], tmp_pa
     reads them however they are spelled."""
     raw, target = template
     raw = copy.deepcopy(raw)
-    raw["distributions"] = [*raw.get("distributions", []), {"name": "torch", "key": "torch", "version": "2.1.0",
-                                                            "top_level": ["torch"]}]
+    raw["distributions"] = [
+        *raw.get("distributions", []),
+        {"name": "torch", "key": "torch", "version": "2.1.0", "top_level": ["torch"]},
+    ]
     facts = facts_from_raw(raw, [], {"version": "2.1.0+cpu", "cuda": None, "cuda_available": False})
     rng = random.Random(SEED + 6)
     good = "mmcv-2.1.0-cp311-cp311-manylinux1_x86_64.whl"
@@ -248,8 +335,10 @@ def test_checkout_files_at_random(tmp_path: Path) -> None:
     from envdoctor.manifest import scan_app
 
     rng = random.Random(SEED + 7)
-    good = (b"import os, sys\nfrom torch import nn\nsys.path.append(os.path.dirname(__file__) + '/x')\n"
-            b"try:\n    import mmpose\nexcept ImportError:\n    pass\nfrom . import y\n__import__('scipy.' + 'io')\n")
+    good = (
+        b"import os, sys\nfrom torch import nn\nsys.path.append(os.path.dirname(__file__) + '/x')\n"
+        b"try:\n    import mmpose\nexcept ImportError:\n    pass\nfrom . import y\n__import__('scipy.' + 'io')\n"
+    )
     for i in range(ROUNDS // 3):
         app = tmp_path / f"app{i}"
         (app / "pkg").mkdir(parents=True)

@@ -31,8 +31,15 @@ def _site_packages(venv: Path) -> Path:
     return found
 
 
-def _dist_info(site: Path, name: str, version: str, *, metadata: bytes | None = None,
-               record: bytes | None = b"", top: str | None = None) -> Path:
+def _dist_info(
+    site: Path,
+    name: str,
+    version: str,
+    *,
+    metadata: bytes | None = None,
+    record: bytes | None = b"",
+    top: str | None = None,
+) -> Path:
     folder = site / f"{name}-{version}.dist-info"
     folder.mkdir()
     meta = metadata if metadata is not None else f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
@@ -117,9 +124,7 @@ def test_mmcv_with_a_version_that_is_not_pep440_is_a_finding(tmp_path_factory: p
 
 def test_an_interpreter_that_prints_a_nonsense_version_is_one_sentence(tmp_path: Path, cli) -> None:
     fake = tmp_path / "python3"
-    fake.write_text(
-        "#!/bin/sh\necho '{\"version\": \"abc\", \"prefix\": \"/\", \"base_prefix\": \"/\", \"executable\": \"x\"}'\n"
-    )
+    fake.write_text('#!/bin/sh\necho \'{"version": "abc", "prefix": "/", "base_prefix": "/", "executable": "x"}\'\n')
     fake.chmod(0o755)
     run = cli("check", "--python", str(fake))
     assert run.code == 2

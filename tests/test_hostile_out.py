@@ -86,8 +86,10 @@ def _gone(pid: int) -> bool:
     return state in ("Z", "X")  # a zombie has stopped; only its parent's wait is missing
 
 
-@pytest.mark.skipif(own_ffmpeg() is None or not shutil.which("sleep"),
-                    reason="needs ffmpeg (on PATH, or the test extra's imageio-ffmpeg) and sleep")
+@pytest.mark.skipif(
+    own_ffmpeg() is None or not shutil.which("sleep"),
+    reason="needs ffmpeg (on PATH, or the test extra's imageio-ffmpeg) and sleep",
+)
 def test_ctrl_c_during_smoke_stops_musetalks_whole_process_group(tmp_path: Path) -> None:
     pytest.importorskip("numpy", reason="smoke needs envdoctor's `verify` extra")
     pytest.importorskip("skimage", reason="smoke needs envdoctor's `verify` extra")
@@ -103,15 +105,31 @@ def test_ctrl_c_during_smoke_stops_musetalks_whole_process_group(tmp_path: Path)
     speech = tmp_path / "speech.wav"
     ffmpeg = own_ffmpeg()
     assert ffmpeg is not None
-    subprocess.run([ffmpeg[0], "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=200:duration=2",
-                    str(speech)], check=True)
+    subprocess.run(
+        [ffmpeg[0], "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=200:duration=2", str(speech)], check=True
+    )
     pids_file = tmp_path / "pids"
     repo = Path(__file__).resolve().parent.parent
     # Relative paths on purpose (the interpreter, the checkout, the speech, --out): they must work too.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "envdoctor", "smoke", "--app", "MuseTalk", "--audio", "speech.wav",
-         "--python", os.path.relpath(sys.executable, tmp_path), "--out", "out"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "envdoctor",
+            "smoke",
+            "--app",
+            "MuseTalk",
+            "--audio",
+            "speech.wav",
+            "--python",
+            os.path.relpath(sys.executable, tmp_path),
+            "--out",
+            "out",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
         env={**os.environ, "PIDS_FILE": str(pids_file), "PYTHONPATH": str(repo)},
     )
     try:

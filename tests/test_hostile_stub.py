@@ -51,8 +51,9 @@ def test_an_op_name_that_is_not_an_identifier_is_refused_naming_file_and_line(
     [f"1.0\n{PAYLOAD}\n#", "2.1.0 sources=sha256:forged real=999", "", "1.0'; " + PAYLOAD],
 )
 def test_a_version_that_is_not_a_version_is_refused(tmp_path: Path, version: str) -> None:
-    src = _sdist(tmp_path, {"mmcv/ops/a.py": "ext = load_ext('_ext', ['nms'])\n"},
-                 version_py=f"# v\n__version__ = {version!r}\n")
+    src = _sdist(
+        tmp_path, {"mmcv/ops/a.py": "ext = load_ext('_ext', ['nms'])\n"}, version_py=f"# v\n__version__ = {version!r}\n"
+    )
     with pytest.raises(SourceError, match=r"mmcv/version.py, line 2: __version__ is .* not a version"):
         generate(src)
 
@@ -111,8 +112,13 @@ def test_a_crafted_sdist_gives_a_module_that_runs_nothing_but_its_definitions(tm
     (tmp_path / "mod").mkdir()
     (tmp_path / "mod" / "torch.py").write_text("")
     (tmp_path / "mod" / "_ext.py").write_text(stub.text)
-    out = run_inside(sys.executable, ["-c", _AUDITED_IMPORT, str(tmp_path / "mod")], what="the audited import",
-                     timeout=60, cwd=tmp_path)
+    out = run_inside(
+        sys.executable,
+        ["-c", _AUDITED_IMPORT, str(tmp_path / "mod")],
+        what="the audited import",
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert out["seen"] == []
     assert out["info"]["mmcv"] == "9.9.9+crafted.1" and out["print"] == "print"
     assert not (tmp_path / "PWNED").exists() and not Path("PWNED").exists()

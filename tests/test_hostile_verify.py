@@ -44,8 +44,14 @@ def face(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _verify_limited(clip: Path) -> dict:
     # One BLAS thread: a thread pool's reserved stacks count against the address space whatever the clip.
     env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return run_inside(sys.executable, ["-c", _VERIFY, str(clip)], what="the verifier under a 1 GiB address space",
-                      env=env, timeout=3600, address_space=LIMIT)
+    return run_inside(
+        sys.executable,
+        ["-c", _VERIFY, str(clip)],
+        what="the verifier under a 1 GiB address space",
+        env=env,
+        timeout=3600,
+        address_space=LIMIT,
+    )
 
 
 def test_a_clip_gives_a_verdict_under_a_1_gib_address_space(face: Path, tmp_path: Path) -> None:

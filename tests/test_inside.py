@@ -23,8 +23,10 @@ def test_the_object_on_the_last_line_is_the_result_and_earlier_chatter_is_ignore
 
 
 def test_env_is_added_to_ours_and_stdin_reaches_the_child() -> None:
-    code = "import json, os, sys; print(json.dumps({'x': os.environ['X_INSIDE'], 'path': 'PATH' in os.environ, " \
-           "'stdin': sys.stdin.read()}))"
+    code = (
+        "import json, os, sys; print(json.dumps({'x': os.environ['X_INSIDE'], 'path': 'PATH' in os.environ, "
+        "'stdin': sys.stdin.read()}))"
+    )
     ran = run_json(PY, ["-c", code], what="the test", env={"X_INSIDE": "1"}, stdin="hello")
     assert ran.data == {"x": "1", "path": True, "stdin": "hello"}
 

@@ -31,8 +31,10 @@ def test_scan_finds_every_third_party_import_and_the_vendored_modules(tmp_path):
     assert set(vendored) == VENDORED
     assert vendored["face_detection"].vendored == "musetalk/utils/face_detection"
     # the sys.path trick is recognised and resolved to the folder it adds
-    assert any(edit.startswith("musetalk/utils/__init__.py:6 -> ") and edit.endswith("musetalk/utils")
-               for edit in m.sys_path_edits)
+    assert any(
+        edit.startswith("musetalk/utils/__init__.py:6 -> ") and edit.endswith("musetalk/utils")
+        for edit in m.sys_path_edits
+    )
 
 
 def test_scan_marks_guarded_and_unknown_imports_optional(tmp_path):

@@ -40,8 +40,11 @@ print(json.dumps({"facts": str(probe_script("envdoctor_facts")), "deps": str(smo
 
 def test_wheel_carries_probes_data_and_stubs(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    inside = sorted(p.relative_to(REPO / "probes").as_posix() for p in (REPO / "probes").rglob("*.py")
-                    if "__pycache__" not in p.parts)
+    inside = sorted(
+        p.relative_to(REPO / "probes").as_posix()
+        for p in (REPO / "probes").rglob("*.py")
+        if "__pycache__" not in p.parts
+    )
     assert {"envdoctor_facts.py", "smoke/deps_pass.py", "mmpose_free/mmpose/apis/__init__.py"} <= set(inside)
     missing = [rel for rel in inside if f"envdoctor/_shipped/probes/{rel}" not in names]
     assert not missing, missing
@@ -53,14 +56,23 @@ def test_wheel_carries_probes_data_and_stubs(wheel):
 def test_uv_tool_install_gives_a_working_envdoctor(wheel, tmp_path):
     env = {**os.environ, "UV_TOOL_DIR": str(tmp_path / "tools"), "UV_TOOL_BIN_DIR": str(tmp_path / "bin")}
     uv = find_uv().binary
-    subprocess.run([uv, "tool", "install", "--python", sys.executable, str(wheel)], check=True, env=env,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [uv, "tool", "install", "--python", sys.executable, str(wheel)],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
     exe = tmp_path / "bin" / "envdoctor"
     out = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip().startswith("envdoctor ")
     # The installed tool finds its probes inside the wheel and treats another interpreter.
-    run = subprocess.run([str(exe), "check", "--python", sys.executable, "--only", "system", "--json"],
-                         capture_output=True, text=True, cwd=tmp_path)
+    run = subprocess.run(
+        [str(exe), "check", "--python", sys.executable, "--only", "system", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     doc = json.loads(run.stdout)
     assert doc["facts"]["python"]["executable"]
     assert run.returncode == doc["summary"]["exit_code"]

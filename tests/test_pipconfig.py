@@ -11,14 +11,16 @@ from envdoctor import pipconfig
 
 
 def test_environment_variables_win_over_files_and_lists_split_on_spaces() -> None:
-    listing = "\n".join([
-        ":env:.find-links='/wheels/a'",
-        "global.extra-index-url='file:///idx/one file:///idx/two'",
-        "global.find-links='/wheels/b'",
-        "install.index-url='https://mirror.example/simple'",
-        "global.index-url='https://other.example/simple'",
-        "global.cert='/etc/ssl/certs/ca.crt'",
-    ])
+    listing = "\n".join(
+        [
+            ":env:.find-links='/wheels/a'",
+            "global.extra-index-url='file:///idx/one file:///idx/two'",
+            "global.find-links='/wheels/b'",
+            "install.index-url='https://mirror.example/simple'",
+            "global.index-url='https://other.example/simple'",
+            "global.cert='/etc/ssl/certs/ca.crt'",
+        ]
+    )
     got = pipconfig.parse(listing)
     assert got.find_links == ("/wheels/a",)
     assert got.extra_index_urls == ("file:///idx/one", "file:///idx/two")

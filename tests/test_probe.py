@@ -66,8 +66,9 @@ def test_check_reports_crash_and_hang_through_the_cli(cli, crashy_env, tmp_path)
     (app / "scripts").mkdir(parents=True)
     code = "import ok_before\nimport segv_mod\nimport hang_mod\nimport ok_after\n"
     (app / "scripts" / "inference.py").write_text(code)
-    run = cli("check", "--venv", str(crashy_env), "--app", str(app), "--only", "imports", "--import-timeout", "3",
-              "--json")
+    run = cli(
+        "check", "--venv", str(crashy_env), "--app", str(app), "--only", "imports", "--import-timeout", "3", "--json"
+    )
     assert run.code == 1
     doc = run.json()
     by_title = {r["title"]: r for r in doc["results"]}

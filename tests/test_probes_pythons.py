@@ -46,8 +46,15 @@ def _interpreters() -> list[str]:
 
 def test_the_tree_holds_each_kind_of_inside_code():
     rel = {p.relative_to(probes_dir()).as_posix() for p in INSIDE}
-    assert {"envdoctor_facts.py", "envdoctor_imports.py", "smoke/deps_pass.py", "smoke/synth_weights.py",
-            "mmpose_free/mmpose/__init__.py", "mmpose_free/mmpose/apis/__init__.py", "mmcv_ext_stub/template.py"} <= rel
+    assert {
+        "envdoctor_facts.py",
+        "envdoctor_imports.py",
+        "smoke/deps_pass.py",
+        "smoke/synth_weights.py",
+        "mmpose_free/mmpose/__init__.py",
+        "mmpose_free/mmpose/apis/__init__.py",
+        "mmcv_ext_stub/template.py",
+    } <= rel
 
 
 @pytest.mark.parametrize("path", INSIDE, ids=lambda p: p.relative_to(probes_dir()).as_posix())
@@ -57,8 +64,9 @@ def test_inside_code_parses_as_python_38(path):
 
 @pytest.mark.parametrize("python", _interpreters())
 def test_every_file_under_probes_compiles_on_each_python(python):
-    out = run_json(python, ["-c", _COMPILE_ALL, *map(str, INSIDE)], what="compiling probes/", timeout=120,
-                   require_exit_zero=True).data
+    out = run_json(
+        python, ["-c", _COMPILE_ALL, *map(str, INSIDE)], what="compiling probes/", timeout=120, require_exit_zero=True
+    ).data
     assert out["compiled"] == len(INSIDE) and out["failed"] == {}, out
 
 

@@ -88,9 +88,10 @@ def test_lite_stub_313_takes_a_local_xtcocotools_wheel(tmp_path: Path) -> None:
     # Wheels for another Python or OS do not count; only the filename's tags are read here.
     (links / "xtcocotools-1.14.3-cp312-cp312-linux_x86_64.whl").write_bytes(b"")
     (links / "xtcocotools-1.14.3-cp313-cp313-macosx_11_0_arm64.whl").write_bytes(b"")
-    assert verdicts(facts(TORCH_PYPI, py="3.13.0", cuda="13.0"), find_links=(links,), wheelhouse=house)[
-        "lite-stub"
-    ].status == REJECTED
+    assert (
+        verdicts(facts(TORCH_PYPI, py="3.13.0", cuda="13.0"), find_links=(links,), wheelhouse=house)["lite-stub"].status
+        == REJECTED
+    )
     (links / "xtcocotools-1.14.3-cp313-cp313-linux_x86_64.whl").write_bytes(b"")
     v = verdicts(facts(TORCH_PYPI, py="3.13.0", cuda="13.0"), find_links=(links,), wheelhouse=house)
     assert v["lite-stub"].status in (CHOSEN, POSSIBLE) and v["chosen"] == "lite-stub"

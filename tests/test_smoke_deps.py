@@ -22,8 +22,14 @@ from envdoctor.cli import main
 from envdoctor.smoke import deps
 
 # MuseTalk's pins for the two model libraries (its requirements.txt).
-MODEL_LIBS = ["diffusers==0.30.2", "transformers==4.39.2", "huggingface-hub<1.0", "numpy<2",
-              "opencv-python-headless", "pillow"]
+MODEL_LIBS = [
+    "diffusers==0.30.2",
+    "transformers==4.39.2",
+    "huggingface-hub<1.0",
+    "numpy<2",
+    "opencv-python-headless",
+    "pillow",
+]
 
 
 def _port_requirement() -> str:

@@ -19,8 +19,21 @@ pytestmark = pytest.mark.slow
 
 # MuseTalk's inference imports (scripts/inference.py), its pins for diffusers/transformers, and envdoctor's
 # mmpose-free DWPose port in place of the OpenMMLab stack.
-APP_LIBS = ["diffusers==0.30.2", "transformers==4.39.2", "huggingface-hub<1.0", "numpy<2", "opencv-python-headless",
-            "pillow", "librosa", "soundfile", "omegaconf", "einops", "tqdm", "scipy", "accelerate"]
+APP_LIBS = [
+    "diffusers==0.30.2",
+    "transformers==4.39.2",
+    "huggingface-hub<1.0",
+    "numpy<2",
+    "opencv-python-headless",
+    "pillow",
+    "librosa",
+    "soundfile",
+    "omegaconf",
+    "einops",
+    "tqdm",
+    "scipy",
+    "accelerate",
+]
 
 
 @pytest.fixture(scope="module")

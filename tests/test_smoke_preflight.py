@@ -46,8 +46,18 @@ def test_a_face_that_is_no_image_stops_smoke_before_any_weight(cli, checkout, sc
     face = tmp_path / "face.png"
     face.write_text("not a picture\n")
     out = tmp_path / "out"
-    run = cli("smoke", "--app", str(checkout), "--synthetic-weights", "--python", sys.executable,
-              "--face", str(face), "--out", str(out))
+    run = cli(
+        "smoke",
+        "--app",
+        str(checkout),
+        "--synthetic-weights",
+        "--python",
+        sys.executable,
+        "--face",
+        str(face),
+        "--out",
+        str(out),
+    )
     assert run.code == 2
     assert "smoke cannot start" in run.err
     assert f"--face {face} is no image or video" in run.err or f"--face {face} holds no picture" in run.err
@@ -58,8 +68,18 @@ def test_a_face_that_is_no_image_stops_smoke_before_any_weight(cli, checkout, sc
 def test_speech_without_sound_and_a_missing_face_are_said_together(cli, checkout, scratch, tmp_path) -> None:
     silent = tmp_path / "speech.png"  # a picture given as speech
     inputs.write_face(silent)
-    run = cli("smoke", "--app", str(checkout), "--synthetic-weights", "--python", sys.executable,
-              "--audio", str(silent), "--out", str(tmp_path / "out"))
+    run = cli(
+        "smoke",
+        "--app",
+        str(checkout),
+        "--synthetic-weights",
+        "--python",
+        sys.executable,
+        "--audio",
+        str(silent),
+        "--out",
+        str(tmp_path / "out"),
+    )
     assert run.code == 2
     assert f"--audio {silent} holds no sound" in run.err
     assert _weights_written(scratch) == []
@@ -78,8 +98,9 @@ def test_the_built_in_inputs_need_no_espeak_ng(scratch, monkeypatch) -> None:
     empty = scratch / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    found = preflight.check(Path(sys.executable), face=None, audio=None, synthetic_weights=True,
-                            weights_dir=scratch / "not-made-yet")
+    found = preflight.check(
+        Path(sys.executable), face=None, audio=None, synthetic_weights=True, weights_dir=scratch / "not-made-yet"
+    )
     assert found.face_size == preflight.DEFAULT_FACE_SIZE and found.ffmpeg
     assert found.free_bytes is not None and found.free_bytes > 0
     wav = inputs.write_speech(scratch / "speech.wav")

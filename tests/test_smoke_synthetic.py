@@ -33,13 +33,20 @@ from envdoctor.smoke import synthetic
 from envdoctor.verify.verdicts import Verdict
 
 SMALL_UNET = {
-    "_class_name": "UNet2DConditionModel", "in_channels": 8, "out_channels": 4, "cross_attention_dim": 384,
-    "block_out_channels": [32, 64], "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"],
-    "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"], "layers_per_block": 1, "norm_num_groups": 32,
-    "attention_head_dim": 8, "sample_size": 32,
+    "_class_name": "UNet2DConditionModel",
+    "in_channels": 8,
+    "out_channels": 4,
+    "cross_attention_dim": 384,
+    "block_out_channels": [32, 64],
+    "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"],
+    "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"],
+    "layers_per_block": 1,
+    "norm_num_groups": 32,
+    "attention_head_dim": 8,
+    "sample_size": 32,
 }
 
-FACE_PARSING = '''
+FACE_PARSING = """
 import torch
 import torch.nn as nn
 
@@ -69,9 +76,9 @@ class BiSeNet(nn.Module):
 
     def forward(self, x):
         return self.conv_out(self.cp.arm(self.cp.resnet.bn1(self.cp.resnet.conv1(x))))
-'''
+"""
 
-NET_S3FD = '''
+NET_S3FD = """
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -94,7 +101,7 @@ class s3fd(nn.Module):
         bmax = torch.max(torch.max(c1[:, 0:1], c1[:, 1:2]), c1[:, 2:3])
         c1 = torch.cat([bmax, c1[:, 3:4]], dim=1)
         return [c1, self.conv3_3_norm_mbox_loc(a), self.conv7_2_mbox_conf(b), self.conv7_2_mbox_loc(b)]
-'''
+"""
 
 INFERENCE = '''
 """A stand-in for MuseTalk's scripts/inference.py that loads synthetic weights (test material)."""
@@ -218,17 +225,30 @@ def test_synthetic_tree_loads_and_runs_through_the_standin(model_env: Path, tmp_
     assert built.ok, built.summary()
     names = [s["name"] for s in built.steps]
     assert names == ["unet", "sd-vae", "whisper", "face-parse", "s3fd", "dwpose"]
-    for rel in ("musetalkV15/unet.pth", "musetalkV15/musetalk.json", "sd-vae/config.json",
-                "whisper/preprocessor_config.json", "face-parse-bisent/79999_iter.pth",
-                "face-parse-bisent/resnet18-5c106cde.pth", "dwpose/dw-ll_ucoco_384.pth",
-                ".torch-home/hub/checkpoints/s3fd-619a316812.pth"):
+    for rel in (
+        "musetalkV15/unet.pth",
+        "musetalkV15/musetalk.json",
+        "sd-vae/config.json",
+        "whisper/preprocessor_config.json",
+        "face-parse-bisent/79999_iter.pth",
+        "face-parse-bisent/resnet18-5c106cde.pth",
+        "dwpose/dw-ll_ucoco_384.pth",
+        ".torch-home/hub/checkpoints/s3fd-619a316812.pth",
+    ):
         assert (models / rel).is_file(), rel
     dw = next(s for s in built.steps if s["name"] == "dwpose")
     assert "face box" in dw["detail"]  # the crafted landmarks give a usable crop on the default face
 
     out = tmp_path / "out"
     result = app_mod.smoke_app(
-        model_env, app, out, models=models, seconds=2.0, timeout=600, synthetic_weights=True, env=built.env,
+        model_env,
+        app,
+        out,
+        models=models,
+        seconds=2.0,
+        timeout=600,
+        synthetic_weights=True,
+        env=built.env,
     )
     log = Path(result.run.log).read_text()
     assert "models loaded" in log and "crop box" in log, log

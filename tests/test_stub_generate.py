@@ -26,8 +26,14 @@ REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache" / "mmcv-sources"
 SYMBOLS = data_dir() / "mmcv-ext-symbols.txt"  # the 112 names, from the package
 REQUIRED_REAL = {
-    "nms", "roi_align_forward", "roi_pool_forward", "deform_conv_forward", "modulated_deform_conv_forward",
-    "bbox_overlaps", "get_compiler_version", "get_compiling_cuda_version",
+    "nms",
+    "roi_align_forward",
+    "roi_pool_forward",
+    "deform_conv_forward",
+    "modulated_deform_conv_forward",
+    "bbox_overlaps",
+    "get_compiler_version",
+    "get_compiling_cuda_version",
 }
 
 
@@ -41,8 +47,19 @@ def _lite_wheel(version: str) -> Path:
     name = f"mmcv_lite-{version}-py2.py3-none-any.whl"
     if not (CACHE / name).is_file():
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
-             f"mmcv-lite=={version}", "-d", str(CACHE)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                f"mmcv-lite=={version}",
+                "-d",
+                str(CACHE),
+            ],
             check=True,
         )
     return CACHE / name
@@ -101,6 +118,7 @@ def test_header_follows_the_contract_the_facts_probe_parses(sdists: dict[str, Pa
 
 
 # --- stand-in trees -------------------------------------------------------------------------------
+
 
 def _fake_sdist(tmp: Path, files: dict[str, str], version: str = "9.9.9") -> Path:
     path = tmp / f"mmcv-{version}.tar.gz"

@@ -112,7 +112,10 @@ def test_uv_lists_the_stub_and_status_counts_its_ops() -> None:
 
     from_facts = state_from_facts(gather(resolve(venv=str(env)), []))
     assert (from_facts.ext_state, from_facts.real, from_facts.raising, from_facts.stub_dist_version) == (
-        "stub", 8, 104, "2.1.0"
+        "stub",
+        8,
+        104,
+        "2.1.0",
     )
     assert from_facts.provider == "mmcv-lite" and why_not_install(from_facts) is None
 

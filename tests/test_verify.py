@@ -104,8 +104,9 @@ def test_truncated_video_fails_the_frame_count(material: dict[str, Path], tmp_pa
 
 def test_video_without_audio_stream_fails_structure(material: dict[str, Path], tmp_path: Path) -> None:
     silent = tmp_path / "silent.mp4"
-    subprocess.run([media.tool(), "-v", "error", "-y", "-i", str(material["synced"]), "-an", "-c", "copy", str(silent)],
-                   check=True)
+    subprocess.run(
+        [media.tool(), "-v", "error", "-y", "-i", str(material["synced"]), "-an", "-c", "copy", str(silent)], check=True
+    )
     result = verify(silent, material["speech"])
     assert not next(c for c in result.checks if c.name == "audio stream").ok
     assert result.verdict is Verdict.SYNCED  # the lips still follow the given speech
@@ -152,8 +153,9 @@ def test_not_assessed_judges_structure_only(material: dict[str, Path]) -> None:
 
 def test_clip_too_short_to_score_is_not_a_success(material: dict[str, Path], tmp_path: Path) -> None:
     short_audio = tmp_path / "short.wav"
-    subprocess.run([media.tool(), "-v", "error", "-y", "-i", str(material["speech"]), "-t", "0.6", str(short_audio)],
-                   check=True)
+    subprocess.run(
+        [media.tool(), "-v", "error", "-y", "-i", str(material["speech"]), "-t", "0.6", str(short_audio)], check=True
+    )
     clip = clips.make_clip("synced", inputs.astronaut_rgb(), short_audio, tmp_path / "short.mp4")
     result = verify(clip, short_audio)
     assert result.structure_ok, result.checks
@@ -177,15 +179,31 @@ def test_synced_survives_heavy_compression_and_a_small_frame(
     material: dict[str, Path], tmp_path: Path, vf: str, crf: str
 ) -> None:
     worse = tmp_path / "worse.mp4"
-    subprocess.run([media.tool(), "-v", "error", "-y", "-i", str(material["synced"]), "-vf", vf, "-c:v", "libx264",
-                    "-crf", crf, "-c:a", "copy", str(worse)], check=True)
+    subprocess.run(
+        [
+            media.tool(),
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(material["synced"]),
+            "-vf",
+            vf,
+            "-c:v",
+            "libx264",
+            "-crf",
+            crf,
+            "-c:a",
+            "copy",
+            str(worse),
+        ],
+        check=True,
+    )
     result = verify(worse, material["speech"])
     assert result.verdict is Verdict.SYNCED, result.reason
 
 
-def test_a_wobbling_head_is_not_speech_through_either_ffmpeg(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_wobbling_head_is_not_speech_through_either_ffmpeg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The head-jitter control stays UNSYNCED with the wheel's ffmpeg too (its scaler differs from
     Debian's): the upper face's own motion is taken out of the mouth signal."""
     from envdoctor.tools.ffmpeg import wheel_ffmpeg

@@ -91,8 +91,12 @@ def test_index_serves_a_labelled_wheel_that_uv_installs_over_http(cli, served, t
     other = tmp_path / "other"
     uv.venv(other, python="3.11")
     with pytest.raises(UvError) as err:
-        uv.pip_install(other / "bin" / "python", ["mmcv==2.1.0+pt2.13.0cpu"], indexes=links,
-                       extra=["--only-binary", "mmcv", "--no-cache"])
+        uv.pip_install(
+            other / "bin" / "python",
+            ["mmcv==2.1.0+pt2.13.0cpu"],
+            indexes=links,
+            extra=["--only-binary", "mmcv", "--no-cache"],
+        )
     assert "hash" in err.value.stderr.lower()
 
 
@@ -148,8 +152,19 @@ def test_fix_installs_mmcv_from_the_wheel_index_then_rolls_back_as_check_stays_r
     uv.pip_install(python_of(env), torch_requirements("vision"), indexes=torch_indexes("vision"))
     before = uv.pip_freeze(python_of(env))
 
-    run = cli("fix", "--venv", str(env), "--yes", "--strategy", "prebuilt", "--wheel-index", f"{base}/simple/",
-              "--wheelhouse", str(tmp_path / "empty"), "--json")
+    run = cli(
+        "fix",
+        "--venv",
+        str(env),
+        "--yes",
+        "--strategy",
+        "prebuilt",
+        "--wheel-index",
+        f"{base}/simple/",
+        "--wheelhouse",
+        str(tmp_path / "empty"),
+        "--json",
+    )
     assert run.code == 1
     result = run.json()["result"]
     install = result["steps"][0]

@@ -53,8 +53,10 @@ def _torch_venv(path: Path, torchvision: str) -> Path:
 def test_a_built_wheel_serves_a_second_environment_over_http(cli, tmp_path: Path) -> None:
     torchvision = _cpu_torchvision()
     if torchvision is None:
-        pytest.skip("needs the CPU torchvision (0.28.0+cpu for torch 2.13.0) beside the CPU torch wheel in "
-                    "ENVDOCTOR_TEST_TORCH_WHEELS")
+        pytest.skip(
+            "needs the CPU torchvision (0.28.0+cpu for torch 2.13.0) beside the CPU torch wheel in "
+            "ENVDOCTOR_TEST_TORCH_WHEELS"
+        )
     first = _torch_venv(tmp_path / "first", torchvision)
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
     build = ["--strategy", "prebuilt", "--build", "--wheelhouse", str(WHEELHOUSE)]
@@ -67,8 +69,18 @@ def test_a_built_wheel_serves_a_second_environment_over_http(cli, tmp_path: Path
     with serve(WHEELHOUSE) as base:
         url = f"{base}/simple/"
         # An empty --wheelhouse: the wheel can only come from the index.
-        run = cli("fix", "--venv", str(second), "--yes", "--strategy", "prebuilt", "--wheel-index", url,
-                  "--wheelhouse", str(tmp_path / "empty"))
+        run = cli(
+            "fix",
+            "--venv",
+            str(second),
+            "--yes",
+            "--strategy",
+            "prebuilt",
+            "--wheel-index",
+            url,
+            "--wheelhouse",
+            str(tmp_path / "empty"),
+        )
         assert run.code == 0, run.out[-4000:]
     assert f"fits this target, from the wheel index {url}" in run.out
     assert "build mmcv" not in run.out, "the second environment never builds"

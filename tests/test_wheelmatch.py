@@ -37,8 +37,9 @@ LISTING = [
 ]
 
 
-def want(torch: str, platform: str, py: str, os: str, machine: str, glibc: str | None = None,
-         mac: str | None = None) -> Want:
+def want(
+    torch: str, platform: str, py: str, os: str, machine: str, glibc: str | None = None, mac: str | None = None
+) -> Want:
     return Want(
         torch=Version(torch),
         platform=platform,

@@ -44,8 +44,9 @@ def main() -> int:
             *steps,
             Step(kind="install", summary="install slowpkg from the slow index", packages=("slowpkg",), long=True),
         ]
-    plan = replace(plan, steps=(*steps, Step(kind="verify", summary="import in the target")), chosen="test",
-                   refusal=None)
+    plan = replace(
+        plan, steps=(*steps, Step(kind="verify", summary="import in the target")), chosen="test", refusal=None
+    )
     result = apply_mod.apply(
         plan,
         sources=apply_mod.Sources(indexes=Indexes(index_url=index)),

@@ -1,13 +1,13 @@
 """Carry out a Plan on its target as a transaction.
 
-    request.py       what was asked: plan options and package sources, parsed once
-    transaction.py   lock, journal, the step table, verification, rollback (apply, rollback)
-    steps.py         one handler per step kind (HANDLERS)
-    keep.py          the files kept before the first change, put back byte for byte, hashes verified
-    journal.py       the journal in the environment; an unfinished fix, as every command reports it
-    envlock.py       the per-environment lock of every command that changes an environment
-    verification.py  the check after the changes, judged by what fix owns
-    results.py       outcomes and the result, as data
+request.py       what was asked: plan options and package sources, parsed once
+transaction.py   lock, journal, the step table, verification, rollback (apply, rollback)
+steps.py         one handler per step kind (HANDLERS)
+keep.py          the files kept before the first change, put back byte for byte, hashes verified
+journal.py       the journal in the environment; an unfinished fix, as every command reports it
+envlock.py       the per-environment lock of every command that changes an environment
+verification.py  the check after the changes, judged by what fix owns
+results.py       outcomes and the result, as data
 """
 
 from envdoctor.apply.request import Request, Sources, sources

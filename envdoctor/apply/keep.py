@@ -54,8 +54,9 @@ class Installed:
 
 def site_dirs(target: Target) -> list[Path]:
     try:
-        ran = run_json(target.python, ["-c", _SITE_DIRS], what="naming its site-packages", timeout=60,
-                       require_exit_zero=True)
+        ran = run_json(
+            target.python, ["-c", _SITE_DIRS], what="naming its site-packages", timeout=60, require_exit_zero=True
+        )
     except InsideError as exc:
         raise RuntimeError(f"{target.python} could not name its site-packages: {exc}") from exc
     return [Path(p) for p in ran.data.get("dirs", [])]
@@ -82,9 +83,7 @@ def _metadata(dist_info: Path) -> tuple[str, str]:
 def _rows(record: Path) -> tuple[tuple[str, str], ...]:
     base = record.parent.parent
     with open(record, newline="", encoding="utf-8") as fh:
-        return tuple(
-            (os.path.normpath(base / row[0]), row[1] if len(row) > 1 else "") for row in csv.reader(fh) if row
-        )
+        return tuple((os.path.normpath(base / row[0]), row[1] if len(row) > 1 else "") for row in csv.reader(fh) if row)
 
 
 def scan(dirs: list[Path]) -> dict[str, Installed]:
@@ -210,9 +209,7 @@ def _kept_rows(kept: Kept, dist_info: str) -> tuple[tuple[str, str], ...]:
     record = _slot(kept.folder, os.path.normpath(Path(dist_info) / "RECORD"))
     base = Path(dist_info).parent
     with open(record, newline="", encoding="utf-8") as fh:
-        return tuple(
-            (os.path.normpath(base / row[0]), row[1] if len(row) > 1 else "") for row in csv.reader(fh) if row
-        )
+        return tuple((os.path.normpath(base / row[0]), row[1] if len(row) > 1 else "") for row in csv.reader(fh) if row)
 
 
 def _unchanged(kept: Kept, rows: tuple[tuple[str, str], ...]) -> bool:

@@ -31,7 +31,7 @@ def pytorch_index_root() -> str:
 def unreachable(url: str, timeout: float = TIMEOUT) -> str | None:
     """Why `url` cannot be reached (a short phrase), or None when it answers."""
     if url.startswith("file://"):
-        return None if Path(url[len("file://"):]).exists() else "the folder does not exist"
+        return None if Path(url[len("file://") :]).exists() else "the folder does not exist"
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
             return None

@@ -102,8 +102,10 @@ class CheckSpec:
             expected="the check runs to the end",
             why="a bug in envdoctor, not necessarily a problem of this environment; the other checks still ran",
             fix="report it with the output of `envdoctor check --json` (details.traceback holds the trace)",
-            details={"exception": type(e).__name__, "traceback": traceback.format_exception(type(e), e,
-                                                                                           e.__traceback__)},
+            details={
+                "exception": type(e).__name__,
+                "traceback": traceback.format_exception(type(e), e, e.__traceback__),
+            },
         )
 
 

@@ -59,8 +59,7 @@ def torch_cuda(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             **said("gpu.torch", "gpu-hidden", cuda=t.cuda),
         )
     else:
-        yield result(Status.OK, found=f"torch {t.version} (CUDA {t.cuda}, cuDNN {t.cudnn})"
-        )
+        yield result(Status.OK, found=f"torch {t.version} (CUDA {t.cuda}, cuDNN {t.cudnn})")
 
 
 @check("gpu.arch", "GPU", "torch has kernels for each GPU", needs_imports=True)
@@ -76,9 +75,11 @@ def arch(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     for gpu in gpus:
         cap = _sm(gpu.compute_capability)
         if cap is None:
-            yield result(Status.WARN, found=f"{gpu.name}: compute capability "
-                         f"{gpu.compute_capability[:20]!r} is not a version like 8.6",
-                         **said("gpu.arch", "not-a-capability"))
+            yield result(
+                Status.WARN,
+                found=f"{gpu.name}: compute capability {gpu.compute_capability[:20]!r} is not a version like 8.6",
+                **said("gpu.arch", "not-a-capability"),
+            )
             continue
         # Same major and not newer: SASS runs; PTX of an older arch can be JIT-compiled for newer GPUs.
         ok = any(s // 10 == cap // 10 and s <= cap for s in sms) or any(p <= cap for p in ptx)

@@ -16,7 +16,7 @@ def _owner(facts: Facts, r: ImportResult) -> Distribution | None:
     for f in reversed(r.files):
         for root in roots:
             if f.startswith(root):
-                top = f[len(root):].split("/")[0].split(".")[0]
+                top = f[len(root) :].split("/")[0].split(".")[0]
                 providers = facts.providers(top)
                 if providers:
                     return providers[0]
@@ -50,8 +50,12 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
         providers = list(ctx.facts.providers(entry.name))
         source = ", ".join(f"{d.name} {d.version}" for d in providers) or "?"
         if r.ok:
-            yield result(Status.OK, title=f"import {entry.name}", found=f"{source}, {r.seconds or 0:.2f} s",
-                seconds=r.seconds, details={"id": cid},
+            yield result(
+                Status.OK,
+                title=f"import {entry.name}",
+                found=f"{source}, {r.seconds or 0:.2f} s",
+                seconds=r.seconds,
+                details={"id": cid},
             )
             continue
         if entry.via == "openmmlab" and ctx.port_provides_mmpose and r.status == "missing":
@@ -63,8 +67,12 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             )
             continue
         owner = _owner(ctx.facts, r)
-        values = {**values, "module": entry.name, "dist": owner.name if owner else "?",
-                  "dist_version": owner.version if owner else "?"}
+        values = {
+            **values,
+            "module": entry.name,
+            "dist": owner.name if owner else "?",
+            "dist_version": owner.version if owner else "?",
+        }
         exp = explain(r.symptom, values)
         required = entry.scope == "inference" and not entry.optional
         status = Status.FAIL if required else Status.WARN
@@ -131,8 +139,7 @@ def vendored(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             )
         else:
             where = f" ({entry.vendored})" if entry.vendored else ""
-            yield result(Status.OK, title=f"vendored {entry.name}", found=f"vendored in the checkout{where}"
-            )
+            yield result(Status.OK, title=f"vendored {entry.name}", found=f"vendored in the checkout{where}")
     if not any_vendored:
         yield result(Status.SKIP, found="no vendored modules")
 
@@ -163,8 +170,7 @@ def app_local(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             breaker=17,
         )
     if clean:
-        yield result(Status.OK, found=f"{len(ctx.manifest.app_local)} checkout modules, "
-                     "none named like a dependency")
+        yield result(Status.OK, found=f"{len(ctx.manifest.app_local)} checkout modules, none named like a dependency")
 
 
 @check("imports.scan", "Imports", "every Python file of the checkout was scanned")

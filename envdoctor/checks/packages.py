@@ -36,8 +36,10 @@ def torch_installed(ctx: Context, result: ResultFactory) -> Iterator[CheckResult
     broken = ctx.facts.damaged_dist("torch")
     if d is None and broken is not None:
         yield result(
-            Status.FAIL, found=f"torch is installed but damaged ({broken.describe()})",
-            expected="a readable torch installation", **said("packages.torch", "damaged"),
+            Status.FAIL,
+            found=f"torch is installed but damaged ({broken.describe()})",
+            expected="a readable torch installation",
+            **said("packages.torch", "damaged"),
         )
     elif d is None:
         yield result(
@@ -59,8 +61,9 @@ def torch_pair(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     wanted = [r for r in _requirements(tv.requires) if r.name == "torch" and not r.marker]
     bad = [r for r in wanted if t.parsed_version and not r.specifier.contains(t.parsed_version, prereleases=True)]
     # A local build tag (+cpu, +cu121) must agree too: a CUDA torchvision beside a CPU torch fails at import.
-    local_t, local_tv = (t.parsed_version.local if t.parsed_version else None), (
-        tv.parsed_version.local if tv.parsed_version else None
+    local_t, local_tv = (
+        (t.parsed_version.local if t.parsed_version else None),
+        (tv.parsed_version.local if tv.parsed_version else None),
     )
     if bad or (local_t and local_tv and local_t != local_tv):
         yield result(
@@ -226,8 +229,7 @@ def mmcv_window(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
         checked = True
         found = f"{name} {d.version} with mmcv {mmcv_v}"
         if window.mmcv.contains(mmcv_v, prereleases=True):
-            yield result(Status.OK, title=f"mmcv inside the {name} window", found=found,
-                         expected=f"mmcv {window.mmcv}")
+            yield result(Status.OK, title=f"mmcv inside the {name} window", found=found, expected=f"mmcv {window.mmcv}")
         else:
             yield result(
                 Status.FAIL,

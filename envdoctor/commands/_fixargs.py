@@ -17,23 +17,45 @@ def add_plan_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--strategy", choices=[s.name for s in ALL], help="use this strategy (the others are still explained)"
     )
-    g.add_argument("--find-links", metavar="DIR", action="append", default=[],
-                   help="a local wheelhouse: mmcv wheels labelled with their torch (mmcv-2.1.0+pt2.13.0cpu-...whl)")
-    g.add_argument("--wheel-index", metavar="URL", action="append", default=[],
-                   help="a PEP 503 index of labelled wheels you trust (e.g. `envdoctor wheelhouse index` served "
-                   "over HTTP): mmcv is taken from it when a wheel there fits")
+    g.add_argument(
+        "--find-links",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="a local wheelhouse: mmcv wheels labelled with their torch (mmcv-2.1.0+pt2.13.0cpu-...whl)",
+    )
+    g.add_argument(
+        "--wheel-index",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="a PEP 503 index of labelled wheels you trust (e.g. `envdoctor wheelhouse index` served "
+        "over HTTP): mmcv is taken from it when a wheel there fits",
+    )
     third = [s.name for s in sources() if s.third_party]
-    g.add_argument("--wheel-source", metavar="NAME", action="append", default=[], choices=third,
-                   help="enable a known third-party wheel source by name (" + ", ".join(third) + "); off by "
-                   "default: `plan` names the wheel it would take and who builds it")
-    g.add_argument("--build", action="store_true",
-                   help="with no wheel for this torch, build mmcv from its sdist into the local wheelhouse (minutes)")
+    g.add_argument(
+        "--wheel-source",
+        metavar="NAME",
+        action="append",
+        default=[],
+        choices=third,
+        help="enable a known third-party wheel source by name (" + ", ".join(third) + "); off by "
+        "default: `plan` names the wheel it would take and who builds it",
+    )
+    g.add_argument(
+        "--build",
+        action="store_true",
+        help="with no wheel for this torch, build mmcv from its sdist into the local wheelhouse (minutes)",
+    )
     g.add_argument(
         "--wheelhouse", metavar="DIR", help="where --build puts the wheel (default ~/.cache/envdoctor/wheelhouse)"
     )
-    g.add_argument("--cuda-arch", metavar="LIST",
-                   help="with --build on a CUDA torch: the GPU architectures to compile for ('8.0;8.6;9.0+PTX'); "
-                   "default TORCH_CUDA_ARCH_LIST, else the visible GPUs")
+    g.add_argument(
+        "--cuda-arch",
+        metavar="LIST",
+        help="with --build on a CUDA torch: the GPU architectures to compile for ('8.0;8.6;9.0+PTX'); "
+        "default TORCH_CUDA_ARCH_LIST, else the visible GPUs",
+    )
     g.add_argument("--lockfile", metavar="FILE", help="install from this lockfile, not the matching committed one")
     g.add_argument("--resolve", action="store_true", help="ignore the committed lockfiles: resolve the set with uv now")
     g.add_argument("--allow-torch-change", action="store_true", help="let uv replace torch and torchvision")
@@ -72,9 +94,7 @@ def _cuda_arch(flag: str | None, environ: str | None) -> tuple[str | None, str |
         entries = [e for e in re.split(r"[;\s]+", value.strip()) if e]
         bad = [e for e in entries if not _ARCH.match(e)]
         if bad:
-            raise UsageError(
-                f"{source} {value!r}: {bad[0]!r} is not a CUDA architecture such as 8.6, 9.0a or 8.9+PTX."
-            )
+            raise UsageError(f"{source} {value!r}: {bad[0]!r} is not a CUDA architecture such as 8.6, 9.0a or 8.9+PTX.")
         return ";".join(entries), source
     return None, None
 

@@ -45,14 +45,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--app", metavar="DIR", help="scan this MuseTalk checkout for its imports (default: the built-in v1.5 list)"
     )
     p.add_argument("--models", metavar="DIR", help="check the model files in this models/ folder")
-    p.add_argument("--scope", action="append", choices=SCOPES, help="import scopes to probe (default: inference); "
-                   "repeat for more, e.g. --scope inference --scope app")
+    p.add_argument(
+        "--scope",
+        action="append",
+        choices=SCOPES,
+        help="import scopes to probe (default: inference); repeat for more, e.g. --scope inference --scope app",
+    )
     p.add_argument(
         "--only", action="append", default=[], metavar="ID", help="run only these checks (see --list-checks)"
     )
     p.add_argument("--list-checks", action="store_true", help="list the checks and exit")
-    p.add_argument("--import-timeout", type=float, default=DEFAULT_IMPORT_TIMEOUT, metavar="S",
-                   help=f"seconds one import may take before it counts as hung (default {DEFAULT_IMPORT_TIMEOUT:g})")
+    p.add_argument(
+        "--import-timeout",
+        type=float,
+        default=DEFAULT_IMPORT_TIMEOUT,
+        metavar="S",
+        help=f"seconds one import may take before it counts as hung (default {DEFAULT_IMPORT_TIMEOUT:g})",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON (schema envdoctor.check v1)")
     p.add_argument("-v", "--verbose", action="store_true", help="list passing imports too")
     p.set_defaults(func=run)

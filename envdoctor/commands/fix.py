@@ -39,21 +39,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before changing anything (CI)")
     p.add_argument("--dry-run", action="store_true", help="show the plan and stop (the same as `envdoctor plan`)")
     p.add_argument("--create", action="store_true", help="with --venv DIR: create the virtual environment first")
-    p.add_argument("--python-version", metavar="X.Y", default="3.11",
-                   help="with --create: the Python of the new environment (default 3.11)")
-    p.add_argument("--no-wait", action="store_true",
-                   help="when another envdoctor is changing this environment, refuse at once instead of waiting")
+    p.add_argument(
+        "--python-version",
+        metavar="X.Y",
+        default="3.11",
+        help="with --create: the Python of the new environment (default 3.11)",
+    )
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="when another envdoctor is changing this environment, refuse at once instead of waiting",
+    )
     unfinished_g = p.add_mutually_exclusive_group()
-    unfinished_g.add_argument("--rollback", action="store_true",
-                              help="finish an interrupted fix by putting the environment back exactly as it was")
-    unfinished_g.add_argument("--resume", action="store_true",
-                              help="finish an interrupted fix: roll it back exactly, then run fix again")
+    unfinished_g.add_argument(
+        "--rollback",
+        action="store_true",
+        help="finish an interrupted fix by putting the environment back exactly as it was",
+    )
+    unfinished_g.add_argument(
+        "--resume", action="store_true", help="finish an interrupted fix: roll it back exactly, then run fix again"
+    )
     g = p.add_argument_group("where packages come from")
     g.add_argument("--index-url", metavar="URL", help="the package index for everything but torch (default PyPI)")
-    g.add_argument("--torch-index", metavar="URL", action="append", default=[],
-                   help="index for torch/torchvision when the target has none (default: uv's --torch-backend auto)")
-    g.add_argument("--torch-find-links", metavar="DIR", action="append", default=[],
-                   help="local folder with torch wheels, for an environment without torch")
+    g.add_argument(
+        "--torch-index",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="index for torch/torchvision when the target has none (default: uv's --torch-backend auto)",
+    )
+    g.add_argument(
+        "--torch-find-links",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="local folder with torch wheels, for an environment without torch",
+    )
     p.set_defaults(func=main)
 
 

@@ -30,18 +30,31 @@ def register(sub: argparse._SubParsersAction) -> None:
         "leaves out in lockfiles/matrix.json. torch and torchvision are held: never in a lockfile; the header "
         "names the index to take them from.",
     )
-    p.add_argument("--check", action="store_true",
-                   help="exit 1 when a lockfile no longer matches its inputs, was edited by hand (pins, hashes, "
-                   "markers), or fails the wheel gate (no network, no changes)")
-    p.add_argument("--table", nargs="?", const="-", metavar="FILE",
-                   help="print the matrix table (Markdown), or write it between the lock-table markers of FILE "
-                   "(README.md)")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a lockfile no longer matches its inputs, was edited by hand (pins, hashes, "
+        "markers), or fails the wheel gate (no network, no changes)",
+    )
+    p.add_argument(
+        "--table",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="print the matrix table (Markdown), or write it between the lock-table markers of FILE (README.md)",
+    )
     p.add_argument("--strategy", choices=[s.name for s in ALL])
     p.add_argument("--set", dest="set_name", choices=[s.name for s in requirement_sets()], default="modern")
     p.add_argument("--python-version", default="3.11", metavar="X.Y")
     p.add_argument("--accelerator", default="cpu", metavar="cpu|cuXYZ")
-    p.add_argument("--platform", "--os", dest="platform", default="linux", choices=list(lockgate.platforms()),
-                   help="linux (x86_64), linux-aarch64, macos (arm64) or windows (amd64)")
+    p.add_argument(
+        "--platform",
+        "--os",
+        dest="platform",
+        default="linux",
+        choices=list(lockgate.platforms()),
+        help="linux (x86_64), linux-aarch64, macos (arm64) or windows (amd64)",
+    )
     p.add_argument("--torch-series", metavar="M.m", help="prebuilt only: the torch series the mmcv wheel is for")
     p.add_argument("--jobs", type=int, default=2, metavar="N", help="cells resolved at once (default 2)")
     p.add_argument("--output-dir", metavar="DIR", help=f"where the lockfiles go (default {lockfiles_dir()})")

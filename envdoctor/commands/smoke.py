@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--app", metavar="DIR", help="a MuseTalk checkout (the folder holding scripts/inference.py)")
     p.add_argument(
-        "--deps", action="store_true",
+        "--deps",
+        action="store_true",
         help="forward passes through each heavy library (no checkout needed; with --app, DWPose uses its config)",
     )
     p.add_argument("--dwpose-config", metavar="FILE", help="for --deps: the DWPose config to build (default: found)")
@@ -41,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--audio", metavar="FILE", help="speech to lip-sync (default: a sentence made with espeak-ng)")
     p.add_argument("--seconds", type=float, metavar="S", help="cut the speech to S seconds (fewer frames to make)")
     p.add_argument(
-        "--synthetic-weights", action="store_true",
+        "--synthetic-weights",
+        action="store_true",
         help="write a stand-in models/ tree of random weights (into a temporary folder) and run on it",
     )
     p.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="stop MuseTalk after S seconds")
@@ -77,7 +79,11 @@ def _run_deps(args: argparse.Namespace, python: Path, out: Path) -> int:
     console = Console(stderr=True)
     with console.status("forward passes ...") as status:
         result = deps.run_deps(
-            python, out, device=args.device, timeout=args.timeout, dwpose_config=config,
+            python,
+            out,
+            device=args.device,
+            timeout=args.timeout,
+            dwpose_config=config,
             on_pass=lambda name: status.update(f"forward pass: {name}"),
         )
     if args.json:
@@ -117,8 +123,11 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
         raise UsageError(f"cannot judge the video: {exc}.") from None
     # Inputs, tools and disk, checked before anything heavy (one sentence listing every problem).
     pre = preflight.check(
-        python, face=Path(args.face) if args.face else None, audio=Path(args.audio) if args.audio else None,
-        synthetic_weights=args.synthetic_weights, weights_dir=Path(tempfile.gettempdir()),
+        python,
+        face=Path(args.face) if args.face else None,
+        audio=Path(args.audio) if args.audio else None,
+        synthetic_weights=args.synthetic_weights,
+        weights_dir=Path(tempfile.gettempdir()),
     )
     console = Console(stderr=True)
     model_dir = Path(args.models).resolve() if args.models else checkout / "models"
@@ -134,8 +143,14 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
         built = synthetic.build(python, checkout, model_dir, timeout=args.timeout, face_size=pre.face_size)
         console.print(built.summary())
         if not built.ok:
-            report.write_report(out, success=False, output_path=None, message=built.summary(), verification=None,
-                                extra={"mode": "app", "synthetic_weights": True, "synthetic": built.to_dict()})
+            report.write_report(
+                out,
+                success=False,
+                output_path=None,
+                message=built.summary(),
+                verification=None,
+                extra={"mode": "app", "synthetic_weights": True, "synthetic": built.to_dict()},
+            )
             return 1
         env.update(built.env)
         if seconds is None:
@@ -151,13 +166,22 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
             )
     try:
         with console.status("starting MuseTalk ...") as status:
+
             def show(line: str) -> None:
                 status.update(f"MuseTalk: {line.strip()[:110]}")
 
             result = app_mod.smoke_app(
-                python, checkout, out, models=model_dir, face=Path(args.face) if args.face else None,
-                audio=Path(args.audio) if args.audio else None, seconds=seconds, timeout=args.timeout,
-                synthetic_weights=args.synthetic_weights, env=env, on_line=show,
+                python,
+                checkout,
+                out,
+                models=model_dir,
+                face=Path(args.face) if args.face else None,
+                audio=Path(args.audio) if args.audio else None,
+                seconds=seconds,
+                timeout=args.timeout,
+                synthetic_weights=args.synthetic_weights,
+                env=env,
+                on_line=show,
             )
     except (inputs.InputError, media.MediaError) as exc:
         raise UsageError(f"cannot make the smoke inputs: {exc}") from None

@@ -58,8 +58,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_target_args(p)
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
         if name in ("install", "remove"):
-            p.add_argument("--no-wait", action="store_true",
-                           help="when another envdoctor is changing this environment, refuse instead of waiting")
+            p.add_argument(
+                "--no-wait",
+                action="store_true",
+                help="when another envdoctor is changing this environment, refuse instead of waiting",
+            )
         if name == "install":
             p.add_argument(
                 "--replace-handwritten",

@@ -15,8 +15,10 @@ def render(report: CheckReport, console: Console, *, verbose: bool = False) -> N
     t = report.target
     console.print(f"[bold]Target[/]  {escape(str(t.python))} (Python {t.version})")
     console.print(f"        why: {escape(t.reason)}")
-    console.print(f"[bold]Imports[/] {escape(report.manifest.name)} ({escape(report.manifest.source)}), "
-                  f"scope {', '.join(report.scopes)}")
+    console.print(
+        f"[bold]Imports[/] {escape(report.manifest.name)} ({escape(report.manifest.source)}), "
+        f"scope {', '.join(report.scopes)}"
+    )
     for cat in CATEGORIES:
         rows = [r for r in report.results if r.category == cat]
         if not rows:

@@ -27,7 +27,6 @@ def to_document(result: Explained, *, source: str, target: dict[str, Any] | None
         "root": result.root.to_dict() if result.root else None,
         "findings": [f.to_dict() for f in result.findings],
         "root_line": (
-            {"text": result.root_line.text, "line_number": result.root_line.line_number}
-            if result.root_line else None
+            {"text": result.root_line.text, "line_number": result.root_line.line_number} if result.root_line else None
         ),
     }

@@ -53,9 +53,7 @@ def render(directory: Path | None = None) -> str:
         torch = "CUDA (PyPI's torch)" if t.accelerator in load("lock.toml")["torch"].get("pypi", {}) else t.accelerator
         entry = cells.get(t.name)
         verified = verified_by(t) if entry and entry.get("status") == "locked" else "-"
-        rows.append(
-            f"| {plat} | {t.python} | {torch} | {t.strategy} | {t.set_name} | {_outcome(entry)} | {verified} |"
-        )
+        rows.append(f"| {plat} | {t.python} | {torch} | {t.strategy} | {t.set_name} | {_outcome(entry)} | {verified} |")
     return "\n".join([START, "", *rows, "", END]) + "\n"
 
 

@@ -10,9 +10,7 @@ SCHEMA = 1
 
 
 def indexed(result: IndexResult) -> str:
-    return json.dumps(
-        {"schema": SCHEMA, "index": str(result.root), "projects": dict(result.projects)}, indent=2
-    )
+    return json.dumps({"schema": SCHEMA, "index": str(result.root), "projects": dict(result.projects)}, indent=2)
 
 
 def listed(rows: list[ListedWheel]) -> str:

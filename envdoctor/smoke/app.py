@@ -32,8 +32,22 @@ class AppSmoke:
 
 
 def trim_audio(src: Path, seconds: float, out: Path) -> Path:
-    cmd = [media.tool("ffmpeg"), "-v", "error", "-nostdin", "-y", "-i", str(src), "-t", f"{seconds:.3f}",
-           "-ac", "1", "-ar", "16000", str(out)]
+    cmd = [
+        media.tool("ffmpeg"),
+        "-v",
+        "error",
+        "-nostdin",
+        "-y",
+        "-i",
+        str(src),
+        "-t",
+        f"{seconds:.3f}",
+        "-ac",
+        "1",
+        "-ar",
+        "16000",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, timeout=60)
     if proc.returncode != 0:
         raise media.MediaError(f"could not cut {src} to {seconds} s: {proc.stderr.decode(errors='replace')[-200:]}")
@@ -83,12 +97,13 @@ def smoke_app(
         kept_audio = out_dir / f"input-speech{audio_path.suffix}"
         shutil.copyfile(face_path, kept_face)
         shutil.copyfile(audio_path, kept_audio)
-    run = run_app(python, app, kept_face, kept_audio, out_dir, models=models, timeout=timeout, env=env,
-                  on_line=on_line)
+    run = run_app(python, app, kept_face, kept_audio, out_dir, models=models, timeout=timeout, env=env, on_line=on_line)
     verification = None
     if run.output is not None:
         verification = verify(
-            Path(run.output), kept_audio, assess_sync=not synthetic_weights,
+            Path(run.output),
+            kept_audio,
+            assess_sync=not synthetic_weights,
             not_assessed_reason="not assessed (synthetic weights)",
         )
     success, message = judge_run(run, verification, synthetic_weights)
@@ -98,14 +113,29 @@ def smoke_app(
         explanation = explain_file(Path(run.log))
         message += explained_sentence(explanation)
     report.write_report(
-        out_dir, success=success, output_path=run.output, message=message, verification=verification,
-        extra={"mode": "app", "synthetic_weights": synthetic_weights, "face": str(kept_face),
-               "audio": str(kept_audio), "run": run.to_dict(),
-               "explanation": [f.to_dict() for f in explanation.findings] if explanation else []},
+        out_dir,
+        success=success,
+        output_path=run.output,
+        message=message,
+        verification=verification,
+        extra={
+            "mode": "app",
+            "synthetic_weights": synthetic_weights,
+            "face": str(kept_face),
+            "audio": str(kept_audio),
+            "run": run.to_dict(),
+            "explanation": [f.to_dict() for f in explanation.findings] if explanation else [],
+        },
     )
     return AppSmoke(
-        success=success, message=message, run=run, verification=verification, face=str(kept_face),
-        audio=str(kept_audio), synthetic_weights=synthetic_weights, report_path=str(out_dir / report.REPORT_JSON),
+        success=success,
+        message=message,
+        run=run,
+        verification=verification,
+        face=str(kept_face),
+        audio=str(kept_audio),
+        synthetic_weights=synthetic_weights,
+        report_path=str(out_dir / report.REPORT_JSON),
         explanation=explanation,
     )
 

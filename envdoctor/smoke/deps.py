@@ -64,17 +64,38 @@ class DepsResult:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "success": self.success, "output_path": None, "message": self.message, "mode": "deps",
-            "python": self.python, "passes": [asdict(p) for p in self.passes],
+            "success": self.success,
+            "output_path": None,
+            "message": self.message,
+            "mode": "deps",
+            "python": self.python,
+            "passes": [asdict(p) for p in self.passes],
         }
 
 
 def run_pass(
-    python: Path, name: str, *, device: str, speech: Path, work: Path, timeout: float,
-    dwpose_config: Path | None = None, env: dict[str, str] | None = None,
+    python: Path,
+    name: str,
+    *,
+    device: str,
+    speech: Path,
+    work: Path,
+    timeout: float,
+    dwpose_config: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> PassResult:
-    args = [str(INSIDE), name, "--device", device, "--data", str(data_dir()), "--speech", str(speech),
-            "--work", str(work)]
+    args = [
+        str(INSIDE),
+        name,
+        "--device",
+        device,
+        "--data",
+        str(data_dir()),
+        "--speech",
+        str(speech),
+        "--work",
+        str(work),
+    ]
     if dwpose_config:
         args += ["--dwpose-config", str(dwpose_config)]
     try:
@@ -87,9 +108,15 @@ def run_pass(
     if not isinstance(data.get("status"), str):
         return PassResult(name, "failed", device, None, None, None, "", f"the {name} pass reported no status")
     return PassResult(
-        name=name, status=data["status"], device=data.get("device", device), build_seconds=data.get("build_seconds"),
-        seconds=data.get("seconds"), peak_mb=data.get("peak_mb"), memory_kind=data.get("memory_kind", ""),
-        detail=data.get("detail", ""), total_seconds=data.get("total_seconds"),
+        name=name,
+        status=data["status"],
+        device=data.get("device", device),
+        build_seconds=data.get("build_seconds"),
+        seconds=data.get("seconds"),
+        peak_mb=data.get("peak_mb"),
+        memory_kind=data.get("memory_kind", ""),
+        detail=data.get("detail", ""),
+        total_seconds=data.get("total_seconds"),
         traceback=tuple(data.get("traceback", ())),
     )
 
@@ -113,8 +140,16 @@ def run_deps(
             for name in passes:
                 if on_pass:
                     on_pass(name)
-                done = run_pass(python, name, device=device, speech=speech, work=work, timeout=timeout,
-                                dwpose_config=dwpose_config, env=lent.env)
+                done = run_pass(
+                    python,
+                    name,
+                    device=device,
+                    speech=speech,
+                    work=work,
+                    timeout=timeout,
+                    dwpose_config=dwpose_config,
+                    env=lent.env,
+                )
                 if name == "ffmpeg" and lent.note:  # passed or not, on a borrowed binary: say so
                     done = replace(done, detail=f"{done.detail} ({lent.note})")
                 results.append(done)
@@ -133,7 +168,9 @@ def print_result(result: DepsResult, console: Console | None = None) -> None:
     colours = {"ok": "green", "failed": "red", "skipped": "yellow"}
     for p in result.passes:
         table.add_row(
-            p.name, f"[{colours.get(p.status, 'white')}]{p.status}[/]", p.device,
+            p.name,
+            f"[{colours.get(p.status, 'white')}]{p.status}[/]",
+            p.device,
             "" if p.build_seconds is None else f"{p.build_seconds:.1f}",
             "" if p.seconds is None else f"{p.seconds:.2f}",
             "" if p.peak_mb is None else f"{p.peak_mb:.0f}",

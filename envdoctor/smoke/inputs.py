@@ -51,8 +51,22 @@ def write_face(out: Path) -> Path:
     img = astronaut_rgb()
     h, w, _ = img.shape
     cmd = [
-        media.tool("ffmpeg"), "-v", "error", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-        "-s", f"{w}x{h}", "-i", "-", "-frames:v", "1", str(out),
+        media.tool("ffmpeg"),
+        "-v",
+        "error",
+        "-nostdin",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{w}x{h}",
+        "-i",
+        "-",
+        "-frames:v",
+        "1",
+        str(out),
     ]
     proc = subprocess.run(cmd, input=img.tobytes(), capture_output=True, timeout=60)
     if proc.returncode != 0:
@@ -65,9 +79,7 @@ def default_speech() -> Path:
     return data_dir() / SPEECH_CLIP
 
 
-def write_speech(
-    out: Path, text: str | None = None, *, rate: int = 16000, words_per_minute: int = 150
-) -> Path:
+def write_speech(out: Path, text: str | None = None, *, rate: int = 16000, words_per_minute: int = 150) -> Path:
     """Speech as a mono 16-bit wav at `out` (resampled to `rate`).
 
     Without `text`: the shipped clip of DEFAULT_SENTENCE. With `text`: spoken by espeak-ng.
@@ -76,8 +88,9 @@ def write_speech(
         return _to_wav(default_speech(), out, rate)
     espeak = shutil.which("espeak-ng") or shutil.which("espeak")
     if not espeak:
-        raise InputError("speaking a sentence of your own needs espeak-ng (apt-get install espeak-ng); "
-                         "or pass --audio FILE")
+        raise InputError(
+            "speaking a sentence of your own needs espeak-ng (apt-get install espeak-ng); or pass --audio FILE"
+        )
     raw = out.with_name(out.stem + ".espeak.wav")
     proc = subprocess.run([espeak, "-s", str(words_per_minute), "-w", str(raw), text], capture_output=True, timeout=60)
     if proc.returncode != 0 or not raw.is_file():
@@ -89,8 +102,22 @@ def write_speech(
 
 
 def _to_wav(src: Path, out: Path, rate: int) -> Path:
-    cmd = [media.tool("ffmpeg"), "-v", "error", "-nostdin", "-y", "-i", str(src), "-ac", "1", "-ar", str(rate),
-           "-c:a", "pcm_s16le", str(out)]
+    cmd = [
+        media.tool("ffmpeg"),
+        "-v",
+        "error",
+        "-nostdin",
+        "-y",
+        "-i",
+        str(src),
+        "-ac",
+        "1",
+        "-ar",
+        str(rate),
+        "-c:a",
+        "pcm_s16le",
+        str(out),
+    ]
     conv = subprocess.run(cmd, capture_output=True, timeout=60)
     if conv.returncode != 0:
         raise InputError(f"ffmpeg could not convert the speech: {conv.stderr.decode(errors='replace')[-200:]}")

@@ -93,8 +93,12 @@ def write_plot(v: Verification, out: Path) -> Path:
             x, y, bw, bh = v.face_box
             sub.add_patch(
                 plt.Rectangle(
-                    ((x + 0.25 * bw) * sx, (y + 0.65 * bh) * sx), 0.5 * bw * sx, 0.4 * bh * sx,
-                    fill=False, color="yellow", lw=1,
+                    ((x + 0.25 * bw) * sx, (y + 0.65 * bh) * sx),
+                    0.5 * bw * sx,
+                    0.4 * bh * sx,
+                    fill=False,
+                    color="yellow",
+                    lw=1,
                 )
             )
         sub.set_title(f"frame {idx}", fontsize=8)

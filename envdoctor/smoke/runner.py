@@ -52,10 +52,16 @@ class AppRun:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "command": list(self.command), "cwd": self.cwd, "exit_code": self.exit_code,
-            "seconds": round(self.seconds, 1), "timed_out": self.timed_out, "log": self.log,
-            "expected_output": self.expected_output, "output": self.output,
-            "swallowed_errors": list(self.swallowed_errors), "notes": list(self.notes),
+            "command": list(self.command),
+            "cwd": self.cwd,
+            "exit_code": self.exit_code,
+            "seconds": round(self.seconds, 1),
+            "timed_out": self.timed_out,
+            "log": self.log,
+            "expected_output": self.expected_output,
+            "output": self.output,
+            "swallowed_errors": list(self.swallowed_errors),
+            "notes": list(self.notes),
         }
 
 
@@ -101,14 +107,23 @@ def inference_command(
     # The defaults of --unet_config and --inference_config point at files that do not exist:
     # always pass both (docs/smoke.md).
     return [
-        str(python), "-m", "scripts.inference",
-        "--inference_config", str(config),
-        "--result_dir", str(result_dir),
-        "--unet_model_path", str(models / "musetalkV15" / "unet.pth"),
-        "--unet_config", str(models / "musetalkV15" / "musetalk.json"),
-        "--whisper_dir", str(models / "whisper"),
-        "--version", VERSION,
-        "--fps", "25",
+        str(python),
+        "-m",
+        "scripts.inference",
+        "--inference_config",
+        str(config),
+        "--result_dir",
+        str(result_dir),
+        "--unet_model_path",
+        str(models / "musetalkV15" / "unet.pth"),
+        "--unet_config",
+        str(models / "musetalkV15" / "musetalk.json"),
+        "--whisper_dir",
+        str(models / "whisper"),
+        "--version",
+        VERSION,
+        "--fps",
+        "25",
         *extra,
     ]
 
@@ -153,8 +168,7 @@ def run_app(
         with ffmpeg_tool.lent_to(python) as lent:
             if lent.note:
                 notes.append(lent.note)
-            exit_code, timed_out, lines = _run_logged(cmd, cwd, log_path, timeout, {**(env or {}), **lent.env},
-                                                      on_line)
+            exit_code, timed_out, lines = _run_logged(cmd, cwd, log_path, timeout, {**(env or {}), **lent.env}, on_line)
         seconds = time.monotonic() - started
         swallowed = tuple(ln.strip() for ln in lines if SWALLOWED in ln)
         output: Path | None = None
@@ -177,9 +191,16 @@ def run_app(
         if leftover:
             notes.append(f"MuseTalk left {leftover[0].name} beside its result folder (removed with the scratch folder)")
         return AppRun(
-            command=tuple(cmd), cwd=str(app), exit_code=exit_code, seconds=seconds, timed_out=timed_out,
-            log=str(log_path), expected_output=str(expected), output=str(output) if output else None,
-            swallowed_errors=swallowed, notes=tuple(notes),
+            command=tuple(cmd),
+            cwd=str(app),
+            exit_code=exit_code,
+            seconds=seconds,
+            timed_out=timed_out,
+            log=str(log_path),
+            expected_output=str(expected),
+            output=str(output) if output else None,
+            swallowed_errors=swallowed,
+            notes=tuple(notes),
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -214,7 +235,12 @@ def _run_logged(
     lines: list[str] = []
     with open(log_path, "w", encoding="utf-8", errors="replace") as log:
         proc = subprocess.Popen(
-            cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            cmd,
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         try:

@@ -48,8 +48,7 @@ class SyntheticModels:
         return f"synthetic weights: {len(self.steps)} parts, {total / 2**30:.2f} GiB in {self.models}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"models": self.models, "ok": self.ok, "steps": list(self.steps), "env": self.env,
-                "error": self.error}
+        return {"models": self.models, "ok": self.ok, "steps": list(self.steps), "env": self.env, "error": self.error}
 
 
 def build(
@@ -78,9 +77,22 @@ def build(
     unet_json.write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
     torch_home = models / TORCH_HOME
     args = [
-        str(INSIDE), "--models", str(models), "--torch-home", str(torch_home),
-        "--data", str(data_dir()), "--unet-config", str(unet_json), "--dwpose-config", str(DWPOSE_CONFIG),
-        "--s3fd-name", model_files.s3fd_name(), "--face-size", str(face_size[0]), str(face_size[1]),
+        str(INSIDE),
+        "--models",
+        str(models),
+        "--torch-home",
+        str(torch_home),
+        "--data",
+        str(data_dir()),
+        "--unet-config",
+        str(unet_json),
+        "--dwpose-config",
+        str(DWPOSE_CONFIG),
+        "--s3fd-name",
+        model_files.s3fd_name(),
+        "--face-size",
+        str(face_size[0]),
+        str(face_size[1]),
     ]
     try:
         ran = run_json(python, args, what="the weights writer", cwd=checkout, timeout=timeout)

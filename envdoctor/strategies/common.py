@@ -29,8 +29,6 @@ def held(ctx: Context) -> tuple[str, ...]:
     return () if ctx.options.allow_torch_change else HELD
 
 
-
-
 def lock_name(strategy: str, set_name: str, python_series: str, accelerator: str, os: str) -> str:
     return f"{strategy}-{set_name}-py{python_series.replace('.', '')}-{accelerator}-{os}"
 

@@ -95,8 +95,11 @@ def _listing(page: str) -> tuple[tuple[Candidate, ...], str | None]:
 def _opted_in(ctx: Context) -> list[tuple[str, str, str]]:
     """(project page, torch_match, description) of every wheel index the user opted into."""
     out = [
-        (project_page(url), RELEASE, f"the wheel index {url} (given with --wheel-index; its wheels are "
-         "as trustworthy as whoever built them)")
+        (
+            project_page(url),
+            RELEASE,
+            f"the wheel index {url} (given with --wheel-index; its wheels are as trustworthy as whoever built them)",
+        )
         for url in ctx.options.wheel_indexes
     ]
     for source_name in ctx.options.wheel_sources:

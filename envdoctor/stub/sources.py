@@ -59,9 +59,7 @@ def _iter_dir(root: Path) -> Iterator[tuple[str, bytes]]:
 
 def _package_root(names: list[str]) -> str | None:
     """The archive prefix of the `mmcv` package: `mmcv/` in a wheel, `mmcv-2.1.0/mmcv/` in an sdist."""
-    candidates = sorted(
-        (n[: -len("version.py")] for n in names if n.endswith("mmcv/version.py")), key=len
-    )
+    candidates = sorted((n[: -len("version.py")] for n in names if n.endswith("mmcv/version.py")), key=len)
     return candidates[0] if candidates else None
 
 

@@ -200,9 +200,15 @@ class FfmpegProvision:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "python": self.python, "action": self.action, "ffmpeg": self.ffmpeg, "version": self.binary.version,
-            "libx264": self.binary.libx264, "aac": self.binary.aac, "installed": list(self.installed),
-            "created": list(self.created), "seconds": round(self.seconds, 2),
+            "python": self.python,
+            "action": self.action,
+            "ffmpeg": self.ffmpeg,
+            "version": self.binary.version,
+            "libx264": self.binary.libx264,
+            "aac": self.binary.aac,
+            "installed": list(self.installed),
+            "created": list(self.created),
+            "seconds": round(self.seconds, 2),
         }
 
 
@@ -252,15 +258,21 @@ def provide_ffmpeg(
         link.unlink(missing_ok=True)
         raise
     return FfmpegProvision(
-        str(python), "linked", str(link), binary, installed=installed, created=(str(link),),
+        str(python),
+        "linked",
+        str(link),
+        binary,
+        installed=installed,
+        created=(str(link),),
         seconds=time.monotonic() - started,
     )
 
 
 def _wheel_binary_in(python: Path) -> Path | None:
     try:
-        found = run_json(python, ["-c", _FIND_BINARY], what="finding imageio-ffmpeg's binary", timeout=120,
-                         require_exit_zero=True).data.get("binary")
+        found = run_json(
+            python, ["-c", _FIND_BINARY], what="finding imageio-ffmpeg's binary", timeout=120, require_exit_zero=True
+        ).data.get("binary")
     except InsideError:  # not installed there (exit 3), or no binary in it (exit 4)
         return None
     return Path(found) if isinstance(found, str) and found else None

@@ -135,9 +135,23 @@ def read_rgb_frame(path: Path, index: int, width: int, height: int) -> np.ndarra
     import numpy as np
 
     cmd = [
-        tool("ffmpeg"), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v:0",
-        "-vf", f"select=eq(n\\,{index}),scale={width}:{height}", "-frames:v", "1",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-",
+        tool("ffmpeg"),
+        "-v",
+        "error",
+        "-nostdin",
+        "-i",
+        str(path),
+        "-map",
+        "0:v:0",
+        "-vf",
+        f"select=eq(n\\,{index}),scale={width}:{height}",
+        "-frames:v",
+        "1",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-",
     ]
     proc = subprocess.run(cmd, capture_output=True, timeout=120)
     size = width * height * 3
@@ -151,8 +165,21 @@ def read_audio(path: Path, rate: int = AUDIO_RATE) -> np.ndarray:
     import numpy as np
 
     cmd = [
-        tool("ffmpeg"), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0",
-        "-ac", "1", "-ar", str(rate), "-f", "f32le", "-",
+        tool("ffmpeg"),
+        "-v",
+        "error",
+        "-nostdin",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-ac",
+        "1",
+        "-ar",
+        str(rate),
+        "-f",
+        "f32le",
+        "-",
     ]
     proc = subprocess.run(cmd, capture_output=True, timeout=300)
     if proc.returncode != 0 or not proc.stdout:
@@ -161,14 +188,25 @@ def read_audio(path: Path, rate: int = AUDIO_RATE) -> np.ndarray:
     return np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
 
 
-def write_video(
-    frames: np.ndarray, fps: float, out: Path, audio: Path | None = None, *, crf: int = 18
-) -> None:
+def write_video(frames: np.ndarray, fps: float, out: Path, audio: Path | None = None, *, crf: int = 18) -> None:
     """Encode RGB uint8 frames (n, h, w, 3) with libx264 (yuv420p), muxing `audio` as AAC if given."""
     _n, h, w, _ = frames.shape
     cmd = [
-        tool("ffmpeg"), "-v", "error", "-nostdin", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "-",
+        tool("ffmpeg"),
+        "-v",
+        "error",
+        "-nostdin",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{w}x{h}",
+        "-r",
+        f"{fps}",
+        "-i",
+        "-",
     ]
     if audio is not None:
         cmd += ["-i", str(audio), "-map", "0:v", "-map", "1:a", "-c:a", "aac"]

@@ -48,8 +48,23 @@ def gray_frames(path: Path, width: int, height: int, batch: int = 256) -> Iterat
     that stops decoding part way gives the frames before the damage; MediaError only when none."""
     import numpy as np
 
-    cmd = [tool("ffmpeg"), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v:0",
-           "-vf", f"scale={width}:{height}:flags=area", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
+    cmd = [
+        tool("ffmpeg"),
+        "-v",
+        "error",
+        "-nostdin",
+        "-i",
+        str(path),
+        "-map",
+        "0:v:0",
+        "-vf",
+        f"scale={width}:{height}:flags=area",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "gray",
+        "-",
+    ]
     for data in _pieces(cmd, path, width * height, batch):
         yield np.frombuffer(data, dtype=np.uint8).reshape(-1, height, width)
 
@@ -58,7 +73,22 @@ def audio(path: Path, rate: int = AUDIO_RATE, batch: int = 1 << 18) -> Iterator[
     """The first audio stream as mono float32 samples at `rate`, `batch` samples at a time."""
     import numpy as np
 
-    cmd = [tool("ffmpeg"), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0",
-           "-ac", "1", "-ar", str(rate), "-f", "f32le", "-"]
+    cmd = [
+        tool("ffmpeg"),
+        "-v",
+        "error",
+        "-nostdin",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-ac",
+        "1",
+        "-ar",
+        str(rate),
+        "-f",
+        "f32le",
+        "-",
+    ]
     for data in _pieces(cmd, path, 4, batch):
         yield np.frombuffer(data, dtype="<f4").astype(np.float32)

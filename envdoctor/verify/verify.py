@@ -96,8 +96,9 @@ def sample_indices(n: int, samples: int = FACE_SAMPLES) -> list[int]:
     return sorted(set(np.linspace(0, n - 1, num=min(samples, n)).round().astype(int).tolist()))
 
 
-def find_faces(frames: Mapping[int, np.ndarray] | np.ndarray, idx: list[int] | None = None
-               ) -> tuple[list[int], list[Box | None]]:
+def find_faces(
+    frames: Mapping[int, np.ndarray] | np.ndarray, idx: list[int] | None = None
+) -> tuple[list[int], list[Box | None]]:
     """Face boxes in the frames at `idx` (default: sample_indices over all of `frames`)."""
     idx = sample_indices(len(frames)) if idx is None else idx
     boxes: list[Box | None] = []
@@ -344,10 +345,19 @@ def verify(
 
     def result(verdict: Verdict, reason: str, **kw: object) -> Verification:
         base: dict[str, object] = {
-            "video": str(video), "audio": str(audio_path), "checks": tuple(checks), "verdict": verdict,
+            "video": str(video),
+            "audio": str(audio_path),
+            "checks": tuple(checks),
+            "verdict": verdict,
             "reason": reason,
-            "fps": 0.0, "frames": 0, "expected_frames": 0.0, "audio_seconds": 0.0, "face_fraction": 0.0,
-            "mouth_motion": 0.0, "sync": None, "sync_required": assess_sync,
+            "fps": 0.0,
+            "frames": 0,
+            "expected_frames": 0.0,
+            "audio_seconds": 0.0,
+            "face_fraction": 0.0,
+            "mouth_motion": 0.0,
+            "sync": None,
+            "sync_required": assess_sync,
         }
         base.update(kw)
         return Verification(**base)  # type: ignore[arg-type]
@@ -395,8 +405,12 @@ def verify(
     face_fraction = len(found) / max(len(idx), 1)
     scale = info.width / w if w else 1.0
     common = {
-        "fps": fps, "frames": n, "expected_frames": round(expected, 2), "audio_seconds": round(audio_seconds, 3),
-        "face_fraction": round(face_fraction, 3), "envelope": tuple(np.round(envelope, 4).tolist()),
+        "fps": fps,
+        "frames": n,
+        "expected_frames": round(expected, 2),
+        "audio_seconds": round(audio_seconds, 3),
+        "face_fraction": round(face_fraction, 3),
+        "envelope": tuple(np.round(envelope, 4).tolist()),
         "sample_frames": tuple(idx),
     }
     if not assess_sync and face_fraction < th.min_face_fraction:
@@ -422,21 +436,26 @@ def verify(
     fw = int(np.median([b.w for b in found]) * scale)
     fh = int(np.median([b.h for b in found]) * scale)
     common.update(
-        mouth_motion=round(mouth_motion, 4), face_box=(fx, fy, fw, fh),
+        mouth_motion=round(mouth_motion, 4),
+        face_box=(fx, fy, fw, fh),
         mouth_signal=tuple(np.round(_zscore(opening), 4).tolist()),
     )
     m = min(len(opening), n)  # a second decode that stopped early must not misalign the two signals
     sync = score_sync(opening[:m], envelope[:m], fps, th) if m >= 8 else None
     if mouth_motion < th.static_motion:
-        verdict, reason = Verdict.STATIC, (
-            f"the mouth region does not move: median frame difference {mouth_motion:.3f} grey levels"
-            f" (below {th.static_motion})."
+        verdict, reason = (
+            Verdict.STATIC,
+            (
+                f"the mouth region does not move: median frame difference {mouth_motion:.3f} grey levels"
+                f" (below {th.static_motion})."
+            ),
         )
     elif not assess_sync:
         verdict, reason = Verdict.NOT_ASSESSED, f"lip-sync {not_assessed_reason}; the mouth region moves."
     elif sync is None or n < th.min_sync_seconds * fps:
-        verdict, reason = Verdict.NOT_ASSESSED, (
-            f"the clip is {n / fps:.2f} s long; lip-sync needs at least {th.min_sync_seconds:g} s."
+        verdict, reason = (
+            Verdict.NOT_ASSESSED,
+            (f"the clip is {n / fps:.2f} s long; lip-sync needs at least {th.min_sync_seconds:g} s."),
         )
     else:
         verdict, reason = judge_sync(sync, fps, th)

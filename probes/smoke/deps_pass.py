@@ -130,8 +130,12 @@ def pass_whisper(args, device):
     if len(hidden) != cfg["encoder_layers"] + 1 or hidden[-1].shape[-1] != cfg["d_model"]:
         raise RuntimeError("unexpected Whisper encoder output")
     seconds = len(speech) / 16000.0
-    return built, run, f"Whisper-tiny encoder on {seconds:.1f} s of speech: {len(hidden)} hidden states of " + str(
-        list(hidden[-1].shape))
+    return (
+        built,
+        run,
+        f"Whisper-tiny encoder on {seconds:.1f} s of speech: {len(hidden)} hidden states of "
+        + str(list(hidden[-1].shape)),
+    )
 
 
 def pass_dwpose(args, device):
@@ -143,13 +147,23 @@ def pass_dwpose(args, device):
     import mmpose
 
     config = args.dwpose_config
-    mim = os.path.join(os.path.dirname(mmpose.__file__), ".mim", "configs", "wholebody_2d_keypoint", "rtmpose",
-                       "ubody", "rtmpose-l_8xb32-270e_coco-ubody-wholebody-384x288.py")
+    mim = os.path.join(
+        os.path.dirname(mmpose.__file__),
+        ".mim",
+        "configs",
+        "wholebody_2d_keypoint",
+        "rtmpose",
+        "ubody",
+        "rtmpose-l_8xb32-270e_coco-ubody-wholebody-384x288.py",
+    )
     if not config:
         # Real mmpose resolves the config's registry scopes itself and ships this config; the port
         # reads envdoctor's own description of the same model.
-        config = mim if (not port and os.path.isfile(mim)) else os.path.join(
-            args.data, "dwpose-rtmpose-l-wholebody-384x288.py")
+        config = (
+            mim
+            if (not port and os.path.isfile(mim))
+            else os.path.join(args.data, "dwpose-rtmpose-l-wholebody-384x288.py")
+        )
     import numpy as np
     from mmpose.apis import inference_topdown, init_model
     from mmpose.structures import merge_data_samples
@@ -184,9 +198,37 @@ def pass_ffmpeg(args, device):
     frames = bytearray()
     for i in range(n):
         frames += bytes([(i * 9) % 256, 80, 160]) * (w * h)
-    cmd = [ffmpeg, "-v", "error", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-           "-r", "25", "-i", "-", "-i", args.speech, "-map", "0:v", "-map", "1:a", "-c:v", "libx264",
-           "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", out]
+    cmd = [
+        ffmpeg,
+        "-v",
+        "error",
+        "-nostdin",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{w}x{h}",
+        "-r",
+        "25",
+        "-i",
+        "-",
+        "-i",
+        args.speech,
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        out,
+    ]
     t = time.perf_counter()
     proc = subprocess.run(cmd, input=bytes(frames), capture_output=True, timeout=120)
     run = time.perf_counter() - t
@@ -200,8 +242,7 @@ def pass_ffmpeg(args, device):
     return 0.0, run, "ffmpeg {}: 25 frames libx264 + AAC mux -> {}".format(ffmpeg, ",".join(codecs))
 
 
-PASSES = {"dwpose": pass_dwpose, "unet": pass_unet, "vae": pass_vae, "whisper": pass_whisper,
-          "ffmpeg": pass_ffmpeg}
+PASSES = {"dwpose": pass_dwpose, "unet": pass_unet, "vae": pass_vae, "whisper": pass_whisper, "ffmpeg": pass_ffmpeg}
 
 
 def main():
@@ -213,8 +254,15 @@ def main():
     p.add_argument("--work", required=True)
     p.add_argument("--dwpose-config", default=None)
     args = p.parse_args()
-    result = {"name": args.name, "status": "ok", "device": "cpu", "build_seconds": None, "seconds": None,
-              "peak_mb": None, "detail": ""}
+    result = {
+        "name": args.name,
+        "status": "ok",
+        "device": "cpu",
+        "build_seconds": None,
+        "seconds": None,
+        "peak_mb": None,
+        "detail": "",
+    }
     t0 = time.perf_counter()
     try:
         device = "cpu"

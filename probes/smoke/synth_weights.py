@@ -144,9 +144,13 @@ def make_s3fd(args):
 
 # --- crafted: DWPose -----------------------------------------------------------------------------
 LEFT = list(range(0, 8)) + list(range(17, 22)) + [31, 32] + list(range(36, 42)) + [48, 49, 50, 58, 59, 60, 61, 67]
-MIRROR = dict([(i, 16 - i) for i in range(8)] + [(17 + i, 26 - i) for i in range(5)] + [(31, 35), (32, 34)]
-              + [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]
-              + [(48, 54), (49, 53), (50, 52), (58, 56), (59, 55), (60, 64), (61, 63), (67, 65)])
+MIRROR = dict(
+    [(i, 16 - i) for i in range(8)]
+    + [(17 + i, 26 - i) for i in range(5)]
+    + [(31, 35), (32, 34)]
+    + [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]
+    + [(48, 54), (49, 53), (50, 52), (58, 56), (59, 55), (60, 64), (61, 63), (67, 65)]
+)
 RIGHT = [MIRROR[i] for i in LEFT]
 FACE0 = 23  # COCO-WholeBody: the 68 face points are keypoints 23..90
 
@@ -284,19 +288,31 @@ def make_dwpose(args):
         warnings.simplefilter("ignore")
         check = init_model(args.dwpose_config, path, device="cpu")
     frame = np.full((h, w, 3), 127, dtype=np.uint8)
-    kp = merge_data_samples(inference_topdown(check, frame)).pred_instances.keypoints[0][FACE0:FACE0 + 68]
+    kp = merge_data_samples(inference_topdown(check, frame)).pred_instances.keypoints[0][FACE0 : FACE0 + 68]
     x1, x2 = float(kp[:, 0].min()), float(kp[:, 0].max())
     y2, p29 = float(kp[:, 1].max()), float(kp[29][1])
     y1 = max(0.0, p29 - (y2 - p29))
     if not (x2 - x1 > 8 and y2 - y1 > 8 and x1 >= 0 and x2 <= w and y2 <= h):
-        raise RuntimeError(f"the crafted DWPose gives no usable face box on a {w}x{h} image: x {x1:.0f}-{x2:.0f}, "
-                           f"y {y1:.0f}-{y2:.0f}")
-    return path, size, "DWPose ({}): face box x {:.0f}-{:.0f}, y {:.0f}-{:.0f} on {}x{}".format(
-        type(model).__module__.split(".")[0], x1, x2, y1, y2, w, h)
+        raise RuntimeError(
+            f"the crafted DWPose gives no usable face box on a {w}x{h} image: x {x1:.0f}-{x2:.0f}, y {y1:.0f}-{y2:.0f}"
+        )
+    return (
+        path,
+        size,
+        "DWPose ({}): face box x {:.0f}-{:.0f}, y {:.0f}-{:.0f} on {}x{}".format(
+            type(model).__module__.split(".")[0], x1, x2, y1, y2, w, h
+        ),
+    )
 
 
-STEPS = [("unet", make_unet), ("sd-vae", make_vae), ("whisper", make_whisper),
-         ("face-parse", make_face_parsing), ("s3fd", make_s3fd), ("dwpose", make_dwpose)]
+STEPS = [
+    ("unet", make_unet),
+    ("sd-vae", make_vae),
+    ("whisper", make_whisper),
+    ("face-parse", make_face_parsing),
+    ("s3fd", make_s3fd),
+    ("dwpose", make_dwpose),
+]
 
 
 def main():
@@ -319,13 +335,28 @@ def main():
         t = time.perf_counter()
         try:
             path, size, detail = step(args)
-            results.append({"name": name, "ok": True, "path": path, "bytes": size, "detail": detail,
-                            "seconds": round(time.perf_counter() - t, 2)})
+            results.append(
+                {
+                    "name": name,
+                    "ok": True,
+                    "path": path,
+                    "bytes": size,
+                    "detail": detail,
+                    "seconds": round(time.perf_counter() - t, 2),
+                }
+            )
         except BaseException as exc:
-            results.append({"name": name, "ok": False, "path": None, "bytes": 0,
-                            "detail": f"{type(exc).__name__}: {exc}",
-                            "traceback": traceback.format_exc().strip().splitlines()[-6:],
-                            "seconds": round(time.perf_counter() - t, 2)})
+            results.append(
+                {
+                    "name": name,
+                    "ok": False,
+                    "path": None,
+                    "bytes": 0,
+                    "detail": f"{type(exc).__name__}: {exc}",
+                    "traceback": traceback.format_exc().strip().splitlines()[-6:],
+                    "seconds": round(time.perf_counter() - t, 2),
+                }
+            )
         print("step {} {}".format(name, "ok" if results[-1]["ok"] else "FAILED"), flush=True)
     sys.stdout.write("\n" + json.dumps({"steps": results}) + "\n")
 

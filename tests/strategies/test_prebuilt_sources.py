@@ -94,7 +94,8 @@ def test_the_given_arch_list_wins_over_the_visible_gpus(tmp_path: Path) -> None:
     build = next(s for s in by_name("prebuilt").steps(Context.from_facts(f, opts)) if s.kind == "build-mmcv")
     assert dict(build.env)["TORCH_CUDA_ARCH_LIST"] == "9.0"
     gpus = next(
-        s for s in by_name("prebuilt").steps(Context.from_facts(f, Options(build=True, wheelhouse=tmp_path)))
+        s
+        for s in by_name("prebuilt").steps(Context.from_facts(f, Options(build=True, wheelhouse=tmp_path)))
         if s.kind == "build-mmcv"
     )
     assert dict(gpus.env)["TORCH_CUDA_ARCH_LIST"] == "8.6" and "from the visible GPUs" in gpus.summary

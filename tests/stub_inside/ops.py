@@ -202,8 +202,17 @@ def parity_roi_align():
     out = torch.zeros(1, 2, 3, 3)
     empty = feat.new_zeros(0)
     returned = ext.roi_align_forward(
-        feat, rois, out, empty, empty, aligned_height=3, aligned_width=3, spatial_scale=1.0, sampling_ratio=0,
-        pool_mode=1, aligned=True,
+        feat,
+        rois,
+        out,
+        empty,
+        empty,
+        aligned_height=3,
+        aligned_width=3,
+        spatial_scale=1.0,
+        sampling_ratio=0,
+        pool_mode=1,
+        aligned=True,
     )
     inplace = returned is None and torch.allclose(out, torchvision.ops.roi_align(feat, rois, (3, 3), 1.0, 0, True))
     try:
@@ -277,8 +286,23 @@ def parity_deform_conv():
         res["mdc_random"] = float((got - ref).abs().max())
         out = torch.zeros(2, 6, 9, 11)
         returned = ext.deform_conv_forward(
-            x, dc.weight, zero, out, x.new_empty(0), x.new_empty(0), kW=3, kH=3, dW=1, dH=1, padW=1, padH=1,
-            dilationW=1, dilationH=1, group=1, deformable_group=1, im2col_step=2,
+            x,
+            dc.weight,
+            zero,
+            out,
+            x.new_empty(0),
+            x.new_empty(0),
+            kW=3,
+            kH=3,
+            dW=1,
+            dH=1,
+            padW=1,
+            padH=1,
+            dilationW=1,
+            dilationH=1,
+            group=1,
+            deformable_group=1,
+            im2col_step=2,
         )
         res["inplace"] = returned is None and torch.allclose(out, F.conv2d(x, dc.weight, padding=1), atol=1e-5)
     res["ok"] = res["inplace"] and max(res["dc_zero"], res["mdc_zero"], res["dc_random"], res["mdc_random"]) < 1e-4

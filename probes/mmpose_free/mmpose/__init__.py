@@ -50,7 +50,7 @@ class _RefuseOtherSubmodules:
     @staticmethod
     def find_spec(fullname, path=None, target=None):
         if fullname.startswith(__name__ + "."):
-            rest = fullname[len(__name__) + 1:]
+            rest = fullname[len(__name__) + 1 :]
             if rest not in _PROVIDED and not any(part.startswith("_") for part in rest.split(".")):
                 raise NotProvidedError(fullname)
         return None

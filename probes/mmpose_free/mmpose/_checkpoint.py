@@ -68,11 +68,15 @@ def read_checkpoint(path, trust=False):
             raise CheckpointNeedsTrustError(
                 "{} is not a weights-only checkpoint: unpickling it needs {}, i.e. running code the file "
                 "names. If you trust this file, set {}=1 (or pass trust_checkpoint=True to init_model) and it "
-                "is loaded with weights_only=False. ({})".format(path, ", ".join(_unsafe_globals(path, exc)),
-                                                                 TRUST_ENV, who())
+                "is loaded with weights_only=False. ({})".format(
+                    path, ", ".join(_unsafe_globals(path, exc)), TRUST_ENV, who()
+                )
             ) from exc
-    print(f"mmpose-free: {path} needs more than weights_only=True allows; loading it with weights_only=False "
-          f"because you trust it ({TRUST_ENV}).", file=sys.stderr)
+    print(
+        f"mmpose-free: {path} needs more than weights_only=True allows; loading it with weights_only=False "
+        f"because you trust it ({TRUST_ENV}).",
+        file=sys.stderr,
+    )
     return _load(path, weights_only=False)
 
 
@@ -100,15 +104,13 @@ def state_dict_of(checkpoint, path):
         state = checkpoint
     else:
         keys = sorted(checkpoint)[:8] if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise CheckpointError(
-            f"{path} holds neither a 'state_dict' nor a bare mapping of tensors (found {keys})."
-        )
+        raise CheckpointError(f"{path} holds neither a 'state_dict' nor a bare mapping of tensors (found {keys}).")
     out = {}
     for key, value in state.items():
         # Checkpoints saved from DataParallel/DistributedDataParallel carry a `module.` prefix,
         # which mmengine strips too.
         if key.startswith("module."):
-            key = key[len("module."):]
+            key = key[len("module.") :]
         if key.startswith(_IGNORED_PREFIXES):
             continue
         out[key] = value

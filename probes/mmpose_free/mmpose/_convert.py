@@ -24,16 +24,21 @@ def convert(src, dst):
     out = {"state_dict": {k: v for k, v in state.items() if torch.is_tensor(v)}}
     meta = dataset_meta_of(loaded) or {}
     if meta.get("flip_indices") is not None:
-        out["meta"] = {"dataset_meta": {"flip_indices": [int(i) for i in meta["flip_indices"]],
-                                        "dataset_name": str(meta.get("dataset_name", ""))}}
+        out["meta"] = {
+            "dataset_meta": {
+                "flip_indices": [int(i) for i in meta["flip_indices"]],
+                "dataset_name": str(meta.get("dataset_name", "")),
+            }
+        }
     torch.save(out, dst)
     torch.load(dst, map_location="cpu", weights_only=True)  # proves the promise
     return dst
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m mmpose._convert", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m mmpose._convert", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("src")
     parser.add_argument("dst", nargs="?")
     parser.add_argument("--trust", action="store_true", help="I trust SRC: read it with full pickle")

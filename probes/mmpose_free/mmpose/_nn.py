@@ -37,8 +37,15 @@ class ConvBNAct(nn.Module):
             return
         conv, bn = self.conv, self.bn
         factor = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-        fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                          groups=conv.groups, bias=True).to(conv.weight.device, conv.weight.dtype)
+        fused = nn.Conv2d(
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,
+            conv.stride,
+            conv.padding,
+            groups=conv.groups,
+            bias=True,
+        ).to(conv.weight.device, conv.weight.dtype)
         fused.weight.copy_(conv.weight * factor.view(-1, 1, 1, 1))
         fused.bias.copy_(bn.bias - bn.running_mean * factor)
         self.conv = fused
@@ -138,7 +145,7 @@ class CSPNeXt(nn.Module):
 class ScaleNorm(nn.Module):
     def __init__(self, dim, eps=1e-5):
         super().__init__()
-        self.scale = dim ** -0.5
+        self.scale = dim**-0.5
         self.eps = eps
         self.g = nn.Parameter(torch.ones(1))
 

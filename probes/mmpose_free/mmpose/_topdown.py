@@ -129,19 +129,24 @@ def run(model, img, boxes, flip_indices):
     h, w = img.shape[:2]
     results = []
     for i, (box, (_, centre, scale)) in enumerate(zip(boxes, prepared)):
-        kpts = to_image(keypoints[i:i + 1], centre, scale, spec.input_size)
+        kpts = to_image(keypoints[i : i + 1], centre, scale, spec.input_size)
         meta = {
-            "img_shape": (h, w), "ori_shape": (h, w), "input_size": tuple(spec.input_size),
-            "input_center": centre, "input_scale": scale, "flip_indices": list(flip_indices),
+            "img_shape": (h, w),
+            "ori_shape": (h, w),
+            "input_size": tuple(spec.input_size),
+            "input_center": centre,
+            "input_scale": scale,
+            "flip_indices": list(flip_indices),
         }
         pred = InstanceData(
             keypoints=kpts,
-            keypoint_scores=scores[i:i + 1],
-            keypoints_visible=scores[i:i + 1],
+            keypoint_scores=scores[i : i + 1],
+            keypoints_visible=scores[i : i + 1],
             bboxes=np.asarray(box, dtype=np.float32).reshape(1, 4),
             bbox_scores=np.ones(1, dtype=np.float32),
         )
-        gt = InstanceData(bboxes=pred.bboxes, bbox_scores=pred.bbox_scores,
-                          bbox_centers=centre[None], bbox_scales=scale[None])
+        gt = InstanceData(
+            bboxes=pred.bboxes, bbox_scores=pred.bbox_scores, bbox_centers=centre[None], bbox_scales=scale[None]
+        )
         results.append(PoseDataSample(metainfo=meta, pred_instances=pred, gt_instances=gt))
     return results

@@ -13,12 +13,21 @@ def _mirror_groups():
     # Each group lists positions that map onto the same positions in reverse order; a group of one
     # point is its own mirror.
     groups = [
-        [1, 2], [3, 4], [5, 6], [7, 8], [9, 10], [11, 12], [13, 14], [15, 16],
+        [1, 2],
+        [3, 4],
+        [5, 6],
+        [7, 8],
+        [9, 10],
+        [11, 12],
+        [13, 14],
+        [15, 16],
         list(range(23, 40)),  # jaw line
         list(range(40, 50)),  # both eyebrows, outer left to outer right
         list(range(54, 59)),  # nostrils
-        list(range(71, 78)), list(range(78, 83)),  # outer lips, upper then lower
-        list(range(83, 88)), list(range(88, 91)),  # inner lips
+        list(range(71, 78)),
+        list(range(78, 83)),  # outer lips, upper then lower
+        list(range(83, 88)),
+        list(range(88, 91)),  # inner lips
     ]
     # Feet and hands are whole blocks that swap with the other side, point by point.
     swaps = [(17, 20, 3), (91, 112, 21)]

@@ -70,8 +70,11 @@ def _dataset_meta(meta, spec):
                 "the checkpoint's metadata nor the port's COCO-WholeBody table gives",
             )
         flips = list(range(spec.num_keypoints))
-    return {"dataset_name": (meta or {}).get("dataset_name", "coco_wholebody"), "num_keypoints": spec.num_keypoints,
-            "flip_indices": flips}
+    return {
+        "dataset_name": (meta or {}).get("dataset_name", "coco_wholebody"),
+        "num_keypoints": spec.num_keypoints,
+        "flip_indices": flips,
+    }
 
 
 def _read_image(img):
