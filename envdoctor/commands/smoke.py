@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_deps(args: argparse.Namespace, python: Path, out: Path) -> int:
     from rich.console import Console
 
+    from envdoctor.report import smoke as report
     from envdoctor.smoke import deps
 
     config = Path(args.dwpose_config) if args.dwpose_config else None
@@ -89,7 +90,7 @@ def _run_deps(args: argparse.Namespace, python: Path, out: Path) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
-        deps.print_result(result)
+        report.print_deps(result)
         print(f"report: {out / 'smoke-report.json'}")
     return 0 if result.success else 1
 
@@ -106,8 +107,9 @@ def _run_app(args: argparse.Namespace, python: Path, out: Path) -> int:
 def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list[Path]) -> int:
     from rich.console import Console
 
+    from envdoctor.report import smoke as report
     from envdoctor.smoke import app as app_mod
-    from envdoctor.smoke import inputs, models, preflight, report
+    from envdoctor.smoke import inputs, models, preflight
     from envdoctor.smoke.runner import check_app
     from envdoctor.verify import media
     from envdoctor.verify.verify import MissingExtra, require_extra

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from envdoctor.outdir import check_writable
-    from envdoctor.smoke import report
+    from envdoctor.report import smoke as report
     from envdoctor.verify import media
     from envdoctor.verify.verify import MissingExtra, verify
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envdoctor.explain import Explained, explain_file
-from envdoctor.smoke import inputs, report
+from envdoctor.report import smoke as report
+from envdoctor.smoke import inputs
 from envdoctor.smoke.runner import AppRun, run_app
 from envdoctor.verify import media
 from envdoctor.verify.verdicts import Verification

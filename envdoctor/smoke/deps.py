@@ -13,12 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
 from envdoctor.inside import InsideError, TimedOut, run_json
+from envdoctor.report import smoke as report
 from envdoctor.resources import data_dir, smoke_script
-from envdoctor.smoke import inputs, report
+from envdoctor.smoke import inputs
 from envdoctor.tools import ffmpeg as ffmpeg_tool
 
 INSIDE = smoke_script("deps_pass")
@@ -158,25 +156,3 @@ def run_deps(
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / report.REPORT_JSON).write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
     return result
-
-
-def print_result(result: DepsResult, console: Console | None = None) -> None:
-    console = console or Console()
-    table = Table(title=f"forward passes in {result.python}")
-    for col in ("pass", "status", "device", "build s", "run s", "peak MiB", "detail"):
-        table.add_column(col)
-    colours = {"ok": "green", "failed": "red", "skipped": "yellow"}
-    for p in result.passes:
-        table.add_row(
-            p.name,
-            f"[{colours.get(p.status, 'white')}]{p.status}[/]",
-            p.device,
-            "" if p.build_seconds is None else f"{p.build_seconds:.1f}",
-            "" if p.seconds is None else f"{p.seconds:.2f}",
-            "" if p.peak_mb is None else f"{p.peak_mb:.0f}",
-            p.detail,
-        )
-    console.print(table)
-    if any(p.memory_kind.startswith("process") for p in result.passes):
-        console.print("peak MiB on CPU is the pass process's peak RSS, imports included")
-    console.print(("[green]PASS[/]: " if result.success else "[red]FAIL[/]: ") + result.message)

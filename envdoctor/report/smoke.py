@@ -1,4 +1,5 @@
-"""Write what a smoke run or a verification found: smoke-report.json, a PNG, and console text.
+"""Write what a smoke run or a verification found: smoke-report.json, a PNG, and console text (also the
+table of `smoke --deps`).
 
 Formatting only: every decision was made by the verifier and the runner before this is called.
 """
@@ -7,12 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from envdoctor.verify.verdicts import Verification
+
+if TYPE_CHECKING:  # smoke.deps writes its report with this module
+    from envdoctor.smoke.deps import DepsResult
 
 REPORT_JSON = "smoke-report.json"
 REPORT_PNG = "smoke-report.png"
@@ -121,3 +125,26 @@ def print_verification(v: Verification, console: Console | None = None) -> None:
         f"face in {v.face_fraction:.0%} of sampled frames; mouth motion {v.mouth_motion:.2f} grey levels;"
         f" analysed at {v.analysed_fps:g} frames/s"
     )
+
+
+def print_deps(result: DepsResult, console: Console | None = None) -> None:
+    """The forward passes of `smoke --deps` as a table, then PASS or FAIL."""
+    console = console or Console()
+    table = Table(title=f"forward passes in {result.python}")
+    for col in ("pass", "status", "device", "build s", "run s", "peak MiB", "detail"):
+        table.add_column(col)
+    colours = {"ok": "green", "failed": "red", "skipped": "yellow"}
+    for p in result.passes:
+        table.add_row(
+            p.name,
+            f"[{colours.get(p.status, 'white')}]{p.status}[/]",
+            p.device,
+            "" if p.build_seconds is None else f"{p.build_seconds:.1f}",
+            "" if p.seconds is None else f"{p.seconds:.2f}",
+            "" if p.peak_mb is None else f"{p.peak_mb:.0f}",
+            p.detail,
+        )
+    console.print(table)
+    if any(p.memory_kind.startswith("process") for p in result.passes):
+        console.print("peak MiB on CPU is the pass process's peak RSS, imports included")
+    console.print(("[green]PASS[/]: " if result.success else "[red]FAIL[/]: ") + result.message)
