@@ -1,14 +1,16 @@
-"""Which weight files MuseTalk's inference needs (from envdoctor/data/smoke-models.toml)."""
+"""Which weight files MuseTalk's inference needs: the inference-scope files of envdoctor/data/models.toml,
+the same list `check --models` holds a folder to."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from envdoctor import datafiles
 
 
 def required_files() -> list[str]:
-    return [f["path"] for f in datafiles.load("smoke-models.toml")["file"]]
+    models = datafiles.load("models.toml")["model"]
+    return [m["path"] for m in models if m.get("scope", "inference") == "inference"]
 
 
 def missing_files(models: Path) -> list[str]:
@@ -17,10 +19,11 @@ def missing_files(models: Path) -> list[str]:
 
 
 def s3fd_name() -> str:
-    return str(datafiles.load("smoke-models.toml")["s3fd"]["name"])
+    """The S3FD file's name in the torch hub cache's checkpoints folder."""
+    return PurePosixPath(datafiles.load("models.toml")["s3fd"]["path"]).name
 
 
 def synthetic_bytes_needed() -> int:
     """Free bytes `smoke --synthetic-weights` needs where it writes its weights."""
-    synthetic = datafiles.load("smoke-models.toml")["synthetic"]
+    synthetic = datafiles.load("models.toml")["synthetic"]
     return int(synthetic["bytes"]) + int(synthetic["margin"])
