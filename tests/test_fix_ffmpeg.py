@@ -12,6 +12,7 @@ from envdoctor import apply as apply_mod
 from envdoctor import plan as plan_mod
 from envdoctor import probe
 from envdoctor.apply.verification import Verifier
+from envdoctor.facts import Ffmpeg
 from envdoctor.strategies import Step
 from envdoctor.target import Target, resolve
 from envdoctor.tools import ffmpeg as ff
@@ -55,7 +56,7 @@ def test_plan_provides_ffmpeg_only_when_musetalk_would_find_none(venv: Path, bar
     kinds = [s.kind for s in plan.steps]
     assert "provide-ffmpeg" in kinds and kinds.index("provide-ffmpeg") == kinds.index("verify") - 1
 
-    with_ffmpeg = replace(probe.gather(target, []), ffmpeg={"path": "/x/ffmpeg", "libx264": True})
+    with_ffmpeg = replace(probe.gather(target, []), ffmpeg=Ffmpeg(path="/x/ffmpeg", libx264=True))
     assert "provide-ffmpeg" not in [s.kind for s in plan_mod.build(target, with_ffmpeg).steps]
 
 

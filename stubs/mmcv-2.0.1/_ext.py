@@ -159,8 +159,17 @@ def bbox_overlaps(bboxes1, bboxes2, ious, mode, aligned, offset):
 
 @_real
 def roi_align_forward(
-    input, rois, output, argmax_y, argmax_x, aligned_height, aligned_width, spatial_scale, sampling_ratio,
-    pool_mode, aligned,
+    input,
+    rois,
+    output,
+    argmax_y,
+    argmax_x,
+    aligned_height,
+    aligned_width,
+    spatial_scale,
+    sampling_ratio,
+    pool_mode,
+    aligned,
 ):
     """Average-mode RoIAlign into `output` (torchvision's roi_align is the same computation)."""
     if pool_mode != 1:
@@ -169,8 +178,12 @@ def roi_align_forward(
         )
     ops = _torchvision_ops("roi_align_forward")
     result = ops.roi_align(
-        input, rois.to(input.dtype), (int(aligned_height), int(aligned_width)), float(spatial_scale),
-        int(sampling_ratio), bool(aligned),
+        input,
+        rois.to(input.dtype),
+        (int(aligned_height), int(aligned_width)),
+        float(spatial_scale),
+        int(sampling_ratio),
+        bool(aligned),
     )
     output.copy_(result)
 
@@ -220,8 +233,23 @@ def roi_pool_forward(input, rois, output, argmax, pooled_height, pooled_width, s
 
 @_real
 def deform_conv_forward(
-    input, weight, offset, output, columns, ones, kW, kH, dW, dH, padW, padH, dilationW, dilationH, group,
-    deformable_group, im2col_step,
+    input,
+    weight,
+    offset,
+    output,
+    columns,
+    ones,
+    kW,
+    kH,
+    dW,
+    dH,
+    padW,
+    padH,
+    dilationW,
+    dilationH,
+    group,
+    deformable_group,
+    im2col_step,
 ):
     """Deformable convolution (v1) into `output` via torchvision (the same offset layout as mmcv)."""
     ops = _torchvision_ops("deform_conv_forward")
@@ -234,15 +262,38 @@ def deform_conv_forward(
 
 @_real
 def modulated_deform_conv_forward(
-    input, weight, bias, ones, offset, mask, output, columns, kernel_h, kernel_w, stride_h, stride_w, pad_h,
-    pad_w, dilation_h, dilation_w, group, deformable_group, with_bias,
+    input,
+    weight,
+    bias,
+    ones,
+    offset,
+    mask,
+    output,
+    columns,
+    kernel_h,
+    kernel_w,
+    stride_h,
+    stride_w,
+    pad_h,
+    pad_w,
+    dilation_h,
+    dilation_w,
+    group,
+    deformable_group,
+    with_bias,
 ):
     """Modulated deformable convolution (DCNv2) into `output` via torchvision."""
     ops = _torchvision_ops("modulated_deform_conv_forward")
     _check_groups("modulated_deform_conv_forward", input, weight, offset, kernel_h, kernel_w, group, deformable_group)
     result = ops.deform_conv2d(
-        input, offset, weight, bias if with_bias else None, stride=(stride_h, stride_w), padding=(pad_h, pad_w),
-        dilation=(dilation_h, dilation_w), mask=mask,
+        input,
+        offset,
+        weight,
+        bias if with_bias else None,
+        stride=(stride_h, stride_w),
+        padding=(pad_h, pad_w),
+        dilation=(dilation_h, dilation_w),
+        mask=mask,
     )
     output.copy_(result)
 
