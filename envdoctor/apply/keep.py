@@ -260,8 +260,16 @@ def restore(kept: Kept, uv: Uv, python: Path) -> Restored:
             expected = kept.shared.get(path, want)
             if not Path(path).is_file() or record_hash(Path(path)) != expected:
                 mismatches.append(path)
-    strays = _remove_strays(kept, dirs)
-    half = _remove_half_installed(kept, dirs)
+    # What a step or a cut-short install created that no RECORD owns: a link to a tool in bin, a
+    # .dist-info without its RECORD or half a package in a site folder.
+    installed = scan(dirs)
+    strays = []
+    if kept.bin_dir:
+        bin_dir = Path(kept.bin_dir)
+        strays = _remove_new_unowned(bin_dir, kept.bin_names, _owned_names(installed, bin_dir), folders=False)
+    half = []
+    for site, listed in kept.site_names.items():
+        half += _remove_new_unowned(Path(site), listed, _owned_names(installed, Path(site)), folders=True)
     put_back = tuple(f"{_metadata(Path(d))[0]} {_metadata(Path(d))[1]}" for d in changed)
     note = f"put back {len(changed)} distribution(s) from the kept files" if changed else "nothing to put back"
     if names:
@@ -273,43 +281,35 @@ def restore(kept: Kept, uv: Uv, python: Path) -> Restored:
     return Restored(not mismatches, put_back, tuple(names), tuple(mismatches), note)
 
 
-def _remove_strays(kept: Kept, dirs: list[Path]) -> list[str]:
-    """Files a step created in the environment's bin that no distribution owns (a link to a tool)."""
-    if not kept.bin_dir or not Path(kept.bin_dir).is_dir():
-        return []
-    owned = {path for d in scan(dirs).values() for path, _h in d.rows}
-    removed = []
-    for name in sorted(set(os.listdir(kept.bin_dir)) - set(kept.bin_names)):
-        path = Path(kept.bin_dir) / name
-        if os.path.normpath(path) in owned or path.is_dir():
-            continue
-        path.unlink()
-        removed.append(name)
-    return removed
-
-
-def _remove_half_installed(kept: Kept, dirs: list[Path]) -> list[str]:
-    """New top-level entries of the site folders that no RECORD owns: a .dist-info without its RECORD,
-    half a package. Entries that were there when kept are never touched."""
+def _owned_names(installed: dict[str, Installed], folder: Path) -> set[str]:
+    """The top-level names in `folder` that some RECORD lists (a file, or a folder holding one), and the
+    .dist-info folders themselves."""
     owned: set[str] = set()
-    for dist in scan(dirs).values():
-        owned.add(dist.dist_info.name)
+    for dist in installed.values():
+        if dist.dist_info.parent == folder:
+            owned.add(dist.dist_info.name)
         for path, _h in dist.rows:
-            rel = os.path.relpath(path, dist.dist_info.parent)
+            rel = os.path.relpath(path, folder)
             if not rel.startswith(".."):
                 owned.add(rel.split(os.sep)[0])
+    return owned
+
+
+def _remove_new_unowned(folder: Path, when_kept: tuple[str, ...], owned: set[str], *, folders: bool) -> list[str]:
+    """Remove what `folder` holds now that it did not hold when kept and no RECORD owns; the names removed.
+    Folders are removed only where `folders` (in a site folder, half a package; never in bin)."""
+    if not folder.is_dir():
+        return []
     removed = []
-    for site, names in kept.site_names.items():
-        folder = Path(site)
-        if not folder.is_dir():
-            continue
-        for name in sorted(set(os.listdir(folder)) - set(names) - owned):
-            entry = folder / name
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-            removed.append(name)
+    for name in sorted(set(os.listdir(folder)) - set(when_kept) - owned):
+        entry = folder / name
+        if entry.is_dir() and not entry.is_symlink():
+            if not folders:
+                continue
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+        removed.append(name)
     return removed
 
 
