@@ -7,7 +7,6 @@ target can send and assert that each reader sees the same default and that the p
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from dataclasses import fields
 from typing import Any
@@ -34,6 +33,7 @@ from envdoctor.facts import (
     Torch,
     TorchDevice,
 )
+from envdoctor.inside import run_json
 from envdoctor.manifest import builtin
 from envdoctor.plan import build
 from envdoctor.probe import facts_from_raw
@@ -46,10 +46,7 @@ from envdoctor.target import current
 @pytest.fixture(scope="module")
 def probed() -> dict[str, Any]:
     """The facts probe's real document for the interpreter running the tests."""
-    out = subprocess.run(
-        [sys.executable, str(probe_script("envdoctor_facts"))], capture_output=True, text=True, check=True
-    )
-    doc: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    doc: dict[str, Any] = run_json(sys.executable, [str(probe_script("envdoctor_facts"))], what="the facts probe").data
     return doc
 
 
