@@ -33,22 +33,7 @@ class AppSmoke:
 
 
 def trim_audio(src: Path, seconds: float, out: Path) -> Path:
-    cmd = [
-        media.tool("ffmpeg"),
-        "-v",
-        "error",
-        "-nostdin",
-        "-y",
-        "-i",
-        str(src),
-        "-t",
-        f"{seconds:.3f}",
-        "-ac",
-        "1",
-        "-ar",
-        "16000",
-        str(out),
-    ]
+    cmd = media.ffmpeg_cmd("-y", "-i", str(src), "-t", f"{seconds:.3f}", "-ac", "1", "-ar", "16000", str(out))
     proc = subprocess.run(cmd, capture_output=True, timeout=60)
     if proc.returncode != 0:
         raise media.MediaError(f"could not cut {src} to {seconds} s: {proc.stderr.decode(errors='replace')[-200:]}")

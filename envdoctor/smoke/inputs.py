@@ -50,24 +50,9 @@ def write_face(out: Path) -> Path:
     """The default face as a PNG at `out`."""
     img = astronaut_rgb()
     h, w, _ = img.shape
-    cmd = [
-        media.tool("ffmpeg"),
-        "-v",
-        "error",
-        "-nostdin",
-        "-y",
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        "rgb24",
-        "-s",
-        f"{w}x{h}",
-        "-i",
-        "-",
-        "-frames:v",
-        "1",
-        str(out),
-    ]
+    cmd = media.ffmpeg_cmd(
+        "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-i", "-", "-frames:v", "1", str(out)
+    )
     proc = subprocess.run(cmd, input=img.tobytes(), capture_output=True, timeout=60)
     if proc.returncode != 0:
         raise InputError(f"could not write the default face to {out}: {proc.stderr.decode(errors='replace')[-200:]}")
@@ -102,22 +87,7 @@ def write_speech(out: Path, text: str | None = None, *, rate: int = 16000, words
 
 
 def _to_wav(src: Path, out: Path, rate: int) -> Path:
-    cmd = [
-        media.tool("ffmpeg"),
-        "-v",
-        "error",
-        "-nostdin",
-        "-y",
-        "-i",
-        str(src),
-        "-ac",
-        "1",
-        "-ar",
-        str(rate),
-        "-c:a",
-        "pcm_s16le",
-        str(out),
-    ]
+    cmd = media.ffmpeg_cmd("-y", "-i", str(src), "-ac", "1", "-ar", str(rate), "-c:a", "pcm_s16le", str(out))
     conv = subprocess.run(cmd, capture_output=True, timeout=60)
     if conv.returncode != 0:
         raise InputError(f"ffmpeg could not convert the speech: {conv.stderr.decode(errors='replace')[-200:]}")

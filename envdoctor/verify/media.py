@@ -53,6 +53,11 @@ def tool(name: str = "ffmpeg") -> str:
     return found[0]
 
 
+def ffmpeg_cmd(*args: str) -> list[str]:
+    """An ffmpeg command line with envdoctor's defaults: errors only, never reading the terminal."""
+    return [tool("ffmpeg"), "-v", "error", "-nostdin", *args]
+
+
 # ffmpeg's description of its input (stderr of `ffmpeg -i FILE`), e.g.
 #   Duration: 00:00:05.04, start: 0.000000, bitrate: 96 kb/s
 #   Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 448x512, 25 fps, ...
@@ -117,7 +122,7 @@ def read_gray_frames(path: Path, width: int, height: int, max_frames: int | None
     """
     import numpy as np
 
-    cmd = [tool("ffmpeg"), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v:0"]
+    cmd = ffmpeg_cmd("-i", str(path), "-map", "0:v:0")
     if max_frames:
         cmd += ["-frames:v", str(max_frames)]
     cmd += ["-vf", f"scale={width}:{height}:flags=area", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
@@ -134,11 +139,7 @@ def read_rgb_frame(path: Path, index: int, width: int, height: int) -> np.ndarra
     """One frame in colour (for the report's thumbnails)."""
     import numpy as np
 
-    cmd = [
-        tool("ffmpeg"),
-        "-v",
-        "error",
-        "-nostdin",
+    cmd = ffmpeg_cmd(
         "-i",
         str(path),
         "-map",
@@ -152,7 +153,7 @@ def read_rgb_frame(path: Path, index: int, width: int, height: int) -> np.ndarra
         "-pix_fmt",
         "rgb24",
         "-",
-    ]
+    )
     proc = subprocess.run(cmd, capture_output=True, timeout=120)
     size = width * height * 3
     if len(proc.stdout) < size:
@@ -164,23 +165,7 @@ def read_audio(path: Path, rate: int = AUDIO_RATE) -> np.ndarray:
     """The first audio stream as mono float32 samples at `rate`."""
     import numpy as np
 
-    cmd = [
-        tool("ffmpeg"),
-        "-v",
-        "error",
-        "-nostdin",
-        "-i",
-        str(path),
-        "-map",
-        "0:a:0",
-        "-ac",
-        "1",
-        "-ar",
-        str(rate),
-        "-f",
-        "f32le",
-        "-",
-    ]
+    cmd = ffmpeg_cmd("-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate), "-f", "f32le", "-")
     proc = subprocess.run(cmd, capture_output=True, timeout=300)
     if proc.returncode != 0 or not proc.stdout:
         tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no audio"]
@@ -191,23 +176,7 @@ def read_audio(path: Path, rate: int = AUDIO_RATE) -> np.ndarray:
 def write_video(frames: np.ndarray, fps: float, out: Path, audio: Path | None = None, *, crf: int = 18) -> None:
     """Encode RGB uint8 frames (n, h, w, 3) with libx264 (yuv420p), muxing `audio` as AAC if given."""
     _n, h, w, _ = frames.shape
-    cmd = [
-        tool("ffmpeg"),
-        "-v",
-        "error",
-        "-nostdin",
-        "-y",
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        "rgb24",
-        "-s",
-        f"{w}x{h}",
-        "-r",
-        f"{fps}",
-        "-i",
-        "-",
-    ]
+    cmd = ffmpeg_cmd("-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "-")
     if audio is not None:
         cmd += ["-i", str(audio), "-map", "0:v", "-map", "1:a", "-c:a", "aac"]
     cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p", str(out)]

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envdoctor.verify.media import AUDIO_RATE, MediaError, tool
+from envdoctor.verify.media import AUDIO_RATE, MediaError, ffmpeg_cmd
 
 if TYPE_CHECKING:  # numpy is part of the optional `verify` extra, imported where it is used
     import numpy as np
@@ -48,11 +48,7 @@ def gray_frames(path: Path, width: int, height: int, batch: int = 256) -> Iterat
     that stops decoding part way gives the frames before the damage; MediaError only when none."""
     import numpy as np
 
-    cmd = [
-        tool("ffmpeg"),
-        "-v",
-        "error",
-        "-nostdin",
+    cmd = ffmpeg_cmd(
         "-i",
         str(path),
         "-map",
@@ -64,7 +60,7 @@ def gray_frames(path: Path, width: int, height: int, batch: int = 256) -> Iterat
         "-pix_fmt",
         "gray",
         "-",
-    ]
+    )
     for data in _pieces(cmd, path, width * height, batch):
         yield np.frombuffer(data, dtype=np.uint8).reshape(-1, height, width)
 
@@ -73,22 +69,6 @@ def audio(path: Path, rate: int = AUDIO_RATE, batch: int = 1 << 18) -> Iterator[
     """The first audio stream as mono float32 samples at `rate`, `batch` samples at a time."""
     import numpy as np
 
-    cmd = [
-        tool("ffmpeg"),
-        "-v",
-        "error",
-        "-nostdin",
-        "-i",
-        str(path),
-        "-map",
-        "0:a:0",
-        "-ac",
-        "1",
-        "-ar",
-        str(rate),
-        "-f",
-        "f32le",
-        "-",
-    ]
+    cmd = ffmpeg_cmd("-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate), "-f", "f32le", "-")
     for data in _pieces(cmd, path, 4, batch):
         yield np.frombuffer(data, dtype="<f4").astype(np.float32)
