@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,13 +42,45 @@ def _killer(tmp: Path, delay: float) -> Uv:
     return Uv(str(script))
 
 
+def _killer_on_change(tmp: Path, site: Path) -> Uv:
+    """A uv whose `pip install` is SIGKILLed the moment the site folder's listing first changes.
+
+    A kill after a fixed delay raced the install: on a warm cache uv had finished within 0.5 s. The first
+    change (seen here: setuptools 82's distutils-precedence.pth removed on its way to the locked version)
+    falls inside the install on any machine: uninstall done, install begun, not finished.
+    """
+    script = tmp / "uv-killed-on-change"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import os, signal, subprocess, sys, time\n"
+        f"site = {str(site)!r}\n"
+        f"uv = subprocess.Popen([{find_uv().binary!r}, *sys.argv[1:]])\n"
+        "if sys.argv[1:3] == ['pip', 'install']:\n"
+        "    before = set(os.listdir(site))\n"
+        "    while uv.poll() is None and set(os.listdir(site)) == before:\n"
+        "        time.sleep(0.002)\n"
+        "    if uv.poll() is None:\n"
+        "        uv.kill()\n"
+        "        uv.wait()\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "sys.exit(uv.wait())\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return Uv(str(script))
+
+
+def _site(env: Path) -> Path:
+    (site,) = env.glob("lib/python3.*/site-packages")
+    return site
+
+
 def test_uv_killed_mid_install_is_rolled_back(tmp_path: Path) -> None:
     with broken_env("killed") as env:
         before = _freeze(env)
         plan = plan_mod.make(target_mod.resolve(venv=str(env)))
         assert [s.kind for s in plan.steps][:2] == ["uninstall", "install-lock"]
-        result = apply_mod.apply(plan, uv=_killer(tmp_path, 0.5), cache=tmp_path / "cache")
-        assert not result.ok and result.rolled_back
+        result = apply_mod.apply(plan, uv=_killer_on_change(tmp_path, _site(env)), cache=tmp_path / "cache")
+        assert not result.ok and result.rolled_back, result.message
         assert "uv was killed (SIGKILL)" in result.message and "install-lock" in result.message
         assert [o.ok for o in result.outcomes] == [True, False], "the uninstall had happened, the install was cut"
         assert result.restored is True and "restored exactly" in result.message, result.message
