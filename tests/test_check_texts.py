@@ -1,5 +1,6 @@
-"""The why/fix sentences of the code-decided checks live in envdoctor/data/findings.toml: every case a check asks
-for is there, every case there is asked for, and every placeholder of a sentence is a value the check passes."""
+"""The why/fix sentences of the checks live in data (findings.toml, or breakers.toml and models.toml): every case a
+check asks for is there, every case there is asked for, every placeholder of a sentence is a value the check passes,
+and no check writes a why or a fix sentence of its own."""
 
 from __future__ import annotations
 
@@ -43,7 +44,30 @@ def _placeholders(template: str) -> set[str]:
 
 def test_the_checks_ask_for_texts() -> None:
     files = {c[0] for c in _calls()}
-    assert {"packages.py", "gpu.py", "tools.py"} <= files
+    assert {"packages.py", "gpu.py", "tools.py", "system.py", "models.py", "imports.py"} <= files
+
+
+def _has_text(node: ast.expr) -> bool:
+    """A sentence written in the code: a literal (or an f-string's literal part) of three words or more.
+    A key (rule["why"]), a separator ("; ") or the uniform suffix " (breaker #N)" is not one."""
+    keys = {id(n.slice) for n in ast.walk(node) if isinstance(n, ast.Subscript)}
+    return any(
+        isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in keys and len(n.value.split()) >= 3
+        for n in ast.walk(node)
+    )
+
+
+def test_no_check_writes_its_own_why_or_fix() -> None:
+    written = []
+    for path in sorted(set(CHECKS.glob("*.py")) - {CHECKS / "base.py"}):  # base.py: the crash row, no check's
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "result":
+                written += [
+                    f"{path.name}:{node.lineno} {k.arg}="
+                    for k in node.keywords
+                    if k.arg in ("why", "fix") and _has_text(k.value)
+                ]
+    assert written == [], "why/fix sentences belong in envdoctor/data/findings.toml (checks/texts.said)"
 
 
 def test_every_case_a_check_asks_for_is_in_the_data() -> None:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from envdoctor.catalog import explain
 from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
+from envdoctor.checks.texts import said
 from envdoctor.facts import Distribution, Facts, ImportResult
 from envdoctor.manifest import builtin
 
@@ -76,41 +77,39 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
         exp = explain(r.symptom, values)
         required = entry.scope == "inference" and not entry.optional
         status = Status.FAIL if required else Status.WARN
+        texts: dict[str, str]
+        breaker = None
         if exp:
             same = first_seen.get(exp.key)
             why = exp.cause + (f" (the same cause as `import {same}`)" if same else "") + f" (breaker #{exp.breaker})"
-            fix, breaker = exp.fix, exp.breaker
+            texts, breaker = {"why": why, "fix": exp.fix}, exp.breaker
             first_seen.setdefault(exp.key, entry.name)
         elif r.status == "missing" and r.missing_module and r.missing_module.split(".")[0] == entry.top:
-            dist = entry.dists[0] if entry.dists else entry.top
-            why = f"{entry.name} is not installed" + (f" (MuseTalk: {entry.why})" if entry.why else "")
+            if entry.why:
+                texts = said("imports", "not-installed-for", module=entry.name, used_for=entry.why)
+            else:
+                texts = said("imports", "not-installed", module=entry.name)
             if entry.via == "openmmlab" or entry.top == "mmpose":
                 # The OpenMMLab packages only work as a matched set; one `pip install` at a time is the trap.
-                fix = "envdoctor fix  (installs a matched OpenMMLab set, or the mmpose-free port)"
+                texts.update(said("imports", "install-the-set"))
             else:
-                fix = f"uv pip install {dist}  (or `envdoctor fix`)"
-            breaker = None
+                texts.update(said("imports", "install-one", dist=entry.dists[0] if entry.dists else entry.top))
         elif r.status == "missing" and r.missing_module:
-            why = f"{entry.name} needs {r.missing_module}, which is not installed"
-            fix, breaker = f"uv pip install {r.missing_module.split('.')[0]}  (or `envdoctor fix`)", None
-        elif r.status in ("crash", "timeout", "exit"):
-            why = {
-                "crash": "importing it kills the interpreter (a compiled extension built for another ABI, "
-                "or a broken native library)",
-                "timeout": "importing it never finished; the other modules were still probed",
-                "exit": "importing it ends the interpreter (sys.exit or os._exit at import time)",
-            }[r.status]
-            fix, breaker = "reinstall the distribution that provides it; `envdoctor fix` rebuilds the set", None
+            texts = said("imports", "needs-missing", module=entry.name, missing=r.missing_module.split(".")[0])
+        elif r.status == "crash":
+            texts = said("imports", "crash")
+        elif r.status == "timeout":
+            texts = said("imports", "timeout")
+        elif r.status == "exit":
+            texts = said("imports", "exit")
         else:
-            why = "the import raised an error envdoctor's catalog does not know; the traceback is in --json"
-            fix, breaker = "envdoctor fix", None
+            texts = said("imports", "unknown-error")
         yield result(
             status,
             title=f"import {entry.name}",
             found=_status_text(r) + (f"  [raised in {owner.name} {owner.version}]" if owner else ""),
             expected=f"imports ({', '.join(entry.dists) or 'installed'})",
-            why=why,
-            fix=fix,
+            **texts,
             breaker=breaker,
             seconds=r.seconds,
             details={"id": cid, "status": r.status, "traceback": r.traceback, "owner": owner.name if owner else None},
@@ -132,9 +131,7 @@ def vendored(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
                 title=f"vendored {entry.name}",
                 found=f"an installed `{entry.name}` from {names} shadows the vendored copy in {entry.vendored}",
                 expected=f"no installed module named {entry.name}",
-                why="MuseTalk appends its own folder to sys.path, so site-packages wins and the wrong "
-                f"{entry.name} is imported (breaker #17)",
-                fix=f"uv pip uninstall {shadows[0].name}",
+                **said("imports.vendored", "shadowed", module=entry.name, dist=shadows[0].name),
                 breaker=17,
             )
         else:
@@ -164,9 +161,7 @@ def app_local(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             title=f"the checkout's {path} shadows {name}",
             found=f"{path} in the checkout is a module named {name} (installed {name}: {installed})",
             expected=f"no module named {name} in the checkout: it comes from site-packages",
-            why=f"run from the checkout root, `import {name}` loads the checkout's copy and never the installed "
-            "one, whatever check or fix says about the environment (breaker #17)",
-            fix=f"rename or remove {path} in the checkout",
+            **said("imports.app-local", "shadows", module=name, path=path),
             breaker=17,
         )
     if clean:
@@ -184,8 +179,7 @@ def scan(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             title=f"skipped {rel}",
             found=f"{rel}: {why}",
             expected="a readable Python source file",
-            why="its imports are unknown, so the environment was not checked for them",
-            fix=f"repair or remove {rel} in the checkout",
+            **said("imports.scan", "skipped", path=rel),
         )
     for rel in ctx.manifest.line_scanned:
         yield result(
@@ -193,8 +187,7 @@ def scan(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             title=f"large file {rel}",
             found=f"{rel} is too large for a full parse: its import lines were read one by one",
             expected="a source file of ordinary size",
-            why="relative and dynamic imports and sys.path changes in it are not seen",
-            fix=f"check that {rel} belongs in the checkout",
+            **said("imports.scan", "line-scanned", path=rel),
         )
     if not ctx.manifest.skipped and not ctx.manifest.line_scanned:
         yield result(Status.OK, found="every Python file parsed")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
+from envdoctor.checks.texts import said
 from envdoctor.datafiles import load
 
 
@@ -44,8 +45,7 @@ def model_files(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
                 found="missing",
                 expected=f"{spec['size']:,} bytes" if spec.get("size") else "present",
                 why=spec["why"],
-                fix="run MuseTalk's download_weights.sh, then `uv pip install 'huggingface-hub<1.0'` "
-                "(the script upgrades it and breaks transformers 4.39)",
+                **said("models.files", "missing"),
             )
             continue
         problem = _file_problem(path, spec)
@@ -55,8 +55,7 @@ def model_files(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
                 title=title,
                 found=problem,
                 expected=f"{spec['size']:,} bytes" if spec.get("size") else "a complete file",
-                why=spec["why"] + ": a partial download loads with an error, or not at all",
-                fix=f"delete {path} and download it again",
+                **said("models.files", "incomplete", what=spec["why"], path=path),
             )
         else:
             yield result(Status.OK, title=title, found=f"{path.stat().st_size:,} bytes")
@@ -79,8 +78,7 @@ def s3fd(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             Status.WARN if ctx.models is None else Status.FAIL,
             found=f"{path} missing",
             expected="the cached file",
-            why=spec["why"] + " (breaker #19): without a network the import dies",
-            fix=f"download s3fd-619a316812.pth into {path.parent} while online (MuseTalk does it on first import)",
+            **said("models.s3fd", "missing", what=spec["why"], file=path.name, folder=path.parent),
             breaker=19,
         )
         return
@@ -90,8 +88,7 @@ def s3fd(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             Status.FAIL,
             found=f"{path}: {problem}",
             expected="a complete file",
-            why="an interrupted download leaves a partial file that fails with 'unexpected EOF' (breaker #19)",
-            fix=f"delete {path}; MuseTalk downloads it again on the next run",
+            **said("models.s3fd", "incomplete", path=path),
             breaker=19,
         )
     else:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from packaging.version import InvalidVersion, Version
 
 from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
+from envdoctor.checks.texts import said
 
 
 @check("system.python", "System", "Python version")
@@ -23,8 +24,7 @@ def python_version(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]
             Status.FAIL if ctx.real_mmpose else Status.WARN,
             found=found,
             expected=expected,
-            why="Python 3.14 removed pkgutil.find_loader, which mmengine calls (breaker #13)",
-            fix="use Python 3.10-3.13, or `envdoctor fix --strategy mmpose-free`",
+            **said("system.python", "3.14"),
             breaker=13,
         )
     elif v >= Version("3.12"):
@@ -32,9 +32,7 @@ def python_version(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]
             Status.WARN,
             found=found,
             expected=expected,
-            why="MuseTalk's official pins (numpy 1.23.5, torch 2.0.1, tensorflow 2.12) have no wheels for 3.12+; "
-            "prebuilt mmcv exists for 3.12 only as 2.2.0 with torch >=2.2",
-            fix="envdoctor plan  (the modern requirement set, or the mmpose-free path)",
+            **said("system.python", "3.12+"),
         )
     else:
         yield result(Status.OK, found=found, expected=expected)
@@ -53,8 +51,7 @@ def platform(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             Status.WARN,
             found=found,
             expected="Linux x86_64 (prebuilt mmcv wheels exist)",
-            why="no prebuilt mmcv wheels for this platform (none for aarch64, none for macOS since 2.1.0)",
-            fix="envdoctor plan  (mmcv-lite with the stub, or the mmpose-free path)",
+            **said("system.platform", "no-mmcv-wheels"),
         )
 
 
@@ -66,8 +63,7 @@ def externally_managed(ctx: Context, result: ResultFactory) -> Iterator[CheckRes
             Status.WARN,
             found=f"{py.prefix} is externally managed (PEP 668)",
             expected="a virtual environment",
-            why="the system's package manager owns this interpreter: envdoctor fix will not change it",
-            fix="uv venv .venv --python " + (py.series or "3.11"),
+            **said("system.pep668", "externally-managed", series=py.series or "3.11"),
         )
     else:
         kind = "a virtual environment" if py.is_venv else "not externally managed"
@@ -82,11 +78,10 @@ def unfinished_fix(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]
     if state is None:
         yield result(Status.OK, found="no fix in progress")
     elif state.running:
-        yield result(Status.WARN, found=state.sentence(), why="what this check sees may change while that fix runs")
+        yield result(Status.WARN, found=state.sentence(), **said("system.unfinished-fix", "running"))
     else:
         yield result(
             Status.FAIL,
             found=state.sentence(),
-            why="a fix was killed part-way: the environment holds a mix of before and after",
-            fix="envdoctor fix --rollback  (or --resume to roll back and fix again)",
+            **said("system.unfinished-fix", "killed"),
         )
