@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import wave
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,16 @@ def test_a_wobbling_head_is_not_speech_through_either_ffmpeg(tmp_path: Path, mon
     assert jitter.verdict is Verdict.UNSYNCED, jitter.reason
     synced = verify(clips.make_clip("synced", image, speech, tmp_path / "synced.mp4"), speech)
     assert synced.verdict is Verdict.SYNCED, synced.reason
+
+
+def test_to_mono_wav_cuts_and_resamples_and_names_a_bad_input(material: dict[str, Path], tmp_path: Path) -> None:
+    # smoke's --seconds and the espeak-ng speech go through it: mono 16-bit PCM at the rate asked, cut when asked.
+    whole = len(media.read_audio(material["speech"])) / media.AUDIO_RATE
+    cut = media.to_mono_wav(material["synced"], tmp_path / "cut.wav", rate=22050, seconds=1.5)
+    with wave.open(str(cut)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 22050)
+        assert abs(w.getnframes() / 22050 - 1.5) < 0.05 < whole - 1.5
+    bad = tmp_path / "not audio.wav"
+    bad.write_bytes(b"\0" * 64)
+    with pytest.raises(media.MediaError, match=r"not audio\.wav"):
+        media.to_mono_wav(bad, tmp_path / "out.wav")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,14 +29,6 @@ class AppSmoke:
     report_path: str
     explanation: Explained | None = None
     """What `envdoctor explain` finds in MuseTalk's log when the run failed (None when it passed)."""
-
-
-def trim_audio(src: Path, seconds: float, out: Path) -> Path:
-    cmd = media.ffmpeg_cmd("-y", "-i", str(src), "-t", f"{seconds:.3f}", "-ac", "1", "-ar", "16000", str(out))
-    proc = subprocess.run(cmd, capture_output=True, timeout=60)
-    if proc.returncode != 0:
-        raise media.MediaError(f"could not cut {src} to {seconds} s: {proc.stderr.decode(errors='replace')[-200:]}")
-    return out
 
 
 def judge_run(run: AppRun, verification: Verification | None, synthetic: bool) -> tuple[bool, str]:
@@ -77,7 +68,7 @@ def smoke_app(
         face_path = face or inputs.write_face(tmpd / "face.png")
         audio_path = audio or inputs.write_speech(tmpd / "speech.wav")
         if seconds:
-            audio_path = trim_audio(audio_path, seconds, tmpd / "speech-cut.wav")
+            audio_path = media.to_mono_wav(audio_path, tmpd / "speech-cut.wav", seconds=seconds)
         # Keep the inputs beside the report: the verdict can be re-checked with `envdoctor verify`.
         kept_face = out_dir / f"input-face{face_path.suffix}"
         kept_audio = out_dir / f"input-speech{audio_path.suffix}"

@@ -87,8 +87,7 @@ def write_speech(out: Path, text: str | None = None, *, rate: int = 16000, words
 
 
 def _to_wav(src: Path, out: Path, rate: int) -> Path:
-    cmd = media.ffmpeg_cmd("-y", "-i", str(src), "-ac", "1", "-ar", str(rate), "-c:a", "pcm_s16le", str(out))
-    conv = subprocess.run(cmd, capture_output=True, timeout=60)
-    if conv.returncode != 0:
-        raise InputError(f"ffmpeg could not convert the speech: {conv.stderr.decode(errors='replace')[-200:]}")
-    return out
+    try:
+        return media.to_mono_wav(src, out, rate)
+    except media.MediaError as exc:
+        raise InputError(f"the speech could not be converted: {exc}") from exc

@@ -58,6 +58,17 @@ def ffmpeg_cmd(*args: str) -> list[str]:
     return [tool("ffmpeg"), "-v", "error", "-nostdin", *args]
 
 
+def to_mono_wav(src: Path, out: Path, rate: int = 16000, seconds: float | None = None) -> Path:
+    """`src` as 16-bit mono PCM at `rate` Hz (what MuseTalk's whisper feature extractor reads), cut to `seconds`."""
+    cut = ("-t", f"{seconds:.3f}") if seconds is not None else ()
+    cmd = ffmpeg_cmd("-y", "-i", str(src), *cut, "-ac", "1", "-ar", str(rate), "-c:a", "pcm_s16le", str(out))
+    proc = subprocess.run(cmd, capture_output=True, timeout=60)
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace").strip()[-200:]
+        raise MediaError(f"ffmpeg could not make a wav file of {src}: {tail}")
+    return out
+
+
 # ffmpeg's description of its input (stderr of `ffmpeg -i FILE`), e.g.
 #   Duration: 00:00:05.04, start: 0.000000, bitrate: 96 kb/s
 #   Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 448x512, 25 fps, ...
