@@ -34,7 +34,7 @@ test-slow: $(STAMP)
 	$(PYTEST) -q -m slow
 
 # ruff's rules and mypy's strictness live in pyproject.toml (probes/ruff.toml lints what runs inside a
-# target as Python 3.8); mypy checks envdoctor/, the code that runs outside.
+# target as Python 3.8); mypy checks envdoctor/ (strict on the core) and tests/.
 lint: $(STAMP)
 	$(TOOL_PY) -m ruff check envdoctor probes tests bench
 	$(TOOL_PY) -m ruff format --check envdoctor probes tests bench

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -25,7 +26,7 @@ def main() -> int:
     nn_mod = sys.modules[ALIAS + "._nn"]
     errors = sys.modules[ALIAS + "._errors"]
     root = os.path.join(os.path.dirname(mmpose.__file__), ".mim", "configs")
-    report = {"accepted": {}, "refused": {}}
+    report: dict[str, dict[str, Any]] = {"accepted": {}, "refused": {}}
     for path in sorted(glob.glob(os.path.join(root, "**", "rtmpose*.py"), recursive=True)):
         name = os.path.relpath(path, root)
         try:

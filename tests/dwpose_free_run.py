@@ -15,6 +15,7 @@ import shutil
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,13 +34,13 @@ def error_of(fn):
 
 
 def main() -> int:
-    config, work, out_json = sys.argv[1:4]
-    work = Path(work)
+    config, work_dir, out_json = sys.argv[1:4]
+    work = Path(work_dir)
     (work / CONFIG_REL).parent.mkdir(parents=True, exist_ok=True)
     (work / CKPT_REL).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(config, work / CONFIG_REL)
     os.chdir(work)
-    result = {"openmmlab_installed": []}
+    result: dict[str, Any] = {"openmmlab_installed": []}
     for name in OPENMMLAB:
         with contextlib.suppress(metadata.PackageNotFoundError):
             result["openmmlab_installed"].append(f"{name}=={metadata.version(name)}")

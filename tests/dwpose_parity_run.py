@@ -111,6 +111,7 @@ def musetalk_crop(face: np.ndarray) -> tuple:
 def load_port(port_dir: str):
     init = Path(port_dir) / "__init__.py"
     spec = importlib.util.spec_from_file_location(ALIAS, init, submodule_search_locations=[str(init.parent)])
+    assert spec is not None and spec.loader is not None, init
     module = importlib.util.module_from_spec(spec)
     sys.modules[ALIAS] = module
     spec.loader.exec_module(module)
@@ -120,8 +121,8 @@ def load_port(port_dir: str):
 
 
 def main() -> int:
-    config, port_dir, work, out_json = sys.argv[1:5]
-    work = Path(work)
+    config, port_dir, work_dir, out_json = sys.argv[1:5]
+    work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     from mmpose.apis import inference_topdown, init_model
     from mmpose.structures import merge_data_samples

@@ -61,6 +61,7 @@ def load_payload(name: str = ALIAS):
         return sys.modules[name]
     init = PAYLOAD / "__init__.py"
     spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(PAYLOAD)])
+    assert spec is not None and spec.loader is not None, init
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
@@ -76,7 +77,7 @@ def config(tmp_path: Path) -> Path:
 
 def test_config_reader_reads_musetalks_model_without_executing_it(config: Path) -> None:
     load_payload()
-    from mmpose_free_payload._config import parse_config  # type: ignore[import-not-found]
+    from mmpose_free_payload._config import parse_config
 
     spec = parse_config(config)
     assert spec.input_size == (288, 384)
@@ -106,7 +107,7 @@ def test_config_reader_reads_musetalks_model_without_executing_it(config: Path) 
 def test_unsupported_configs_are_refused_naming_the_strategy(config: Path, old: str, new: str, says: str) -> None:
     load_payload()
     from mmpose_free_payload._config import parse_config
-    from mmpose_free_payload._errors import UnsupportedConfigError  # type: ignore[import-not-found]
+    from mmpose_free_payload._errors import UnsupportedConfigError
 
     text = config.read_text()
     assert old in text

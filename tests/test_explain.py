@@ -4,6 +4,7 @@ same explanation from `check` as from `explain`."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,12 @@ from envdoctor.cli import main
 from envdoctor.explain import SHOWN, explain_text
 from envdoctor.target import resolve
 
-try:  # Python >= 3.11
+if sys.version_info >= (3, 11):
     from re import _constants as sre_constants
     from re import _parser as sre_parse
-except ImportError:  # pragma: no cover - Python 3.10
-    import sre_constants  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
+else:  # pragma: no cover - Python 3.10
+    import sre_constants
+    import sre_parse
 
 UNBOUNDED = sre_constants.MAXREPEAT
 REPEATS = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT}
@@ -72,11 +73,13 @@ def test_a_1mb_line() -> None:
     text = noise + "AssertionError: ball_query_forward miss in module _ext " + noise + "\n"
     result = explain_text(text)
     assert [f.key for f in result.findings] == ["partial-ext-stub"]
-    assert "ball_query_forward miss in module _ext" in result.root.line and len(result.root.line) <= SHOWN + 6
-    assert "ball_query_forward" in result.root.cause
+    root = result.root
+    assert root is not None
+    assert "ball_query_forward miss in module _ext" in root.line and len(root.line) <= SHOWN + 6
+    assert "ball_query_forward" in root.cause
     # the same line with nothing known in it: the line itself is shown, cut to size
     plain = explain_text(noise + "RuntimeError: boom\n")
-    assert not plain.recognised and len(plain.root_line.text) <= SHOWN + 6
+    assert not plain.recognised and plain.root_line is not None and len(plain.root_line.text) <= SHOWN + 6
 
 
 def test_a_50mb_ci_log() -> None:
@@ -98,7 +101,7 @@ def test_a_50mb_ci_log() -> None:
     assert len(text) > 50_000_000
     result = explain_text(text)
     assert [f.key for f in result.findings] == ["ext-missing", "gpu-oom"]
-    assert result.root.line_number == head.count("\n") + 3
+    assert result.root is not None and result.root.line_number == head.count("\n") + 3
     assert not result.findings[1].environment
 
 
@@ -185,7 +188,9 @@ def test_venv_fills_in_the_targets_versions(
 def test_check_carries_the_explanation_explain_gives(numpy2_xtcocotools: Path) -> None:
     report = check.run(resolve(venv=str(numpy2_xtcocotools)), only=["imports"])
     r = next(r for r in report.results if r.title == "import xtcocotools.coco")
-    symptom = report.facts.import_result("xtcocotools.coco").symptom
+    imported = report.facts.import_result("xtcocotools.coco")
+    assert imported is not None
+    symptom = imported.symptom
     root = explain_text(symptom).root
     assert r.status is Status.FAIL and root is not None
     assert (r.breaker, r.fix) == (root.breaker, root.fix) and r.why.startswith(root.cause)

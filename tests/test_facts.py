@@ -107,7 +107,7 @@ def test_wrong_types_become_the_default_and_are_named() -> None:
 
 
 def test_a_section_the_probe_could_not_read_is_named_once() -> None:
-    facts = facts_from_raw({"mmcv": {"error": "PermissionError: mmcv"}}, [], "2.1.0")  # what a target may send
+    facts = facts_from_raw({"mmcv": {"error": "PermissionError: mmcv"}}, [], "2.1.0")  # type: ignore[arg-type]  # what a target may send
     assert facts.mmcv == Mmcv()
     assert facts.torch is None
     assert list(facts.probe_errors) == [

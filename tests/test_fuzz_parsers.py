@@ -200,8 +200,8 @@ def test_distribution_rows_and_versions_at_random() -> None:
         dists, damaged = read_distributions(rows)
         for d in dists.values():
             assert d.parsed_version is not None  # a kept distribution always has a PEP 440 version
-        for d in damaged:
-            d.describe()
+        for bad in damaged:
+            bad.describe()
 
 
 def test_the_facts_probes_json_then_every_check_and_the_plan(template: tuple[dict[str, Any], Any]) -> None:

@@ -52,7 +52,7 @@ def test_a_crash_names_the_signal_and_the_last_words() -> None:
     with pytest.raises(Crashed) as err:
         run_json(PY, ["-c", code], what="the unet pass")
     assert str(err.value) == f"the unet pass was killed by SIGABRT in {PY}: Fatal Python error: about to abort"
-    assert err.value.returncode < 0
+    assert err.value.returncode is not None and err.value.returncode < 0
 
 
 def test_a_failing_exit_gives_the_code_and_the_error_line() -> None:

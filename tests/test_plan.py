@@ -26,7 +26,8 @@ def test_plan_on_this_machine_explains_every_rejected_strategy(cli) -> None:
     # torchvision is absent here: the plan installs the release made for this torch, from its index, first.
     assert any("torchvision is not installed" in n for n in p.notes)
     install = next(s for s in p.steps if s.kind in ("install", "install-lock"))
-    assert install.kind == "install-lock" and install.lockfile.endswith("lite-stub-modern-py311-cpu-linux.txt")
+    assert install.kind == "install-lock" and install.lockfile
+    assert install.lockfile.endswith("lite-stub-modern-py311-cpu-linux.txt")
 
     text = cli("plan", "--venv", str(env))
     assert text.code == 0

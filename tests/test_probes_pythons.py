@@ -80,7 +80,7 @@ def _imported_tops(path) -> set[str]:
     tree = ast.parse(path.read_text())
     tops = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     absolute = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and not n.level]
-    return tops | {n.module.split(".")[0] for n in absolute}
+    return tops | {n.module.split(".")[0] for n in absolute if n.module}
 
 
 @pytest.mark.parametrize("path", INSIDE, ids=lambda p: p.relative_to(probes_dir()).as_posix())

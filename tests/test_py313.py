@@ -35,7 +35,7 @@ def _install(strategy: str, ctx: Context):
 
 def test_313_with_pypi_torch_chooses_mmpose_free_on_numpy_2(tmp_path: Path) -> None:
     v = verdicts(facts(TORCH_PYPI, py="3.13.0", cuda="13.0"), wheelhouse=tmp_path)
-    assert v["chosen"] == "mmpose-free" and v["mmpose-free"].status == CHOSEN
+    assert v.chosen == "mmpose-free" and v["mmpose-free"].status == CHOSEN
     assert v["lite-stub"].status == REJECTED and v["lite-stub"].reasons == (MISSING_XTCOCOTOOLS,)
     # The committed 3.13 lockfile for this cell (PyPI's CUDA torch on Linux x86_64) is what fix installs.
     install = _install("mmpose-free", _ctx(wheelhouse=tmp_path))
@@ -94,7 +94,7 @@ def test_lite_stub_313_takes_a_local_xtcocotools_wheel(tmp_path: Path) -> None:
     )
     (links / "xtcocotools-1.14.3-cp313-cp313-linux_x86_64.whl").write_bytes(b"")
     v = verdicts(facts(TORCH_PYPI, py="3.13.0", cuda="13.0"), find_links=(links,), wheelhouse=house)
-    assert v["lite-stub"].status in (CHOSEN, POSSIBLE) and v["chosen"] == "lite-stub"
+    assert v["lite-stub"].status in (CHOSEN, POSSIBLE) and v.chosen == "lite-stub"
     assert any("xtcocotools==1.14.3 from the local wheel" in r for r in v["lite-stub"].reasons)
     install = _install("lite-stub", _ctx(find_links=(links,), wheelhouse=house))
     assert str(links) in install.find_links
@@ -116,7 +116,7 @@ def test_build_on_313_builds_xtcocotools_into_the_wheelhouse_before_the_install(
 
 def test_a_python_no_set_covers_is_named_with_what_the_sets_cover() -> None:
     v = verdicts(facts(TORCH_PYPI, py="3.14.0", cuda="13.0"))
-    assert v["chosen"] is None
+    assert v.chosen is None
     reason = v["mmpose-free"].reasons[0]
     assert reason.startswith("no MuseTalk requirement set fits torch 2.14.1 on Python 3.14")
     assert "torch >=2.1 on Python <3.14,>=3.10 (modern)" in reason

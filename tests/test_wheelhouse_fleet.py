@@ -38,6 +38,8 @@ def _cpu_torchvision() -> str | None:
     `check` is green only with torchvision, and PyPI's Linux torchvision is built for the CUDA torch:
     its operators do not load beside a CPU torch. A CPU build of mmcv needs the CPU pair.
     """
+    if TORCH_WHEELS is None:
+        return None
     wheels = sorted(Path(TORCH_WHEELS).glob("torchvision-*+cpu-*.whl"))
     return str(wheels[-1]) if wheels else None
 

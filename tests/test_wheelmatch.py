@@ -124,8 +124,9 @@ def test_without_a_window_the_newest_fitting_wheel_wins_and_with_one_the_pinned(
     cands = [c for c in (candidate(n, n) for n in names) if c]
     w, _ = TARGETS["A linux cpu cp311"]
     free = Want(w.torch, w.platform, w.python_tag, w.tags, w.where)
-    assert select(cands, free).chosen.filename == names[1]
-    assert select(cands, w).chosen.filename == names[0]
+    newest, pinned = select(cands, free).chosen, select(cands, w).chosen
+    assert newest is not None and newest.filename == names[1]
+    assert pinned is not None and pinned.filename == names[0]
 
 
 def test_openmmlab_convention_the_folder_names_the_torch_series() -> None:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.strategies import REJECTED, Context, Options, by_name
+from envdoctor.strategies import REJECTED, Context, Options, Verdict, by_name
 from strategies.test_verdicts import facts, verdicts
 
 
-def _text(v: object) -> str:
-    return " ".join(v.reasons)  # type: ignore[attr-defined]
+def _text(v: Verdict) -> str:
+    return " ".join(v.reasons)
 
 
 def test_torch_2_13_lists_the_community_source_as_opt_in_with_the_exact_wheel(tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_a_local_labelled_wheel_is_taken_without_folder_conventions(tmp_path: Pa
     (deep / "mmcv-2.1.0+pt2.12.0cpu-cp311-cp311-linux_x86_64.whl").write_bytes(b"")
     f = facts("2.13.0+cpu")
     v = verdicts(f, wheelhouse=tmp_path)
-    assert v["chosen"] == "prebuilt"
+    assert v.chosen == "prebuilt"
     text = _text(v["prebuilt"])
     assert "mmcv 2.1.0+pt2.13.0cpu (mmcv-2.1.0+pt2.13.0cpu-cp311-cp311-linux_x86_64.whl) fits this target" in text
     steps = by_name("prebuilt").steps(Context.from_facts(f, Options(wheelhouse=tmp_path)))
@@ -81,7 +81,7 @@ def test_build_for_cuda_without_a_gpu_takes_the_given_arch_list_and_says_from_wh
     opts = Options(build=True, wheelhouse=tmp_path, cuda_arch="8.0;8.6;9.0+PTX", cuda_arch_from=source)
     f = facts(**CUDA)  # type: ignore[arg-type]
     v = verdicts(f, build=True, wheelhouse=tmp_path, cuda_arch=opts.cuda_arch, cuda_arch_from=source)
-    assert v["chosen"] == "prebuilt"
+    assert v.chosen == "prebuilt"
     assert f"TORCH_CUDA_ARCH_LIST=8.0;8.6;9.0+PTX from {source}" in _text(v["prebuilt"])
     build = next(s for s in by_name("prebuilt").steps(Context.from_facts(f, opts)) if s.kind == "build-mmcv")
     assert dict(build.env)["TORCH_CUDA_ARCH_LIST"] == "8.0;8.6;9.0+PTX"

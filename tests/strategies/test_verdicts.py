@@ -7,12 +7,13 @@ the strategies, the wheel matrix and the windows under test are the real ones fr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from envdoctor.facts import Distribution, Facts, Gpu, GpuDevice, Nvcc, Platform, Python, Torch
 from envdoctor.plan import rank
-from envdoctor.strategies import CHOSEN, REJECTED, Context, Options, by_name
+from envdoctor.strategies import CHOSEN, REJECTED, Context, Options, Verdict, by_name
 
 
 def facts(
@@ -41,10 +42,17 @@ def facts(
     )
 
 
-def verdicts(f: Facts, **opts: object) -> dict[str, object]:
-    ctx = Context.from_facts(f, Options(**opts))  # type: ignore[arg-type]
-    judged, chosen = rank(ctx)
-    return {"chosen": chosen, **{v.strategy: v for v in judged}}
+class Judged(dict[str, Verdict]):
+    """Each strategy's verdict by name, and the name of the chosen one."""
+
+    def __init__(self, judged: list[Verdict], chosen: str | None) -> None:
+        super().__init__((v.strategy, v) for v in judged)
+        self.chosen = chosen
+
+
+def verdicts(f: Facts, **opts: Any) -> Judged:
+    judged, chosen = rank(Context.from_facts(f, Options(**opts)))
+    return Judged(list(judged), chosen)
 
 
 def test_torch_2_13_cpu_has_no_wheel_and_says_which_is_newest() -> None:
@@ -55,12 +63,12 @@ def test_torch_2_13_cpu_has_no_wheel_and_says_which_is_newest() -> None:
     assert "no mmcv wheel for torch 2.13" in text and "newest is for torch 2.4" in text
     assert "mmcv 2.1.0 wheels stop at torch 2.1" in text, "the window, not just the matrix, decides"
     assert "--build" in text and "--find-links" in text, "the reason says what would make it work"
-    assert v["chosen"] == "lite-stub" and v["lite-stub"].status == CHOSEN
+    assert v.chosen == "lite-stub" and v["lite-stub"].status == CHOSEN
 
 
 def test_torch_2_1_cu121_gets_the_official_wheel_index() -> None:
     v = verdicts(facts("2.1.2+cu121", cuda="12.1"))
-    assert v["chosen"] == "prebuilt"
+    assert v.chosen == "prebuilt"
     assert "cu121/torch2.1.0/index.html" in " ".join(v["prebuilt"].reasons)
     assert any("ranks higher" in r for r in v["lite-stub"].reasons)
     steps = by_name("prebuilt").steps(Context.from_facts(facts("2.1.2+cu121", cuda="12.1")))
@@ -82,12 +90,12 @@ def test_cuda_12_4_and_aarch64_and_windows() -> None:
     arm = verdicts(facts("2.1.2", machine="aarch64"))["prebuilt"]
     assert "x86_64 only" in " ".join(arm.reasons)
     win = verdicts(facts("2.1.2+cu118", system="Windows", machine="amd64", cuda="11.8"))
-    assert win["chosen"] == "prebuilt"
+    assert win.chosen == "prebuilt"
 
 
 def test_python_3_14_has_no_requirement_set() -> None:
     v = verdicts(facts(py="3.14.1"))
-    assert v["chosen"] is None
+    assert v.chosen is None
     for name in ("prebuilt", "lite-stub", "mmpose-free"):
         assert v[name].status == REJECTED and "Python <3.14,>=3.10 (modern)" in v[name].reasons[0]
 
@@ -95,7 +103,7 @@ def test_python_3_14_has_no_requirement_set() -> None:
 def test_build_plans_a_correct_source_build(tmp_path: Path) -> None:
     f = facts("2.13.0+cu121", cuda="12.1", gpus=(("RTX 3090", "8.6"), ("A100", "8.0")), nvcc="12.1")
     v = verdicts(f, build=True, wheelhouse=tmp_path)
-    assert v["chosen"] == "prebuilt"
+    assert v.chosen == "prebuilt"
     steps = by_name("prebuilt").steps(Context.from_facts(f, Options(build=True, wheelhouse=tmp_path)))
     build = next(s for s in steps if s.kind == "build-mmcv")
     env = dict(build.env)
