@@ -20,6 +20,7 @@ from envkit import REPO, build_env, python_of
 
 from envdoctor.cli import main
 from envdoctor.smoke import deps
+from envdoctor.uv import find_uv
 
 # MuseTalk's pins for the two model libraries (its requirements.txt).
 MODEL_LIBS = [
@@ -77,6 +78,16 @@ def test_missing_libraries_fail_or_skip_out_loud(torch_only_env: Path, tmp_path:
     assert by["ffmpeg"].status == "ok"
     assert not result.success
     assert "FAILED: vae" in result.message and "Skipped: dwpose" in result.message
+
+
+def test_passes_that_fail_alike_say_the_cause_once(tmp_path: Path) -> None:
+    bare = tmp_path / "bare venv"  # no torch at all, and a space in the path
+    find_uv().venv(bare)
+    result = deps.run_deps(python_of(bare), None, passes=("whisper", "vae"))
+    assert [p.status for p in result.passes] == ["failed", "failed"]
+    assert "FAILED: whisper, vae, each with RuntimeError: torch does not import" in result.message
+    assert result.message.count("torch does not import") == 1
+    assert f"`envdoctor check --python '{python_of(bare)}'`" in result.message, "quoted: it can be pasted"
 
 
 def test_cuda_asked_without_cuda_fails_the_pass(torch_only_env: Path) -> None:

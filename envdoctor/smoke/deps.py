@@ -8,6 +8,7 @@ reported as skipped with its reason; the run succeeds only when no pass failed.
 from __future__ import annotations
 
 import json
+import shlex
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -50,12 +51,17 @@ class DepsResult:
 
     @property
     def message(self) -> str:
-        failed = [p.name for p in self.passes if p.status == "failed"]
+        failed = [p for p in self.passes if p.status == "failed"]
         skipped = [f"{p.name} ({p.detail})" for p in self.passes if p.status == "skipped"]
         ok = [p.name for p in self.passes if p.status == "ok"]
         parts = [f"{len(ok)} of {len(self.passes)} forward passes ran: {', '.join(ok) or 'none'}."]
         if failed:
-            parts.append(f"FAILED: {', '.join(failed)}.")
+            names = ", ".join(p.name for p in failed)
+            details = {p.detail for p in failed}
+            # One cause under several passes (torch missing, no CUDA) is said once, not read off each row.
+            same = f", each with {details.pop()}" if len(failed) > 1 and len(details) == 1 else ""
+            check = f"envdoctor check --python {shlex.quote(self.python)}"
+            parts.append(f"FAILED: {names}{same}. `{check}` names the cause and its fix.")
         if skipped:
             parts.append(f"Skipped: {'; '.join(skipped)}.")
         return " ".join(parts)
