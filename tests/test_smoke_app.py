@@ -129,6 +129,7 @@ def test_synced_standin_passes(tmp_path: Path, speech: Path) -> None:
     assert any("save_dir_full" in n for n in result.run.notes)  # the known quirk is named, not failed on
     data = json.loads((tmp_path / "out" / "smoke-report.json").read_text())
     assert data["success"] is True and data["output_path"] == result.run.output
+    assert (data["schema"], data["schema_version"], data["mode"]) == ("envdoctor.smoke", 1, "app")
     assert (tmp_path / "out" / "smoke-report.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -129,6 +129,7 @@ def test_cli_writes_report_and_png(material: dict[str, Path], tmp_path: Path) ->
     assert code == 0
     report = json.loads((out / "smoke-report.json").read_text())
     assert report["success"] is True and report["output_path"] == str(material["synced"])
+    assert (report["schema"], report["schema_version"]) == ("envdoctor.smoke", 1), "verify writes smoke's document"
     assert report["verification"]["verdict"] == "SYNCED"
     assert "SYNCED" in report["message"]
     png = out / "smoke-report.png"

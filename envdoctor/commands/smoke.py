@@ -88,7 +88,7 @@ def _run_deps(args: argparse.Namespace, python: Path, out: Path) -> int:
             on_pass=lambda name: status.update(f"forward pass: {name}"),
         )
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print(json.dumps(report.deps_document(result), indent=2))
     else:
         report.print_deps(result)
         print(f"report: {out / 'smoke-report.json'}")

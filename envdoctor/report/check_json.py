@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from envdoctor import __version__
 from envdoctor.check import CheckReport
 from envdoctor.checks import CATEGORIES, CheckSpec, Status, worst
+from envdoctor.report.document import head
 
 SCHEMA = "envdoctor.check"
 SCHEMA_VERSION = 1
@@ -18,9 +18,7 @@ SCHEMA_VERSION = 1
 def to_document(report: CheckReport, *, include_facts: bool = True) -> dict[str, Any]:
     categories = {cat: worst(r for r in report.results if r.category == cat).value for cat in CATEGORIES}
     doc: dict[str, Any] = {
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-        "envdoctor_version": __version__,
+        **head(SCHEMA, SCHEMA_VERSION),
         "target": report.target.to_dict(),
         "manifest": {"name": report.manifest.name, "source": report.manifest.source, "scopes": list(report.scopes)},
         "summary": {

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from envdoctor import __version__
 from envdoctor.explain import Explained
+from envdoctor.report.document import head
 
 SCHEMA = "envdoctor.explain"
 SCHEMA_VERSION = 1
@@ -16,9 +16,7 @@ SCHEMA_VERSION = 1
 
 def to_document(result: Explained, *, source: str, target: dict[str, Any] | None, exit_code: int) -> dict[str, Any]:
     return {
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-        "envdoctor_version": __version__,
+        **head(SCHEMA, SCHEMA_VERSION),
         "source": source,
         "characters": result.characters,
         "target": target,

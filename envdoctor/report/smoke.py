@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from envdoctor.report.document import head
 from envdoctor.verify.verdicts import Verification
 
 if TYPE_CHECKING:  # smoke.deps writes its report with this module
@@ -20,6 +21,12 @@ if TYPE_CHECKING:  # smoke.deps writes its report with this module
 
 REPORT_JSON = "smoke-report.json"
 REPORT_PNG = "smoke-report.png"
+SCHEMA = "envdoctor.smoke"
+"""smoke-report.json and `smoke`/`verify --json`, in every mode (app, deps, verify)."""
+
+
+def deps_document(result: DepsResult) -> dict[str, Any]:
+    return {**head(SCHEMA), **result.to_dict()}
 
 
 def message_for(v: Verification | None, prefix: str = "") -> str:
@@ -45,7 +52,7 @@ def write_report(
 ) -> dict[str, Any]:
     """Write smoke-report.json (and the PNG when there is a verification to draw); return the JSON."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"success": success, "output_path": output_path, "message": message}
+    report: dict[str, Any] = {**head(SCHEMA), "success": success, "output_path": output_path, "message": message}
     if extra:
         report.update(extra)
     report["verification"] = verification.to_dict(signals=True) if verification else None

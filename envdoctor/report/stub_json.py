@@ -6,12 +6,16 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from envdoctor.report.document import head
 from envdoctor.stub import GeneratedStub, InstallResult, RemoveResult, StubState
 from envdoctor.stub.kept import Drift
 
+SCHEMA = "envdoctor.stub"
+"""Every `stub ... --json` document; `command` says which one wrote it."""
 
-def _dump(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2)
+
+def _dump(command: str, data: dict[str, Any]) -> str:
+    return json.dumps({**head(SCHEMA), "command": f"stub {command}", **data}, indent=2)
 
 
 def stub_summary(stub: GeneratedStub) -> dict[str, Any]:
@@ -42,33 +46,37 @@ def state_dict(state: StubState) -> dict[str, Any]:
 
 
 def kept(drifts: Sequence[Drift]) -> str:
-    return _dump({"kept": [{"mmcv": d.kept.version, "path": str(d.kept.path), "state": d.state} for d in drifts]})
+    return _dump(
+        "kept", {"kept": [{"mmcv": d.kept.version, "path": str(d.kept.path), "state": d.state} for d in drifts]}
+    )
 
 
 def generated(stub: GeneratedStub, seconds: float, output: str | None) -> str:
-    return _dump({**stub_summary(stub), "seconds": round(seconds, 3), "output": output})
+    return _dump("generate", {**stub_summary(stub), "seconds": round(seconds, 3), "output": output})
 
 
 def status(state: StubState) -> str:
-    return _dump(state_dict(state))
+    return _dump("status", state_dict(state))
 
 
 def installed(result: InstallResult) -> str:
     return _dump(
+        "install",
         {
             "action": result.action,
             "backup": result.backup,
             "stub": stub_summary(result.stub),
             "after": state_dict(result.after),
-        }
+        },
     )
 
 
 def removed(result: RemoveResult) -> str:
     return _dump(
+        "remove",
         {
             "removed": result.removed_version,
             "restored_caches": list(result.restored_caches),
             "after": state_dict(result.after),
-        }
+        },
     )

@@ -160,5 +160,7 @@ def run_deps(
     result = DepsResult(tuple(results), str(python))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / report.REPORT_JSON).write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        (out_dir / report.REPORT_JSON).write_text(
+            json.dumps(report.deps_document(result), indent=2) + "\n", encoding="utf-8"
+        )
     return result

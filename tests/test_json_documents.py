@@ -1,0 +1,53 @@
+"""Every `--json` document (and smoke-report.json) starts with the same head: what it is, its version, and
+which envdoctor wrote it, so a script can refuse a document it does not know."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envdoctor import __version__
+from envdoctor.uv import find_uv
+
+
+def _head(doc: dict[str, Any], schema: str) -> None:
+    assert (doc.get("schema"), doc.get("schema_version"), doc.get("envdoctor_version")) == (schema, 1, __version__)
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv with nothing installed: every command still answers, and in JSON."""
+    venv = tmp_path_factory.mktemp("json") / "bare venv"
+    find_uv().venv(venv, python=sys.executable)
+    return venv
+
+
+def test_check(cli, bare: Path) -> None:
+    run = cli("check", "--venv", str(bare), "--json", "--only", "system.python")
+    _head(json.loads(run.out), "envdoctor.check")
+
+
+def test_explain(cli, tmp_path: Path) -> None:
+    log = tmp_path / "ci.log"
+    log.write_text("ModuleNotFoundError: No module named 'mmcv._ext'\n")
+    _head(json.loads(cli("explain", str(log), "--json").out), "envdoctor.explain")
+
+
+def test_stub_status(cli, bare: Path) -> None:
+    run = cli("stub", "status", "--venv", str(bare), "--json")
+    doc = json.loads(run.out)
+    _head(doc, "envdoctor.stub")
+    assert doc["command"] == "stub status" and doc["mmcv"] is None, run.out
+
+
+def test_smoke_deps_prints_what_it_writes(cli, bare: Path, tmp_path: Path) -> None:
+    run = cli("smoke", "--deps", "--venv", str(bare), "--out", str(tmp_path), "--json")
+    assert run.code == 1, "nothing is installed: the passes that need torch fail"
+    printed = json.loads(run.out)
+    _head(printed, "envdoctor.smoke")
+    assert printed == json.loads((tmp_path / "smoke-report.json").read_text())
+    assert printed["mode"] == "deps" and not printed["success"]
