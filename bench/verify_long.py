@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,14 +30,23 @@ print(json.dumps({"verdict": r.verdict.value, "frames": r.frames}))
 
 
 def _timed(cmd: list[str]) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS in MB of the child, and its stdout."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
+    """Wall seconds, peak RSS in MB of this child alone, and its stdout.
+
+    RUSAGE_CHILDREN holds the largest child this process ever waited for (under `make bench`, one that
+    imported torch), so the child's own rusage is read with wait4."""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
-    seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, (peak if peak > before else 0) // 1024, proc.stdout
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise subprocess.CalledProcessError(proc.returncode, cmd, out.read(), err.read())
+        per_mb = 1024 * 1024 if sys.platform == "darwin" else 1024  # macOS counts bytes, Linux KiB
+        return seconds, usage.ru_maxrss // per_mb, out.read()
 
 
 def main() -> None:
