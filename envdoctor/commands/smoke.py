@@ -22,8 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run MuseTalk itself and prove from its video that lip-sync comes out (or --deps: forward passes)",
         description=(
             "--app DIR: run MuseTalk's own `python -m scripts.inference` in the target environment from the "
-            "checkout, on a built-in face (scikit-image's astronaut) and speech (espeak-ng) unless --face/--audio "
-            "are given, then judge the video it wrote (never its exit code) with `envdoctor verify`. "
+            "checkout, on a built-in face (scikit-image's astronaut) and a spoken sentence shipped with envdoctor "
+            "(no espeak-ng needed) unless --face/--audio are given, then judge the video it wrote (never its exit "
+            "code) with `envdoctor verify`. "
             "--synthetic-weights builds a stand-in models/ tree of random weights first, so every code path runs "
             "without the 4 GB download (lip-sync is then not assessed). "
             "--deps: one small real forward pass through each heavy library MuseTalk uses, with time and memory. "
@@ -39,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dwpose-config", metavar="FILE", help="for --deps: the DWPose config to build (default: found)")
     p.add_argument("--models", metavar="DIR", help="the weights folder (default DIR/models)")
     p.add_argument("--face", metavar="FILE", help="face image or video (default: the astronaut)")
-    p.add_argument("--audio", metavar="FILE", help="speech to lip-sync (default: a sentence made with espeak-ng)")
+    p.add_argument(
+        "--audio", metavar="FILE", help="speech to lip-sync (default: a 6.7 s English sentence shipped with envdoctor)"
+    )
     p.add_argument("--seconds", type=float, metavar="S", help="cut the speech to S seconds (fewer frames to make)")
     p.add_argument(
         "--synthetic-weights",
