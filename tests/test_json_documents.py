@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from envdoctor import __version__
+from envdoctor.checks import REGISTRY
 from envdoctor.uv import find_uv
 
 
@@ -29,6 +30,12 @@ def bare(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_check(cli, bare: Path) -> None:
     run = cli("check", "--venv", str(bare), "--json", "--only", "system.python")
     _head(json.loads(run.out), "envdoctor.check")
+
+
+def test_check_list(cli) -> None:
+    doc = json.loads(cli("check", "--list-checks", "--json", "--only", "system").out)
+    _head(doc, "envdoctor.checks")
+    assert {c["id"] for c in doc["checks"]} == {s.id for s in REGISTRY if s.category == "System"}
 
 
 def test_explain(cli, tmp_path: Path) -> None:

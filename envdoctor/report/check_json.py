@@ -40,6 +40,7 @@ def to_document(report: CheckReport, *, include_facts: bool = True) -> dict[str,
     return doc
 
 
-def check_list(specs: list[CheckSpec]) -> list[dict[str, str]]:
-    """`envdoctor check --list-checks --json`: id, category and title of each check."""
-    return [{"id": s.id, "category": s.category, "title": s.title} for s in specs]
+def check_list(specs: list[CheckSpec]) -> dict[str, Any]:
+    """`envdoctor check --list-checks --json`: id, category and title of each check (schema "envdoctor.checks")."""
+    checks = [{"id": s.id, "category": s.category, "title": s.title} for s in specs]
+    return {**head("envdoctor.checks"), "checks": checks}
