@@ -13,6 +13,7 @@ from typing import Any
 
 from envdoctor import lock, probe
 from envdoctor.facts import Facts
+from envdoctor.report.document import head
 from envdoctor.strategies import ALL, CHOSEN, POSSIBLE, Context, Options, Step, Verdict, by_name
 from envdoctor.strategies.base import REJECTED, Strategy
 from envdoctor.strategies.common import held
@@ -21,7 +22,7 @@ from envdoctor.target import Target
 
 __all__ = ["Options", "Plan", "build", "make", "rank"]
 
-SCHEMA = 1
+SCHEMA = "envdoctor.plan"
 # torch facts come from importing torch in the target: the accelerator is read from torch itself.
 PLAN_MODULES = ("torch",)
 
@@ -47,7 +48,7 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         ctx = self.context
         return {
-            "schema": SCHEMA,
+            **head(SCHEMA),
             "target": self.target.to_dict(),
             "facts": {
                 "python": ctx.python_version,

@@ -58,3 +58,15 @@ def test_smoke_deps_prints_what_it_writes(cli, bare: Path, tmp_path: Path) -> No
     _head(printed, "envdoctor.smoke")
     assert printed == json.loads((tmp_path / "smoke-report.json").read_text())
     assert printed["mode"] == "deps" and not printed["success"]
+
+
+def test_plan_and_fix_and_wheelhouse(cli, bare: Path, tmp_path: Path) -> None:
+    _head(json.loads(cli("plan", "--venv", str(bare), "--json").out), "envdoctor.plan")
+    # --rollback with nothing to roll back answers at once, and in the fix document
+    fixed = cli("fix", "--venv", str(bare), "--rollback", "--json")
+    _head(json.loads(fixed.out), "envdoctor.fix")
+    house = tmp_path / "house"
+    house.mkdir()
+    listed = json.loads(cli("wheelhouse", "list", str(house), "--json").out)
+    _head(listed, "envdoctor.wheelhouse")
+    assert listed["command"] == "wheelhouse list" and listed["wheels"] == []

@@ -33,7 +33,7 @@ def test_plan_on_this_machine_explains_every_rejected_strategy(cli) -> None:
     assert text.code == 0
     assert "[✗] prebuilt (rejected)" in text.out and "[✓] lite-stub (chosen)" in text.out
     js = cli("plan", "--venv", str(env), "--json").json()
-    assert js["chosen"] == "lite-stub" and js["schema"] == 1
+    assert js["chosen"] == "lite-stub" and (js["schema"], js["schema_version"]) == ("envdoctor.plan", 1)
     assert next(s["status"] for s in js["strategies"]) == CHOSEN
     assert js["steps"][-1]["kind"] == "verify"
     # fix --dry-run is the same plan, and changes nothing.

@@ -2,7 +2,7 @@
 and which envdoctor wrote it.
 
 Compatibility promise, for each schema: within one schema_version fields are only added, never renamed or
-removed. (plan, lock and wheelhouse documents predate this head and say `"schema": 1` alone.)
+removed. (lockfiles/matrix.json is a committed file, not a `--json` document: it keeps `"schema": 1`.)
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import json
 
 from envdoctor.apply.results import ApplyResult
 from envdoctor.plan import Plan
+from envdoctor.report.document import head
 
 
 def dump(obj: dict[str, object]) -> str:
@@ -17,4 +18,4 @@ def plan_document(plan: Plan) -> str:
 
 
 def fix_document(plan: Plan | None, result: ApplyResult) -> str:
-    return dump({"plan": plan.to_dict() if plan else None, "result": result.to_dict()})
+    return dump({**head("envdoctor.fix"), "plan": plan.to_dict() if plan else None, "result": result.to_dict()})

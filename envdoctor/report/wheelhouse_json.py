@@ -1,16 +1,18 @@
-"""`envdoctor wheelhouse --json`: what was indexed, or the wheels a folder holds (schema 1)."""
+"""`envdoctor wheelhouse --json`: what was indexed, or the wheels a folder holds (schema "envdoctor.wheelhouse")."""
 
 from __future__ import annotations
 
 import json
 
+from envdoctor.report.document import head
 from envdoctor.wheelhouse import IndexResult, ListedWheel
 
-SCHEMA = 1
+SCHEMA = "envdoctor.wheelhouse"
 
 
 def indexed(result: IndexResult) -> str:
-    return json.dumps({"schema": SCHEMA, "index": str(result.root), "projects": dict(result.projects)}, indent=2)
+    doc = {**head(SCHEMA), "command": "wheelhouse index", "index": str(result.root), "projects": dict(result.projects)}
+    return json.dumps(doc, indent=2)
 
 
 def listed(rows: list[ListedWheel]) -> str:
@@ -25,4 +27,4 @@ def listed(rows: list[ListedWheel]) -> str:
         }
         for r in rows
     ]
-    return json.dumps({"schema": SCHEMA, "wheels": wheels}, indent=2)
+    return json.dumps({**head(SCHEMA), "command": "wheelhouse list", "wheels": wheels}, indent=2)
