@@ -9,6 +9,8 @@ import sys
 import envdoctor.commands
 from envdoctor.checks import REGISTRY
 from envdoctor.report.check_json import SCHEMA, SCHEMA_VERSION
+from envdoctor.report.check_text import GROUP_ABSENT
+from envdoctor.uv import find_uv
 
 
 def test_help_teaches_the_command(cli):
@@ -65,3 +67,20 @@ def test_text_report_has_categories_marks_and_a_closing_line(cli):
     assert "✓" in run.out
     last = [ln for ln in run.out.splitlines() if ln.strip()][-2:]
     assert any(" checks." in ln for ln in last)
+
+
+def test_modules_that_are_not_installed_share_one_row_in_text_and_keep_theirs_in_json(cli, tmp_path):
+    bare = tmp_path / "bare"  # a new venv: nothing MuseTalk imports is there
+    find_uv().venv(bare, python=sys.executable)
+    run = cli("check", "--venv", str(bare), "--only", "imports")
+    assert run.code == 1
+    row = next(ln for ln in run.out.splitlines() if "modules MuseTalk imports are not installed" in ln)
+    doc = cli("check", "--venv", str(bare), "--only", "imports", "--json").json()
+    absent = [r for r in doc["results"] if r["details"].get("absent")]
+    assert len(absent) >= GROUP_ABSENT and f"{len(absent)} modules" in row
+    for r in absent:  # each is named in the row, and keeps its own row (with its why) in JSON
+        assert r["title"].removeprefix("import ") in row and r["why"]
+    assert "import torch:" not in run.out and "fix: envdoctor fix" in run.out
+    verbose = cli("check", "--venv", str(bare), "--only", "imports", "--verbose")
+    assert "modules MuseTalk imports are not installed" not in verbose.out
+    assert "import torch: ModuleNotFoundError: No module named 'torch'" in verbose.out

@@ -79,12 +79,14 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
         status = Status.FAIL if required else Status.WARN
         texts: dict[str, str]
         breaker = None
+        # The module itself is not there (not one of its own imports): the text report groups these.
+        absent = bool(r.status == "missing" and r.missing_module and r.missing_module.split(".")[0] == entry.top)
         if exp:
             same = first_seen.get(exp.key)
             why = exp.cause + (f" (the same cause as `import {same}`)" if same else "") + f" (breaker #{exp.breaker})"
             texts, breaker = {"why": why, "fix": exp.fix}, exp.breaker
             first_seen.setdefault(exp.key, entry.name)
-        elif r.status == "missing" and r.missing_module and r.missing_module.split(".")[0] == entry.top:
+        elif absent:
             if entry.why:
                 texts = said("imports", "not-installed-for", module=entry.name, used_for=entry.why)
             else:
@@ -112,7 +114,13 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             **texts,
             breaker=breaker,
             seconds=r.seconds,
-            details={"id": cid, "status": r.status, "traceback": r.traceback, "owner": owner.name if owner else None},
+            details={
+                "id": cid,
+                "status": r.status,
+                "absent": absent,
+                "traceback": r.traceback,
+                "owner": owner.name if owner else None,
+            },
         )
 
 

@@ -6,7 +6,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from envdoctor.check import CheckReport
-from envdoctor.checks import CATEGORIES, CheckSpec, Status, worst
+from envdoctor.checks import CATEGORIES, CheckResult, CheckSpec, Status, worst
+
+GROUP_ABSENT = 4
+"""From this many modules that are not installed, the text report gives them one row."""
 
 MARK = {Status.OK: "[green]✓[/]", Status.WARN: "[yellow]![/]", Status.FAIL: "[red]✗[/]", Status.SKIP: "[dim]-[/]"}
 
@@ -26,9 +29,17 @@ def render(report: CheckReport, console: Console, *, verbose: bool = False) -> N
         console.print()
         console.print(f"{MARK[worst(rows)]} [bold]{cat}[/]")
         quiet_ok = 0
+        absent = [] if verbose or cat != "Imports" else [r for r in rows if r.details.get("absent")]
+        if len(absent) < GROUP_ABSENT:
+            absent = []
+        grouped = {id(r) for r in absent}
         for r in rows:
             if r.status in (Status.OK, Status.SKIP) and not verbose and cat == "Imports" and len(rows) > 8:
                 quiet_ok += 1
+                continue
+            if id(r) in grouped:
+                if r is absent[0]:
+                    _absent_row(absent, console)
                 continue
             line = f"    {MARK[r.status]} {escape(r.title)}"
             if r.found:
@@ -50,6 +61,15 @@ def render(report: CheckReport, console: Console, *, verbose: bool = False) -> N
     console.print(f"[bold {colour}]{report.summary()}[/] ({report.seconds:.1f} s)")
     if report.failures:
         console.print("Run [bold]envdoctor fix[/] to repair what it can, or follow each fix above.")
+
+
+def _absent_row(rows: list[CheckResult], console: Console) -> None:
+    """Modules that are simply not installed, as one row: on a new venv they are most of the report, and
+    one fix covers them all. --verbose (and --json) keep a row each, with what MuseTalk uses it for."""
+    names = ", ".join(r.title.removeprefix("import ") for r in rows)
+    console.print(f"    {MARK[worst(rows)]} {len(rows)} modules MuseTalk imports are not installed: {escape(names)}")
+    console.print("        fix: [bold]envdoctor fix[/]  (installs them as one matched set)", highlight=False)
+    console.print("        (--verbose gives each one its row, with what MuseTalk uses it for)", highlight=False)
 
 
 def render_list(specs: list[CheckSpec], console: Console) -> None:
