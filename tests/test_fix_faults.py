@@ -28,38 +28,31 @@ def _freeze(env: Path) -> list[str]:
     return find_uv().pip_freeze(env / "bin" / "python")
 
 
-def _killer(tmp: Path, delay: float) -> Uv:
-    """A uv whose `pip install` is SIGKILLed `delay` seconds after it starts; everything else is plain uv."""
-    script = tmp / "uv-killed-on-install"
-    script.write_text(
-        "#!/bin/bash\n"
-        'if [ "$1" = pip ] && [ "$2" = install ]; then\n'
-        f"  ( sleep {delay}; kill -9 $$ ) &\n"
-        "fi\n"
-        f'exec "{find_uv().binary}" "$@"\n'
-    )
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    return Uv(str(script))
+def _killer_on_change(tmp: Path, site: Path, changes: int = 1) -> Uv:
+    """A uv whose `pip install` is SIGKILLed once `changes` top-level entries of the site folder have come
+    or gone; everything else is plain uv.
 
-
-def _killer_on_change(tmp: Path, site: Path) -> Uv:
-    """A uv whose `pip install` is SIGKILLed the moment the site folder's listing first changes.
-
-    A kill after a fixed delay raced the install: on a warm cache uv had finished within 0.5 s. The first
-    change (seen here: setuptools 82's distutils-precedence.pth removed on its way to the locked version)
-    falls inside the install on any machine: uninstall done, install begun, not finished.
+    A kill after a fixed delay raced the install: on a warm cache uv finished within 0.5 s. Counting the
+    install's own changes puts the kill inside it on any machine. The first change (seen here: setuptools
+    82's distutils-precedence.pth removed on its way to the locked version) comes after the uninstall step
+    and before the install has finished. The number of changes seen at the kill (or at the end) is
+    written beside the script, so a test can say where it struck.
     """
     script = tmp / "uv-killed-on-change"
     script.write_text(
         f"#!{sys.executable}\n"
         "import os, signal, subprocess, sys, time\n"
-        f"site = {str(site)!r}\n"
+        f"site, changes = {str(site)!r}, {changes}\n"
         f"uv = subprocess.Popen([{find_uv().binary!r}, *sys.argv[1:]])\n"
         "if sys.argv[1:3] == ['pip', 'install']:\n"
-        "    before = set(os.listdir(site))\n"
-        "    while uv.poll() is None and set(os.listdir(site)) == before:\n"
-        "        time.sleep(0.002)\n"
-        "    if uv.poll() is None:\n"
+        "    before, seen = set(os.listdir(site)), 0\n"
+        "    while uv.poll() is None and seen < changes:\n"
+        "        seen = len(set(os.listdir(site)) ^ before)\n"
+        "        time.sleep(0.001)\n"
+        "    alive = uv.poll() is None\n"
+        "    with open(os.path.join(os.path.dirname(sys.argv[0]), 'changes-seen'), 'w') as fh:\n"
+        "        fh.write(str(seen if alive else len(set(os.listdir(site)) ^ before)))\n"
+        "    if alive:\n"
         "        uv.kill()\n"
         "        uv.wait()\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
@@ -88,17 +81,19 @@ def test_uv_killed_mid_install_is_rolled_back(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("delay", [0.6, 0.7, 0.8, 0.9, 1.0])
-def test_uv_killed_at_other_moments_is_rolled_back(tmp_path: Path, delay: float) -> None:
-    """The same fault at other moments of the install: around 0.8 s uv has linked a package but not yet
-    written its RECORD (seen here: lazy_importer-0.1.0.dist-info without a RECORD, listed by freeze)."""
-    with broken_env(f"killed-{delay}") as env:
+@pytest.mark.parametrize("changes", [2, 5, 10, 20, 40, 80])
+def test_uv_killed_at_other_moments_is_rolled_back(tmp_path: Path, changes: int) -> None:
+    """The same fault later in the install. Some moments leave a package linked whose RECORD uv has not
+    written yet (seen: lazy_importer-0.1.0.dist-info without a RECORD, listed by freeze)."""
+    with broken_env(f"killed-{changes}") as env:
         before = _freeze(env)
         plan = plan_mod.make(target_mod.resolve(venv=str(env)))
-        result = apply_mod.apply(plan, uv=_killer(tmp_path, delay), cache=tmp_path / "cache")
+        uv = _killer_on_change(tmp_path, _site(env), changes)
+        result = apply_mod.apply(plan, uv=uv, cache=tmp_path / "cache")
+        seen = (tmp_path / "changes-seen").read_text()
         if result.ok:
-            pytest.skip(f"the install finished within {delay} s on this machine: nothing was cut")
-        assert result.rolled_back and result.restored is True, result.message
+            pytest.skip(f"the whole install changed {seen} top-level entries, fewer than {changes}: nothing was cut")
+        assert result.rolled_back and result.restored is True, f"killed after {seen} changes: {result.message}"
         assert _freeze(env) == before
 
 

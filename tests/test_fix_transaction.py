@@ -241,3 +241,27 @@ def test_restore_removes_what_an_install_cut_short_left(env: Path, tmp_path: Pat
     assert "removed halfpkg, halfpkg-1.0.dist-info" in done.note
     assert find_uv().pip_freeze(python_of(env)) == freeze
     assert files_state(env) == before
+
+
+@pytest.mark.parametrize("record", ["", "partpkg-1.0.dist-info/METADATA,,\n"], ids=["empty", "cut-short"])
+def test_restore_removes_a_package_whose_record_was_cut_short(env: Path, tmp_path: Path, record: str) -> None:
+    """uv killed while writing a RECORD: the .dist-info has one, but it lists little or nothing. `uv pip
+    uninstall` goes by it, so the dist-info and the package stay; freeze still lists the package. Seen in
+    the kill sweep (audioread 3.1.0 left behind): the restore removes all that the snapshot did not hold."""
+    from envdoctor.apply import keep as keep_mod
+
+    before = files_state(env)
+    freeze = find_uv().pip_freeze(python_of(env))
+    kept = keep_mod.keep(target_mod.resolve(venv=str(env)), tmp_path / "keep")
+    site = Path(kept.dirs[0])
+    info = site / "partpkg-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: partpkg\nVersion: 1.0\n")
+    (info / "RECORD").write_text(record)
+    (site / "partpkg").mkdir()
+    (site / "partpkg" / "__init__.py").write_text("")
+
+    done = keep_mod.restore(kept, find_uv(), python_of(env))
+    assert done.exact, done.note
+    assert find_uv().pip_freeze(python_of(env)) == freeze, done.note
+    assert files_state(env) == before

@@ -260,9 +260,11 @@ def restore(kept: Kept, uv: Uv, python: Path) -> Restored:
             expected = kept.shared.get(path, want)
             if not Path(path).is_file() or record_hash(Path(path)) != expected:
                 mismatches.append(path)
-    # What a step or a cut-short install created that no RECORD owns: a link to a tool in bin, a
-    # .dist-info without its RECORD or half a package in a site folder.
-    installed = scan(dirs)
+    # What a step or a cut-short install created that no kept RECORD owns: a link to a tool in bin, a
+    # .dist-info without its RECORD, or with one cut short (uv's uninstall goes by it and leaves the rest),
+    # half a package in a site folder. Only the snapshot's distributions own anything now: every other
+    # one was uninstalled above, so what is left of it is debris.
+    installed = {d: i for d, i in scan(dirs).items() if d in snap_rows}
     strays = []
     if kept.bin_dir:
         bin_dir = Path(kept.bin_dir)
