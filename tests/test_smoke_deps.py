@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,7 @@ def test_missing_libraries_fail_or_skip_out_loud(torch_only_env: Path, tmp_path:
 
 def test_passes_that_fail_alike_say_the_cause_once(tmp_path: Path) -> None:
     bare = tmp_path / "bare venv"  # no torch at all, and a space in the path
-    find_uv().venv(bare)
+    find_uv().venv(bare, python=sys.executable)
     result = deps.run_deps(python_of(bare), None, passes=("whisper", "vae"))
     assert [p.status for p in result.passes] == ["failed", "failed"]
     assert "FAILED: whisper, vae, each with RuntimeError: torch does not import" in result.message

@@ -30,15 +30,13 @@ def render(report: CheckReport, console: Console, *, verbose: bool = False) -> N
         console.print(f"{MARK[worst(rows)]} [bold]{cat}[/]")
         quiet_ok = 0
         absent = [] if verbose or cat != "Imports" else [r for r in rows if r.details.get("absent")]
-        if len(absent) < GROUP_ABSENT:
-            absent = []
-        grouped = {id(r) for r in absent}
+        grouping = len(absent) >= GROUP_ABSENT
         for r in rows:
             if r.status in (Status.OK, Status.SKIP) and not verbose and cat == "Imports" and len(rows) > 8:
                 quiet_ok += 1
                 continue
-            if id(r) in grouped:
-                if r is absent[0]:
+            if grouping and r.details.get("absent"):
+                if r is absent[0]:  # the one row stands where the first of them would
                     _absent_row(absent, console)
                 continue
             line = f"    {MARK[r.status]} {escape(r.title)}"
