@@ -9,7 +9,7 @@ TOOL_PY := $(TOOL_ENV)/bin/python
 STAMP := $(TOOL_ENV)/.envdoctor-stamp
 PYTEST ?= $(TOOL_PY) -m pytest
 
-.PHONY: install test test-slow lint bench demo stubs lockfiles clean-envs clean-tool-env
+.PHONY: install test test-fast test-slow lint bench demo stubs lockfiles lock-drift clean-envs clean-tool-env
 
 install: $(STAMP)
 
@@ -28,6 +28,11 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PYTEST) -q
+
+# The fast layer, for a developer's loop (under a minute): the domain logic on recorded probe documents,
+# stand-in files and envdoctor's own data; no venv is built and nothing is downloaded.
+test-fast: $(STAMP)
+	$(PYTEST) -q -m 'not slow and not drift and not network and not envs'
 
 # Tests marked slow: large environments, long inference runs.
 test-slow: $(STAMP)
@@ -61,6 +66,11 @@ stubs: $(STAMP)
 lockfiles: $(STAMP)
 	$(TOOL_PY) -m envdoctor lock --jobs 6
 	$(TOOL_PY) -m envdoctor lock --table README.md
+
+# The committed pins against today's registry (network needed): a report, never a gate. Each cell is
+# resolved again into a temporary folder; exit 1 names the pins that moved (docs/fix.md: refreshing).
+lock-drift: $(STAMP)
+	$(TOOL_PY) -m envdoctor lock --drift --jobs 4
 
 clean-envs:
 	rm -rf .cache/test-envs

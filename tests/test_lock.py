@@ -4,6 +4,7 @@ way the committed ones did."""
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from envdoctor import lock
+from envdoctor.datafiles import load
 from envdoctor.resources import lockfiles_dir
 from envdoctor.strategies.common import HELD
 from envdoctor.uv import find_uv, write_config
@@ -43,6 +45,7 @@ def test_check_fails_when_an_input_changes() -> None:
     assert all("constraints" in r.message for r in results if r.path.suffix == ".txt")
 
 
+@pytest.mark.network
 def test_check_cli_fails_on_a_lockfile_from_other_inputs(cli, tmp_path: Path) -> None:
     # A real lockfile, made from an older requirement set (mmpose 1.3.1): today's inputs differ.
     t = lock.LockTarget.parse("lite-stub-modern-py311-cpu-linux")
@@ -73,13 +76,50 @@ def test_lockfiles_hold_no_torch_and_name_their_inputs() -> None:
         assert lock.LockTarget.parse(t.name) == t
 
 
+@pytest.mark.drift
+@pytest.mark.network
 def test_a_fresh_lock_reproduces_the_committed_pins(tmp_path: Path) -> None:
+    """The registry today against the committed pins: a drift report (`make lock-drift`), never CI's gate,
+    since a file that reaches the registry late moves a fresh resolve through no fault of a commit."""
     t = lock.LockTarget.parse("lite-stub-modern-py311-cpu-linux")
+    [d] = lock.drift([t])
+    assert d.same, d
     made = lock.make(t, tmp_path)
     committed = lock.paths(t, lockfiles_dir())[0]
-    assert list(lock.pins(made.requirements_txt)) == list(lock.pins(committed))
     assert made.requirements_txt.read_text() == committed.read_text(), "exclude-newer makes it byte-identical"
     assert all(r.ok for r in lock.check(tmp_path))
+
+
+def test_exclude_newer_keeps_its_margin_before_the_lock_date() -> None:
+    """A moment close to the lock date lets a file that reached the registry late move a fresh resolve."""
+    settings = load("lock.toml")
+    locked_on = datetime.date.fromisoformat(settings["locked_on"])
+    newest = datetime.datetime.fromisoformat(settings["exclude_newer"].replace("Z", "+00:00")).date()
+    assert (locked_on - newest).days >= settings["margin_days"] >= 7, (locked_on, newest)
+    for t in lock.committed_targets():
+        path = lock.paths(t, lockfiles_dir())[0]
+        if path.is_file():
+            assert lock.read_header(path)["inputs"]["exclude_newer"] == settings["exclude_newer"], t.name
+
+
+def test_drift_names_each_pin_the_registry_moved(tmp_path: Path) -> None:
+    """`lock --drift` offline: a fake registry answer (a committed cell with one pin moved) is reported."""
+    t = lock.LockTarget.parse(CELL)
+    committed = lock.paths(t, lockfiles_dir())[0]
+    moved = re.sub(r"^decorator==\S+", "decorator==0.0.1", committed.read_text(), count=1, flags=re.M)
+
+    class FreshResolve:
+        def __call__(self, target: lock.LockTarget, directory: Path, **_: object) -> lock.LockResult:
+            txt, pylock = lock.paths(target, directory)
+            txt.write_text(moved)
+            pylock.write_text("")
+            return lock.LockResult(target, txt, pylock, 0)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(lock, "make", FreshResolve())
+        [d] = lock.drift([t], lockfiles_dir(), uv=object())  # type: ignore[arg-type]
+    assert not d.same and d.error is None
+    assert [(name, new) for name, _old, new in d.changed] == [("decorator", "0.0.1")]
 
 
 def _python312() -> str | None:
@@ -88,6 +128,7 @@ def _python312() -> str | None:
     return find_python("3.12")
 
 
+@pytest.mark.network
 def test_python_3_12_lockfile_installs_with_its_source_build(tmp_path: Path) -> None:
     """xtcocotools has no cp312 wheel: the lockfile's extra-build input lets uv build it (breaker 14)."""
     py312 = _python312()
@@ -229,6 +270,7 @@ def test_left_out_cells_name_the_package_and_are_current() -> None:
 # --- the wheel gate before anything is written -------------------------------------------------------------
 
 
+@pytest.mark.network
 def test_lock_refuses_a_pin_without_a_wheel_for_its_target(tmp_path: Path) -> None:
     """munkres 3.0.0 is compiled and publishes no Linux aarch64 wheel: lock names it and writes nothing."""
     t = lock.LockTarget("mmpose-free", "modern", "3.11", "cpu", "linux-aarch64")

@@ -37,6 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "markers), or fails the wheel gate (no network, no changes)",
     )
     p.add_argument(
+        "--drift",
+        action="store_true",
+        help="resolve the committed cells again against today's registry (network needed; nothing is "
+        "written) and report each pin that would change; exit 1 when any cell drifted. With --strategy, "
+        "that one cell",
+    )
+    p.add_argument(
         "--table",
         nargs="?",
         const="-",
@@ -71,11 +78,11 @@ def main(args: argparse.Namespace) -> int:
             raise UsageError(f"No envdoctor lockfiles in {directory}.")
         print(lock_text.checks(results))
         return 0 if all(r.ok for r in results) else 1
+    if args.drift:
+        return _drift(args, directory)
     check_writable(directory, "--output-dir")  # before any resolution: a wrong folder costs one sentence
     if args.strategy:
-        t = lock_mod.LockTarget(
-            args.strategy, args.set_name, args.python_version, args.accelerator, args.platform, args.torch_series
-        )
+        t = _target(args)
         # A cell of the committed matrix keeps matrix.json in step with its files.
         recorded = (directory / lock_mod.MATRIX).is_file() and t in lock_mod.committed_targets()
         try:
@@ -100,6 +107,23 @@ def main(args: argparse.Namespace) -> int:
     outcomes = lock_mod.make_all(targets, directory, jobs=args.jobs, progress=progress)
     print(lock_text.made_all(outcomes, time.monotonic() - start))
     return 0
+
+
+def _target(args: argparse.Namespace) -> lock_mod.LockTarget:
+    return lock_mod.LockTarget(
+        args.strategy, args.set_name, args.python_version, args.accelerator, args.platform, args.torch_series
+    )
+
+
+def _drift(args: argparse.Namespace, directory: Path) -> int:
+    targets = [_target(args)] if args.strategy else list(lock_mod.committed_targets())
+    results = lock_mod.drift(
+        targets, directory, jobs=args.jobs, progress=lambda d: print(lock_text.drift_line(d), flush=True)
+    )
+    if not results:
+        raise UsageError(f"No committed lockfile in {directory} for {'that cell' if args.strategy else 'the matrix'}.")
+    print(lock_text.drift_summary(results))
+    return 0 if all(d.same for d in results) else 1
 
 
 def _table(where: str, directory: Path) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from envdoctor.lock import LockfileCheck, LockRefused, LockResult, LockTarget
+from envdoctor.lock import CellDrift, LockfileCheck, LockRefused, LockResult, LockTarget
 
 
 def checks(results: Sequence[LockfileCheck]) -> str:
@@ -40,3 +40,25 @@ def made_all(results: Sequence[tuple[LockTarget, LockResult | str]], seconds: fl
 
 def table_written(path: Path, changed: bool) -> str:
     return f"{path}: the lockfile table was {'updated' if changed else 'already current'}."
+
+
+def drift_line(d: CellDrift) -> str:
+    """One cell of `lock --drift`: the same pins, or each pin the registry now answers differently."""
+    if d.error:
+        return f"ERROR  {d.target.name}: {d.error}"
+    if d.same:
+        return f"same   {d.target.name}"
+    moves = ", ".join(f"{name} {old or '(none)'} -> {new or '(none)'}" for name, old, new in d.changed)
+    return f"DRIFT  {d.target.name}: {moves}"
+
+
+def drift_summary(results: Sequence[CellDrift]) -> str:
+    drifted = sum(not d.same for d in results)
+    if not drifted:
+        return f"{len(results)}/{len(results)} cells resolve to their committed pins today."
+    return (
+        f"{drifted}/{len(results)} cells resolve differently today. The committed lockfiles still install "
+        "exactly what they pin (`envdoctor lock --check` is the gate); to take the new pins, refresh the "
+        "matrix as docs/fix.md says (move locked_on and exclude_newer in envdoctor/data/lock.toml, then "
+        "`make lockfiles`)."
+    )
