@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import urllib.request
 from pathlib import Path
 
@@ -42,7 +43,8 @@ def download_sdist(name: str, version: str, dest: Path, expected_sha256: str | N
         raise SdistError(f"{wanted} from PyPI has sha256 {got}, expected {want}: not used.")
     dest.mkdir(parents=True, exist_ok=True)
     path = dest / wanted
-    tmp = path.with_suffix(".part")
+    # A name of this process's own: two envdoctors fetching the same sdist never write into one part file.
+    tmp = path.with_name(f"{wanted}.{os.getpid()}.part")
     tmp.write_bytes(data)
     tmp.replace(path)
     return path

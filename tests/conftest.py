@@ -3,14 +3,48 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from envdoctor.cachedir import cache_root
 from envdoctor.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _listing(root: Path) -> list[tuple[str, int, float]]:
+    if not root.is_dir():
+        return []
+    return sorted((str(p.relative_to(root)), p.lstat().st_size, p.lstat().st_mtime) for p in root.rglob("*"))
+
+
+# The user's own envdoctor cache, as it was before the first test: every test gets a cache of its own, and
+# the run fails at its end if this one changed anyway (a module that fixed its cache folder at import).
+_USERS_CACHE = cache_root()
+_USERS_CACHE_BEFORE = _listing(_USERS_CACHE)
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """envdoctor's cache (snapshots, the wheelhouse, stub backups) in a folder of this test's alone, so a
+    wheel one test builds or the user built never changes what another test sees. The mmcv sdists that
+    stub generation reads are shared by the run (the same bytes, sha256-checked), not downloaded per test."""
+    root = tmp_path_factory.mktemp("envdoctor-cache")
+    monkeypatch.setenv("ENVDOCTOR_CACHE_DIR", str(root))
+    if not os.environ.get("ENVDOCTOR_MMCV_SOURCES"):
+        monkeypatch.setenv("ENVDOCTOR_MMCV_SOURCES", str(REPO / ".cache" / "mmcv-sources"))
+    yield root
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _listing(_USERS_CACHE) != _USERS_CACHE_BEFORE:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print(f"\nthe test run changed the user's envdoctor cache {_USERS_CACHE}: a test escaped its own cache")
 
 
 @dataclass(frozen=True)

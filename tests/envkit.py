@@ -25,8 +25,10 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,14 +42,16 @@ from envdoctor.uv import Indexes, find_uv
 
 REPO = Path(__file__).resolve().parent.parent
 ENV_ROOT = Path(os.environ.get("ENVDOCTOR_TEST_ENVS", REPO / ".cache" / "test-envs"))
-PYTHON = os.environ.get("ENVDOCTOR_TEST_PYTHON", "3.11")
 
 TORCH_CPU = "2.13.0"
 TORCH_VISION = ("2.14.1", "0.29.1")
+PYTHONS_HINT = "set ENVDOCTOR_TEST_PYTHONS to interpreters separated by ':'"
 
 
 @functools.cache
 def _pip() -> pipconfig.PipIndexes:
+    # Read when a test first asks for local torch, never at import: a test that needs none reads no
+    # configuration of the machine's.
     return pipconfig.read()
 
 
@@ -59,16 +63,16 @@ def _local_folder(url: str) -> Path | None:
     return Path(url) if not parsed.scheme else None
 
 
-def _index_has(url: str, project: str, version: str) -> bool:
-    """Whether a local simple index lists `project` at `version` (its page names the files)."""
+def _index_files(url: str, project: str) -> str:
+    """The file names a local simple index lists for `project` ("" when it has no page for it)."""
     folder = _local_folder(url)
     page = folder / project if folder else None
     if not (page and page.is_dir()):
-        return False
+        return ""
     listed = " ".join(p.name for p in page.iterdir())
     for html in page.glob("*.htm*"):
         listed += html.read_text(errors="replace")
-    return f"{project}-{version}" in listed
+    return listed
 
 
 def _discover_wheels() -> str | None:
@@ -81,38 +85,92 @@ def _discover_wheels() -> str | None:
 
 def _discover_index() -> str | None:
     torch, vision = TORCH_VISION
-    held = (u for u in _pip().index_urls if _index_has(u, "torch", torch) and _index_has(u, "torchvision", vision))
+    held = (
+        u
+        for u in _pip().index_urls
+        if f"torch-{torch}" in _index_files(u, "torch") and f"torchvision-{vision}" in _index_files(u, "torchvision")
+    )
     return next(held, None)
 
 
-def _env_or(name: str, discover) -> str | None:
-    return os.environ.get(name) or discover()
+@functools.cache
+def torch_wheels() -> str | None:
+    """The folder of local CPU torch wheels: $ENVDOCTOR_TEST_TORCH_WHEELS, else pip's find-links that holds one."""
+    return os.environ.get("ENVDOCTOR_TEST_TORCH_WHEELS") or _discover_wheels()
 
 
-TORCH_WHEELS = _env_or("ENVDOCTOR_TEST_TORCH_WHEELS", _discover_wheels)
-TORCH_INDEX = _env_or("ENVDOCTOR_TEST_TORCH_INDEX", _discover_index)
-LOCAL_INDEXES = tuple(
-    os.environ["ENVDOCTOR_TEST_LOCAL_INDEX"].split()
-    if os.environ.get("ENVDOCTOR_TEST_LOCAL_INDEX")
-    else [u for u in _pip().index_urls if u != TORCH_INDEX and _local_folder(u) is not None]
-)
+@functools.cache
+def torch_index() -> str | None:
+    """The local index with torch + torchvision: $ENVDOCTOR_TEST_TORCH_INDEX, else pip's index that holds both."""
+    return os.environ.get("ENVDOCTOR_TEST_TORCH_INDEX") or _discover_index()
+
+
+@functools.cache
+def local_indexes() -> tuple[str, ...]:
+    if os.environ.get("ENVDOCTOR_TEST_LOCAL_INDEX"):
+        return tuple(os.environ["ENVDOCTOR_TEST_LOCAL_INDEX"].split())
+    return tuple(u for u in _pip().index_urls if u != torch_index() and _local_folder(u) is not None)
 
 
 def require_torch(kind: str) -> None:
     """Skip the calling test, naming the variable to set, when this machine has no local torch of `kind`."""
-    if kind == "cpu" and not TORCH_WHEELS:
+    if kind == "cpu" and not torch_wheels():
         pytest.skip(f"no local torch {TORCH_CPU}+cpu wheel: set ENVDOCTOR_TEST_TORCH_WHEELS to a folder holding one")
-    if kind == "vision" and not TORCH_INDEX:
+    if kind == "vision" and not torch_index():
         pytest.skip(
             f"no local index with torch {TORCH_VISION[0]} + torchvision {TORCH_VISION[1]}: "
             "set ENVDOCTOR_TEST_TORCH_INDEX to one"
         )
 
 
+_CP_TAG = re.compile(r"-cp(\d)(\d+)-")
+
+
+def torch_series(kind: str) -> tuple[str, ...]:
+    """The Python series ("3.11") the local torch wheels of `kind` are built for, read from their tags."""
+    require_torch(kind)
+    if kind == "cpu":
+        names = " ".join(p.name for p in Path(str(torch_wheels())).glob(f"torch-{TORCH_CPU}*.whl"))
+    else:
+        names = _index_files(str(torch_index()), "torch")
+        names = " ".join(n for n in re.findall(r"torch-[^\s\"'<>#]+\.whl", names) if TORCH_VISION[0] in n)
+    return tuple(sorted({f"{a}.{b}" for a, b in _CP_TAG.findall(names)}))
+
+
+def torch_python(kind: str) -> str:
+    """An interpreter the local torch of `kind` installs into: this one when its series matches, else one
+    found for a series the wheels have; the test is skipped, by name, when the machine has none."""
+    series = torch_series(kind)
+    here = "{}.{}".format(*sys.version_info[:2])
+    if here in series:
+        return suite_python()
+    for s in series:
+        if found := find_python(s):
+            return found
+    pytest.skip(f"the local torch {kind} wheels are for Python {', '.join(series) or '?'}, none found: {PYTHONS_HINT}")
+
+
+@functools.cache
+def suite_python() -> str:
+    """The interpreter the tests build venvs on: $ENVDOCTOR_TEST_PYTHON (a path, or a series found on
+    this machine), else the one running the tests. A venv's own interpreter is not a base uv takes
+    everywhere, so the base it was made from comes first."""
+    given = os.environ.get("ENVDOCTOR_TEST_PYTHON")
+    if given:
+        if re.fullmatch(r"\d+\.\d+", given):
+            found = find_python(given)
+            if found is None:
+                pytest.exit(f"ENVDOCTOR_TEST_PYTHON={given}: no such interpreter on this machine ({PYTHONS_HINT})")
+            return found
+        return given
+    base = getattr(sys, "_base_executable", "") or ""
+    return base if base and Path(base).is_file() else sys.executable
+
+
 def torch_index_args() -> list[str]:
     """`--torch-index URL ...` for `envdoctor fix`: the local torch index, then the other local ones."""
     require_torch("vision")
-    return [arg for url in (TORCH_INDEX, *LOCAL_INDEXES) for arg in ("--torch-index", str(url))]
+    return [arg for url in (torch_index(), *local_indexes()) for arg in ("--torch-index", str(url))]
 
 
 def run_inside(
@@ -159,8 +217,6 @@ def find_pythons(versions: Sequence[str]) -> dict[str, str]:
     return {v: p for v in versions if (p := find_python(v))}
 
 
-PYTHONS_HINT = "set ENVDOCTOR_TEST_PYTHONS to interpreters separated by ':'"
-
 # The OpenMMLab stack the tests use: mmcv-lite 2.1.0 sits inside every window below.
 OPENMMLAB = ["mmcv-lite==2.1.0", "mmengine==0.10.7", "mmdet==3.3.0", "mmpose==1.3.2"]
 # MuseTalk v1.5's inference packages besides torch and OpenMMLab (the modern side of its pins), numpy 1
@@ -188,11 +244,11 @@ EXCLUDES = ["chumpy"]
 def torch_indexes(kind: str) -> Indexes:
     require_torch(kind)
     if kind == "cpu":
-        return Indexes(find_links=(str(TORCH_WHEELS),))
+        return Indexes(find_links=(str(torch_wheels()),))
     # The local index first, PyPI only for what it lacks (cuda-bindings): never a torch download.
     return Indexes(
         index_url="https://pypi.org/simple",
-        extra_index_urls=(str(TORCH_INDEX), *LOCAL_INDEXES),
+        extra_index_urls=(str(torch_index()), *local_indexes()),
         strategy="unsafe-first-match",
     )
 
@@ -215,13 +271,16 @@ def build_env(
     torch: str | None = None,
     excludes: Sequence[str] = EXCLUDES,
     no_deps: Sequence[str] = (),
-    python: str = PYTHON,
+    python: str | None = None,
 ) -> Path:
-    """A venv with `packages` (plus torch of `torch` kind), built once; returns its directory.
+    """A venv with `packages` (plus torch of `torch` kind), built once; returns its directory. Its
+    interpreter is `python`, else one the local torch installs into, else suite_python().
 
     `no_deps` are installed last with --no-deps, to reach states a resolver would refuse
     (both mmcv and mmcv-lite, setuptools 82 beside mmengine, numpy 2 under an old wheel).
     """
+    if python is None:
+        python = torch_python(torch) if torch else suite_python()
     spec = {
         "packages": list(packages),
         "torch": torch,

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from envkit import TORCH_VISION, python_of, torch_index_args, torch_indexes
+from envkit import TORCH_VISION, python_of, suite_python, torch_index_args, torch_indexes, torch_python
 from fixenv import cpu_torch_env
 from txenv import make_env, pure_wheel
 
@@ -24,6 +24,7 @@ from envdoctor.uv import Indexes, find_uv
 DEAD = "http://127.0.0.1:9/whl/cpu"
 
 
+@pytest.mark.network
 def test_torch_without_torchvision_plans_the_matching_release_from_torchs_index() -> None:
     plan = plan_mod.make(target_mod.resolve(venv=str(cpu_torch_env())))
     step = next(s for s in plan.steps if s.kind == "torchvision")
@@ -32,6 +33,7 @@ def test_torch_without_torchvision_plans_the_matching_release_from_torchs_index(
     assert plan.steps.index(step) == 0, "torchvision comes before anything that needs it"
 
 
+@pytest.mark.network
 def test_torchvision_from_an_unreachable_index_is_refused_before_any_change() -> None:
     env = cpu_torch_env()
     before = find_uv().pip_freeze(python_of(env))
@@ -49,7 +51,7 @@ def test_unreachable_pytorch_index_takes_torch_from_pypi_and_says_what_it_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     venv = tmp_path / "empty"
-    find_uv().venv(venv, python="3.11")
+    find_uv().venv(venv, python=suite_python())
     plan = plan_mod.make(target_mod.resolve(venv=str(venv)))
     assert "torch" in [s.kind for s in plan.steps]
     monkeypatch.setattr(preflight, "pytorch_index_root", lambda: "http://127.0.0.1:9/whl/")
@@ -123,7 +125,7 @@ def test_torch_without_torchvision_is_fixed_with_the_matching_torchvision(cli, t
     """After fix, torchvision matches torch and check exits 0 (nothing rolled back)."""
     venv = tmp_path / "torch-only"
     uv = find_uv()
-    uv.venv(venv, python="3.11")
+    uv.venv(venv, python=torch_python("vision"))
     uv.pip_install(python_of(venv), [f"torch=={TORCH_VISION[0]}"], indexes=torch_indexes("vision"))
     run = cli("fix", "--venv", str(venv), "--yes", *torch_index_args())
     assert run.code == 0, run.out[-4000:]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from envkit import PYTHON, python_of
+from envkit import python_of, suite_python
 from txenv import build_ext_wheel, driver, files_state, make_env, pure_wheel, slow_index, token_of
 
 from envdoctor import apply as apply_mod
@@ -29,6 +29,9 @@ from envdoctor.apply.envlock import locked
 from envdoctor.apply.journal import path_of
 from envdoctor.strategies import Step
 from envdoctor.uv import Indexes, find_uv
+
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class Wheels:
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
     root = tmp_path_factory.mktemp("tx-wheels")
-    find_uv().venv(root / "probe", python=PYTHON)
+    find_uv().venv(root / "probe", python=suite_python())
     token = f"built-here-{uuid.uuid4().hex[:12]}"
     return Wheels(
         ext=build_ext_wheel(python_of(root / "probe"), root, token),

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 
+import pytest
 from fixenv import cpu_torch_env
 
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
 from envdoctor.strategies import CHOSEN, REJECTED
+
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
 
 
 def test_plan_on_this_machine_explains_every_rejected_strategy(cli) -> None:
@@ -41,8 +50,31 @@ def test_plan_on_this_machine_explains_every_rejected_strategy(cli) -> None:
     assert dry["steps"] == js["steps"]
 
 
-def test_externally_managed_interpreter_is_refused_with_advice(cli) -> None:
-    system = Path("/usr/bin/python3")
+def _externally_managed_python(tmp_path: Path) -> Path:
+    """A system interpreter marked by PEP 668, built from the one running the tests: a copy of its
+    executable beside its standard library (linked entry by entry) and an EXTERNALLY-MANAGED file, so no
+    test depends on the machine's own /usr/bin/python3 being a Debian one."""
+    if os.name != "posix":
+        pytest.skip("the stand-in system interpreter is built the POSIX way (bin/ and lib/pythonX.Y)")
+    base = Path(getattr(sys, "_base_executable", "") or sys.executable)
+    stdlib = Path(sysconfig.get_path("stdlib", vars={"installed_base": sys.base_prefix, "base": sys.base_prefix}))
+    root = tmp_path / "system"
+    lib = root / "lib" / stdlib.name
+    lib.mkdir(parents=True)
+    (root / "bin").mkdir()
+    exe = root / "bin" / "python3"
+    shutil.copy2(base, exe)
+    for entry in stdlib.iterdir():
+        (lib / entry.name).symlink_to(entry)
+    (lib / "EXTERNALLY-MANAGED").write_text("[externally-managed]\nError=a stand-in marked by the tests\n")
+    ran = subprocess.run([str(exe), "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True)
+    if ran.returncode != 0 or Path(ran.stdout.strip()) != root:
+        pytest.skip(f"a copied interpreter does not run from its own prefix here: {ran.stderr.strip()[-200:]}")
+    return exe
+
+
+def test_externally_managed_interpreter_is_refused_with_advice(cli, tmp_path: Path) -> None:
+    system = _externally_managed_python(tmp_path)
     p = plan_mod.make(target_mod.resolve(python=str(system)))
     assert p.context.externally_managed
     assert p.refusal and "PEP 668" in p.refusal and "--venv .venv --create" in p.refusal

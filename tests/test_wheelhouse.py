@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from envkit import python_of, run_inside, torch_indexes, torch_requirements
+from envkit import python_of, run_inside, suite_python, torch_indexes, torch_python, torch_requirements
 from fixenv import cpu_torch_env
 from packaging.version import Version
 from wheelserve import serve
@@ -24,6 +24,9 @@ from envdoctor.uv import Indexes, UvError, find_uv
 from envdoctor.wheelfile import wheel_text, write_wheel
 from envdoctor.wheelhouse import index, project_page, remote_candidates
 from envdoctor.wheellabel import parse_label
+
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
 
 
 def tiny_mmcv(folder: Path, version: str = "2.1.0") -> Path:
@@ -76,7 +79,7 @@ def test_index_serves_a_labelled_wheel_that_uv_installs_over_http(cli, served, t
 
     uv = find_uv()
     venv = tmp_path / "fresh"
-    uv.venv(venv, python="3.11")
+    uv.venv(venv, python=suite_python())
     py = venv / "bin" / "python"
     links = Indexes(find_links=(project_page(f"{base}/simple/"),), no_index=True)
     uv.pip_install(py, ["mmcv==2.1.0+pt2.13.0cpu"], indexes=links, extra=["--only-binary", "mmcv"])
@@ -89,7 +92,7 @@ def test_index_serves_a_labelled_wheel_that_uv_installs_over_http(cli, served, t
     with zipfile.ZipFile(labelled, "a") as zf:
         zf.writestr("mmcv/extra.py", "x = 1\n")
     other = tmp_path / "other"
-    uv.venv(other, python="3.11")
+    uv.venv(other, python=suite_python())
     with pytest.raises(UvError) as err:
         uv.pip_install(
             other / "bin" / "python",
@@ -148,7 +151,7 @@ def test_fix_installs_mmcv_from_the_wheel_index_then_rolls_back_as_check_stays_r
     index(folder)
     uv = find_uv()
     env = tmp_path / "env"
-    uv.venv(env, python="3.11")
+    uv.venv(env, python=torch_python("vision"))
     uv.pip_install(python_of(env), torch_requirements("vision"), indexes=torch_indexes("vision"))
     before = uv.pip_freeze(python_of(env))
 

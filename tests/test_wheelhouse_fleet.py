@@ -13,12 +13,15 @@ import os
 from pathlib import Path
 
 import pytest
-from envkit import ENV_ROOT, TORCH_WHEELS, python_of, run_inside, torch_indexes, torch_requirements
+from envkit import ENV_ROOT, python_of, run_inside, torch_indexes, torch_python, torch_requirements, torch_wheels
 from wheelserve import serve
 
 from envdoctor import check
 from envdoctor import target as target_mod
 from envdoctor.uv import find_uv
+
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
 
 WHEELHOUSE = Path(os.environ.get("ENVDOCTOR_TEST_WHEELHOUSE", ENV_ROOT / "wheelhouse"))
 WHEEL = "mmcv-2.1.0+pt2.13.0cpu-cp311-cp311-linux_x86_64.whl"
@@ -38,15 +41,16 @@ def _cpu_torchvision() -> str | None:
     `check` is green only with torchvision, and PyPI's Linux torchvision is built for the CUDA torch:
     its operators do not load beside a CPU torch. A CPU build of mmcv needs the CPU pair.
     """
-    if TORCH_WHEELS is None:
+    folder = torch_wheels()
+    if folder is None:
         return None
-    wheels = sorted(Path(TORCH_WHEELS).glob("torchvision-*+cpu-*.whl"))
+    wheels = sorted(Path(folder).glob("torchvision-*+cpu-*.whl"))
     return str(wheels[-1]) if wheels else None
 
 
 def _torch_venv(path: Path, torchvision: str) -> Path:
     uv = find_uv()
-    uv.venv(path, python="3.11")
+    uv.venv(path, python=torch_python("cpu"))
     uv.pip_install(python_of(path), [*torch_requirements("cpu"), torchvision], indexes=torch_indexes("cpu"))
     return path
 

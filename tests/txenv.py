@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from envkit import PYTHON, python_of, run_inside
+from envkit import python_of, run_inside, suite_python
 
 from envdoctor.uv import find_uv
 from envdoctor.wheelfile import write_wheel
@@ -146,10 +146,10 @@ def slow_index(wheel: Path, chunk: int = 256, pause: float = 0.2) -> Iterator[tu
 
 
 def make_env(root: Path, ext_wheel: Path, extra: list[Path]) -> Path:
-    """A venv (uv, Python ENVDOCTOR_TEST_PYTHON) holding tinyext and the given wheels, installed offline."""
+    """A venv (uv, on envkit.suite_python()) holding tinyext and the given wheels, installed offline."""
     env = root / "env"
     uv = find_uv()
-    uv.venv(env, python=PYTHON)
+    uv.venv(env, python=suite_python())
     uv.pip_install(python_of(env), [str(ext_wheel), *map(str, extra)], extra=["--offline", "--no-deps"])
     return env
 

@@ -13,10 +13,10 @@ results.py       outcomes and the result, as data
 from envdoctor.apply.request import Request, Sources, sources
 from envdoctor.apply.results import ApplyResult, StepOutcome, Verification
 from envdoctor.apply.steps import HANDLERS, StepFailed
-from envdoctor.apply.transaction import DEFAULT_CACHE, apply, rollback
+from envdoctor.apply.transaction import apply, rollback
 from envdoctor.apply.verification import check_verifier
 
 __all__ = [
-    "DEFAULT_CACHE", "HANDLERS", "ApplyResult", "Request", "Sources", "StepFailed", "StepOutcome",
+    "HANDLERS", "ApplyResult", "Request", "Sources", "StepFailed", "StepOutcome",
     "Verification", "apply", "check_verifier", "rollback", "sources",
 ]  # fmt: skip

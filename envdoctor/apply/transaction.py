@@ -40,7 +40,6 @@ from envdoctor.uv import Uv, UvError, find_uv
 
 Progress = Callable[[str], None]
 TICK_SECONDS = 20.0
-DEFAULT_CACHE = cache_root()  # snapshots and the wheels fix builds
 
 
 class Signals:
@@ -194,7 +193,7 @@ def apply(
     progress: Progress | None = None,
     verifier: Verifier = check_verifier,
     keep_snapshot: Path | None = None,
-    cache: Path = DEFAULT_CACHE,
+    cache: Path | None = None,
     wait: bool = True,
     notices: tuple[str, ...] = (),
     before: Baseline = baseline,
@@ -215,7 +214,8 @@ def apply(
         refusal = unfinished_refusal(plan.target)
         if refusal:
             return ApplyResult(False, refusal, (), (), ())
-        return _run(plan, uv, prepared.sources, say, verifier, before, keep_snapshot, cache,
+        # Read now, not at import: ENVDOCTOR_CACHE_DIR set after envdoctor was imported still counts.
+        return _run(plan, uv, prepared.sources, say, verifier, before, keep_snapshot, cache or cache_root(),
                     (*notices, *prepared.notices))  # fmt: skip
 
 
