@@ -94,6 +94,7 @@ def test_each_rule_fires_exactly_when_all_its_conditions_hold(rule):
     assert rule["id"] not in [r.details.get("rule") for r in rules(ctx)]
 
 
+@pytest.mark.network
 def test_pypi_torchvision_beside_the_local_cpu_torch_breaker_10():
     """Real: PyPI's torchvision 0.28.0 does not load beside torch 2.13.0+cpu (a different build of 2.13.0)."""
     env = build_env("torch-cpu-pypi-torchvision", ["torchvision==0.28.0"], torch="cpu")

@@ -24,6 +24,7 @@ def _fails(report, breaker):
     return [r for r in report.results if r.status is Status.FAIL and r.breaker == breaker]
 
 
+@pytest.mark.network
 def test_mmcv_outside_the_mmdet_window_breaker_4():
     env = build_env("window-mmcv22-mmdet33", ["mmcv-lite==2.2.0", "mmdet==3.3.0"], excludes=())
     report = check.run(resolve(venv=str(env)), only=["packages.mmcv-window"])
@@ -33,6 +34,7 @@ def test_mmcv_outside_the_mmdet_window_breaker_4():
     assert "MMCV==2.2.0 is used but incompatible" in r.why
 
 
+@pytest.mark.network
 def test_hub_1_beside_transformers_439_breaker_12_from_facts_and_symptom():
     env = build_env(
         "hub1-transformers439",
@@ -49,6 +51,7 @@ def test_hub_1_beside_transformers_439_breaker_12_from_facts_and_symptom():
     assert "huggingface-hub>=0.19.3,<1.0" in imported.fix  # the window transformers 4.39.2 declares
 
 
+@pytest.mark.network
 def test_partial_handwritten_stub_breaker_2(tmp_path):
     # A venv of its own: the test writes into mmcv's folder.
     private = tmp_path / "env"
@@ -83,6 +86,7 @@ def shadowing_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
+@pytest.mark.network
 def test_installed_module_shadowing_the_vendored_one_breaker_17(shadowing_env, tmp_path):
     app = write_checkout(tmp_path / "MuseTalk")
     report = check.run(resolve(venv=str(shadowing_env)), app=app, only=["imports.vendored"])

@@ -14,6 +14,9 @@ from envdoctor.checks import Status
 from envdoctor.target import resolve
 from envdoctor.tools.ffmpeg import provide_ffmpeg
 
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
+
 
 def _run(env: Path, **kw) -> CheckReport:
     return check.run(resolve(venv=str(env)), **kw)

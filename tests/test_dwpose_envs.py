@@ -25,6 +25,9 @@ from envdoctor import dwpose
 from envdoctor.tools.ffmpeg import provide_ffmpeg
 from envdoctor.uv import find_uv
 
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
+
 TESTS = Path(__file__).resolve().parent
 CONFIG_IN_WHEEL = (
     "mmpose/.mim/configs/wholebody_2d_keypoint/rtmpose/ubody/rtmpose-l_8xb32-270e_coco-ubody-wholebody-384x288.py"

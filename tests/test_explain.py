@@ -165,6 +165,7 @@ def numpy2_xtcocotools() -> Path:
     return build_env("xtcocotools-numpy2", ["xtcocotools==1.14.3", "numpy>=2"])
 
 
+@pytest.mark.network
 def test_venv_fills_in_the_targets_versions(
     numpy2_xtcocotools: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -185,6 +186,7 @@ def test_venv_fills_in_the_targets_versions(
     assert json.loads(capsys.readouterr().out)["root"]["here"] is None
 
 
+@pytest.mark.network
 def test_check_carries_the_explanation_explain_gives(numpy2_xtcocotools: Path) -> None:
     report = check.run(resolve(venv=str(numpy2_xtcocotools)), only=["imports"])
     r = next(r for r in report.results if r.title == "import xtcocotools.coco")

@@ -16,6 +16,7 @@ from envdoctor.tools import ffmpeg as ff
 from envdoctor.uv import find_uv
 
 
+@pytest.mark.network
 def test_provide_links_the_wheels_ffmpeg_into_a_venv_and_check_finds_it(tmp_path: Path, bare_path: str) -> None:
     uv = find_uv()
     venv = tmp_path / "venv"
@@ -127,6 +128,7 @@ def test_inspect_says_when_a_file_is_no_ffmpeg(tmp_path: Path) -> None:
         ff.inspect(fake)
 
 
+@pytest.mark.network
 def test_a_wheel_already_in_the_target_is_linked_not_reinstalled(tmp_path: Path, bare_path: str) -> None:
     # MuseTalk's own requirements bring imageio[ffmpeg]: then only the link is new, and undoing keeps the wheel.
     uv = find_uv()

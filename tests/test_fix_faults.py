@@ -21,6 +21,9 @@ from envdoctor import target as target_mod
 from envdoctor.resources import lockfiles_dir
 from envdoctor.uv import Uv, find_uv
 
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
+
 LOCK = lockfiles_dir() / "lite-stub-modern-py311-cpu-linux.txt"
 
 

@@ -60,6 +60,7 @@ def test_plan_provides_ffmpeg_only_when_musetalk_would_find_none(venv: Path, bar
     assert "provide-ffmpeg" not in [s.kind for s in plan_mod.build(target, with_ffmpeg).steps]
 
 
+@pytest.mark.network
 @pytest.mark.skipif(sys.platform == "win32", reason="the test venv layout is POSIX (bin/)")
 def test_fix_links_ffmpeg_and_keeps_it(venv: Path, bare_path: str, tmp_path: Path) -> None:
     result = _apply(venv, tmp_path, ok=True)
@@ -70,6 +71,7 @@ def test_fix_links_ffmpeg_and_keeps_it(venv: Path, bare_path: str, tmp_path: Pat
     assert ff.WHEEL in _names(venv)
 
 
+@pytest.mark.network
 @pytest.mark.skipif(sys.platform == "win32", reason="the test venv layout is POSIX (bin/)")
 def test_a_rollback_takes_the_ffmpeg_link_and_wheel_away(venv: Path, bare_path: str, tmp_path: Path) -> None:
     before_bin = sorted(p.name for p in (venv / "bin").iterdir())
@@ -81,6 +83,7 @@ def test_a_rollback_takes_the_ffmpeg_link_and_wheel_away(venv: Path, bare_path: 
     assert "removed ffmpeg from the environment's bin" in result.message
 
 
+@pytest.mark.network
 def test_a_failed_step_carries_the_explanation_explain_gives(tmp_path: Path) -> None:
     """fix answers a failed uv step through the same explainer as `envdoctor explain` (a real uv failure)."""
     from envdoctor.apply.transaction import explained

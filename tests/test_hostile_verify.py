@@ -26,6 +26,9 @@ from envdoctor.smoke import inputs
 from envdoctor.verify.face import Box
 from envdoctor.verify.verify import mouth_signals
 
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
+
 LIMIT = 1 << 30  # `ulimit -v 1048576`: the address space of the verifier and the ffmpeg it starts
 
 _VERIFY = """

@@ -119,6 +119,7 @@ def _venv(tmp_path: Path) -> Path:
     return tmp_path / "v" / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
 
+@pytest.mark.network
 def test_a_lockfile_install_requires_hashes(tmp_path: Path) -> None:
     uv = find_uv()
     py = _venv(tmp_path)
@@ -149,6 +150,7 @@ def test_a_lockfile_install_requires_hashes(tmp_path: Path) -> None:
     assert "six==1.16.0" in frozen and any(line.startswith("envdoctor-probe-wheel") for line in frozen)
 
 
+@pytest.mark.network
 def test_a_tampered_hash_stops_a_lockfile_install(tmp_path: Path) -> None:
     uv = find_uv()
     py = _venv(tmp_path)

@@ -38,6 +38,7 @@ print(json.dumps({"facts": str(probe_script("envdoctor_facts")), "deps": str(smo
 """
 
 
+@pytest.mark.network
 def test_wheel_carries_probes_data_and_stubs(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     inside = sorted(
@@ -53,6 +54,7 @@ def test_wheel_carries_probes_data_and_stubs(wheel):
     assert any(n.startswith("envdoctor/_shipped/stubs/") for n in names)
 
 
+@pytest.mark.network
 def test_uv_tool_install_gives_a_working_envdoctor(wheel, tmp_path):
     env = {**os.environ, "UV_TOOL_DIR": str(tmp_path / "tools"), "UV_TOOL_BIN_DIR": str(tmp_path / "bin")}
     uv = find_uv().binary

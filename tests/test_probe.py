@@ -11,6 +11,9 @@ from envdoctor.probe import ImportProber
 from envdoctor.target import resolve
 from envdoctor.uv import find_uv
 
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
+
 MODULES = {
     "ok_before.py": "VALUE = 1\n",
     "segv_mod.py": "import ctypes\nctypes.string_at(0)\n",

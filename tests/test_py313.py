@@ -18,6 +18,9 @@ from envdoctor.strategies import CHOSEN, POSSIBLE, REJECTED, Context, Options, b
 from envdoctor.strategies.sets import active_constraints, get_set, pick_set
 from envdoctor.uv import find_uv
 
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
+
 TORCH_PYPI = "2.14.1"  # PyPI's CUDA build on Linux x86_64: torch.version.cuda 13.0
 MISSING_XTCOCOTOOLS = (
     "xtcocotools 1.14.3 has no wheel for cp313-linux_x86_64 (PyPI has wheels for Python <3.12); "

@@ -10,6 +10,7 @@ import pytest
 from envdoctor.pypi import SdistError, download_sdist
 
 
+@pytest.mark.network
 def test_an_sdist_comes_checked_and_a_wrong_hash_leaves_nothing(tmp_path: Path) -> None:
     # chumpy 0.70: a small sdist (no wheel exists for it), PyPI's own sha256 checks it.
     got = download_sdist("chumpy", "0.70", tmp_path / "ok")

@@ -29,6 +29,9 @@ from envdoctor.pythons import find_python
 from envdoctor.resources import data_dir
 from envdoctor.uv import Indexes, find_uv
 
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
+
 HERE = Path(__file__).resolve().parent
 TORCH = ("2.14.1", "0.29.1")
 PYPI = "https://pypi.org/simple"

@@ -28,6 +28,9 @@ from envdoctor.smoke import app as app_mod
 from envdoctor.smoke import models, runner
 from envdoctor.verify.verdicts import Verdict
 
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
+
 HERE = Path(__file__).resolve().parent
 
 STANDIN = '''

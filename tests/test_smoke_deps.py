@@ -23,6 +23,9 @@ from envdoctor.cli import main
 from envdoctor.smoke import deps
 from envdoctor.uv import find_uv
 
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
+
 # MuseTalk's pins for the two model libraries (its requirements.txt).
 MODEL_LIBS = [
     "diffusers==0.30.2",

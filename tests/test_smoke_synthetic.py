@@ -32,6 +32,9 @@ from envdoctor.smoke import app as app_mod
 from envdoctor.smoke import synthetic
 from envdoctor.verify.verdicts import Verdict
 
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
+
 SMALL_UNET = {
     "_class_name": "UNet2DConditionModel",
     "in_channels": 8,

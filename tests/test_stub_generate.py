@@ -90,6 +90,7 @@ def test_every_name_is_there_once_real_or_raising(sdists: dict[str, Path], versi
         assert f"{name} = _unavailable({name!r})" in stub.text
 
 
+@pytest.mark.network
 def test_sdist_wheel_and_installed_package_give_the_same_stub(sdists: dict[str, Path]) -> None:
     from stubenv import stub_env
 

@@ -16,6 +16,9 @@ from envdoctor.stub import StubRefused, install, remove, status, why_not_install
 from envdoctor.target import resolve
 from envdoctor.uv import find_uv
 
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
+
 # Each test that changes an environment has one of its own (uv's cache makes them cheap).
 LITE = ["mmcv-lite==2.1.0", "numpy<2"]
 

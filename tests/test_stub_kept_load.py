@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from stubenv import stub_env
 
 from envdoctor.stub import generate
 from envdoctor.stub.kept import kept_stubs, load_kept
 
 
+@pytest.mark.network
 def test_kept_stub_equals_a_generation_from_the_installed_mmcv_lite():
     env = stub_env()
     mmcv_dir = next(env.glob("lib/python*/site-packages/mmcv"))

@@ -20,6 +20,9 @@ from envdoctor.stub import status
 from envdoctor.target import resolve
 from envdoctor.uv import find_uv
 
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
+
 HERE = Path(__file__).resolve().parent
 SYMBOLS = data_dir() / "mmcv-ext-symbols.txt"  # the 112 names, from the package
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from envkit import python_of, run_inside
 from stubenv import stub_env
+
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
 
 HERE = Path(__file__).resolve().parent
 

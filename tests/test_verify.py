@@ -28,6 +28,9 @@ from envdoctor.verify import media
 from envdoctor.verify.verdicts import Verdict
 from envdoctor.verify.verify import verify
 
+# Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
+pytestmark = pytest.mark.envs
+
 
 @pytest.fixture(scope="module")
 def material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
