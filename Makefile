@@ -8,6 +8,9 @@ TOOL_ENV ?= .venv-tool
 TOOL_PY := $(TOOL_ENV)/bin/python
 STAMP := $(TOOL_ENV)/.envdoctor-stamp
 PYTEST ?= $(TOOL_PY) -m pytest
+# Test processes at once (pytest-xdist): most of the suite waits on uv, PyPI and child processes rather
+# than on a core, so three keep two cores busy. TEST_JOBS=0 runs in this process alone.
+TEST_JOBS ?= 3
 
 .PHONY: install test test-fast test-slow lint bench demo stubs lockfiles lock-drift clean-envs clean-tool-env
 
@@ -27,7 +30,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 test: $(STAMP)
-	$(PYTEST) -q
+	$(PYTEST) -q -n $(TEST_JOBS)
 
 # The fast layer, for a developer's loop (under a minute): the domain logic on recorded probe documents,
 # stand-in files and envdoctor's own data; no venv is built and nothing is downloaded.
