@@ -127,9 +127,8 @@ def test_refuses_when_compiled_ops_are_there() -> None:
 
 
 def test_a_handwritten_ext_is_refused_or_moved_aside_on_request(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    own_cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     env = build_env("stub-handwritten", LITE)
     target = resolve(venv=str(env))
     if status(target).stub_dist_version:
@@ -148,7 +147,7 @@ def test_a_handwritten_ext_is_refused_or_moved_aside_on_request(
         result = install(target, replace_handwritten=True)
         assert result.action == "replaced" and result.after.ext_state == "stub"
         assert result.backup and Path(result.backup).read_text() == text
-        assert str(tmp_path) in result.backup
+        assert Path(result.backup).is_relative_to(own_cache), "the backup goes to envdoctor's cache folder"
         remove(target)
         assert not hand.exists()
     finally:
