@@ -5,6 +5,7 @@ way the committed ones did."""
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -45,16 +46,32 @@ def test_check_fails_when_an_input_changes() -> None:
     assert all("constraints" in r.message for r in results if r.path.suffix == ".txt")
 
 
-@pytest.mark.network
+def _record_inputs(path: Path, inputs: lock.LockInputs) -> None:
+    """Write `inputs` into a lockfile's header as `envdoctor lock` does: the inputs line and the digest of it."""
+    lines = path.read_text().splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.startswith("# inputs-sha256: "):
+            lines[i] = f"# inputs-sha256: {inputs.digest()}\n"
+        elif line.startswith("# inputs: "):
+            lines[i] = f"# inputs: {json.dumps(inputs.to_dict(), sort_keys=True)}\n"
+            break
+    path.write_text("".join(lines))
+
+
 def test_check_cli_fails_on_a_lockfile_from_other_inputs(cli, tmp_path: Path) -> None:
-    # A real lockfile, made from an older requirement set (mmpose 1.3.1): today's inputs differ.
+    # A lockfile whose header records an older requirement set (mmpose 1.3.1), sealed as `lock` seals one:
+    # only its inputs differ from today's, so it is stale, not edited.
     t = lock.LockTarget.parse("lite-stub-modern-py311-cpu-linux")
     now = lock.inputs_for(t)
     older = replace(now, requirements=tuple(r.replace("mmpose==1.3.2", "mmpose==1.3.1") for r in now.requirements))
-    lock.make(t, tmp_path, inputs=older)
-    assert "mmpose==1.3.1" in set(lock.pins(lock.paths(t, tmp_path)[0]))
+    assert older != now, "the cell's requirements no longer name mmpose==1.3.2"
+    lock.copy_cell(t, lockfiles_dir(), tmp_path)
+    for path in lock.paths(t, tmp_path):
+        _record_inputs(path, older)
+    assert lock.read_header(lock.paths(t, tmp_path)[0])["sha256"] == older.digest()
     run = cli("lock", "--check", "--output-dir", str(tmp_path))
     assert run.code == 1 and "stale" in run.out and "requirements" in run.out
+    assert "edited" not in run.out
     # And a header edited by hand is caught too.
     txt = lock.paths(t, tmp_path)[0]
     txt.write_text(txt.read_text().replace("mmpose==1.3.1", "mmpose==1.3.2", 1))
@@ -201,10 +218,16 @@ def test_check_fails_when_a_pin_is_duplicated(cli, tmp_path: Path) -> None:
 
 
 def test_check_fails_when_a_hash_is_removed(cli, tmp_path: Path) -> None:
-    _, txt, _ = _copy(tmp_path)
-    # The first hash of the first pin that has several.
-    _edit(txt, r"^(\S+==\S+ \\\n)    --hash=sha256:[0-9a-f]{64} \\\n(?=    --hash)", r"\1")
-    _fails(cli, tmp_path, "edited by hand")
+    t, txt, pylock = _copy(tmp_path)
+    # A hash of an artifact the pylock.toml installs, one that is not the pin's last (whose line ends the pin).
+    installed = set(re.findall(r'sha256 = "([0-9a-f]{64})"', lock.split_body(pylock.read_text())))
+    digest = next(h for h in re.findall(r"--hash=sha256:([0-9a-f]{64}) \\$", txt.read_text(), re.M) if h in installed)
+    _edit(txt, rf"^    --hash=sha256:{digest} \\\n", "")
+    _fails(cli, tmp_path, "edited by hand", "lacks the hashes of the artifacts the pylock.toml installs")
+    # Covered by a new body digest, the hash check alone still catches it.
+    _reseal(t, txt, pylock)
+    message = _fails(cli, tmp_path, "lacks the hashes of the artifacts the pylock.toml installs")
+    assert "edited by hand" not in message
 
 
 def test_check_fails_when_a_marker_is_changed(cli, tmp_path: Path) -> None:

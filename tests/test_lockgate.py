@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -177,7 +178,53 @@ def test_readme_lockfile_table_is_current(cli) -> None:
         label = lockgate.platforms()[t.platform].label
         row = rf"\| {re.escape(label)} \| {re.escape(t.python)} \|.*\| {t.strategy} \| {t.set_name} \|"
         assert re.search(row, text), t.name
-    assert "wheels only" in text and "installed by the CI workflow only" in text
+    assert "wheels only" in text and "installed by `tests/" in text
+    assert "installed by the CI workflow only" not in text
+
+
+def _workflow_cells() -> list[lock.LockTarget]:
+    """The locked cells only the workflow would install, as the table judges them with no run recorded."""
+    verified = load("lock.toml")["verified"]
+    bare = {**verified, "workflow": {**verified["workflow"], "recorded": []}}
+    cells = lock.read_matrix()
+    return [
+        t
+        for t in lock.committed_targets()
+        if cells.get(t.name, {}).get("status") == "locked"
+        and locktable.verified_by(t, bare) == "not yet run (workflow)"
+    ]
+
+
+def test_a_workflow_cell_is_not_yet_run_until_a_run_of_it_is_recorded() -> None:
+    cells = _workflow_cells()
+    assert cells, "the workflow covers no locked cell"
+    t = cells[0]
+    verified = load("lock.toml")["verified"]
+    run = {"cell": t.name, "date": date(2026, 12, 7), "run": "https://github.com/o/r/actions/runs/42"}
+    older = {**run, "date": date(2026, 11, 30), "run": "https://github.com/o/r/actions/runs/41"}
+    other = {**run, "cell": cells[1].name}
+    bare = {**verified, "workflow": {**verified["workflow"], "recorded": [other]}}
+    assert locktable.verified_by(t, bare) == "not yet run (workflow)", "another cell's run is not this one's"
+    ran = {**verified, "workflow": {**verified["workflow"], "recorded": [older, run, other]}}
+    assert locktable.verified_by(t, ran) == (
+        "installed by the workflow ([run of 2026-12-07](https://github.com/o/r/actions/runs/42))"
+    )
+    # A cell a test installs keeps that test's name, a recorded workflow run or not.
+    tested = next(iter(verified["tests"]))
+    ran["workflow"]["recorded"].append({**run, "cell": tested})
+    assert (
+        locktable.verified_by(lock.LockTarget.parse(tested), ran)
+        == f"installed by `{verified['tests'][tested]}` (Linux x86_64)"
+    )
+
+
+def test_recorded_workflow_runs_name_a_workflow_cell_a_date_and_the_run() -> None:
+    names = {t.name for t in _workflow_cells()}
+    for entry in load("lock.toml")["verified"]["workflow"]["recorded"]:
+        assert set(entry) == {"cell", "date", "run"}, entry
+        assert entry["cell"] in names, f"{entry['cell']}: not a locked cell that only the workflow installs"
+        assert isinstance(entry["date"], date) and not isinstance(entry["date"], datetime), entry
+        assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+/actions/runs/\d+(/job/\d+)?", entry["run"]), entry
 
 
 def test_table_write_into_replaces_only_the_table(tmp_path: Path) -> None:

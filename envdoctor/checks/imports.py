@@ -82,9 +82,13 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
         # The module itself is not there (not one of its own imports): the text report groups these.
         absent = bool(r.status == "missing" and r.missing_module and r.missing_module.split(".")[0] == entry.top)
         if exp:
+            # The cause and fix are the breaker's own (breakers.toml); the data only frames them.
             same = first_seen.get(exp.key)
-            why = exp.cause + (f" (the same cause as `import {same}`)" if same else "") + f" (breaker #{exp.breaker})"
-            texts, breaker = {"why": why, "fix": exp.fix}, exp.breaker
+            if same:
+                texts = said("imports", "explained-again", cause=exp.cause, same=same, breaker=exp.breaker, fix=exp.fix)
+            else:
+                texts = said("imports", "explained", cause=exp.cause, breaker=exp.breaker, fix=exp.fix)
+            breaker = exp.breaker
             first_seen.setdefault(exp.key, entry.name)
         elif absent:
             if entry.why:

@@ -265,8 +265,7 @@ def rules(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
                 title=rule["title"],
                 found=fill(rule["found"], values),
                 expected=rule["expected"],
-                why=f"{rule['why']} (breaker #{rule['breaker']})",
-                fix=rule["fix"],
+                **said("packages.rules", "fired", why=rule["why"], breaker=rule["breaker"], fix=rule["fix"]),
                 breaker=rule["breaker"],
                 details={"rule": rule["id"]},
             )
