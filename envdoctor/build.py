@@ -26,13 +26,17 @@ from packaging.version import Version
 
 from envdoctor import pypi
 from envdoctor.datafiles import load
+from envdoctor.errors import EnvdoctorError
 from envdoctor.inside import run_json
 from envdoctor.strategies.base import Step
 from envdoctor.uv import Uv
 
 
-class BuildError(RuntimeError):
+class BuildError(EnvdoctorError, RuntimeError):
     """A build did not produce its wheel; the message is the user's sentence."""
+
+    code = "build-failed"
+    exit_code = 1
 
 
 def download_sdist(name: str, version: str, dest: Path) -> Path:

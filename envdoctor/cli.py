@@ -5,7 +5,8 @@ Each subcommand lives in its own module under envdoctor/commands/ and exposes
 arguments and returning the exit code. Nothing else happens here.
 
 Exit codes, for every command: 0 ok, 1 findings (something required is broken), 2 usage or
-internal error.
+internal error. An error that ends a command (envdoctor.errors) is turned into its sentence here and
+nowhere else: on stderr, and under --json also as the envdoctor.error document on stdout.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from envdoctor import __version__, commands
-from envdoctor.errors import UsageError
-from envdoctor.probe import ProbeError
+from envdoctor.errors import EnvdoctorError, Failure, failure
+from envdoctor.report import error_json
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+COMMAND_PATH = "_command_path"
 
 DESCRIPTION = """\
 envdoctor makes a MuseTalk environment work, and keeps it working.
@@ -58,7 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(f"envdoctor.commands.{info.name}")
         module.register(sub)
+    _name_commands(parser, ())
     return parser
+
+
+def _name_commands(parser: argparse.ArgumentParser, above: tuple[str, ...]) -> None:
+    """Give every (sub)subparser its full name as a default (`stub install`), for the error document.
+
+    argparse copies a nested parser's defaults over its parent's, so the deepest name wins."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                if child.get_default(COMMAND_PATH) is None:  # an alias shares its parser: the first name stays
+                    child.set_defaults(**{COMMAND_PATH: " ".join((*above, name))})
+                    _name_commands(child, (*above, name))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,27 +82,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_ERROR
+    command = str(getattr(args, COMMAND_PATH, None) or args.command)
+    ended: Failure
     try:
         return int(args.func(args))
-    except UsageError as exc:
-        print(f"envdoctor: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except ProbeError as exc:
-        print(f"envdoctor: {exc}.", file=sys.stderr)
-        return EXIT_ERROR
     except KeyboardInterrupt as exc:
-        # Said out loud: what was running and what was stopped (smoke says it stopped MuseTalk's group).
-        print(f"envdoctor: {str(exc) or 'interrupted'}.", file=sys.stderr)
-        return EXIT_ERROR
+        ended = failure(command, exc)
     except Exception as exc:
-        # An internal error still ends in one sentence and exit 2; the traceback is there on request.
-        if os.environ.get("ENVDOCTOR_DEBUG"):
+        if not isinstance(exc, EnvdoctorError) and os.environ.get("ENVDOCTOR_DEBUG"):
             raise
-        print(
-            f"envdoctor: internal error: {type(exc).__name__}: {exc} (set ENVDOCTOR_DEBUG=1 for the traceback).",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
+        ended = failure(command, exc)
+    print(f"envdoctor: {ended.message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(error_json.document(ended))
+    return ended.exit_code
 
 
 if __name__ == "__main__":

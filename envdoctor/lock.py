@@ -31,6 +31,7 @@ from packaging.version import Version
 
 from envdoctor import lockgate
 from envdoctor.datafiles import load
+from envdoctor.errors import EnvdoctorError
 from envdoctor.resources import lockfiles_dir
 from envdoctor.strategies import matrix
 from envdoctor.strategies.common import HELD, lock_name
@@ -122,8 +123,11 @@ class LockResult:
     """Pins the install step builds from source (named in the header)."""
 
 
-class LockRefused(ValueError):
+class LockRefused(EnvdoctorError, ValueError):
     """The wheel gate refused the resolution: a pin has no wheel for the target and no named build."""
+
+    code = "lock-refused"
+    exit_code = 1
 
     def __init__(self, target: LockTarget, gate: lockgate.GateResult) -> None:
         super().__init__(f"{target.name}: {gate.message()}")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from envdoctor.errors import EnvdoctorError
 from envdoctor.facts import (
     Facts,
     Ffmpeg,
@@ -54,8 +55,10 @@ MAX_TEXT = 8000
 Progress = Callable[[str], None]
 
 
-class ProbeError(RuntimeError):
+class ProbeError(EnvdoctorError, RuntimeError):
     """A probe could not run or said something that is not JSON."""
+
+    code = "probe-failed"
 
 
 def run_facts_probe(target: Target, timeout: float = 60.0, sections: Sequence[str] = ()) -> dict[str, Any]:
@@ -65,7 +68,7 @@ def run_facts_probe(target: Target, timeout: float = 60.0, sections: Sequence[st
     try:
         return run_json(target.python, [str(script), *sections], what="the facts probe", timeout=timeout).data
     except InsideError as exc:
-        raise ProbeError(str(exc)) from exc
+        raise ProbeError(f"{exc}.") from exc  # InsideError says a clause; the user reads a sentence
 
 
 @dataclass

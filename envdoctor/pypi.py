@@ -12,11 +12,15 @@ import os
 import urllib.request
 from pathlib import Path
 
+from envdoctor.errors import EnvdoctorError
+
 SIMPLE = "https://pypi.org/simple/{name}/"
 
 
-class SdistError(RuntimeError):
+class SdistError(EnvdoctorError, RuntimeError):
     """No sdist came: the message is the user's sentence."""
+
+    code = "sdist-unavailable"
 
 
 def download_sdist(name: str, version: str, dest: Path, expected_sha256: str | None = None) -> Path:

@@ -23,9 +23,13 @@ from typing import Any
 
 from packaging.utils import parse_wheel_filename
 
+from envdoctor.errors import EnvdoctorError
 
-class UvError(RuntimeError):
+
+class UvError(EnvdoctorError, RuntimeError):
     """uv failed; the message carries the command and uv's own last lines."""
+
+    code = "uv-failed"
 
     def __init__(self, args: Sequence[str], returncode: int, stderr: str) -> None:
         tail = "\n".join(stderr.strip().splitlines()[-15:])

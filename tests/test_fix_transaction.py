@@ -214,7 +214,7 @@ def test_two_fixes_on_one_env_one_waits_or_refuses(env: Path, wheels: Wheels) ->
 def test_fix_and_stub_refuse_with_no_wait_while_the_lock_is_held(cli, env: Path) -> None:
     with locked(env, "fix"):
         run = cli("fix", "--venv", str(env), "--yes", "--no-wait")
-        assert run.code == 1 and "FAILED: envdoctor fix (pid" in run.err and "not waiting" in run.err, run.err
+        assert run.code == 1 and "envdoctor: envdoctor fix (pid" in run.err and "not waiting" in run.err, run.err
         for action in ("install", "remove"):
             run = cli("stub", action, "--venv", str(env), "--no-wait")
             assert run.code == 1 and "envdoctor fix (pid" in run.err and "is changing" in run.err, run.err

@@ -62,6 +62,6 @@ def main() -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except Exception as exc:  # the refusal of a busy lock is a UsageError: one line, exit 2
+    except Exception as exc:  # the refusal of a busy lock (Busy) or any other error: one line, exit 2
         print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
         sys.exit(2)

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from envdoctor.errors import UsageError
+from envdoctor.errors import EnvdoctorError, UsageError
 
 STATE = ".envdoctor"
 
@@ -26,8 +26,11 @@ def state_dir(prefix: str | Path) -> Path:
     return Path(prefix) / STATE
 
 
-class Busy(UsageError):
+class Busy(EnvdoctorError):
     """Another envdoctor holds the environment's lock and the caller asked not to wait."""
+
+    code = "busy"
+    exit_code = 1  # refused, nothing changed: the same run succeeds once the holder is done
 
 
 def _try_lock(fh: IO[str]) -> bool:

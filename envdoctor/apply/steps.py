@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envdoctor.apply.request import PYPI, Sources
+from envdoctor.errors import EnvdoctorError
 from envdoctor.plan import Plan
 from envdoctor.strategies import Step
 from envdoctor.strategies.common import HELD
@@ -21,8 +22,11 @@ from envdoctor.uv import Indexes, Uv, write_config
 Progress = Callable[[str], None]
 
 
-class StepFailed(RuntimeError):
+class StepFailed(EnvdoctorError, RuntimeError):
     """A step did not do its job; the message is the user's sentence."""
+
+    code = "step-failed"
+    exit_code = 1
 
 
 @dataclass(frozen=True)

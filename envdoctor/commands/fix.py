@@ -10,7 +10,6 @@ from pathlib import Path
 from envdoctor import apply as apply_mod
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
-from envdoctor.apply.envlock import Busy
 from envdoctor.apply.journal import unfinished
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.commands._fixargs import add_plan_args, options
@@ -124,14 +123,6 @@ def _print_result(args: argparse.Namespace, result: apply_mod.ApplyResult, plan:
 
 
 def main(args: argparse.Namespace) -> int:
-    try:
-        return _main(args)
-    except Busy as exc:  # --no-wait and another envdoctor holds the lock: refused, nothing changed
-        print(f"FAILED: {exc}", file=sys.stderr)
-        return 1
-
-
-def _main(args: argparse.Namespace) -> int:
     if args.create:
         _create(args)
     target = resolve_target(args) if not args.create else target_mod.resolve(venv=args.venv)

@@ -124,8 +124,8 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
             raise UsageError(f"--{opt} {value} does not exist or is not a file.")
     try:
         require_extra()
-    except MissingExtra as exc:
-        raise UsageError(f"cannot judge the video: {exc}.") from None
+    except MissingExtra as exc:  # the same error (its code), said as what the command could not do
+        raise MissingExtra(f"cannot judge the video: {exc}.") from None
     # Inputs, tools and disk, checked before anything heavy (one sentence listing every problem).
     pre = preflight.check(
         python,
@@ -189,7 +189,7 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
                 on_line=show,
             )
     except (inputs.InputError, media.MediaError) as exc:
-        raise UsageError(f"cannot make the smoke inputs: {exc}") from None
+        raise type(exc)(f"cannot make the smoke inputs: {exc}") from None
     if args.json:
         print((out / report.REPORT_JSON).read_text())
     else:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from envdoctor import stub as stub_lib
-from envdoctor.apply.envlock import Busy, locked
+from envdoctor.apply.envlock import locked
 from envdoctor.apply.journal import unfinished
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.errors import UsageError
@@ -136,20 +136,6 @@ def _warn_unfinished(target: Target) -> None:
         print(f"note: {pending.sentence()}.", file=sys.stderr)
 
 
-def _refused_when_busy(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """--no-wait while another envdoctor holds the lock: one sentence, exit 1, nothing changed."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return func(args)
-        except Busy as exc:
-            print(f"envdoctor: {exc}", file=sys.stderr)
-            return EXIT_FINDINGS
-
-    return run
-
-
-@_refused_when_busy
 def _install(args: argparse.Namespace) -> int:
     with _changing(args, "stub install") as target:
         result = stub_lib.install(target, replace_handwritten=args.replace_handwritten)
@@ -157,7 +143,6 @@ def _install(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@_refused_when_busy
 def _remove(args: argparse.Namespace) -> int:
     with _changing(args, "stub remove") as target:
         result = stub_lib.remove(target)

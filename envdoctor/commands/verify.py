@@ -45,10 +45,10 @@ def run(args: argparse.Namespace) -> int:
     check_writable(Path(args.out))
     try:
         result = verify(video, audio)
-    except MissingExtra as exc:
-        raise UsageError(f"cannot verify: {exc}.") from None
+    except MissingExtra as exc:  # the same error (its code), said as what the command could not do
+        raise MissingExtra(f"cannot verify: {exc}.") from None
     except media.MediaError as exc:
-        raise UsageError(f"cannot verify: {exc}") from None
+        raise media.MediaError(f"cannot verify: {exc}") from None
     out = Path(args.out)
     data = report.write_report(
         out,

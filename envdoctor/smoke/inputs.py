@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from envdoctor.errors import EnvdoctorError
 from envdoctor.resources import data_dir
 from envdoctor.verify import media
 
@@ -32,8 +33,10 @@ image's vertical centre line, which a flip-tested landmark model with input-inde
 weights needs, and gives MuseTalk's detector an image size it handles (448x512)."""
 
 
-class InputError(RuntimeError):
+class InputError(EnvdoctorError, RuntimeError):
     """A default input cannot be made here; the message says what to install or pass instead."""
+
+    code = "input-unavailable"
 
 
 def astronaut_rgb():  # -> np.ndarray (512, 448, 3) uint8

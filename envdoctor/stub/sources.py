@@ -17,11 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from envdoctor.errors import UsageError
+from envdoctor.errors import EnvdoctorError
 
 
-class SourceError(UsageError):
+class SourceError(EnvdoctorError):
     """The given mmcv sources cannot be read, or declare their ops in a form ast cannot read."""
+
+    code = "source-unavailable"
 
 
 @dataclass(frozen=True)

@@ -11,19 +11,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envdoctor.cachedir import cache_root
-from envdoctor.errors import UsageError
+from envdoctor.errors import EnvdoctorError
 from envdoctor.facts import Facts, canonical
 from envdoctor.probe import facts_from_raw, run_facts_probe
 from envdoctor.stub.wheel import DIST_NAME
 from envdoctor.target import Target
 
 
-class StubError(UsageError):
+class StubError(EnvdoctorError):
     """The stub could not be installed or removed; the message says why and what to do."""
+
+    code = "stub-failed"
 
 
 class StubRefused(StubError):
     """The target is not fit for the stub (no mmcv, compiled ops present, a hand-written _ext.py...)."""
+
+    code = "stub-refused"
 
 
 @dataclass(frozen=True)

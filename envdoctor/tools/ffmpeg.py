@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from envdoctor.errors import EnvdoctorError
 from envdoctor.inside import InsideError, run_json
 from envdoctor.uv import Indexes, Uv, find_uv
 
@@ -48,8 +49,10 @@ print(json.dumps({"binary": found[-1]}))
 """
 
 
-class FfmpegError(RuntimeError):
+class FfmpegError(EnvdoctorError, RuntimeError):
     """No usable ffmpeg, or the provided one lacks what MuseTalk needs; the message says which."""
+
+    code = "ffmpeg-unusable"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from envdoctor.errors import EnvdoctorError
 from envdoctor.tools import ffmpeg as ffmpeg_tool
 
 if TYPE_CHECKING:  # numpy is part of the optional `verify` extra, imported where it is used
@@ -23,8 +24,10 @@ AUDIO_RATE = 16000
 """The rate the verifier reads speech at: enough for a 2-7 Hz envelope, cheap to decode."""
 
 
-class MediaError(RuntimeError):
+class MediaError(EnvdoctorError, RuntimeError):
     """ffmpeg is missing, or could not read a file; the message says which."""
+
+    code = "media-failed"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from envdoctor.errors import EnvdoctorError
 from envdoctor.verify import media, stream
 from envdoctor.verify.face import Box, detect
 from envdoctor.verify.verdicts import DEFAULT_THRESHOLDS, Check, SyncScore, Thresholds, Verdict, Verification
@@ -33,8 +34,10 @@ REFERENCE_PIXELS = 576
 as float16 (exact for grey levels): a 30-minute clip at 25 fps keeps about 200 MB."""
 
 
-class MissingExtra(RuntimeError):
+class MissingExtra(EnvdoctorError, RuntimeError):
     """The verifier's optional packages are not installed; the message says how to get them."""
+
+    code = "extra-missing"
 
 
 def require_extra() -> None:
