@@ -17,10 +17,15 @@ from envdoctor.cli import main
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _listing(root: Path) -> list[tuple[str, int, float]]:
+def _listing(root: Path) -> set[tuple[str, int, float]]:
+    """Each file under `root` with its size and mtime (folders count by the files in them)."""
     if not root.is_dir():
-        return []
-    return sorted((str(p.relative_to(root)), p.lstat().st_size, p.lstat().st_mtime) for p in root.rglob("*"))
+        return set()
+    return {
+        (str(p.relative_to(root)), s.st_size, s.st_mtime)
+        for p in root.rglob("*")
+        if (s := p.lstat()) and not p.is_dir()
+    }
 
 
 # The user's own envdoctor cache, as it was before the first test: every test gets a cache of its own, and
@@ -42,9 +47,15 @@ def own_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _listing(_USERS_CACHE) != _USERS_CACHE_BEFORE:
+    after = _listing(_USERS_CACHE)
+    if after != _USERS_CACHE_BEFORE:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        print(f"\nthe test run changed the user's envdoctor cache {_USERS_CACHE}: a test escaped its own cache")
+        came = sorted(p for p, *_ in after - _USERS_CACHE_BEFORE)
+        went = sorted(p for p, *_ in _USERS_CACHE_BEFORE - after)
+        print(
+            f"\nthe test run changed the user's envdoctor cache {_USERS_CACHE} (a test escaped its own cache): "
+            f"new or changed {came[:5]}, gone {went[:5]}"
+        )
 
 
 @dataclass(frozen=True)
