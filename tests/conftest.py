@@ -34,15 +34,27 @@ _USERS_CACHE = cache_root()
 _USERS_CACHE_BEFORE = _listing(_USERS_CACHE)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def run_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The run's envdoctor cache, for module- and session-scoped fixtures, which are set up before any
+    test's own cache exists; each test then gets its own (own_cache). The mmcv sdists that stub
+    generation reads are shared by the run (the same bytes, sha256-checked), not downloaded per test."""
+    root = tmp_path_factory.mktemp("envdoctor-run-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ENVDOCTOR_CACHE_DIR", str(root))
+        if not os.environ.get("ENVDOCTOR_MMCV_SOURCES"):
+            mp.setenv("ENVDOCTOR_MMCV_SOURCES", str(REPO / ".cache" / "mmcv-sources"))
+        yield root
+
+
 @pytest.fixture(autouse=True)
-def own_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def own_cache(
+    run_cache: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """envdoctor's cache (snapshots, the wheelhouse, stub backups) in a folder of this test's alone, so a
-    wheel one test builds or the user built never changes what another test sees. The mmcv sdists that
-    stub generation reads are shared by the run (the same bytes, sha256-checked), not downloaded per test."""
+    wheel one test builds or the user built never changes what another test sees."""
     root = tmp_path_factory.mktemp("envdoctor-cache")
     monkeypatch.setenv("ENVDOCTOR_CACHE_DIR", str(root))
-    if not os.environ.get("ENVDOCTOR_MMCV_SOURCES"):
-        monkeypatch.setenv("ENVDOCTOR_MMCV_SOURCES", str(REPO / ".cache" / "mmcv-sources"))
     yield root
 
 
