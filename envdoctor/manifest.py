@@ -334,10 +334,12 @@ class _Visitor:
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                 self._add(arg.value, node.lineno, kind, (arg.value,))
             elif isinstance(arg, ast.BinOp) and isinstance(arg.left, ast.Constant):
-                # '__import__("pkg." + name)': the literal head names the package
+                # '__import__("pkg." + name)': the literal head names the package, and the module is one of
+                # its children (MuseTalk picks its face detector, face_detection.detection.sfd, this way)
                 head = str(arg.left.value).rstrip(".")
                 if head:
-                    self._add(head, node.lineno, kind, (head,))
+                    children = (f"{head}{_ANY_CHILD}",) if str(arg.left.value).endswith(".") else ()
+                    self._add(head, node.lineno, kind, (head, *children))
         elif _is_sys_path_call(node) and node.args:
             where = f"{self.path.relative_to(self.root)}:{node.lineno}"
             value = _eval_path(node.args[-1], self.path.resolve(), self.names)
@@ -387,6 +389,9 @@ def _scan_file(path: Path, root: Path) -> _FileImports:
         return _FileImports(skipped=f"not scannable: {type(exc).__name__}")
     return visitor.out
 
+
+_ANY_CHILD = ".<computed>"
+"""Appended to a package's name: a dynamic import whose child module is computed at run time."""
 
 _WIDE = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
 _EXITS = {"exit", "_exit", "quit", "abort"}
@@ -592,14 +597,24 @@ def _reachable_scopes(
             reach[rel][scope] = (KINDS[rank], start)
             for imp in scanned[rel].local:
                 edge = KINDS.index(_weaker(KINDS[rank], imp.kind))
-                parts = imp.name.split(".")
-                # importing a.b.c runs a/__init__ and a/b/__init__ first
-                for i in range(1, len(parts) + 1):
-                    hit = by_module.get(".".join(parts[:i]))
-                    if hit and scope not in reach.get(hit, {}):
+                for hit in _files_run(imp.name, by_module):
+                    if scope not in reach.get(hit, {}):
                         order += 1
                         heapq.heappush(heap, (edge, order, hit, start))
     return reach
+
+
+def _files_run(name: str, by_module: Mapping[str, str]) -> list[str]:
+    """The checkout's files that importing `name` runs: a.b.c runs a/__init__ and a/b/__init__ first; a name
+    ending in _ANY_CHILD (a dynamic import of a computed child) may run any child module of its package."""
+    if name.endswith(_ANY_CHILD):
+        package = name.removesuffix(_ANY_CHILD)
+        depth = package.count(".") + 1
+        hits = [_files_run(package, by_module)]
+        hits += [[rel] for mod, rel in by_module.items() if mod.startswith(package + ".") and mod.count(".") == depth]
+        return [rel for group in hits for rel in group]
+    parts = name.split(".")
+    return [hit for i in range(1, len(parts) + 1) if (hit := by_module.get(".".join(parts[:i])))]
 
 
 def _order(entries: list[Entry], reference: Manifest) -> list[Entry]:

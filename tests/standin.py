@@ -7,8 +7,8 @@ dynamic `__import__` of scipy.io, and an optional import guarded by try/except.
 
 MUSETALK_LIKE adds what a real checkout's scan must not take for inference needs: training entry points
 (train.py, scripts/preprocess.py) and the modules only they reach, a vendored whisper that no entry point
-imports, a second inference entry point with a module no table names, one its requirements.txt names, and
-imports inside function bodies.
+imports, a second inference entry point with a module no table names, one its requirements.txt names,
+imports inside function bodies, and the S3FD detector that only a computed `__import__` reaches.
 """
 
 from __future__ import annotations
@@ -122,6 +122,27 @@ import lws
 
 def mel(use_lws=False):
     return None
+""",
+    # MuseTalk picks its face detector with `__import__("face_detection.detection." + name)`: the S3FD one
+    # tries a compiled helper first and has a pure-Python fallback.
+    "musetalk/utils/face_detection/detection/__init__.py": "",
+    "musetalk/utils/face_detection/detection/sfd/__init__.py": "from .detect import detect\n",
+    "musetalk/utils/face_detection/detection/sfd/detect.py": """\
+import scipy.io as sio
+
+from .bbox import IOU
+
+
+def detect(net, img):
+    return img
+""",
+    "musetalk/utils/face_detection/detection/sfd/bbox.py": """\
+try:
+    from iou import IOU
+except BaseException:
+
+    def IOU(a, b):
+        return 0.0
 """,
     "musetalk/whisper/__init__.py": "from .normalizers import EnglishTextNormalizer\n",
     "musetalk/whisper/normalizers/__init__.py": "from .english import EnglishTextNormalizer\n",

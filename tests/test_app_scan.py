@@ -107,6 +107,38 @@ def test_how_one_import_is_reached(tmp_path: Path, source: str, kind: str | None
     assert (reach.kind if reach else None) == kind
 
 
+def test_the_detector_a_computed_import_picks_is_reached_and_its_fallback_import_optional(manifest: Manifest) -> None:
+    iou = manifest.entry("iou")
+    assert iou is not None and "musetalk/utils/face_detection/detection/sfd/bbox.py:2" in iou.imported_at
+    scipy = manifest.entry("scipy")
+    assert scipy is not None and "musetalk/utils/face_detection/detection/sfd/detect.py:1" in scipy.imported_at
+    reach = scipy.reach_for(["inference"])
+    assert reach is not None and reach.kind == "lazy"  # the __import__ runs inside a method
+
+
+def test_a_computed_child_import_reaches_the_children_of_its_package(tmp_path: Path) -> None:
+    for rel, text in {
+        "scripts/inference.py": "import pkg.api\n",
+        "pkg/__init__.py": "",
+        "pkg/api.py": "NAME = 'a'\nplugin = __import__('pkg.plugins.' + NAME)\n",
+        "pkg/plugins/__init__.py": "",
+        "pkg/plugins/a.py": "import m_child\n",
+        "pkg/plugins/b/__init__.py": "import m_package_child\n",
+        "pkg/plugins/b/deeper.py": "import m_grandchild\n",
+    }.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    m = scan_app(tmp_path)
+
+    def kind(name: str) -> str | None:
+        entry = m.entry(name)
+        reach = entry.reach_for(["inference"]) if entry else None
+        return reach.kind if reach else None
+
+    assert kind("m_child") == kind("m_package_child") == "required"
+    assert kind("m_grandchild") is None  # nothing imports it
+
+
 def test_a_module_imported_inside_a_function_makes_what_it_brings_lazy(tmp_path: Path) -> None:
     (tmp_path / "scripts").mkdir()
     (tmp_path / "pkg").mkdir()

@@ -186,6 +186,7 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
                 "installable": installable,
                 "traceback": r.traceback,
                 "owner": owner.name if owner else None,
+                "scope": scope,
                 **where,
             },
         )

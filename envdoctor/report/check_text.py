@@ -29,7 +29,8 @@ def render(report: CheckReport, console: Console, *, verbose: bool = False) -> N
         console.print()
         console.print(f"{MARK[worst(rows)]} [bold]{cat}[/]")
         quiet_ok = 0
-        # Only modules one `envdoctor fix` installs share the row: one with no known distribution keeps its own.
+        # Only modules one `envdoctor fix` installs share the row: one with no known distribution, or one only
+        # training or the app needs, keeps its own.
         absent = [] if verbose or cat != "Imports" else [r for r in rows if _groupable(r)]
         grouping = len(absent) >= GROUP_ABSENT
         for r in rows:
@@ -65,7 +66,13 @@ def render(report: CheckReport, console: Console, *, verbose: bool = False) -> N
 
 
 def _groupable(r: CheckResult) -> bool:
-    return bool(r.details.get("absent") and r.details.get("installable") and r.status in (Status.FAIL, Status.WARN))
+    """`envdoctor fix` installs what inference needs: only those rows share its one fix."""
+    return bool(
+        r.details.get("absent")
+        and r.details.get("installable")
+        and r.details.get("scope", "inference") == "inference"
+        and r.status in (Status.FAIL, Status.WARN)
+    )
 
 
 def _imported(r: CheckResult) -> str:
