@@ -55,6 +55,12 @@ def _at(entry: Entry, reach: Reach | None) -> str:
     return "MuseTalk's sources"
 
 
+def _fix_installs(entry: Entry, scope: str) -> bool:
+    """`envdoctor fix` installs MuseTalk's inference set: what the built-in list has for inference."""
+    known = builtin().entry(entry.name) or next((e for e in builtin().entries if e.top == entry.top), None)
+    return scope == "inference" and known is not None and known.scope == "inference"
+
+
 def _not_probed(entry: Entry) -> str:
     if entry.reached:
         scopes = ", ".join(r.scope for r in entry.reached)
@@ -132,7 +138,9 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
         # The OpenMMLab packages only work as a matched set; one `pip install` at a time is the trap.
         as_set = entry.via == "openmmlab" or entry.top == "mmpose"
         dist = install_name(entry.name, requirements=ctx.manifest.requirements, installed=[d.name for d in providers])
-        installable = absent and (as_set or dist is not None)
+        by_fix = _fix_installs(entry, scope)
+        # What one `envdoctor fix` installs: the text report may give these one row with that one fix.
+        installable = absent and (as_set or (dist is not None and by_fix))
         if exp:
             # The cause and fix are the breaker's own (breakers.toml); the data only frames them.
             same = first_seen.get(exp.key)
@@ -151,8 +159,10 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
                 texts = said("imports", "not-installed", module=entry.name)
             if as_set:
                 texts.update(said("imports", "install-the-set"))
-            elif dist:
+            elif dist and by_fix:
                 texts.update(said("imports", "install-one", dist=dist))
+            elif dist:
+                texts.update(said("imports", "install-by-hand", dist=dist))
             else:
                 texts.update(said("imports", "no-distribution", module=entry.top, at=_at(entry, reach)))
         elif r.status == "missing" and r.missing_module:
