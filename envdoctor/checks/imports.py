@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 
 from envdoctor.catalog import explain
 from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
@@ -55,10 +56,14 @@ def _at(entry: Entry, reach: Reach | None) -> str:
     return "MuseTalk's sources"
 
 
+@cache
+def _fix_set() -> frozenset[str]:
+    """`envdoctor fix` installs MuseTalk's inference set: the top-level modules the built-in list has for inference."""
+    return frozenset(e.top for e in builtin().entries if e.probed and e.scope == "inference")
+
+
 def _fix_installs(entry: Entry, scope: str) -> bool:
-    """`envdoctor fix` installs MuseTalk's inference set: what the built-in list has for inference."""
-    known = builtin().entry(entry.name) or next((e for e in builtin().entries if e.top == entry.top), None)
-    return scope == "inference" and known is not None and known.scope == "inference"
+    return scope == "inference" and entry.top in _fix_set()
 
 
 def _not_probed(entry: Entry) -> str:
