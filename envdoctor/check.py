@@ -102,7 +102,8 @@ def run(
     manifest = scan_app(Path(app)) if app is not None else builtin()
     specs = selected(only)
     needs_imports = any(s.needs_imports for s in specs)
-    modules = [e.name for e in manifest.entries if e.probed] if app is not None else manifest.modules_to_probe(scopes)
+    # A scan probes what the chosen scopes' entry points reach; what none reaches is listed, never imported.
+    modules = manifest.modules_to_probe(scopes)
     facts = gather(
         target,
         modules if needs_imports else [],

@@ -4,6 +4,11 @@ It has MuseTalk's shape where envdoctor looks: a `scripts/` entry point run with
 a `musetalk/` package of its own, a `musetalk/utils/__init__.py` that appends its folder to
 sys.path so that vendored `face_detection` / `face_parsing` import as top-level modules, a
 dynamic `__import__` of scipy.io, and an optional import guarded by try/except.
+
+MUSETALK_LIKE adds what a real checkout's scan must not take for inference needs: training entry points
+(train.py, scripts/preprocess.py) and the modules only they reach, a vendored whisper that no entry point
+imports, a second inference entry point with a module no table names, one its requirements.txt names,
+imports inside function bodies, and the S3FD detector that only a computed `__import__` reaches.
 """
 
 from __future__ import annotations
@@ -88,6 +93,103 @@ THIRD_PARTY = {
     "requests",
 }
 VENDORED = {"face_detection", "face_parsing"}
+
+
+MUSETALK_LIKE = {
+    "train.py": """\
+import accelerate
+
+from musetalk.data.audio import mel
+from musetalk.utils.training_utils import setup
+""",
+    "scripts/preprocess.py": """\
+import decord
+
+from musetalk.utils.preprocessing import landmarks
+""",
+    "musetalk/__init__.py": "",
+    "musetalk/utils/training_utils.py": """\
+import bitsandbytes
+
+
+def setup():
+    import envdoctor_standin_training_lazy
+""",
+    "musetalk/data/__init__.py": "",
+    "musetalk/data/audio.py": """\
+import lws
+
+
+def mel(use_lws=False):
+    return None
+""",
+    # MuseTalk picks its face detector with `__import__("face_detection.detection." + name)`: the S3FD one
+    # tries a compiled helper first and has a pure-Python fallback.
+    "musetalk/utils/face_detection/detection/__init__.py": "",
+    "musetalk/utils/face_detection/detection/sfd/__init__.py": "from .detect import detect\n",
+    "musetalk/utils/face_detection/detection/sfd/detect.py": """\
+import scipy.io as sio
+
+from .bbox import IOU
+
+
+def detect(net, img):
+    return img
+""",
+    "musetalk/utils/face_detection/detection/sfd/bbox.py": """\
+try:
+    from iou import IOU
+except BaseException:
+
+    def IOU(a, b):
+        return 0.0
+""",
+    "musetalk/whisper/__init__.py": "from .normalizers import EnglishTextNormalizer\n",
+    "musetalk/whisper/normalizers/__init__.py": "from .english import EnglishTextNormalizer\n",
+    "musetalk/whisper/normalizers/english.py": """\
+from more_itertools import windowed
+
+
+class EnglishTextNormalizer:
+    pass
+""",
+    "scripts/realtime_inference.py": """\
+import argparse
+import envdoctor_standin_nowhere
+import envdoctor_standin_declared
+
+from musetalk.utils.blending import blend
+
+
+def main():
+    import envdoctor_standin_lazy
+    import yaml
+
+    try:
+        import envdoctor_standin_reraised
+    except ImportError:
+        raise SystemExit("install it")
+""",
+    "requirements.txt": """\
+# what the README installs
+diffusers==0.30.2
+opencv-python-headless==4.9.0.80
+envdoctor-standin-declared==1.0  # a distribution named in the checkout only
+-r extra.txt
+--extra-index-url https://example.invalid/simple
+git+https://example.invalid/some/repo.git
+imageio[ffmpeg]
+""",
+}
+TRAINING_ONLY = {"accelerate": "train.py:1", "decord": "scripts/preprocess.py:1", "lws": "musetalk/data/audio.py:1"}
+TRAINING_ONLY_DEEP = {"bitsandbytes": "musetalk/utils/training_utils.py:1"}
+UNREACHED = {"more_itertools": "musetalk/whisper/normalizers/english.py:1"}
+NO_DISTRIBUTION = "envdoctor_standin_nowhere"
+DECLARED = ("envdoctor_standin_declared", "envdoctor-standin-declared")
+
+
+def write_musetalk_like(root: Path) -> Path:
+    return write_checkout(root, MUSETALK_LIKE)
 
 
 def write_checkout(root: Path, extra: dict[str, str] | None = None) -> Path:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 
 from envdoctor.catalog import explain
 from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
 from envdoctor.checks.texts import said
+from envdoctor.distnames import install_name
 from envdoctor.facts import Distribution, Facts, ImportResult
-from envdoctor.manifest import builtin
+from envdoctor.manifest import Entry, Reach, builtin
 
 
 def _owner(facts: Facts, r: ImportResult) -> Distribution | None:
@@ -35,19 +37,66 @@ def _status_text(r: ImportResult) -> str:
     return head.splitlines()[0][:300]
 
 
+def _where(entry: Entry, reach: Reach | None) -> dict[str, object]:
+    """What a scanned row says of the import: which entry point reaches it, how, and each file:line."""
+    if not entry.imported_at:
+        return {}
+    out: dict[str, object] = {"imported_at": list(entry.imported_at)}
+    if reach is not None:
+        out.update(kind=reach.kind, scope=reach.scope, entry_point=reach.entry_point, at=reach.at)
+    return out
+
+
+def _at(entry: Entry, reach: Reach | None) -> str:
+    if reach is not None:
+        return reach.at
+    if entry.imported_at:
+        more = len(entry.imported_at) - 1
+        return entry.imported_at[0] + (f" and {more} more" if more else "")
+    return "MuseTalk's sources"
+
+
+@cache
+def _fix_set() -> frozenset[str]:
+    """`envdoctor fix` installs MuseTalk's inference set: the top-level modules the built-in list has for inference."""
+    return frozenset(e.top for e in builtin().entries if e.probed and e.scope == "inference")
+
+
+def _fix_installs(entry: Entry, scope: str) -> bool:
+    return scope == "inference" and entry.top in _fix_set()
+
+
+def _not_probed(entry: Entry) -> str:
+    if entry.reached:
+        scopes = ", ".join(r.scope for r in entry.reached)
+        flags = " ".join(f"--scope {r.scope}" for r in entry.reached)
+        return f"not probed: reached only from the {scopes} entry points ({flags} probes it), at {entry.reached[0].at}"
+    return f"not probed: no entry point of the checkout reaches it (imported at {_at(entry, None)})"
+
+
 @check("imports", "Imports", "every module MuseTalk imports", needs_imports=True)
 def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     values = ctx.versions()
     first_seen: dict[str, str] = {}
     for entry in ctx.manifest.entries:
-        if ctx.manifest.source == "built-in" and entry.scope not in ctx.scopes:
-            continue
-        cid = f"imports.{entry.name}"
         if not entry.probed:
             continue  # vendored: see imports.vendored
+        cid = f"imports.{entry.name}"
+        if not ctx.manifest.in_scope(entry, ctx.scopes):
+            if ctx.manifest.scanned and "." not in entry.name:
+                # Listed, so that a scan says what it left out and why, and never imported.
+                yield result(
+                    Status.SKIP,
+                    title=f"import {entry.name}",
+                    found=_not_probed(entry),
+                    details={"id": cid, **_where(entry, None), "scopes": [r.scope for r in entry.reached]},
+                )
+            continue
         r = ctx.facts.import_result(entry.name)
         if r is None:
             continue
+        reach = entry.reach_for(ctx.scopes) if ctx.manifest.scanned else None
+        where = _where(entry, reach)
         providers = list(ctx.facts.providers(entry.name))
         source = ", ".join(f"{d.name} {d.version}" for d in providers) or "?"
         if r.ok:
@@ -56,7 +105,7 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
                 title=f"import {entry.name}",
                 found=f"{source}, {r.seconds or 0:.2f} s",
                 seconds=r.seconds,
-                details={"id": cid},
+                details={"id": cid, **where},
             )
             continue
         if entry.via == "openmmlab" and ctx.port_provides_mmpose and r.status == "missing":
@@ -64,7 +113,18 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
                 Status.SKIP,
                 title=f"import {entry.name}",
                 found="not installed; not needed: mmpose is envdoctor's mmpose-free port",
-                details={"id": cid},
+                details={"id": cid, **where},
+            )
+            continue
+        # The module itself is not there (not one of its own imports): the text report groups these.
+        absent = bool(r.status == "missing" and r.missing_module and r.missing_module.split(".")[0] == entry.top)
+        kind = reach.kind if reach else ("optional" if entry.optional else "required")
+        if absent and kind == "optional" and reach is not None:
+            yield result(
+                Status.SKIP,
+                title=f"import {entry.name}",
+                found=f"not installed; optional: {reach.at} goes on without it",
+                details={"id": cid, "status": r.status, "absent": True, **where},
             )
             continue
         owner = _owner(ctx.facts, r)
@@ -75,12 +135,17 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             "dist_version": owner.version if owner else "?",
         }
         exp = explain(r.symptom, values)
-        required = entry.scope == "inference" and not entry.optional
+        scope = reach.scope if reach else entry.scope
+        required = scope == "inference" and kind == "required"
         status = Status.FAIL if required else Status.WARN
         texts: dict[str, str]
         breaker = None
-        # The module itself is not there (not one of its own imports): the text report groups these.
-        absent = bool(r.status == "missing" and r.missing_module and r.missing_module.split(".")[0] == entry.top)
+        # The OpenMMLab packages only work as a matched set; one `pip install` at a time is the trap.
+        as_set = entry.via == "openmmlab" or entry.top == "mmpose"
+        dist = install_name(entry.name, requirements=ctx.manifest.requirements, installed=[d.name for d in providers])
+        by_fix = _fix_installs(entry, scope)
+        # What one `envdoctor fix` installs: the text report may give these one row with that one fix.
+        installable = absent and (as_set or (dist is not None and by_fix))
         if exp:
             # The cause and fix are the breaker's own (breakers.toml); the data only frames them.
             same = first_seen.get(exp.key)
@@ -91,17 +156,28 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
             breaker = exp.breaker
             first_seen.setdefault(exp.key, entry.name)
         elif absent:
-            if entry.why:
+            if kind == "lazy":
+                texts = said("imports", "not-installed-lazy", module=entry.name, at=_at(entry, reach))
+            elif entry.why:
                 texts = said("imports", "not-installed-for", module=entry.name, used_for=entry.why)
             else:
                 texts = said("imports", "not-installed", module=entry.name)
-            if entry.via == "openmmlab" or entry.top == "mmpose":
-                # The OpenMMLab packages only work as a matched set; one `pip install` at a time is the trap.
+            if as_set:
                 texts.update(said("imports", "install-the-set"))
+            elif dist and by_fix:
+                texts.update(said("imports", "install-one", dist=dist))
+            elif dist:
+                texts.update(said("imports", "install-by-hand", dist=dist))
             else:
-                texts.update(said("imports", "install-one", dist=entry.dists[0] if entry.dists else entry.top))
+                texts.update(said("imports", "no-distribution", module=entry.top, at=_at(entry, reach)))
         elif r.status == "missing" and r.missing_module:
-            texts = said("imports", "needs-missing", module=entry.name, missing=r.missing_module.split(".")[0])
+            missing = r.missing_module.split(".")[0]
+            installed = [d.name for d in ctx.facts.providers(missing)]
+            dist = install_name(missing, requirements=ctx.manifest.requirements, installed=installed)
+            if dist:
+                texts = said("imports", "needs-missing", module=entry.name, missing=missing, dist=dist)
+            else:
+                texts = said("imports", "needs-missing-unknown", module=entry.name, missing=missing)
         elif r.status == "crash":
             texts = said("imports", "crash")
         elif r.status == "timeout":
@@ -122,8 +198,11 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
                 "id": cid,
                 "status": r.status,
                 "absent": absent,
+                "installable": installable,
                 "traceback": r.traceback,
                 "owner": owner.name if owner else None,
+                "scope": scope,
+                **where,
             },
         )
 
@@ -132,7 +211,7 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
 def vendored(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     any_vendored = False
     for entry in ctx.manifest.entries:
-        if entry.probed or (ctx.manifest.source == "built-in" and entry.scope not in ctx.scopes):
+        if entry.probed or not ctx.manifest.in_scope(entry, ctx.scopes):
             continue
         any_vendored = True
         shadows = ctx.facts.providers(entry.name)

@@ -26,6 +26,7 @@ examples:
   envdoctor check                              the active venv, else ./.venv, else python3
   envdoctor check --venv ~/musetalk/.venv --models ~/MuseTalk/models
   envdoctor check --app ~/MuseTalk             the imports of that checkout, found with ast
+  envdoctor check --app ~/MuseTalk --scope training   what its training entry points reach
   envdoctor check --json > report.json         machine-readable (schema envdoctor.check v1)
   envdoctor check --only imports --only packages.rules
 
@@ -42,7 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_target_args(p)
     p.add_argument(
-        "--app", metavar="DIR", help="scan this MuseTalk checkout for its imports (default: the built-in v1.5 list)"
+        "--app",
+        metavar="DIR",
+        help="scan this MuseTalk checkout: the imports its entry points reach, found with ast "
+        "(default: the built-in v1.5 list)",
     )
     p.add_argument("--models", metavar="DIR", help="check the model files in this models/ folder")
     p.add_argument(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 
+from envdoctor.distnames import known
 from envdoctor.resources import mmpose_free_package
 
 PAYLOAD = mmpose_free_package()
@@ -34,7 +35,7 @@ SUMMARY = "envdoctor's mmpose-free DWPose port: the `mmpose` calls MuseTalk make
 # four providers (opencv-python, -headless, -contrib, -contrib-headless) and declaring one would
 # install a second, clashing cv2 beside the user's; MuseTalk's environment always has one.
 REQUIRES = ("numpy", "torch")
-NEEDS_CV2 = ("opencv-python", "opencv-python-headless", "opencv-contrib-python", "opencv-contrib-python-headless")
+NEEDS_CV2 = known("cv2")
 
 # The distributions this strategy removes: OpenMMLab's mmpose would share the `mmpose/` folder with
 # the port, and the rest exist only to serve it.

@@ -29,13 +29,15 @@ def render(report: CheckReport, console: Console, *, verbose: bool = False) -> N
         console.print()
         console.print(f"{MARK[worst(rows)]} [bold]{cat}[/]")
         quiet_ok = 0
-        absent = [] if verbose or cat != "Imports" else [r for r in rows if r.details.get("absent")]
+        # Only modules one `envdoctor fix` installs share the row: one with no known distribution, or one only
+        # training or the app needs, keeps its own.
+        absent = [] if verbose or cat != "Imports" else [r for r in rows if _groupable(r)]
         grouping = len(absent) >= GROUP_ABSENT
         for r in rows:
             if r.status in (Status.OK, Status.SKIP) and not verbose and cat == "Imports" and len(rows) > 8:
                 quiet_ok += 1
                 continue
-            if grouping and r.details.get("absent"):
+            if grouping and _groupable(r):
                 if r is absent[0]:  # the one row stands where the first of them would
                     _absent_row(absent, console)
                 continue
@@ -50,6 +52,8 @@ def render(report: CheckReport, console: Console, *, verbose: bool = False) -> N
                     console.print(f"        why: {escape(r.why)}", highlight=False)
                 if r.fix:
                     console.print(f"        fix: [bold]{escape(r.fix)}[/]", highlight=False)
+            if r.details.get("imported_at") and (verbose or r.status in (Status.FAIL, Status.WARN)):
+                console.print(f"        imported: {escape(_imported(r))}", highlight=False)
         if quiet_ok:
             console.print(f"    [green]✓[/] {quiet_ok} more imported or not needed (--verbose lists them)")
     for note in report.notes:
@@ -59,6 +63,27 @@ def render(report: CheckReport, console: Console, *, verbose: bool = False) -> N
     console.print(f"[bold {colour}]{report.summary()}[/] ({report.seconds:.1f} s)")
     if report.failures:
         console.print("Run [bold]envdoctor fix[/] to repair what it can, or follow each fix above.")
+
+
+def _groupable(r: CheckResult) -> bool:
+    """`envdoctor fix` installs what inference needs: only those rows share its one fix."""
+    return bool(
+        r.details.get("absent")
+        and r.details.get("installable")
+        and r.details.get("scope", "inference") == "inference"
+        and r.status in (Status.FAIL, Status.WARN)
+    )
+
+
+def _imported(r: CheckResult) -> str:
+    """Where a scanned checkout imports the module, and which entry point reaches that import."""
+    d = r.details
+    places: list[str] = list(d["imported_at"])
+    shown = ", ".join(places[:3]) + (f" and {len(places) - 3} more" if len(places) > 3 else "")
+    if not d.get("entry_point"):
+        return shown
+    head = f"{d['at']} ({d['kind']}, {d['scope']}: reached from {d['entry_point']})"
+    return head if places == [d["at"]] else f"{head}; imported at {shown}"
 
 
 def _absent_row(rows: list[CheckResult], console: Console) -> None:
