@@ -32,6 +32,7 @@ def lite_no_ext() -> CheckReport:
     return _run(env)
 
 
+@pytest.mark.network
 def test_missing_ext_is_found_and_attributed_to_mmcv_lite(lite_no_ext):
     ext = next(r for r in lite_no_ext.results if r.id == "packages.mmcv-ext")
     assert ext.status is Status.FAIL and ext.breaker == 1
@@ -56,6 +57,7 @@ def numpy2_xtcocotools() -> CheckReport:
     return _run(env, only=["packages", "imports"])
 
 
+@pytest.mark.network
 def test_numpy2_under_xtcocotools_wheel_names_both(numpy2_xtcocotools):
     numpy = numpy2_xtcocotools.facts.dist("numpy").version
     assert numpy.startswith("2.")
@@ -74,6 +76,7 @@ def setuptools82_mmengine() -> CheckReport:
     return _run(env, only=["packages", "imports"])
 
 
+@pytest.mark.network
 def test_setuptools82_beside_mmengine_is_the_pkg_resources_finding(setuptools82_mmengine):
     static = [r for r in _failing(setuptools82_mmengine, 8) if r.category == "Packages"]
     assert static and "setuptools" in static[0].found and "mmengine 0.10.7" in static[0].found
@@ -96,6 +99,7 @@ def healthy_env() -> Path:
     return env
 
 
+@pytest.mark.network
 def test_healthy_environment_exits_0(cli, healthy_env):
     run = cli("check", "--venv", str(healthy_env), "--json")
     doc = run.json()

@@ -96,6 +96,7 @@ def parity(ref_env: Path, dwpose_config: Path, tmp_path_factory: pytest.TempPath
     return json.loads(out.read_text())
 
 
+@pytest.mark.network
 def test_port_matches_real_mmpose_on_faces_random_images_and_aspect_ratios(parity: dict) -> None:
     images = parity["images"]
     assert len(images) >= 7
@@ -109,6 +110,7 @@ def test_port_matches_real_mmpose_on_faces_random_images_and_aspect_ratios(parit
     assert parity["flip_indices_equal"]
 
 
+@pytest.mark.network
 def test_port_matches_real_mmpose_with_caller_boxes(parity: dict) -> None:
     for fmt in ("xyxy", "xywh"):
         r = parity[f"boxes_{fmt}"]
@@ -118,6 +120,7 @@ def test_port_matches_real_mmpose_with_caller_boxes(parity: dict) -> None:
         assert r["bboxes_equal"], fmt
 
 
+@pytest.mark.network
 def test_parity_is_meaningful_the_keypoints_depend_on_the_image(parity: dict) -> None:
     # With an input-independent network every image of one size would give the same keypoints and
     # parity would prove nothing about the backbone.
@@ -126,6 +129,7 @@ def test_parity_is_meaningful_the_keypoints_depend_on_the_image(parity: dict) ->
     assert all(r["kpt_spread"] > 1.0 for r in parity["images"].values())
 
 
+@pytest.mark.network
 def test_musetalks_crop_box_is_the_same(parity: dict) -> None:
     for name, r in parity["images"].items():
         assert r["crop_ref"] == r["crop_ours"], name
@@ -151,6 +155,7 @@ def free_run(free_env: Path, dwpose_config: Path, tmp_path_factory: pytest.TempP
     return json.loads(out.read_text())
 
 
+@pytest.mark.network
 def test_installed_port_runs_musetalks_calls_without_openmmlab(free_run: dict) -> None:
     assert free_run["openmmlab_installed"] == []
     assert free_run["marker"] == {"dist": "envdoctor-mmpose-free", "strategy": "mmpose-free"}
@@ -161,6 +166,7 @@ def test_installed_port_runs_musetalks_calls_without_openmmlab(free_run: dict) -
     assert free_run["finite"]
 
 
+@pytest.mark.network
 def test_anything_else_fails_naming_the_strategy(free_run: dict) -> None:
     errors = free_run["errors"]
     for what in ("other_api", "other_module", "other_submodule", "attribute"):
@@ -171,6 +177,7 @@ def test_anything_else_fails_naming_the_strategy(free_run: dict) -> None:
     assert "mmpose.models" in errors["other_module"]["message"]
 
 
+@pytest.mark.network
 def test_checkpoints_load_strictly_by_key(free_run: dict) -> None:
     mismatch = free_run["errors"]["mismatch"]
     assert mismatch["type"] == "CheckpointError"
@@ -179,6 +186,7 @@ def test_checkpoints_load_strictly_by_key(free_run: dict) -> None:
     assert free_run["bare_loads"]
 
 
+@pytest.mark.network
 def test_a_checkpoint_that_needs_pickle_loads_only_when_trusted(free_run: dict) -> None:
     needs = free_run["errors"]["needs_trust"]
     assert needs["type"] == "CheckpointNeedsTrustError"
@@ -189,11 +197,13 @@ def test_a_checkpoint_that_needs_pickle_loads_only_when_trusted(free_run: dict) 
     assert free_run["check_codes"] == {"before": 1, "after": 0}  # python -m mmpose._convert SRC --check
 
 
+@pytest.mark.network
 def test_fast_mode_folds_batch_norms_and_still_answers(free_run: dict) -> None:
     assert free_run["fast_fused"]
     assert free_run["fast_shape"] == [1, 133, 2]
 
 
+@pytest.mark.network
 def test_the_port_refuses_to_import_over_real_mmpose(wheel: Path) -> None:
     # Real mmpose first, then the port over it: one `mmpose/` folder holding files of both.
     env = build_env("dwpose-clash", [], torch=None, no_deps=["mmpose==1.3.2"])
@@ -204,6 +214,7 @@ def test_the_port_refuses_to_import_over_real_mmpose(wheel: Path) -> None:
     assert "--strategy mmpose-free" in run.stderr
 
 
+@pytest.mark.network
 def test_check_sees_the_port_providing_mmpose(free_env: Path, cli) -> None:
     res = cli("check", "--python", str(python_of(free_env)), "--only", "imports", "--json")
     assert res.code in (0, 1), res.err
@@ -233,6 +244,7 @@ def _import_results(report: dict) -> dict[str, str]:
     return found
 
 
+@pytest.mark.network
 @pytest.mark.parametrize("python_version", ["3.10", "3.11", "3.12", "3.13"])
 def test_the_port_resolves_for_python(python_version: str, wheel: Path, tmp_path: Path) -> None:
     req = tmp_path / "requirements.in"
@@ -256,6 +268,7 @@ def test_the_port_resolves_for_python(python_version: str, wheel: Path, tmp_path
     assert not pins & set(dwpose.REMOVES)
 
 
+@pytest.mark.network
 def test_every_config_the_port_accepts_builds_mmposes_exact_network(ref_env: Path, tmp_path: Path) -> None:
     out = tmp_path / "configs.json"
     run = subprocess.run(
@@ -288,6 +301,7 @@ def musetalk_free_env(wheel: Path) -> Path:
     return env
 
 
+@pytest.mark.network
 def test_a_musetalk_environment_with_the_port_passes_check(cli, musetalk_free_env: Path) -> None:
     run = cli("check", "--venv", str(musetalk_free_env), "--json")
     doc = run.json()

@@ -48,6 +48,7 @@ def test_fix_turns_the_broken_environment_green(cli) -> None:
         assert out["keypoints_shape"] == [1, 133, 2] and out["finite"] and out["mmdet_imported"]
 
 
+@pytest.mark.network
 def test_committed_lockfile_into_an_empty_venv_is_green(cli, tmp_path: Path) -> None:
     venv = tmp_path / "new"
     # The series the local torch installs into: fix --create finds that Python itself (uv, PATH, pyenv).
@@ -66,6 +67,7 @@ def test_committed_lockfile_into_an_empty_venv_is_green(cli, tmp_path: Path) -> 
     assert report.exit_code == 0, [(r.id, r.found) for r in report.failures]
 
 
+@pytest.mark.network
 def test_mmpose_free_resolved_now_removes_openmmlab_and_is_green(cli) -> None:
     with broken_env("free") as env:
         torch_before = _held(env)

@@ -70,6 +70,7 @@ def _site(env: Path) -> Path:
     return site
 
 
+@pytest.mark.network
 def test_uv_killed_mid_install_is_rolled_back(tmp_path: Path) -> None:
     with broken_env("killed") as env:
         before = _freeze(env)
@@ -100,6 +101,7 @@ def test_uv_killed_at_other_moments_is_rolled_back(tmp_path: Path, changes: int)
         assert _freeze(env) == before
 
 
+@pytest.mark.network
 def test_unreachable_index_is_rolled_back(cli, tmp_path: Path) -> None:
     with broken_env("noindex") as env:
         before = _freeze(env)
@@ -111,6 +113,7 @@ def test_unreachable_index_is_rolled_back(cli, tmp_path: Path) -> None:
         assert _freeze(env) == before
 
 
+@pytest.mark.network
 def test_wrong_hash_is_rolled_back(cli, tmp_path: Path) -> None:
     # The committed lockfile with numpy's hashes replaced: numpy must change in this environment.
     text = LOCK.read_text()

@@ -20,6 +20,7 @@ from envdoctor.strategies import CHOSEN, REJECTED
 pytestmark = pytest.mark.envs
 
 
+@pytest.mark.network
 def test_plan_on_this_machine_explains_every_rejected_strategy(cli) -> None:
     env = cpu_torch_env()
     p = plan_mod.make(target_mod.resolve(venv=str(env)))
@@ -82,6 +83,7 @@ def test_externally_managed_interpreter_is_refused_with_advice(cli, tmp_path: Pa
     assert run.code == 1 and "externally managed" in run.out
 
 
+@pytest.mark.network
 def test_forcing_a_strategy_keeps_the_others_explained() -> None:
     p = plan_mod.make(target_mod.resolve(venv=str(cpu_torch_env())), plan_mod.Options(strategy="mmpose-free"))
     assert p.chosen == "mmpose-free"

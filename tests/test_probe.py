@@ -44,6 +44,7 @@ def crashy_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
+@pytest.mark.network
 def test_crashes_and_hangs_are_reported_and_the_rest_probed(crashy_env):
     target = resolve(venv=str(crashy_env))
     order = ["ok_before", "segv_mod", "hang_mod", "abort_mod", "exit_mod", "noisy_mod", "json", "ok_after", "nope"]
@@ -64,6 +65,7 @@ def test_crashes_and_hangs_are_reported_and_the_rest_probed(crashy_env):
     assert all(r.seconds is not None for r in results.values())
 
 
+@pytest.mark.network
 def test_check_reports_crash_and_hang_through_the_cli(cli, crashy_env, tmp_path):
     app = tmp_path / "app"
     (app / "scripts").mkdir(parents=True)

@@ -142,6 +142,7 @@ def test_fix_create_with_a_python_nobody_has_is_one_sentence_and_exit_2(cli, tmp
 
 
 # Windows is the cell with the tokenizers trap; Linux and macOS run with the slow tests.
+@pytest.mark.network
 @pytest.mark.parametrize(
     "os_name", [pytest.param("linux", marks=pytest.mark.slow), pytest.param("macos", marks=pytest.mark.slow), "windows"]
 )
@@ -166,6 +167,7 @@ def test_pypi_serves_the_313_set_as_wheels_on_numpy_2(os_name: str, tmp_path: Pa
     assert int(pins["numba"].split(".")[1]) >= 61 and int(pins["llvmlite"].split(".")[1]) >= 44
 
 
+@pytest.mark.network
 def test_windows_313_cannot_keep_transformers_4_39(tmp_path: Path) -> None:
     """The fact behind the move: tokenizers 0.15.2 (held by transformers 4.39.2) has no cp313 Windows wheel."""
     req = tmp_path / "in.txt"

@@ -145,6 +145,7 @@ def fixed_313(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     shutil.rmtree(venv, ignore_errors=True)
 
 
+@pytest.mark.network
 def test_313_with_pypi_torch_plans_fixes_and_runs_dwpose(fixed_313: tuple[Path, str, str], tmp_path: Path) -> None:
     venv, plan_out, fix_out = fixed_313
     assert "mmpose-free (chosen)" in plan_out

@@ -60,6 +60,7 @@ def torch_only_env() -> Path:
     return python_of(build_env("smoke-torch-only", ["numpy<2"], torch="cpu"))
 
 
+@pytest.mark.network
 def test_light_passes_run_green(model_env: Path, tmp_path: Path) -> None:
     result = deps.run_deps(model_env, tmp_path, passes=("ffmpeg", "whisper", "dwpose"))
     by = {p.name: p for p in result.passes}
@@ -74,6 +75,7 @@ def test_light_passes_run_green(model_env: Path, tmp_path: Path) -> None:
     assert report["success"] is True and report["mode"] == "deps" and len(report["passes"]) == 3
 
 
+@pytest.mark.network
 def test_missing_libraries_fail_or_skip_out_loud(torch_only_env: Path, tmp_path: Path) -> None:
     result = deps.run_deps(torch_only_env, tmp_path, passes=("dwpose", "vae", "ffmpeg"))
     by = {p.name: p for p in result.passes}
@@ -94,6 +96,7 @@ def test_passes_that_fail_alike_say_the_cause_once(tmp_path: Path) -> None:
     assert f"`envdoctor check --python '{python_of(bare)}'`" in result.message, "quoted: it can be pasted"
 
 
+@pytest.mark.network
 def test_cuda_asked_without_cuda_fails_the_pass(torch_only_env: Path) -> None:
     result = deps.run_deps(torch_only_env, None, passes=("whisper",), device="cuda")
     assert result.passes[0].status == "failed" and "cuda" in result.passes[0].detail.lower()
@@ -111,6 +114,7 @@ def test_every_pass_runs_green_through_the_cli(model_env: Path, tmp_path: Path) 
     assert "850M parameters" in unet["detail"]
 
 
+@pytest.mark.network
 def test_dwpose_pass_through_real_mmpose_on_the_ext_stub(tmp_path: Path) -> None:
     from stubenv import stub_env  # the shared OpenMMLab-on-mmcv-lite venv with envdoctor's `_ext` stub
 

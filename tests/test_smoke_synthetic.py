@@ -221,6 +221,7 @@ def model_env() -> Path:
     return python_of(build_env("smoke-deps", [*MODEL_LIBS, _port_requirement()], torch="cpu"))
 
 
+@pytest.mark.network
 def test_synthetic_tree_loads_and_runs_through_the_standin(model_env: Path, tmp_path: Path) -> None:
     app = make_checkout(tmp_path)
     models = tmp_path / "synthetic models"
@@ -264,6 +265,7 @@ def test_synthetic_tree_loads_and_runs_through_the_standin(model_env: Path, tmp_
     assert any("shadow of the checkout" in n for n in report["run"]["notes"])
 
 
+@pytest.mark.network
 def test_checkout_without_dwpose_config_is_refused(model_env: Path, tmp_path: Path) -> None:
     app = make_checkout(tmp_path)
     (app / synthetic.DWPOSE_CONFIG).unlink()

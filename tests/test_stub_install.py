@@ -50,6 +50,7 @@ def _run(env: Path, code: str, *, bytecode: bool) -> subprocess.CompletedProcess
     return subprocess.run([str(python_of(env)), "-c", code], capture_output=True, text=True, env=environ, timeout=300)
 
 
+@pytest.mark.network
 def test_install_then_remove_leaves_site_packages_exactly_as_before() -> None:
     env = build_env("stub-roundtrip", LITE, torch="cpu")
     target = resolve(venv=str(env))
@@ -100,6 +101,7 @@ def _cache_tag(env: Path) -> str:
     return run_inside(python_of(env), ["-c", code], what="its cache tag", timeout=60)["tag"]
 
 
+@pytest.mark.network
 def test_refuses_a_target_without_mmcv(capsys: pytest.CaptureFixture[str]) -> None:
     env = build_env("stub-nommcv", ["packaging"])
     assert "has no mmcv package" in (why_not_install(status(resolve(venv=str(env)))) or "")
@@ -111,6 +113,7 @@ def test_refuses_a_target_without_mmcv(capsys: pytest.CaptureFixture[str]) -> No
         remove(resolve(venv=str(env)))
 
 
+@pytest.mark.network
 def test_refuses_when_compiled_ops_are_there() -> None:
     env = build_env("stub-compiled", LITE)
     target = resolve(venv=str(env))
@@ -126,6 +129,7 @@ def test_refuses_when_compiled_ops_are_there() -> None:
         fake.unlink()
 
 
+@pytest.mark.network
 def test_a_handwritten_ext_is_refused_or_moved_aside_on_request(
     own_cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -154,6 +158,7 @@ def test_a_handwritten_ext_is_refused_or_moved_aside_on_request(
         hand.unlink(missing_ok=True)
 
 
+@pytest.mark.network
 def test_cli_install_status_remove(capsys: pytest.CaptureFixture[str]) -> None:
     env = build_env("stub-cli", LITE)
     if status(resolve(venv=str(env))).stub_dist_version:

@@ -49,6 +49,7 @@ def _ok(part: dict[str, Any]) -> None:
     assert part.get("ok"), part.get("traceback") or part
 
 
+@pytest.mark.network
 def test_all_112_names_exist_and_the_stack_imports(report: dict[str, Any]) -> None:
     part = report["imports"]
     _ok(part)
@@ -59,6 +60,7 @@ def test_all_112_names_exist_and_the_stack_imports(report: dict[str, Any]) -> No
     assert part["calls_after_imports"] == {}, "importing mmcv.ops, mmdet.models and mmpose.apis must call no op"
 
 
+@pytest.mark.network
 def test_every_raising_op_raises_the_named_error(report: dict[str, Any]) -> None:
     part = report["raising"]
     _ok(part)
@@ -67,31 +69,37 @@ def test_every_raising_op_raises_the_named_error(report: dict[str, Any]) -> None
     assert "mmcv._ext.nms_rotated" in part["example"] and "mmcv 2.1.0" in part["example"]
 
 
+@pytest.mark.network
 def test_nms_matches_a_plain_greedy_nms_for_both_offsets(report: dict[str, Any]) -> None:
     _ok(report["nms"])
     assert report["nms"]["cases"] == 400
 
 
+@pytest.mark.network
 def test_bbox_overlaps_matches_mmcvs_pure_torch_version(report: dict[str, Any]) -> None:
     _ok(report["bbox_overlaps"])
 
 
+@pytest.mark.network
 def test_roi_align_avg_matches_torchvision_in_place(report: dict[str, Any]) -> None:
     part = report["roi_align"]
     _ok(part)
     assert part["inplace"] and part["max_mode"] == "MmcvExtStubError"
 
 
+@pytest.mark.network
 def test_roi_pool_matches_mmcvs_kernel_arithmetic(report: dict[str, Any]) -> None:
     part = report["roi_pool"]
     _ok(part)
     assert part["argmax_equal"] and part["max_abs"] == 0.0
 
 
+@pytest.mark.network
 def test_deform_convs_match_conv2d_and_torchvision(report: dict[str, Any]) -> None:
     _ok(report["deform_conv"])
 
 
+@pytest.mark.network
 def test_compiler_versions_say_the_stub_has_no_compiled_ops(report: dict[str, Any]) -> None:
     # mmcv.ops answers these from _ext (environment reports print them): the stub names itself rather than a
     # compiler it never had, and answers for CUDA what an mmcv built without CUDA answers.
@@ -101,6 +109,7 @@ def test_compiler_versions_say_the_stub_has_no_compiled_ops(report: dict[str, An
     assert part["cuda"] == "not available", part
 
 
+@pytest.mark.network
 def test_uv_lists_the_stub_and_status_counts_its_ops() -> None:
     env = stub_env()
     listed = {row["name"]: row["version"] for row in find_uv().pip_list(python_of(env))}
@@ -123,6 +132,7 @@ def test_uv_lists_the_stub_and_status_counts_its_ops() -> None:
     assert from_facts.provider == "mmcv-lite" and why_not_install(from_facts) is None
 
 
+@pytest.mark.network
 def test_envdoctor_check_reports_the_stub_and_its_op_counts() -> None:
     env = stub_env()
     proc = subprocess.run(

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.envs
 HERE = Path(__file__).resolve().parent
 
 
+@pytest.mark.network
 def test_rtmpose_wholebody_runs_on_the_stub_and_calls_no_op() -> None:
     script = HERE / "stub_inside" / "rtmpose.py"
     report = run_inside(python_of(stub_env()), [str(script)], what="stub_inside/rtmpose.py")

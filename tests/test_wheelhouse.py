@@ -103,6 +103,7 @@ def test_index_serves_a_labelled_wheel_that_uv_installs_over_http(cli, served, t
     assert "hash" in err.value.stderr.lower()
 
 
+@pytest.mark.network
 def test_plan_takes_the_wheel_from_an_index_given_with_wheel_index(served, tmp_path: Path) -> None:
     base, folder = served
 
@@ -139,6 +140,7 @@ def test_list_names_each_wheels_torch_and_bad_folders_are_one_sentence(cli, tmp_
     assert not (tmp_path / "missing").exists()
 
 
+@pytest.mark.network
 def test_fix_installs_mmcv_from_the_wheel_index_then_rolls_back_as_check_stays_red(cli, served, tmp_path: Path) -> None:
     """The real fix path with --wheel-index: uv takes the labelled wheel from the HTTP page beside PyPI.
 
@@ -179,6 +181,7 @@ def test_fix_installs_mmcv_from_the_wheel_index_then_rolls_back_as_check_stays_r
     assert uv.pip_freeze(python_of(env)) == before
 
 
+@pytest.mark.network
 def test_an_enabled_third_party_source_is_named_as_such_with_its_near_misses(
     served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
