@@ -8,7 +8,9 @@ resumes them; a file whose bytes do not match the manifest is deleted there and 
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -249,7 +251,8 @@ class _Fetcher:
     # failure, so hf_hub_download never resumes across runs; its own HEAD (get_hf_file_metadata) and transfer
     # (http_get, which takes a resume offset) are used with a partial file whose name stays the same from run
     # to run: the bytes already there are asked for no more (a Range request).
-    def _download(self, f: ModelFile, source: Source) -> Path:
+    def _download(self, f: ModelFile, source: Source) -> tuple[Path, str | None]:
+        """The downloaded file in the staging folder, and the sha256 the Hub gave for it (an LFS file's ETag)."""
         from huggingface_hub import get_hf_file_metadata, hf_hub_url
         from huggingface_hub.file_download import http_get
         from huggingface_hub.utils import build_hf_headers
@@ -261,10 +264,12 @@ class _Fetcher:
             url = hf_hub_url(source.repo, source.filename, revision=source.revision, endpoint=self.endpoint)
             meta = get_hf_file_metadata(url, timeout=TIMEOUT_S, endpoint=self.endpoint)
             url, size = meta.location, meta.size
+            served_sha = meta.etag if meta.etag and re.fullmatch(r"[0-9a-f]{64}", meta.etag) else None
         else:
-            url, size = source.url, f.size
+            url, size, served_sha = source.url, f.size, None
         staging.mkdir(parents=True, exist_ok=True)
-        key = (f.sha256 or f.sha256_prefix or "unpinned")[:16]
+        # Named by what it will be and where it goes: a partial file is only resumed into the same file.
+        key = hashlib.sha256(f"{f.root}/{f.path}:{f.sha256 or f.sha256_prefix}".encode()).hexdigest()[:16]
         part = staging / f"{f.name}.{key}.part"
         with open(part, "ab") as fh:
             have = fh.tell()
@@ -283,13 +288,11 @@ class _Fetcher:
             )
         done = staging / f"{f.name}.{key}.done"
         os.replace(part, done)
-        return done
+        return done, served_sha
 
-    def _expected(self, f: ModelFile) -> tuple[str | None, str | None]:
-        return f.sha256, f.sha256_prefix
-
-    def _place(self, f: ModelFile, got: Path, source: str, how: str) -> FileOutcome:
-        sha, prefix = self._expected(f)
+    def _place(self, f: ModelFile, got: Path, source: str, how: str, served_sha: str | None = None) -> FileOutcome:
+        # Where the manifest has no hash (v1.0's UNet), the Hub's own sha256 of the file stands in for it.
+        sha, prefix = f.sha256 or served_sha, f.sha256_prefix
         digest = sha256_file(got)
         if (sha and digest != sha) or (not sha and prefix and not digest.startswith(prefix)):
             st = os.stat(got)
@@ -319,7 +322,7 @@ class _Fetcher:
                 reasons.append(f"{host}: {dead}")
                 continue
             try:
-                got = self._download(f, source)
+                got, served_sha = self._download(f, source)
             except Exception as exc:
                 why = _why(exc)
                 if why.startswith(("could not connect", "no answer")):
@@ -329,7 +332,7 @@ class _Fetcher:
                 else:
                     reasons.append(f"{where}: {why}")
                 continue
-            outcome = self._place(f, got, where, "downloaded")
+            outcome = self._place(f, got, where, "downloaded", served_sha)
             if isinstance(outcome, Placed):
                 return outcome
             if isinstance(outcome, Refused):
@@ -341,7 +344,7 @@ class _Fetcher:
         return Failed(tuple(reasons) or ("the manifest names no source for it",))
 
     def from_folder(self, f: ModelFile, folder: Path) -> FileOutcome:
-        sha, prefix = self._expected(f)
+        sha, prefix = f.sha256, f.sha256_prefix
         for candidate in _candidates(f, folder):
             try:
                 st = os.stat(candidate)
