@@ -25,6 +25,8 @@ HTML_PAGE = b"<!DOCTYPE html><html><head><title>Error</title></head><body>Servic
 class Fault:
     status: int | None = None
     """Answer HEAD and GET with this status and an HTML body."""
+    get_status: int | None = None
+    """Answer HEAD as the Hub does, GET with this status and an HTML body."""
     html: bool = False
     """Answer 200 with the hub's headers but an HTML page as the body (a proxy's error page)."""
     other_bytes: bytes | None = None
@@ -82,8 +84,8 @@ def _handler(hub: Hub) -> type[http.server.BaseHTTPRequestHandler]:
             key = (match["repo"], match["rev"], match["file"])
             name = match["file"]
             fault = hub.faults.get(name, Fault())
-            if fault.status:
-                self._plain(fault.status, HTML_PAGE, body)
+            if fault.status or (body and fault.get_status):
+                self._plain(fault.status or fault.get_status or 500, HTML_PAGE, body)
                 return
             data = hub.files.get(key)
             if data is None:

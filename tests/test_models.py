@@ -24,6 +24,7 @@ from envdoctor.models import hashing
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REV = "0123456789abcdef0123456789abcdef01234567"
+DW, V1, VAE = "dwpose/dw-ll_ucoco_384.pth", "musetalk/pytorch_model.bin", "sd-vae/diffusion_pytorch_model.bin"
 
 
 def _bytes(seed: int, n: int) -> bytes:
@@ -39,12 +40,25 @@ class Standin:
     root: str = "models"
     needed_for: tuple[str, ...] = ("v15-inference",)
     url: bool = False
+    alternative: tuple[str, str, bytes] | None = None
+    """(path, filename in the same repository, bytes) of a file the loader takes instead."""
 
 
 def standins(big: int = 300_000) -> list[Standin]:
     return [
         Standin("musetalkV15/unet.pth", "test/musetalk", "musetalkV15/unet.pth", _bytes(1, big)),
         Standin("sd-vae/config.json", "test/vae", "config.json", b'{"vae": true}\n'),
+        Standin(
+            "sd-vae/diffusion_pytorch_model.bin",
+            "test/vae",
+            "diffusion_pytorch_model.bin",
+            _bytes(6, 40_000),
+            alternative=(
+                "sd-vae/diffusion_pytorch_model.safetensors",
+                "diffusion_pytorch_model.safetensors",
+                _bytes(7, 39_000),
+            ),
+        ),
         Standin("whisper/config.json", "test/whisper", "config.json", b'{"whisper": true}\n'),
         Standin("dwpose/dw-ll_ucoco_384.pth", "test/dwpose", "dw-ll_ucoco_384.pth", _bytes(2, 70_000)),
         Standin(
@@ -74,6 +88,12 @@ def write_manifest(path: Path, files: list[Standin], base: str) -> Path:
             lines.append(f'url = "{base}/{f.repo}/resolve/{REV}/{f.filename}"\n')
         else:
             lines.append(f'repo = "{f.repo}"\nrevision = "{REV}"\nfilename = "{f.filename}"\n')
+        if f.alternative:
+            alt_path, alt_name, data = f.alternative
+            lines.append(
+                f'[[file.alternative]]\npath = "{alt_path}"\nfilename = "{alt_name}"\nsize = {len(data)}\n'
+                f'sha256 = "{hashlib.sha256(data).hexdigest()}"\n'
+            )
     path.write_text("\n".join(lines))
     return path
 
@@ -89,6 +109,9 @@ class World:
     def args(self, *extra: str, endpoint: bool = True) -> list[str]:
         out = ["--models", str(self.models), "--torch-home", str(self.torch)]
         return [*out, *(["--endpoint", self.hub.url] if endpoint else []), *extra]
+
+    def file(self, path: str) -> Standin:
+        return next(f for f in self.files if f.path == path)
 
     def target(self, f: Standin) -> Path:
         return (self.torch if f.root == "torch_home" else self.models) / f.path
@@ -135,7 +158,7 @@ def test_a_fresh_fetch_places_every_file_verified(cli, world: World) -> None:
     assert {f["state"] for f in doc["files"]} == {"placed"}
     for f in _v15(world):
         assert world.target(f).read_bytes() == f.data
-    assert not world.target(world.files[4]).exists(), "v1.0's UNet is not fetched for v1.5"
+    assert not world.target(world.file(V1)).exists(), "v1.0's UNet is not fetched for v1.5"
     assert _leftovers(world) == []
     # The mirror's Xet note is said once, and only once.
     assert sum("HF_HUB_DISABLE_XET" in n for n in doc["notes"]) == 1
@@ -147,7 +170,7 @@ def test_a_fresh_fetch_places_every_file_verified(cli, world: World) -> None:
 def test_version_v1_fetches_v1s_unet(cli, world: World) -> None:
     run = cli("models", "fetch", *world.args("--version", "v1"))
     assert run.code == 0, run.out
-    assert world.target(world.files[4]).read_bytes() == world.files[4].data
+    assert world.target(world.file(V1)).read_bytes() == world.file(V1).data
     assert not world.target(world.files[0]).exists()
 
 
@@ -193,7 +216,7 @@ def test_a_killed_fetch_resumes_with_only_the_rest(cli, tmp_path: Path, monkeypa
 
 def test_one_byte_changed_is_named_and_repair_fetches_only_it(cli, world: World) -> None:
     assert cli("models", "fetch", *world.args()).code == 0
-    dw = world.target(world.files[3])
+    dw = world.target(world.file(DW))
     data = bytearray(dw.read_bytes())
     data[1000] ^= 0xFF
     dw.write_bytes(bytes(data))
@@ -207,8 +230,8 @@ def test_one_byte_changed_is_named_and_repair_fetches_only_it(cli, world: World)
     fixed = cli("models", "fetch", *world.args("--repair"))
     assert fixed.code == 0, fixed.out
     delta = {k: v - served.get(k, 0) for k, v in world.hub.served.items() if v != served.get(k, 0)}
-    assert delta == {"dw-ll_ucoco_384.pth": len(world.files[3].data)}
-    assert dw.read_bytes() == world.files[3].data
+    assert delta == {"dw-ll_ucoco_384.pth": len(world.file(DW).data)}
+    assert dw.read_bytes() == world.file(DW).data
 
 
 def test_other_bytes_than_the_manifests_are_refused(cli, world: World) -> None:
@@ -217,8 +240,8 @@ def test_other_bytes_than_the_manifests_are_refused(cli, world: World) -> None:
     assert run.code == 1
     line = next(x for x in run.out.splitlines() if x.startswith("REFUSED"))
     assert hashlib.sha256(_bytes(77, 70_000)).hexdigest() in line
-    assert hashlib.sha256(world.files[3].data).hexdigest() in line and "nothing placed" in line
-    assert not world.target(world.files[3]).exists()
+    assert hashlib.sha256(world.file(DW).data).hexdigest() in line and "nothing placed" in line
+    assert not world.target(world.file(DW)).exists()
     assert _leftovers(world) == []
 
 
@@ -236,7 +259,7 @@ def test_a_failing_file_is_said_and_not_placed(cli, world: World, fault: Fault, 
     run = cli("models", "fetch", *world.args())
     assert run.code == 1
     assert said in run.out, run.out
-    assert not world.target(world.files[3]).exists()
+    assert not world.target(world.file(DW)).exists()
     assert world.target(world.files[0]).exists(), "the other files are still fetched"
     assert _leftovers(world) == []
 
@@ -356,7 +379,7 @@ def test_verify_names_what_a_wrong_file_is(
             z.writestr("archive/data.pkl", _bytes(5, 200_000))
         unet.write_bytes((tmp_path / "ckpt.zip").read_bytes()[:-100])
     elif content == "v1":
-        unet.write_bytes(world.files[4].data)
+        unet.write_bytes(world.file(V1).data)
     else:
         assert isinstance(content, bytes)
         unet.write_bytes(content)
@@ -364,3 +387,35 @@ def test_verify_names_what_a_wrong_file_is(
     assert run.code == 1
     entry = next(f for f in run.json()["files"] if f["path"] == "musetalkV15/unet.pth")
     assert entry["state"] == "wrong" and said in entry["detail"], entry
+
+
+def test_an_accepted_alternative_satisfies_its_entry(cli, world: World) -> None:
+    """diffusers loads the .safetensors beside the .bin: present and verified, it is the file."""
+    path, _, data = world.file(VAE).alternative or ("", "", b"")
+    (world.models / path).parent.mkdir(parents=True)
+    (world.models / path).write_bytes(data)
+    run = cli("models", "verify", *world.args("--json", endpoint=False))
+    entry = next(f for f in run.json()["files"] if f["path"] == VAE)
+    assert (entry["state"], entry["alternative"]) == ("verified", path)
+    assert run.json()["schema"] == "envdoctor.models.verify"
+    fetched = cli("models", "fetch", *world.args())
+    assert fetched.code == 0 and not world.target(world.file(VAE)).exists(), "the .bin is not fetched beside it"
+
+
+def test_fetch_starts_no_process(cli, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing runs in (or is installed into) an environment: the downloader is envdoctor's own."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a process was started: {args}")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    run = cli("models", "fetch", *world.args())
+    assert run.code == 0, run.out
+
+
+def test_a_failed_transfer_leaves_no_empty_partial_file(cli, world: World) -> None:
+    """HEAD answers, GET fails: nothing to resume, so no trace."""
+    world.hub.faults[Path(DW).name] = Fault(get_status=500)
+    run = cli("models", "fetch", *world.args())
+    assert run.code == 1 and "500 Internal Server Error" in run.out, run.out
+    assert _leftovers(world) == []

@@ -271,21 +271,25 @@ class _Fetcher:
         # Named by what it will be and where it goes: a partial file is only resumed into the same file.
         key = hashlib.sha256(f"{f.root}/{f.path}:{f.sha256 or f.sha256_prefix}".encode()).hexdigest()[:16]
         part = staging / f"{f.name}.{key}.part"
-        with open(part, "ab") as fh:
-            have = fh.tell()
-            if size is not None and have > size:
-                fh.truncate(0)
-                have = 0
-            if have:
-                self.sink.advance(0)
-            http_get(
-                url,
-                fh,
-                resume_size=have,
-                headers=headers,
-                expected_size=size,
-                tqdm_class=_counting_tqdm(self.advance),
-            )
+        try:
+            with open(part, "ab") as fh:
+                have = fh.tell()
+                if size is not None and have > size:
+                    fh.truncate(0)
+                    have = 0
+                self.sink.advance(have)  # the display counts what is on disk; `transferred` only what came now
+                http_get(
+                    url,
+                    fh,
+                    resume_size=have,
+                    headers=headers,
+                    expected_size=size,
+                    tqdm_class=_counting_tqdm(self.advance),
+                )
+        except BaseException:
+            if part.exists() and part.stat().st_size == 0:
+                part.unlink()  # nothing to resume: no trace left
+            raise
         done = staging / f"{f.name}.{key}.done"
         os.replace(part, done)
         return done, served_sha
