@@ -9,6 +9,7 @@ resumes them; a file whose bytes do not match the manifest is deleted there and 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -267,6 +268,7 @@ class _Fetcher:
             served_sha = meta.etag if meta.etag and re.fullmatch(r"[0-9a-f]{64}", meta.etag) else None
         else:
             url, size, served_sha = source.url, f.size, None
+            self._reachable(url, headers)
         staging.mkdir(parents=True, exist_ok=True)
         # Named by what it will be and where it goes: a partial file is only resumed into the same file.
         key = hashlib.sha256(f"{f.root}/{f.path}:{f.sha256 or f.sha256_prefix}".encode()).hexdigest()[:16]
@@ -293,6 +295,16 @@ class _Fetcher:
         done = staging / f"{f.name}.{key}.done"
         os.replace(part, done)
         return done, served_sha
+
+    @staticmethod
+    def _reachable(url: str, headers: dict[str, str]) -> None:
+        """One HEAD before the transfer, whose own retries (five, a second apart) are meant for a connection
+        lost part-way, not for a host that is not there."""
+        from huggingface_hub.utils import get_session, hf_raise_for_status
+
+        response = get_session().head(url, headers=headers, follow_redirects=True, timeout=TIMEOUT_S)
+        if response.status_code in (404, 410) or response.status_code >= 500:
+            hf_raise_for_status(response)
 
     def _place(self, f: ModelFile, got: Path, source: str, how: str, served_sha: str | None = None) -> FileOutcome:
         # Where the manifest has no hash (v1.0's UNet), the Hub's own sha256 of the file stands in for it.
@@ -444,11 +456,16 @@ def fetch(
         sink.file_done(f.title)
         return f, outcome
 
+    # huggingface_hub logs each retry of a transfer; the report says each failure once, in its own words.
+    hub_log = logging.getLogger("huggingface_hub")
+    level = hub_log.level
+    hub_log.setLevel(logging.ERROR)
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             for f, outcome in pool.map(one, todo):
                 done[f.path] = outcome
     finally:
+        hub_log.setLevel(level)
         sink.stop()
         cache.save()
         for root in {f.root for f in files}:
