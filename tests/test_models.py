@@ -419,3 +419,8 @@ def test_a_failed_transfer_leaves_no_empty_partial_file(cli, world: World) -> No
     run = cli("models", "fetch", *world.args())
     assert run.code == 1 and "500 Internal Server Error" in run.out, run.out
     assert _leftovers(world) == []
+
+
+def test_an_endpoint_must_be_a_url(cli, world: World) -> None:
+    run = cli("models", "fetch", "--models", str(world.models), "--endpoint", "hf-mirror.com", "--json")
+    assert run.code == 2 and run.json()["code"] == "usage" and world.hub.requests == []

@@ -100,6 +100,8 @@ def _fetch(args: argparse.Namespace) -> int:
     from_dir = Path(args.from_dir) if args.from_dir else None
     if from_dir is not None and not from_dir.is_dir():
         raise UsageError(f"--from {from_dir} is not a folder.")
+    if args.endpoint and not args.endpoint.startswith(("http://", "https://")):
+        raise UsageError(f"--endpoint {args.endpoint} is not an http:// or https:// URL.")
     if roots.models.exists() and not roots.models.is_dir():
         raise UsageError(f"--models {roots.models} is not a folder.")
     manifest = manifest_mod.active()
