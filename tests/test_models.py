@@ -424,3 +424,19 @@ def test_a_failed_transfer_leaves_no_empty_partial_file(cli, world: World) -> No
 def test_an_endpoint_must_be_a_url(cli, world: World) -> None:
     run = cli("models", "fetch", "--models", str(world.models), "--endpoint", "hf-mirror.com", "--json")
     assert run.code == 2 and run.json()["code"] == "usage" and world.hub.requests == []
+
+
+def test_a_partial_file_another_fetch_holds_is_left_to_it(cli, world: World) -> None:
+    import fcntl
+
+    from envdoctor.models.manifest import Roots, active
+
+    dw = next(f for f in active().files if f.path == DW)
+    part = fetch_mod.partial_path(Roots(world.models, world.torch), dw)
+    part.parent.mkdir(parents=True)
+    with open(part, "ab") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        run = cli("models", "fetch", *world.args())
+    assert run.code == 1 and "another envdoctor is downloading into" in run.out, run.out
+    assert world.hub.served[Path(DW).name] == 0 and not world.target(world.file(DW)).exists()
+    assert world.target(world.files[0]).exists()

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
 from envdoctor.errors import EnvdoctorError
@@ -178,6 +178,30 @@ def use_endpoint(endpoint: str | None) -> tuple[str, tuple[str, ...]]:
     return chosen, (f"fetching from the mirror {chosen}, with Xet transfers disabled (HF_HUB_DISABLE_XET=1).",)
 
 
+def partial_path(roots: Roots, f: ModelFile) -> Path:
+    """Where a download of `f` waits to be resumed: named by what it will be and where it goes, so a partial
+    file is only ever resumed into the same file."""
+    key = hashlib.sha256(f"{f.root}/{f.path}:{f.sha256 or f.sha256_prefix}".encode()).hexdigest()[:16]
+    return roots.base(f.root) / STAGING / f"{f.name}.{key}.part"
+
+
+class DownloadBusy(EnvdoctorError):
+    code = "download-busy"
+    exit_code = 1
+
+
+def _hold(fh: IO[bytes], part: Path) -> None:
+    """Two fetches appending to one partial file would interleave their bytes: the second one is refused."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: its own sharing rules keep the file to one writer
+        return
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise DownloadBusy(f"another envdoctor is downloading into {part}") from None
+
+
 def _counting_tqdm(advance: Callable[[int], None]) -> type[Any]:
     """A tqdm class that draws nothing and hands each chunk's size to the one display."""
     from huggingface_hub.utils import tqdm
@@ -270,11 +294,12 @@ class _Fetcher:
             url, size, served_sha = source.url, f.size, None
             self._reachable(url, headers)
         staging.mkdir(parents=True, exist_ok=True)
-        # Named by what it will be and where it goes: a partial file is only resumed into the same file.
-        key = hashlib.sha256(f"{f.root}/{f.path}:{f.sha256 or f.sha256_prefix}".encode()).hexdigest()[:16]
-        part = staging / f"{f.name}.{key}.part"
+        part = partial_path(self.roots, f)
+        held = False
         try:
             with open(part, "ab") as fh:
+                _hold(fh, part)
+                held = True
                 have = fh.tell()
                 if size is not None and have > size:
                     fh.truncate(0)
@@ -289,10 +314,10 @@ class _Fetcher:
                     tqdm_class=_counting_tqdm(self.advance),
                 )
         except BaseException:
-            if part.exists() and part.stat().st_size == 0:
+            if held and part.exists() and part.stat().st_size == 0:
                 part.unlink()  # nothing to resume: no trace left
             raise
-        done = staging / f"{f.name}.{key}.done"
+        done = part.with_suffix(".done")
         os.replace(part, done)
         return done, served_sha
 
