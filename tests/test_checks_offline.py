@@ -12,21 +12,21 @@ from envdoctor import check
 from envdoctor.checks import Status
 from envdoctor.checks.base import Context
 from envdoctor.checks.gpu import arch, torch_cuda
-from envdoctor.datafiles import load
 from envdoctor.facts import Facts, Gpu, GpuDevice, Torch
 from envdoctor.manifest import builtin
+from envdoctor.models import manifest as models_manifest
 from envdoctor.target import current
 
 
 def _models_tree(root: Path) -> Path:
-    """Every inference file of models.toml at its exact size (sparse files: no disk cost)."""
-    for spec in load("models.toml")["model"]:
-        if spec["scope"] != "inference":
+    """Every v1.5 inference file of the manifest at its exact size (sparse files: no disk cost)."""
+    for spec in models_manifest.builtin().for_purpose("inference", "v15"):
+        if spec.root != "models":
             continue
-        path = root / spec["path"]
+        path = root / spec.path
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as fh:
-            fh.truncate(spec.get("size") or spec.get("min_size") or 10)
+            fh.truncate(spec.bytes_needed or 10)
     return root
 
 

@@ -57,6 +57,8 @@ CASES = [
     ("stub remove", "stub remove --venv {tmp}/missing", "usage"),
     ("stub status", "stub status --venv {tmp}/missing", "usage"),
     ("wheelhouse index", "wheelhouse index {tmp}/missing", "usage"),
+    ("models verify", "models verify --models {tmp}/missing", "usage"),
+    ("models fetch", "models fetch --models {tmp} --from {tmp}/missing", "usage"),
     ("wheelhouse list", "wheelhouse list {tmp}/not-mmcv.txt", "usage"),
 ]
 

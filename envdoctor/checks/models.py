@@ -1,32 +1,45 @@
-"""Models: MuseTalk's weight files (with --models DIR) and the S3FD cache file."""
+"""Models: MuseTalk's weight files (with --models DIR) and the S3FD cache file, from the one manifest
+(envdoctor/data/models.toml). No file is hashed here: a hash `envdoctor models verify` remembered is taken
+(a stat per file), else the size and the first bytes judge it."""
 
 from __future__ import annotations
 
 import os
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
 from envdoctor.checks.texts import said
-from envdoctor.datafiles import load
+from envdoctor.models import manifest as manifest_mod
+from envdoctor.models.hashing import HashCache
+from envdoctor.models.manifest import MODELS, TORCH_HOME, Manifest, ModelFile, Roots
+from envdoctor.models.verify import Missing, SizeOnly, Verdict, Verified, judge
 
 
-def _file_problem(path: Path, spec: dict[str, Any]) -> str | None:
-    size = path.stat().st_size
-    if spec.get("size") and size != spec["size"]:
-        kind = "truncated" if size < spec["size"] else "not the official file"
-        return f"{size:,} bytes, expected {spec['size']:,} ({kind})"
-    if spec.get("min_size") and size < spec["min_size"]:
-        return f"{size:,} bytes, expected at least {spec['min_size']:,} (truncated?)"
-    if spec.get("zip") or path.suffix in (".pth", ".bin", ".pt"):
-        # torch's zip format keeps its directory at the end: a cut-off download loses it.
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-        if head == b"PK\x03\x04" and not zipfile.is_zipfile(path):
-            return f"{size:,} bytes, and its zip directory is missing (truncated)"
-    return None
+def _required(manifest: Manifest, f: ModelFile, scopes: tuple[str, ...]) -> bool:
+    wanted = {ep for s in scopes if s in manifest.purposes for ep in manifest.entry_points(s, "v15")}
+    return bool(wanted & set(f.needed_for))
+
+
+def _expected(f: ModelFile) -> str:
+    if f.sha256:
+        return f"{f.size:,} bytes, sha256 {f.sha256[:12]}…" if f.size else f"sha256 {f.sha256[:12]}…"
+    return f"{f.size:,} bytes" if f.size else "a complete file"
+
+
+def _found(v: Verdict) -> str:
+    o = v.outcome
+    where = f" ({v.alternative.path})" if v.alternative else ""
+    if isinstance(o, Verified):
+        return f"{o.size:,} bytes, sha256 verified{where}"
+    if isinstance(o, SizeOnly):
+        return f"{o.size:,} bytes{where}"
+    assert not isinstance(o, Missing)
+    return o.detail if o.detail.startswith(f"{o.size:,}") else f"{o.size:,} bytes, {o.detail}"
+
+
+def torch_home(environ: dict[str, str] | None = None) -> Path:
+    return manifest_mod.torch_home(os.environ if environ is None else environ)
 
 
 @check("models.files", "Models", "MuseTalk model files (--models DIR)")
@@ -34,62 +47,59 @@ def model_files(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
     if ctx.models is None:
         yield result(Status.SKIP, found="no --models DIR given")
         return
-    for spec in load("models.toml")["model"]:
-        path = ctx.models / spec["path"]
-        required = spec.get("scope", "inference") in ctx.scopes
-        title = f"models/{spec['path']}"
-        if not path.is_file():
+    manifest = manifest_mod.active()
+    roots = Roots(ctx.models, ctx.torch_home or torch_home())
+    cache = HashCache()
+    for f in manifest.files:
+        if f.root != MODELS:
+            continue
+        required = _required(manifest, f, ctx.scopes)
+        v = judge(manifest, f, roots, cache, hash_files=False)
+        if isinstance(v.outcome, Missing):
             yield result(
                 Status.FAIL if required else Status.SKIP,
-                title=title,
+                title=f.title,
                 found="missing",
-                expected=f"{spec['size']:,} bytes" if spec.get("size") else "present",
-                why=spec["why"],
-                **said("models.files", "missing"),
+                expected=_expected(f),
+                why=f.why,
+                **said("models.files", "missing", models=ctx.models),
             )
-            continue
-        problem = _file_problem(path, spec)
-        if problem:
+        elif not v.ok:
             yield result(
                 Status.FAIL if required else Status.WARN,
-                title=title,
-                found=problem,
-                expected=f"{spec['size']:,} bytes" if spec.get("size") else "a complete file",
-                **said("models.files", "incomplete", what=spec["why"], path=path),
+                title=f.title,
+                found=_found(v),
+                expected=_expected(f),
+                **said("models.files", "incomplete", what=f.why, models=ctx.models),
             )
         else:
-            yield result(Status.OK, title=title, found=f"{path.stat().st_size:,} bytes")
-
-
-def torch_home(environ: dict[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    if env.get("TORCH_HOME"):
-        return Path(env["TORCH_HOME"])
-    xdg = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "torch"
+            yield result(Status.OK, title=f.title, found=_found(v))
 
 
 @check("models.s3fd", "Models", "S3FD face detector in the torch hub cache")
 def s3fd(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
-    spec = load("models.toml")["s3fd"]
-    path = (ctx.torch_home or torch_home()) / spec["path"]
-    if not path.is_file():
-        yield result(
-            Status.WARN if ctx.models is None else Status.FAIL,
-            found=f"{path} missing",
-            expected="the cached file",
-            **said("models.s3fd", "missing", what=spec["why"], file=path.name, folder=path.parent),
-            breaker=19,
-        )
-        return
-    problem = _file_problem(path, spec)
-    if problem:
-        yield result(
-            Status.FAIL,
-            found=f"{path}: {problem}",
-            expected="a complete file",
-            **said("models.s3fd", "incomplete", path=path),
-            breaker=19,
-        )
-    else:
-        yield result(Status.OK, found=f"{path} ({path.stat().st_size:,} bytes)")
+    manifest = manifest_mod.active()
+    roots = Roots(ctx.models or Path("models"), ctx.torch_home or torch_home())
+    cache = HashCache()
+    for f in manifest.files:
+        if f.root != TORCH_HOME:
+            continue
+        v = judge(manifest, f, roots, cache, hash_files=False)
+        if isinstance(v.outcome, Missing):
+            yield result(
+                Status.WARN if ctx.models is None else Status.FAIL,
+                found=f"{v.path} missing",
+                expected="the cached file",
+                **said("models.s3fd", "missing", what=f.why, file=v.path.name, folder=v.path.parent),
+                breaker=19,
+            )
+        elif not v.ok:
+            yield result(
+                Status.FAIL,
+                found=f"{v.path}: {_found(v)}",
+                expected="a complete file",
+                **said("models.s3fd", "incomplete", path=v.path),
+                breaker=19,
+            )
+        else:
+            yield result(Status.OK, found=f"{v.path} ({_found(v)})")

@@ -1,16 +1,16 @@
-"""Which weight files MuseTalk's inference needs: the inference-scope files of envdoctor/data/models.toml,
-the same list `check --models` holds a folder to."""
+"""Which weight files MuseTalk's v1.5 inference needs: the manifest's (envdoctor/data/models.toml), the same
+list `check --models` holds a folder to."""
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from envdoctor import datafiles
+from envdoctor.models.manifest import MODELS, TORCH_HOME, builtin
 
 
 def required_files() -> list[str]:
-    models = datafiles.load("models.toml")["model"]
-    return [m["path"] for m in models if m.get("scope", "inference") == "inference"]
+    return [f.path for f in builtin().for_purpose("inference", "v15") if f.root == MODELS]
 
 
 def missing_files(models: Path) -> list[str]:
@@ -20,7 +20,7 @@ def missing_files(models: Path) -> list[str]:
 
 def s3fd_name() -> str:
     """The S3FD file's name in the torch hub cache's checkpoints folder."""
-    return PurePosixPath(datafiles.load("models.toml")["s3fd"]["path"]).name
+    return next(f.name for f in builtin().files if f.root == TORCH_HOME)
 
 
 def synthetic_bytes_needed() -> int:

@@ -1,0 +1,92 @@
+"""sha256 of a weight file, remembered per (size, mtime_ns, inode, device) so a repeat costs one stat."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from envdoctor.cachedir import cache_root
+
+CACHE_FILE = "models-sha256.json"
+# Large reads keep the hash bound by sha256 itself, not by system calls (the same buffer sha256sum's
+# speed comes from); hashlib releases the GIL, so a few files hash at once on a few cores.
+_BLOCK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    with open(path, "rb", buffering=0) as fh:
+        if sys.version_info >= (3, 11):
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+        digest = hashlib.sha256()  # pragma: no cover - Python 3.10
+        buf = bytearray(_BLOCK)
+        view = memoryview(buf)
+        while n := fh.readinto(buf):
+            digest.update(view[:n])
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What must not have changed for a remembered hash to still hold."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> Stamp:
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+
+
+class HashCache:
+    """Hashes envdoctor computed, keyed by absolute path; stale when any field of the stamp moved."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or cache_root() / CACHE_FILE
+        self._entries: dict[str, list[object]] = {}
+        self._dirty = False
+        with contextlib.suppress(OSError, ValueError):
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            if isinstance(raw, dict):
+                self._entries = raw
+
+    def lookup(self, path: Path, stamp: Stamp) -> str | None:
+        entry = self._entries.get(str(path.absolute()))
+        if not isinstance(entry, list) or len(entry) != 5:
+            return None
+        *fields, digest = entry
+        if fields == [stamp.size, stamp.mtime_ns, stamp.inode, stamp.device] and isinstance(digest, str):
+            return digest
+        return None
+
+    def remember(self, path: Path, stamp: Stamp, digest: str) -> None:
+        self._entries[str(path.absolute())] = [stamp.size, stamp.mtime_ns, stamp.inode, stamp.device, digest]
+        self._dirty = True
+
+    def hash(self, path: Path, stamp: Stamp) -> tuple[str, bool]:
+        """(sha256, whether it came from the cache)."""
+        known = self.lookup(path, stamp)
+        if known:
+            return known, True
+        digest = sha256_file(path)
+        self.remember(path, stamp, digest)
+        return digest, False
+
+    def save(self) -> None:
+        """Write atomically; a cache that cannot be written only costs the next run its hashes again."""
+        if not self._dirty:
+            return
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".models-sha256-", dir=self.path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self._entries, fh)
+            os.replace(tmp, self.path)
+            self._dirty = False

@@ -1,0 +1,442 @@
+"""`envdoctor models verify|fetch` against a stand-in Hub on loopback (tests/hubserve.py), with the real
+huggingface_hub client doing the downloads, and a manifest of small stand-in files with their own hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hubserve import Fault, Hub, serve
+
+from envdoctor.models import fetch as fetch_mod
+from envdoctor.models import hashing
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REV = "0123456789abcdef0123456789abcdef01234567"
+DW, V1, VAE = "dwpose/dw-ll_ucoco_384.pth", "musetalk/pytorch_model.bin", "sd-vae/diffusion_pytorch_model.bin"
+
+
+def _bytes(seed: int, n: int) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+@dataclass(frozen=True)
+class Standin:
+    path: str
+    repo: str
+    filename: str
+    data: bytes
+    root: str = "models"
+    needed_for: tuple[str, ...] = ("v15-inference",)
+    url: bool = False
+    alternative: tuple[str, str, bytes] | None = None
+    """(path, filename in the same repository, bytes) of a file the loader takes instead."""
+
+
+def standins(big: int = 300_000) -> list[Standin]:
+    return [
+        Standin("musetalkV15/unet.pth", "test/musetalk", "musetalkV15/unet.pth", _bytes(1, big)),
+        Standin("sd-vae/config.json", "test/vae", "config.json", b'{"vae": true}\n'),
+        Standin(
+            "sd-vae/diffusion_pytorch_model.bin",
+            "test/vae",
+            "diffusion_pytorch_model.bin",
+            _bytes(6, 40_000),
+            alternative=(
+                "sd-vae/diffusion_pytorch_model.safetensors",
+                "diffusion_pytorch_model.safetensors",
+                _bytes(7, 39_000),
+            ),
+        ),
+        Standin("whisper/config.json", "test/whisper", "config.json", b'{"whisper": true}\n'),
+        Standin("dwpose/dw-ll_ucoco_384.pth", "test/dwpose", "dw-ll_ucoco_384.pth", _bytes(2, 70_000)),
+        Standin(
+            "musetalk/pytorch_model.bin",
+            "test/musetalk",
+            "musetalk/pytorch_model.bin",
+            _bytes(3, big),
+            needed_for=("v1-inference",),
+        ),
+        Standin(
+            "hub/checkpoints/s3fd-test.pth", "test/s3fd", "s3fd-test.pth", _bytes(4, 50_000), "torch_home", url=True
+        ),
+    ]
+
+
+def write_manifest(path: Path, files: list[Standin], base: str) -> Path:
+    lines = [
+        '[purposes.inference]\nv15 = ["v15-inference"]\nv1 = ["v1-inference"]\n',
+    ]
+    for f in files:
+        lines.append(
+            f'[[file]]\npath = "{f.path}"\nroot = "{f.root}"\nsize = {len(f.data)}\n'
+            f'sha256 = "{hashlib.sha256(f.data).hexdigest()}"\nneeded_for = {json.dumps(list(f.needed_for))}\n'
+            f'why = "stand-in for {f.path}"\n[[file.source]]\n'
+        )
+        if f.url:
+            lines.append(f'url = "{base}/{f.repo}/resolve/{REV}/{f.filename}"\n')
+        else:
+            lines.append(f'repo = "{f.repo}"\nrevision = "{REV}"\nfilename = "{f.filename}"\n')
+        if f.alternative:
+            alt_path, alt_name, data = f.alternative
+            lines.append(
+                f'[[file.alternative]]\npath = "{alt_path}"\nfilename = "{alt_name}"\nsize = {len(data)}\n'
+                f'sha256 = "{hashlib.sha256(data).hexdigest()}"\n'
+            )
+    path.write_text("\n".join(lines))
+    return path
+
+
+@dataclass
+class World:
+    hub: Hub
+    files: list[Standin]
+    models: Path
+    torch: Path
+    manifest: Path
+
+    def args(self, *extra: str, endpoint: bool = True) -> list[str]:
+        out = ["--models", str(self.models), "--torch-home", str(self.torch)]
+        return [*out, *(["--endpoint", self.hub.url] if endpoint else []), *extra]
+
+    def file(self, path: str) -> Standin:
+        return next(f for f in self.files if f.path == path)
+
+    def target(self, f: Standin) -> Path:
+        return (self.torch if f.root == "torch_home" else self.models) / f.path
+
+
+def _world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: list[Standin], hub: Hub) -> World:
+    for f in files:
+        hub.add(f.repo, REV, f.filename, f.data)
+    manifest = write_manifest(tmp_path / "manifest.toml", files, hub.url)
+    monkeypatch.setenv("ENVDOCTOR_MODELS_MANIFEST", str(manifest))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    # use_endpoint turns Xet off for a mirror, in the environment and in huggingface_hub's constants: undone after.
+    monkeypatch.delenv("HF_HUB_DISABLE_XET", raising=False)
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", constants.HF_HUB_DISABLE_XET)
+    models = tmp_path / "models"
+    models.mkdir()
+    return World(hub, files, models, tmp_path / "torch", manifest)
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    with serve(Hub()) as hub:
+        yield _world(tmp_path, monkeypatch, standins(), hub)
+
+
+def _v15(w: World) -> list[Standin]:
+    return [f for f in w.files if "v15-inference" in f.needed_for]
+
+
+def _leftovers(w: World) -> list[Path]:
+    """Anything half-written: staging folders, temporary names."""
+    found = [p for root in (w.models, w.torch) if root.exists() for p in root.rglob("*")]
+    return [p for p in found if ".envdoctor-partial" in p.parts or p.name.endswith((".incomplete", "-tmp"))]
+
+
+def test_a_fresh_fetch_places_every_file_verified(cli, world: World) -> None:
+    run = cli("models", "fetch", *world.args("--json"))
+    assert run.code == 0, (run.out, run.err)
+    doc = run.json()
+    assert (doc["schema"], doc["schema_version"]) == ("envdoctor.models.fetch", 1)
+    assert {f["state"] for f in doc["files"]} == {"placed"}
+    for f in _v15(world):
+        assert world.target(f).read_bytes() == f.data
+    assert not world.target(world.file(V1)).exists(), "v1.0's UNet is not fetched for v1.5"
+    assert _leftovers(world) == []
+    # The mirror's Xet note is said once, and only once.
+    assert sum("HF_HUB_DISABLE_XET" in n for n in doc["notes"]) == 1
+    again = cli("models", "fetch", *world.args("--json"))
+    assert again.code == 0 and again.json()["transferred_bytes"] == 0
+    assert {f["state"] for f in again.json()["files"]} == {"alreadythere"}
+
+
+def test_version_v1_fetches_v1s_unet(cli, world: World) -> None:
+    run = cli("models", "fetch", *world.args("--version", "v1"))
+    assert run.code == 0, run.out
+    assert world.target(world.file(V1)).read_bytes() == world.file(V1).data
+    assert not world.target(world.files[0]).exists()
+
+
+def test_a_killed_fetch_resumes_with_only_the_rest(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed half way through a 24 MiB file, run again: the second run asks for the rest with a Range request.
+
+    huggingface_hub's transfer writes what it received in chunks (10 MiB), so what survives the kill is what
+    reached the disk, and the second run transfers exactly the bytes that did not."""
+    size, pause = 24 << 20, 14 << 20
+    files = [Standin("musetalkV15/unet.pth", "test/musetalk", "musetalkV15/unet.pth", _bytes(9, size))]
+    with serve(Hub()) as hub:
+        w = _world(tmp_path, monkeypatch, files, hub)
+        hub.faults["musetalkV15/unet.pth"] = Fault(pause_after=pause)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "envdoctor", "models", "fetch", *w.args()],
+            cwd=REPO_ROOT,
+            env=os.environ.copy(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        partial: list[Path] = []
+        while time.monotonic() < deadline:
+            partial = [p for p in w.models.rglob("*.part") if p.stat().st_size > 0]
+            if partial and hub.served["musetalkV15/unet.pth"] >= pause:
+                break
+            time.sleep(0.05)
+        assert partial, "the download never got under way"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        kept = partial[0].stat().st_size
+        assert 0 < kept < size
+        assert not w.target(files[0]).exists(), "nothing is placed before it is complete and verified"
+        hub.faults.pop("musetalkV15/unet.pth")  # the killed transfer stays paused: its bytes are not counted again
+        before = hub.served["musetalkV15/unet.pth"]
+        run = cli("models", "fetch", *w.args("--json"))
+        assert run.code == 0, (run.out, run.err)
+        assert hub.served["musetalkV15/unet.pth"] - before == size - kept
+        assert ("GET", f"/test/musetalk/resolve/{REV}/musetalkV15/unet.pth", f"bytes={kept}-") in hub.requests
+        assert w.target(files[0]).read_bytes() == files[0].data
+        assert _leftovers(w) == []
+
+
+def test_one_byte_changed_is_named_and_repair_fetches_only_it(cli, world: World) -> None:
+    assert cli("models", "fetch", *world.args()).code == 0
+    dw = world.target(world.file(DW))
+    data = bytearray(dw.read_bytes())
+    data[1000] ^= 0xFF
+    dw.write_bytes(bytes(data))
+    run = cli("models", "verify", *world.args(endpoint=False))
+    assert run.code == 1
+    bad = [line for line in run.out.splitlines() if line.startswith("WRONG")]
+    assert len(bad) == 1 and "dwpose/dw-ll_ucoco_384.pth" in bad[0] and "right size with other bytes" in bad[0]
+    kept = cli("models", "fetch", *world.args("--json"))
+    assert kept.code == 1 and {f["state"] for f in kept.json()["files"]} == {"alreadythere", "kept"}
+    served = dict(world.hub.served)
+    fixed = cli("models", "fetch", *world.args("--repair"))
+    assert fixed.code == 0, fixed.out
+    delta = {k: v - served.get(k, 0) for k, v in world.hub.served.items() if v != served.get(k, 0)}
+    assert delta == {"dw-ll_ucoco_384.pth": len(world.file(DW).data)}
+    assert dw.read_bytes() == world.file(DW).data
+
+
+def test_other_bytes_than_the_manifests_are_refused(cli, world: World) -> None:
+    world.hub.faults["dw-ll_ucoco_384.pth"] = Fault(other_bytes=_bytes(77, 70_000))
+    run = cli("models", "fetch", *world.args())
+    assert run.code == 1
+    line = next(x for x in run.out.splitlines() if x.startswith("REFUSED"))
+    assert hashlib.sha256(_bytes(77, 70_000)).hexdigest() in line
+    assert hashlib.sha256(world.file(DW).data).hexdigest() in line and "nothing placed" in line
+    assert not world.target(world.file(DW)).exists()
+    assert _leftovers(world) == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        (Fault(status=404), "404 Not Found"),
+        (Fault(status=500), "500 Internal Server Error with an HTML page"),
+        (Fault(html=True), "an HTML page saved instead of the file"),
+    ],
+    ids=["404", "500", "html-page"],
+)
+def test_a_failing_file_is_said_and_not_placed(cli, world: World, fault: Fault, said: str) -> None:
+    world.hub.faults["dw-ll_ucoco_384.pth"] = fault
+    run = cli("models", "fetch", *world.args())
+    assert run.code == 1
+    assert said in run.out, run.out
+    assert not world.target(world.file(DW)).exists()
+    assert world.target(world.files[0]).exists(), "the other files are still fetched"
+    assert _leftovers(world) == []
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_endpoint_that_does_not_answer_is_one_sentence(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    hub = Hub(url=dead)
+    w = _world(tmp_path, monkeypatch, standins(), hub)
+    started = time.monotonic()
+    run = cli("models", "fetch", *w.args())
+    assert run.code == 1
+    reasons = [line for line in run.out.splitlines() if line.startswith(dead)]
+    assert len(reasons) == 1 and "could not connect" in reasons[0], run.out
+    assert time.monotonic() - started < 20
+    assert _leftovers(w) == [] and list(w.models.iterdir()) == []
+
+
+def test_hf_endpoint_reaches_the_mirror(cli, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", world.hub.url)
+    run = cli("models", "fetch", *world.args(endpoint=False))
+    assert run.code == 0, run.out
+    assert run.out.count("HF_HUB_DISABLE_XET=1") == 1
+    assert os.environ["HF_HUB_DISABLE_XET"] == "1"
+    assert any(m == "GET" for m, _, _ in world.hub.requests)
+
+
+def test_from_a_flat_folder_and_a_models_tree(cli, world: World, tmp_path: Path) -> None:
+    flat = tmp_path / "downloads"
+    for f in _v15(world):
+        # Two files are named config.json: one lies flat, the other in a models/-like tree.
+        place = flat / (f.path if f.path == "whisper/config.json" else Path(f.path).name)
+        place.parent.mkdir(parents=True, exist_ok=True)
+        place.write_bytes(f.data)
+    run = cli("models", "fetch", *world.args("--from", str(flat), "--json", endpoint=False))
+    assert run.code == 0, run.out
+    assert {f["how"] for f in run.json()["files"]} == {"hard link"}
+    assert world.hub.requests == []
+    for f in _v15(world):
+        assert world.target(f).read_bytes() == f.data
+
+
+def test_from_a_hub_cache(cli, world: World, tmp_path: Path) -> None:
+    cache = tmp_path / "hf-cache"
+    for f in _v15(world):
+        repo = cache / ("models--" + f.repo.replace("/", "--"))
+        blob = repo / "blobs" / hashlib.sha256(f.data).hexdigest()
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(f.data)
+        link = repo / "snapshots" / REV / f.filename
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(blob, link.parent))
+    run = cli("models", "fetch", *world.args("--from", str(cache), endpoint=False))
+    # The stand-in S3FD comes from a URL, not a hub repository: it cannot be in a hub cache.
+    assert run.code == 1 and "not in" in run.out
+    for f in _v15(world):
+        if f.root == "models":
+            assert world.target(f).read_bytes() == f.data
+            assert not world.target(f).is_symlink()
+
+
+def test_not_enough_space_is_refused_before_any_download(cli, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fetch_mod, "free_bytes", lambda path: 1000)
+    run = cli("models", "fetch", *world.args("--json"))
+    assert run.code == 1
+    doc = run.json()
+    assert doc["code"] == "not-enough-space" and "nothing was downloaded" in doc["message"]
+    assert world.hub.requests == []
+
+
+def test_a_repeat_verify_costs_stats_not_hashes(cli, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli("models", "fetch", *world.args()).code == 0
+    hashed: list[Path] = []
+    real = hashing.sha256_file
+
+    def counting(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(hashing, "sha256_file", counting)
+    first = cli("models", "verify", *world.args(endpoint=False))
+    assert first.code == 0 and hashed == [], "fetch remembered the hashes of what it placed"
+    world.target(world.files[0]).touch()  # a new mtime: the remembered hash no longer holds
+    assert cli("models", "verify", *world.args(endpoint=False)).code == 0
+    assert hashed == [world.target(world.files[0])]
+    assert cli("models", "verify", *world.args(endpoint=False)).code == 0
+    assert len(hashed) == 1
+    check = cli("check", "--models", str(world.models), "--only", "models.files", "--json")
+    found = {r["title"]: r["found"] for r in check.json()["results"]}
+    assert "sha256 verified" in found["models/musetalkV15/unet.pth"]
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"<!DOCTYPE html><html>Sign in</html>", "an HTML page"),
+        (b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 300000\n", "git-LFS pointer"),
+        (None, "zip directory is missing"),
+        ("v1", "musetalk/pytorch_model.bin"),
+    ],
+    ids=["html", "lfs-pointer", "truncated-zip", "v1-unet-under-v15"],
+)
+def test_verify_names_what_a_wrong_file_is(
+    cli, world: World, tmp_path: Path, content: bytes | str | None, said: str
+) -> None:
+    unet = world.target(world.files[0])
+    unet.parent.mkdir(parents=True)
+    if content is None:
+        import zipfile
+
+        with zipfile.ZipFile(tmp_path / "ckpt.zip", "w") as z:
+            z.writestr("archive/data.pkl", _bytes(5, 200_000))
+        unet.write_bytes((tmp_path / "ckpt.zip").read_bytes()[:-100])
+    elif content == "v1":
+        unet.write_bytes(world.file(V1).data)
+    else:
+        assert isinstance(content, bytes)
+        unet.write_bytes(content)
+    run = cli("models", "verify", *world.args("--json", endpoint=False))
+    assert run.code == 1
+    entry = next(f for f in run.json()["files"] if f["path"] == "musetalkV15/unet.pth")
+    assert entry["state"] == "wrong" and said in entry["detail"], entry
+
+
+def test_an_accepted_alternative_satisfies_its_entry(cli, world: World) -> None:
+    """diffusers loads the .safetensors beside the .bin: present and verified, it is the file."""
+    path, _, data = world.file(VAE).alternative or ("", "", b"")
+    (world.models / path).parent.mkdir(parents=True)
+    (world.models / path).write_bytes(data)
+    run = cli("models", "verify", *world.args("--json", endpoint=False))
+    entry = next(f for f in run.json()["files"] if f["path"] == VAE)
+    assert (entry["state"], entry["alternative"]) == ("verified", path)
+    assert run.json()["schema"] == "envdoctor.models.verify"
+    fetched = cli("models", "fetch", *world.args())
+    assert fetched.code == 0 and not world.target(world.file(VAE)).exists(), "the .bin is not fetched beside it"
+
+
+def test_fetch_starts_no_process(cli, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing runs in (or is installed into) an environment: the downloader is envdoctor's own."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a process was started: {args}")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    run = cli("models", "fetch", *world.args())
+    assert run.code == 0, run.out
+
+
+def test_a_failed_transfer_leaves_no_empty_partial_file(cli, world: World) -> None:
+    """HEAD answers, GET fails: nothing to resume, so no trace."""
+    world.hub.faults[Path(DW).name] = Fault(get_status=500)
+    run = cli("models", "fetch", *world.args())
+    assert run.code == 1 and "500 Internal Server Error" in run.out, run.out
+    assert _leftovers(world) == []
+
+
+def test_an_endpoint_must_be_a_url(cli, world: World) -> None:
+    run = cli("models", "fetch", "--models", str(world.models), "--endpoint", "hf-mirror.com", "--json")
+    assert run.code == 2 and run.json()["code"] == "usage" and world.hub.requests == []
+
+
+def test_a_partial_file_another_fetch_holds_is_left_to_it(cli, world: World) -> None:
+    import fcntl
+
+    from envdoctor.models.manifest import Roots, active
+
+    dw = next(f for f in active().files if f.path == DW)
+    part = fetch_mod.partial_path(Roots(world.models, world.torch), dw)
+    part.parent.mkdir(parents=True)
+    with open(part, "ab") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        run = cli("models", "fetch", *world.args())
+    assert run.code == 1 and "another envdoctor is downloading into" in run.out, run.out
+    assert world.hub.served[Path(DW).name] == 0 and not world.target(world.file(DW)).exists()
+    assert world.target(world.files[0]).exists()
