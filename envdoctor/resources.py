@@ -15,6 +15,11 @@ def _shipped(name: str) -> Path:
     return inside if inside.is_dir() else _REPO / name
 
 
+def installed() -> bool:
+    """Whether these files are an installed wheel's (read-only to envdoctor), not a checkout's."""
+    return (_PACKAGE / "_shipped").is_dir()
+
+
 def probes_dir() -> Path:
     return _shipped("probes")
 

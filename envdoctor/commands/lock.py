@@ -12,7 +12,7 @@ from envdoctor import lockgate
 from envdoctor.errors import UsageError
 from envdoctor.outdir import check_writable
 from envdoctor.report import lock_table, lock_text
-from envdoctor.resources import lockfiles_dir
+from envdoctor.resources import installed, lockfiles_dir
 from envdoctor.strategies import ALL
 from envdoctor.strategies.sets import requirement_sets
 from envdoctor.uv import UvError
@@ -80,6 +80,12 @@ def main(args: argparse.Namespace) -> int:
         return 0 if all(r.ok for r in results) else 1
     if args.drift:
         return _drift(args, directory)
+    if not args.output_dir and installed():
+        # The committed matrix belongs to envdoctor's repository; an installed package is never rewritten.
+        raise UsageError(
+            f"envdoctor is installed, so its lockfiles in {directory} are not rewritten; "
+            "pass --output-dir DIR for the lockfiles to go there."
+        )
     check_writable(directory, "--output-dir")  # before any resolution: a wrong folder costs one sentence
     if args.strategy:
         t = _target(args)

@@ -16,6 +16,7 @@ from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.errors import UsageError
 from envdoctor.outdir import check_writable, check_writable_file
 from envdoctor.report import stub_json, stub_text
+from envdoctor.resources import installed
 from envdoctor.stub import kept as kept_lib
 from envdoctor.target import Target
 
@@ -81,6 +82,10 @@ def _generate(args: argparse.Namespace) -> int:
     if args.check and not args.kept:
         raise UsageError("--check goes with --kept.")
     if args.kept:
+        if installed() and not args.check:
+            raise UsageError(
+                "--kept rewrites the stubs of envdoctor's repository; an installed envdoctor can only --check them."
+            )
         if args.output:
             raise UsageError("--kept writes the files under stubs/; leave out --output.")
         drifts = kept_lib.check(cache, write=not args.check)
