@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from envdoctor import __version__, commands
+from envdoctor import __version__, commands, process
 from envdoctor.errors import EnvdoctorError, Failure, failure
 from envdoctor.report import error_json
 
@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"envdoctor {__version__}")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print every command envdoctor runs, with its duration, to stderr (also: ENVDOCTOR_LOG=1, or =FILE)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
@@ -83,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_ERROR
     command = str(getattr(args, COMMAND_PATH, None) or args.command)
+    process.set_verbose(bool(getattr(args, "verbose", False)))
     ended: Failure
     try:
         return int(args.func(args))
