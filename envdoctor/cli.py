@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"envdoctor {__version__}")
     parser.add_argument(
         "--verbose",
+        dest="log_commands",  # `check --verbose` is check's own (passing imports too)
         action="store_true",
         help="print every command envdoctor runs, with its duration, to stderr (also: ENVDOCTOR_LOG=1, or =FILE)",
     )
@@ -88,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_ERROR
     command = str(getattr(args, COMMAND_PATH, None) or args.command)
-    process.set_verbose(bool(getattr(args, "verbose", False)))
+    process.set_verbose(bool(getattr(args, "log_commands", False)))
     ended: Failure
     try:
         return int(args.func(args))
