@@ -190,3 +190,11 @@ def test_a_reader_waits_with_a_deadline_and_sees_the_end() -> None:
     assert reader.read(30) is None
     assert child.wait() == 0
     reader.close()
+
+
+def test_check_says_which_variables_it_kept_from_the_target(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", "/from/the/shell")
+    run = cli("check", "--python", sys.executable, "--only", "system")
+    assert "not passed on to the target, as they change what it imports: PYTHONPATH" in run.out
+    run = cli("check", "--python", sys.executable, "--only", "system", "--json")
+    assert any("PYTHONPATH" in n for n in json.loads(run.out)["notes"])
