@@ -246,6 +246,7 @@ def _run_logged(
             return None, True, lines
         if pending.strip():
             lines.append(pending)
+        output.close(0)  # a child the app left behind may still hold the pipe: not our business any more
         return child.wait(), False, lines
 
 
