@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from envdoctor import process
 from envdoctor.checks import REGISTRY, CheckResult, CheckSpec, Context, Status
 from envdoctor.errors import UsageError
 from envdoctor.facts import Facts
@@ -125,6 +126,10 @@ def run(
     for spec in specs:
         results.extend(spec.run(ctx))  # guarded: a check that raises is one failed row
     notes = tuple(f"probe problem: {e}" for e in facts.probe_errors)
+    removed = process.removed_from_env()
+    if removed:
+        # The shell's values would have made the probes see modules the target does not have.
+        notes += (f"not passed on to the target, as they change what it imports: {', '.join(removed)}",)
     return CheckReport(
         target=target,
         manifest=manifest,

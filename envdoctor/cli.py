@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from envdoctor import __version__, commands
+from envdoctor import __version__, commands, process
 from envdoctor.errors import EnvdoctorError, Failure, failure
 from envdoctor.report import error_json
 
@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"envdoctor {__version__}")
+    parser.add_argument(
+        "--verbose",
+        dest="log_commands",  # `check --verbose` is check's own (passing imports too)
+        action="store_true",
+        help="print every command envdoctor runs, with its duration, to stderr (also: ENVDOCTOR_LOG=1, or =FILE)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
@@ -83,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_ERROR
     command = str(getattr(args, COMMAND_PATH, None) or args.command)
+    process.set_verbose(bool(getattr(args, "log_commands", False)))
     ended: Failure
     try:
         return int(args.func(args))

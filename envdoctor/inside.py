@@ -17,14 +17,13 @@ The imports probe speaks a stream of events instead (envdoctor.probe.ImportProbe
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from envdoctor import process
 
 TAIL_CHARS = 300
 """Characters of the last stderr (or stdout) line an error message carries."""
@@ -49,6 +48,8 @@ class InsideResult:
     stdout: str
     stderr: str
     seconds: float
+    removed_env: tuple[str, ...] = ()
+    """What envdoctor's environment had that the run did not get (envdoctor.process.SCRUBBED)."""
 
 
 class InsideError(RuntimeError):
@@ -118,25 +119,6 @@ def _signal_name(returncode: int) -> str:
         return f"signal {-returncode}"
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    if hasattr(os, "killpg"):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-            return
-        except (ProcessLookupError, PermissionError):
-            pass
-    proc.kill()
-
-
-def _limit_address_space(limit: int) -> Callable[[], None]:
-    def apply() -> None:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return apply
-
-
 def run_json(
     python: str | Path,
     args: Sequence[str],
@@ -151,28 +133,23 @@ def run_json(
 ) -> InsideResult:
     """Run `python ARGS...` (a script and its arguments, or "-c", code, ...) and read its JSON object.
 
-    `what` names the run in errors ("the facts probe"). `env` is added to this process's environment.
+    `what` names the run in errors ("the facts probe"). `env` is added to the child environment
+    (envdoctor.process.child_env: this process's, less what changes a Python's imports).
     A JSON object is accepted whatever the exit code (a library may crash at interpreter exit, after
     the report), unless `require_exit_zero`. `address_space` caps the child's virtual memory in bytes
     (POSIX). Raises an InsideError subclass when no object comes.
     """
     exe = str(python)
-    argv = [exe, *args]
-    started = time.monotonic()
     try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            env={**os.environ, **env} if env is not None else None,
-            cwd=str(cwd) if cwd is not None else None,
-            # A new session, so that a timeout kills what the run started too (a hung nvidia-smi,
-            # an ffmpeg), and their open pipes cannot keep this call waiting.
-            start_new_session=True,
-            preexec_fn=_limit_address_space(address_space) if address_space else None,
+        # Its own process group, so that a timeout kills what the run started too (a hung
+        # nvidia-smi, an ffmpeg), and their open pipes cannot keep this call waiting.
+        ran = process.run(
+            [exe, *args],
+            input=stdin,
+            timeout=timeout,
+            env=env,
+            cwd=cwd,
+            address_space=address_space,
         )
     except FileNotFoundError as exc:
         missing = exc.filename if exc.filename not in (None, exe) else None
@@ -181,35 +158,21 @@ def run_json(
         raise NotPython(f"{exe} does not exist, so {what} cannot start", python=exe, what=what) from None
     except PermissionError:
         raise NotPython(f"{exe} is not executable, so {what} cannot start", python=exe, what=what) from None
+    except process.TimeoutExpired as exc:
+        raise TimedOut(
+            f"{what} did not finish within {timeout:g} s in {exe}",
+            python=exe,
+            what=what,
+            stdout=str(exc.output or ""),
+            stderr=str(exc.stderr or ""),
+        ) from None
     except OSError as exc:
         raise NotPython(
             f"{exe} is not a program this system can run ({exc.strerror or exc}), so {what} cannot start",
             python=exe,
             what=what,
         ) from None
-    try:
-        stdout, stderr = proc.communicate(stdin, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        try:
-            stdout, stderr = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:  # a grandchild left the group and holds the pipes: give up on them
-            proc.wait()
-            stdout = stderr = ""
-        raise TimedOut(
-            f"{what} did not finish within {timeout:g} s in {exe}",
-            python=exe,
-            what=what,
-            stdout=stdout,
-            stderr=stderr,
-        ) from None
-    except BaseException:
-        # Its own session does not get the terminal's Ctrl-C: stop it here, or it would outlive us.
-        _kill_group(proc)
-        proc.wait()
-        raise
-    seconds = time.monotonic() - started
-    code = proc.returncode
+    stdout, stderr, code, seconds = ran.stdout, ran.stderr, ran.returncode, ran.seconds
     data = last_json_object(stdout)
     if code != 0 and (data is None or require_exit_zero):
         tail = last_line(stderr) or last_line(stdout) or "no output"
@@ -249,5 +212,12 @@ def run_json(
             stderr=stderr,
         )
     return InsideResult(
-        python=exe, what=what, data=data, returncode=code, stdout=stdout, stderr=stderr, seconds=seconds
+        python=exe,
+        what=what,
+        data=data,
+        returncode=code,
+        stdout=stdout,
+        stderr=stderr,
+        seconds=seconds,
+        removed_env=ran.removed_env,
     )

@@ -9,9 +9,10 @@ Makefile's demo passes them to `envdoctor fix`).
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
+
+from envdoctor import process
 
 # pip's environment variables (":env:") win over its files; within the files `install.` is more
 # specific than `global.`.
@@ -58,8 +59,8 @@ def read(python: str | None = None) -> PipIndexes:
     commands += [[found] for found in (shutil.which("pip3"), shutil.which("pip")) if found]
     for cmd in commands:
         try:
-            proc = subprocess.run([*cmd, "config", "list"], capture_output=True, text=True, timeout=60)
-        except (OSError, subprocess.TimeoutExpired):
+            proc = process.run([*cmd, "config", "list"], timeout=60)
+        except (OSError, process.TimeoutExpired):
             continue
         if proc.returncode == 0:
             return parse(proc.stdout)

@@ -11,9 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -22,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from envdoctor import process
 from envdoctor.errors import EnvdoctorError
 from envdoctor.facts import (
     Facts,
@@ -73,8 +72,8 @@ def run_facts_probe(target: Target, timeout: float = 60.0, sections: Sequence[st
 
 @dataclass
 class _Worker:
-    proc: subprocess.Popen[bytes]
-    events: Any  # the read end of the event pipe, as a binary file
+    child: process.Child
+    events: process.Reader  # the worker's stdout, where it writes its events
     stderr_path: Path
     buffer: bytes = b""
 
@@ -157,36 +156,28 @@ class ImportProber:
         self._tmp = tempfile.TemporaryDirectory(prefix="envdoctor-imports-")
 
     def _spawn(self, modules: Sequence[str], n: int) -> _Worker:
-        read_fd, write_fd = os.pipe()
         stderr_path = Path(self._tmp.name) / f"worker-{n}.stderr"
         with open(stderr_path, "wb") as err:
-            proc = subprocess.Popen(
-                [str(self.target.python), str(probe_script("envdoctor_imports")), str(write_fd), *self.extra_path],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
+            # Its own process group (envdoctor.process), so a hung worker and anything it started
+            # can be killed together.
+            child = process.Child(
+                [str(self.target.python), str(probe_script("envdoctor_imports")), "-", *self.extra_path],
+                stdin=process.PIPE,
+                stdout=process.PIPE,
                 stderr=err,
-                pass_fds=(write_fd,),
                 cwd=self.cwd,
-                start_new_session=True,  # so a hung worker and anything it started can be killed together
             )
-        os.close(write_fd)
-        assert proc.stdin is not None
-        proc.stdin.write(json.dumps({"modules": list(modules), "torch_facts": True}).encode())
-        proc.stdin.close()
-        return _Worker(proc, os.fdopen(read_fd, "rb"), stderr_path)
+        assert child.popen.stdin is not None and child.popen.stdout is not None
+        with contextlib.suppress(OSError):  # a worker that dies at once closes its stdin: its exit says why
+            child.popen.stdin.write(json.dumps({"modules": list(modules), "torch_facts": True}).encode())
+            child.popen.stdin.close()
+        return _Worker(child, process.Reader(child.popen.stdout), stderr_path)
 
     def _read_event(self, worker: _Worker, deadline: float) -> dict[str, Any] | None:
         """The next event, None at EOF; raises TimeoutError past the deadline."""
-        fd = worker.events.fileno()
         while b"\n" not in worker.buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
-                raise TimeoutError
-            chunk = os.read(fd, 65536)
-            if not chunk:
+            chunk = worker.events.read(deadline - time.monotonic())
+            if chunk is None:
                 return None
             worker.buffer += chunk
             if len(worker.buffer) > MAX_EVENT:
@@ -196,9 +187,7 @@ class ImportProber:
 
     @staticmethod
     def _kill(worker: _Worker) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(worker.proc.pid, signal.SIGKILL)
-        worker.proc.wait()
+        worker.child.stop()
 
     def run(self, modules: Sequence[str]) -> list[ImportResult]:
         results: dict[str, ImportResult] = {}
@@ -214,9 +203,9 @@ class ImportProber:
                     deadline = time.monotonic() + self.timeout
                     event = self._read_event(worker, deadline)
                     if event is None:  # the worker died
-                        worker.proc.wait()
+                        worker.child.wait()
                         if current is not None:
-                            status, why = _describe_exit(worker.proc.returncode)
+                            status, why = _describe_exit(worker.child.returncode)
                             results[current] = ImportResult(
                                 module=current,
                                 status=status,
@@ -241,7 +230,7 @@ class ImportProber:
                         torch = event.get("torch")
                         self.torch = torch if isinstance(torch, dict) else None
                     elif kind == "end":
-                        worker.proc.wait()
+                        worker.child.wait()
                         break
             except _Garbled as exc:
                 self._kill(worker)

@@ -11,6 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from envdoctor import process
 from envdoctor.inside import InsideError, run_json
 from envdoctor.uv import find_uv
 
@@ -58,7 +59,7 @@ def _via_pyenv(series: str) -> list[Path]:
     if not pyenv:
         return []
     try:
-        root = subprocess.run([pyenv, "root"], capture_output=True, text=True, timeout=30).stdout.strip()
+        root = process.run([pyenv, "root"], timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return []
     versions = Path(root) / "versions"

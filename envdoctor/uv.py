@@ -6,23 +6,20 @@ environment goes through here, so that flags, index settings and error handling 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from packaging.utils import parse_wheel_filename
 
+from envdoctor import process
 from envdoctor.errors import EnvdoctorError
 
 
@@ -77,29 +74,26 @@ class Uv:
         check: bool = True,
         cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "UV_NO_PROGRESS": "1", **self.env}
-        # uv runs in a process group of its own, so that an interrupted envdoctor stops uv and every
-        # build it started (not only the uv process), and on Linux uv dies with envdoctor even on SIGKILL.
-        popen = subprocess.Popen(
+        # uv runs in a process group of its own (envdoctor.process), so that an interrupted envdoctor
+        # stops uv and every build it started (not only the uv process), and on Linux uv dies with
+        # envdoctor even on SIGKILL.
+        child = process.Child(
             [self.binary, *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
+            stdout=process.PIPE,
+            stderr=process.PIPE,
+            env={"UV_NO_PROGRESS": "1", **self.env},
             cwd=cwd,
-            **_own_group(),
+            die_with_parent=True,
         )
-        _LIVE.add(popen)
+        _LIVE.add(child)
         try:
             if _STOPPING.is_set():  # stop_all() came while this uv was being started
-                _signal_group(popen, signal.SIGTERM)
-            stdout, stderr = popen.communicate(timeout=timeout)
-        except BaseException:
-            stop_group(popen)
-            raise
+                child.interrupt()
+            out, err = child.communicate(timeout=timeout, grace=STOP_GRACE)
         finally:
-            _LIVE.discard(popen)
-        proc = subprocess.CompletedProcess(popen.args, popen.returncode, stdout, stderr)
+            _LIVE.discard(child)
+        code = child.popen.returncode
+        proc = subprocess.CompletedProcess(list(child.argv), code, process.decode(out), process.decode(err))
         if check and proc.returncode != 0:
             raise UvError(args, proc.returncode, proc.stderr)
         return proc
@@ -251,7 +245,9 @@ class Uv:
 
 
 # The uv processes this process is running, and whether stop_all() asked them to stop.
-_LIVE: set[subprocess.Popen[str]] = set()
+_LIVE: set[process.Child] = set()
+STOP_GRACE = 5.0
+"""Seconds uv gets to end its builds after a request to stop, before its group is killed."""
 _STOPPING = threading.Event()
 
 
@@ -261,58 +257,12 @@ def stop_all() -> None:
     Safe in a signal handler: it only sends signals; each Uv.run then returns with uv's exit status.
     """
     _STOPPING.set()
-    for popen in list(_LIVE):
-        _signal_group(popen, signal.SIGTERM)
+    for child in list(_LIVE):
+        child.interrupt()
 
 
 def resume_runs() -> None:
     _STOPPING.clear()
-
-
-def _signal_group(popen: subprocess.Popen[str], sig: int) -> None:
-    try:
-        if os.name == "nt":
-            popen.terminate()
-        else:
-            os.killpg(popen.pid, sig)
-    except (ProcessLookupError, PermissionError, OSError):
-        pass
-
-
-def _own_group() -> dict[str, Any]:
-    if sys.platform == "win32":
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-    if sys.platform.startswith("linux"):
-        return {"start_new_session": True, "preexec_fn": _die_with_parent}
-    return {"start_new_session": True}
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL when the parent dies (PR_SET_PDEATHSIG), so a killed envdoctor
-    never leaves uv installing on its own."""
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-
-
-def stop_group(popen: subprocess.Popen[str], grace: float = 5.0) -> None:
-    """Stop a child started with `_own_group()` and everything it started: TERM, then KILL."""
-    if popen.poll() is None:
-        _signal_group(popen, signal.SIGTERM)
-    try:
-        popen.communicate(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
-    except BaseException:  # a second signal while waiting: still make sure the group ends below
-        pass
-    if os.name != "nt":
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(popen.pid, signal.SIGKILL)
-    elif popen.poll() is None:
-        popen.kill()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        popen.wait(timeout=grace)
 
 
 def write_config(folder: Path, extra_build: Sequence[tuple[str, Sequence[str]]]) -> Path:

@@ -1,8 +1,9 @@
 """envdoctor imports probe: runs INSIDE the target interpreter and imports modules one by one.
 
-Standard library only, Python 3.8 to 3.13. Usage:  python envdoctor_imports.py FD [PATH ...] < request
+Standard library only, Python 3.8 to 3.13. Usage:  python envdoctor_imports.py - [PATH ...] < request
 The request (JSON on stdin) lists the modules to import, in order. For each module it writes a
-"start" and a "done" event, one JSON object per line, to the file descriptor FD, so that the
+"start" and a "done" event, one JSON object per line, to stdout (or to the inherited file
+descriptor given instead of "-"), so that the
 parent can tell which module was running if this process segfaults, aborts, exits or hangs; the
 parent then restarts a worker for the modules that remain. Anything the imported modules print
 goes to stderr, so that it cannot corrupt the event stream. When every module is done, it reports
@@ -76,7 +77,10 @@ def _torch_facts():
 
 
 def main():
-    events = os.fdopen(int(sys.argv[1]), "w")
+    # Events go to the original stdout; fd 1 itself becomes stderr below. No inherited descriptor:
+    # the same on Windows.
+    where = os.dup(1) if sys.argv[1] == "-" else int(sys.argv[1])
+    events = os.fdopen(where, "w", newline="\n")
     for extra in reversed(sys.argv[2:]):  # an app's root, as `python -m` from it would have
         sys.path.insert(0, extra)
     request = json.loads(sys.stdin.read())

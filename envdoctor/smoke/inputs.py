@@ -10,9 +10,9 @@ or which option to pass instead.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
+from envdoctor import process
 from envdoctor.errors import EnvdoctorError
 from envdoctor.resources import data_dir
 from envdoctor.verify import media
@@ -56,7 +56,7 @@ def write_face(out: Path) -> Path:
     cmd = media.ffmpeg_cmd(
         "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-i", "-", "-frames:v", "1", str(out)
     )
-    proc = subprocess.run(cmd, input=img.tobytes(), capture_output=True, timeout=60)
+    proc = process.run(cmd, text=False, input=img.tobytes(), timeout=60)
     if proc.returncode != 0:
         raise InputError(f"could not write the default face to {out}: {proc.stderr.decode(errors='replace')[-200:]}")
     return out
@@ -80,7 +80,7 @@ def write_speech(out: Path, text: str | None = None, *, rate: int = 16000, words
             "speaking a sentence of your own needs espeak-ng (apt-get install espeak-ng); or pass --audio FILE"
         )
     raw = out.with_name(out.stem + ".espeak.wav")
-    proc = subprocess.run([espeak, "-s", str(words_per_minute), "-w", str(raw), text], capture_output=True, timeout=60)
+    proc = process.run([espeak, "-s", str(words_per_minute), "-w", str(raw), text], text=False, timeout=60)
     if proc.returncode != 0 or not raw.is_file():
         raise InputError(f"espeak-ng failed: {proc.stderr.decode(errors='replace').strip()[-200:]}")
     try:

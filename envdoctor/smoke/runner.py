@@ -9,12 +9,7 @@ file, never from the exit code.
 from __future__ import annotations
 
 import codecs
-import contextlib
-import os
-import selectors
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from envdoctor import process
 from envdoctor.errors import UsageError
 from envdoctor.tools import ffmpeg as ffmpeg_tool
 
@@ -210,18 +206,6 @@ class Interrupted(KeyboardInterrupt):
     """Ctrl-C while the app ran: its whole process group was stopped; the message says so."""
 
 
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the app and every child it started (it runs in its own session): TERM, then KILL."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        pass
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)  # children that outlived their parent, or ignored TERM
-    proc.wait()
-
-
 def _run_logged(
     cmd: list[str],
     cwd: Path,
@@ -231,38 +215,44 @@ def _run_logged(
     on_line: Callable[[str], None] | None,
 ) -> tuple[int | None, bool, list[str]]:
     """Run with output to a log file, feeding each line to `on_line`; stop the whole group at the timeout."""
-    full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     lines: list[str] = []
     with open(log_path, "w", encoding="utf-8", errors="replace") as log:
-        proc = subprocess.Popen(
+        # Its own process group (envdoctor.process): a timeout or Ctrl-C stops the ffmpeg it started too.
+        child = process.Child(
             cmd,
             cwd=cwd,
-            env=full_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            env={**(env or {}), "PYTHONUNBUFFERED": "1"},
+            stdout=process.PIPE,
+            stderr=process.STDOUT,
         )
+        assert child.popen.stdout is not None
+        output = process.Reader(child.popen.stdout)
         deadline = time.monotonic() + timeout
         try:
-            timed_out, pending = _follow(proc, deadline, log, lines, on_line)
+            timed_out, pending = _follow(output, lambda: child.poll() is not None, deadline, log, lines, on_line)
         except KeyboardInterrupt:
-            # The app runs in its own session, so the terminal's Ctrl-C never reached it: stop it here.
-            _stop_group(proc)
-            log.write(f"\n[envdoctor] interrupted (Ctrl-C): stopped process group {proc.pid}\n")
+            # The app runs in a group of its own, so the terminal's Ctrl-C never reached it: stop it here.
+            child.stop(grace=10.0)
+            output.close()
+            log.write(f"\n[envdoctor] interrupted (Ctrl-C): stopped process group {child.pid}\n")
             raise Interrupted(
-                f"interrupted: stopped MuseTalk and every process it started (process group {proc.pid})"
+                f"interrupted: stopped MuseTalk and every process it started (process group {child.pid})"
             ) from None
         if timed_out:
-            _stop_group(proc)
+            child.timed_out = True
+            child.stop(grace=10.0)
+            output.close()
             log.write(f"\n[envdoctor] stopped after the {timeout:g} s timeout\n")
             return None, True, lines
         if pending.strip():
             lines.append(pending)
-        return proc.wait(), False, lines
+        output.close(0)  # a child the app left behind may still hold the pipe: not our business any more
+        return child.wait(), False, lines
 
 
 def _follow(
-    proc: subprocess.Popen[bytes],
+    output: process.Reader,
+    ended: Callable[[], bool],
     deadline: float,
     log: TextIO,
     lines: list[str],
@@ -270,9 +260,6 @@ def _follow(
 ) -> tuple[bool, str]:
     """Copy the app's output to the log and to `on_line` until it ends (False) or the deadline passes
     (True); also the unfinished last line."""
-    assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
     pending = ""
     # A multi-byte character may straddle two reads.
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -280,12 +267,13 @@ def _follow(
         left = deadline - time.monotonic()
         if left <= 0:
             return True, pending
-        if not sel.select(timeout=min(left, 1.0)):
-            if proc.poll() is not None:
+        try:
+            raw = output.read(min(left, 1.0))
+        except TimeoutError:
+            if ended():  # a child it left behind may hold the pipe open: the app's own end is the end
                 break
             continue
-        raw = os.read(proc.stdout.fileno(), 65536)
-        if not raw:
+        if raw is None:
             break
         chunk = decoder.decode(raw)
         log.write(chunk)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from envdoctor import process
 from envdoctor.errors import EnvdoctorError
 from envdoctor.inside import InsideError, run_json
 from envdoctor.uv import Indexes, Uv, find_uv
@@ -71,9 +71,9 @@ class FfmpegBinary:
 def inspect(path: str | Path) -> FfmpegBinary:
     """Version and encoders of the ffmpeg at `path` (FfmpegError when it does not run)."""
     try:
-        ver = subprocess.run([str(path), "-hide_banner", "-version"], capture_output=True, text=True, timeout=60)
-        enc = subprocess.run([str(path), "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        ver = process.run([str(path), "-hide_banner", "-version"], timeout=60)
+        enc = process.run([str(path), "-hide_banner", "-encoders"], timeout=60)
+    except (OSError, process.TimeoutExpired) as exc:
         raise FfmpegError(f"{path} does not run: {exc}") from None
     if ver.returncode != 0:
         raise FfmpegError(f"{path} -version exited {ver.returncode}")

@@ -9,11 +9,11 @@ not) installed in the environment it treats.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from envdoctor import process
 from envdoctor.errors import EnvdoctorError
 from envdoctor.tools import ffmpeg as ffmpeg_tool
 
@@ -65,7 +65,7 @@ def to_mono_wav(src: Path, out: Path, rate: int = 16000, seconds: float | None =
     """`src` as 16-bit mono PCM at `rate` Hz (what MuseTalk's whisper feature extractor reads), cut to `seconds`."""
     cut = ("-t", f"{seconds:.3f}") if seconds is not None else ()
     cmd = ffmpeg_cmd("-y", "-i", str(src), *cut, "-ac", "1", "-ar", str(rate), "-c:a", "pcm_s16le", str(out))
-    proc = subprocess.run(cmd, capture_output=True, timeout=60)
+    proc = process.run(cmd, text=False, timeout=60)
     if proc.returncode != 0:
         tail = proc.stderr.decode(errors="replace").strip()[-200:]
         raise MediaError(f"ffmpeg could not make a wav file of {src}: {tail}")
@@ -85,7 +85,7 @@ _RATE = re.compile(r"([\d.]+)(k?) (fps|tbr)\b")
 def probe(path: Path) -> StreamInfo:
     """What streams a media file holds, from ffmpeg's own description; MediaError when it cannot read it."""
     cmd = [tool(), "-hide_banner", "-nostdin", "-i", str(path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=60)
+    proc = process.run(cmd, timeout=60)
     text = proc.stderr
     if "Input #0" not in text:
         tail = text.strip().splitlines()[-1:] or ["no output"]
@@ -140,7 +140,7 @@ def read_gray_frames(path: Path, width: int, height: int, max_frames: int | None
     if max_frames:
         cmd += ["-frames:v", str(max_frames)]
     cmd += ["-vf", f"scale={width}:{height}:flags=area", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
-    proc = subprocess.run(cmd, capture_output=True, timeout=600)
+    proc = process.run(cmd, text=False, timeout=600, limit=process.UNLIMITED)
     size = width * height
     count = len(proc.stdout) // size
     if count == 0:
@@ -168,7 +168,7 @@ def read_rgb_frame(path: Path, index: int, width: int, height: int) -> np.ndarra
         "rgb24",
         "-",
     )
-    proc = subprocess.run(cmd, capture_output=True, timeout=120)
+    proc = process.run(cmd, text=False, timeout=120, limit=process.UNLIMITED)
     size = width * height * 3
     if len(proc.stdout) < size:
         return np.zeros((height, width, 3), dtype=np.uint8)
@@ -180,7 +180,7 @@ def read_audio(path: Path, rate: int = AUDIO_RATE) -> np.ndarray:
     import numpy as np
 
     cmd = ffmpeg_cmd("-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate), "-f", "f32le", "-")
-    proc = subprocess.run(cmd, capture_output=True, timeout=300)
+    proc = process.run(cmd, text=False, timeout=300, limit=process.UNLIMITED)
     if proc.returncode != 0 or not proc.stdout:
         tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no audio"]
         raise MediaError(f"ffmpeg decoded no audio from {path}: {tail[0]}")
@@ -194,6 +194,6 @@ def write_video(frames: np.ndarray, fps: float, out: Path, audio: Path | None = 
     if audio is not None:
         cmd += ["-i", str(audio), "-map", "0:v", "-map", "1:a", "-c:a", "aac"]
     cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p", str(out)]
-    proc = subprocess.run(cmd, input=frames.tobytes(), capture_output=True, timeout=600)
+    proc = process.run(cmd, text=False, input=frames.tobytes(), timeout=600)
     if proc.returncode != 0:
         raise MediaError(f"ffmpeg could not write {out}: {proc.stderr.decode(errors='replace').strip()[-300:]}")

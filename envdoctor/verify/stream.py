@@ -4,12 +4,12 @@ each piece is handed on before the next is read."""
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from envdoctor import process
 from envdoctor.verify.media import AUDIO_RATE, MediaError, ffmpeg_cmd
 
 if TYPE_CHECKING:  # numpy is part of the optional `verify` extra, imported where it is used
@@ -20,12 +20,13 @@ def _pieces(cmd: list[str], source: Path, record: int, batch: int) -> Iterator[b
     """ffmpeg's stdout in pieces of `batch` records of `record` bytes (the last may be shorter).
     Raises MediaError, with ffmpeg's last words, when no record came out at all."""
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
-        assert proc.stdout is not None
+        child = process.Child(cmd, stdout=process.PIPE, stderr=err, stdin=process.DEVNULL)
+        stdout = child.popen.stdout
+        assert stdout is not None
         got = 0
         try:
             while True:
-                data = proc.stdout.read(record * batch)
+                data = stdout.read(record * batch)
                 usable = len(data) - len(data) % record
                 if usable:
                     got += usable // record
@@ -33,10 +34,10 @@ def _pieces(cmd: list[str], source: Path, record: int, batch: int) -> Iterator[b
                 if len(data) < record * batch:
                     break
         finally:
-            proc.stdout.close()
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
+            stdout.close()
+            if child.poll() is None:  # the consumer stopped early: ffmpeg, and what it started, end here
+                child.stop()
+            child.wait()
         if got == 0:
             err.seek(0)
             tail = err.read()[-4000:].decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
