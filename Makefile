@@ -35,7 +35,7 @@ test: $(STAMP)
 # The fast layer, for a developer's loop (under a minute): the domain logic on recorded probe documents,
 # stand-in files and envdoctor's own data; no venv is built and nothing is downloaded.
 test-fast: $(STAMP)
-	$(PYTEST) -q -m 'not slow and not drift and not network and not envs'
+	$(PYTEST) -q -n $(TEST_JOBS) -m 'not slow and not drift and not network and not envs'
 
 # Tests marked slow: large environments, long inference runs.
 test-slow: $(STAMP)
