@@ -674,7 +674,7 @@ class CellDrift:
 
 
 def _versions(path: Path) -> dict[str, str]:
-    return {name: version for name, _, version in (ln.partition("==") for ln in pins(path))}
+    return {name: pin.version for name, pin in read_requirements(path.read_text()).items()}
 
 
 def drift(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +22,8 @@ def _listing(root: Path) -> set[tuple[str, int, float]]:
     """Each file under `root` with its size and mtime (folders count by the files in them)."""
     if not root.is_dir():
         return set()
-    return {
-        (str(p.relative_to(root)), s.st_size, s.st_mtime)
-        for p in root.rglob("*")
-        if (s := p.lstat()) and not p.is_dir()
-    }
+    stats = ((p, p.lstat()) for p in root.rglob("*"))
+    return {(str(p.relative_to(root)), s.st_size, s.st_mtime) for p, s in stats if not stat.S_ISDIR(s.st_mode)}
 
 
 # The user's own envdoctor cache, as it was before the first test: every test gets a cache of its own, and

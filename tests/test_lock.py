@@ -306,6 +306,7 @@ def test_lock_refuses_a_pin_without_a_wheel_for_its_target(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.network
 def test_lock_cli_refuses_a_left_out_cell(cli, tmp_path: Path) -> None:
     left = [k for k, v in lock.read_matrix().items() if v["status"] == "refused"]
     if not left:
@@ -320,6 +321,8 @@ def test_lock_cli_refuses_a_left_out_cell(cli, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.drift
+@pytest.mark.network
 def test_every_locked_cell_reproduces_from_pypi(tmp_path: Path) -> None:
     """The whole matrix, resolved again: the same bytes as committed (exclude-newer pins PyPI's state)."""
     targets = _locked()

@@ -127,19 +127,20 @@ class FetchReport:
         return all(r.ok for r in self.results)
 
 
+def _nearest_existing(path: Path) -> Path:
+    """`path`, or the nearest parent that exists: where a file about to be written will live."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def free_bytes(path: Path) -> int:
     """Free bytes on the filesystem that holds `path` (its nearest existing parent). Tests replace it."""
-    probe = path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    return shutil.disk_usage(probe).free
+    return shutil.disk_usage(_nearest_existing(path)).free
 
 
 def _device(path: Path) -> int:
-    probe = path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    return os.stat(probe).st_dev
+    return os.stat(_nearest_existing(path)).st_dev
 
 
 def _gb(n: int) -> str:
