@@ -37,9 +37,9 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PYTEST) -q -n $(TEST_JOBS) -m 'not slow and not drift and not network and not envs'
 
-# Tests marked slow: large environments, long inference runs.
+# Tests marked slow: large environments, long inference runs (the drift reports stay with `make lock-drift`).
 test-slow: $(STAMP)
-	$(PYTEST) -q -m slow
+	$(PYTEST) -q -m 'slow and not drift'
 
 # ruff's rules and mypy's strictness live in pyproject.toml (probes/ruff.toml lints what runs inside a
 # target as Python 3.8); mypy checks envdoctor/ (strict on the core) and tests/. actionlint checks the
