@@ -42,13 +42,15 @@ test-slow: $(STAMP)
 	$(PYTEST) -q -m 'slow and not drift'
 
 # ruff's rules and mypy's strictness live in pyproject.toml (probes/ruff.toml lints what runs inside a
-# target as Python 3.8); mypy checks envdoctor/ (strict on the core) and tests/. actionlint checks the
+# target as Python 3.8); mypy checks envdoctor/ (strict on the core) and tests/; import-linter holds the layers of
+# docs/architecture.md (its contract is in pyproject.toml) and forbids cycles between modules. actionlint checks the
 # workflows; its shellcheck and pyflakes passes are off so that the result does not depend on what else
 # the machine has on PATH.
 lint: $(STAMP)
 	$(TOOL_PY) -m ruff check envdoctor probes tests bench
 	$(TOOL_PY) -m ruff format --check envdoctor probes tests bench
 	$(TOOL_PY) -m mypy
+	$(TOOL_ENV)/bin/lint-imports --no-cache
 	@# Its wheels have no Intel macOS build: there it is said and skipped, never silently.
 	@if [ -x $(TOOL_ENV)/bin/actionlint ]; then $(TOOL_ENV)/bin/actionlint -shellcheck= -pyflakes= .github/workflows/*.yml; \
 	  else echo "actionlint: no wheel for this platform, the workflow was not linted"; fi

@@ -39,15 +39,6 @@ class Breaker:
         return self.kind == ENVIRONMENT
 
 
-@dataclass(frozen=True)
-class Explanation:
-    breaker: int
-    key: str
-    title: str
-    cause: str
-    fix: str
-
-
 class _Blank(dict):  # a template field with no fact behind it reads "?", never a KeyError
     def __missing__(self, key: str) -> str:
         return "?"
@@ -101,15 +92,3 @@ def by_key(key: str) -> Breaker:
         if b.key == key:
             return b
     raise KeyError(key)
-
-
-def explain(text: str, values: Mapping[str, str]) -> Explanation | None:
-    """The root failure in `text` as the explainer finds it (envdoctor.explain), templates filled."""
-    from envdoctor.explain import explain_text
-
-    result = explain_text(text, values)
-    root = result.root
-    if root is None:
-        return None
-    cause = root.cause + (f" ({root.here})" if root.here else "")
-    return Explanation(root.breaker, root.key, root.title, cause, root.fix)

@@ -226,6 +226,25 @@ def explain_text(
     return Explained(tuple(findings), root_line, len(text))
 
 
+@dataclass(frozen=True)
+class Explanation:
+    breaker: int
+    key: str
+    title: str
+    cause: str
+    fix: str
+
+
+def explain(text: str, values: Mapping[str, str]) -> Explanation | None:
+    """The root failure in `text` as explain_text finds it, templates filled."""
+    result = explain_text(text, values)
+    root = result.root
+    if root is None:
+        return None
+    cause = root.cause + (f" ({root.here})" if root.here else "")
+    return Explanation(root.breaker, root.key, root.title, cause, root.fix)
+
+
 def explain_file(path: Path, values: Mapping[str, str] | None = None) -> Explained:
     return explain_text(path.read_bytes().decode("utf-8", errors="replace"), values)
 

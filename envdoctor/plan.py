@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor import lock, probe
+from envdoctor.document import head
 from envdoctor.facts import Facts
-from envdoctor.report.document import head
 from envdoctor.strategies import ALL, CHOSEN, POSSIBLE, Context, Options, Step, Verdict, by_name
 from envdoctor.strategies.base import REJECTED, Strategy
 from envdoctor.strategies.common import held

@@ -7,11 +7,12 @@ from envkit import build_env
 from packaging.requirements import Requirement
 
 from envdoctor import check
-from envdoctor.catalog import breakers, explain
+from envdoctor.catalog import breakers
 from envdoctor.checks import Status
 from envdoctor.checks.base import Context
 from envdoctor.checks.packages import rules
 from envdoctor.datafiles import load
+from envdoctor.explain import explain
 from envdoctor.facts import Distribution, Facts
 from envdoctor.manifest import builtin
 from envdoctor.target import current, resolve

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.catalog import explain
+from envdoctor.explain import explain
 from envdoctor.manifest import AST_LIMIT, scan_app
 from envdoctor.probe import STDERR_HEAD, STDERR_TAIL, ImportProber
 from envdoctor.target import resolve

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import cache
 
-from envdoctor.catalog import explain
 from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
 from envdoctor.checks.texts import said
 from envdoctor.distnames import install_name
+from envdoctor.explain import explain
 from envdoctor.facts import Distribution, Facts, ImportResult
 from envdoctor.manifest import Entry, Reach, builtin
 

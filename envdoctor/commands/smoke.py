@@ -91,7 +91,7 @@ def _run_deps(args: argparse.Namespace, python: Path, out: Path) -> int:
             on_pass=lambda name: status.update(f"forward pass: {name}"),
         )
     if args.json:
-        print(json.dumps(report.deps_document(result), indent=2))
+        print(json.dumps(deps.deps_document(result), indent=2))
     else:
         report.print_deps(result)
         print(f"report: {out / 'smoke-report.json'}")
@@ -112,7 +112,7 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
 
     from envdoctor.report import smoke as report
     from envdoctor.smoke import app as app_mod
-    from envdoctor.smoke import inputs, models, preflight
+    from envdoctor.smoke import inputs, models, preflight, record
     from envdoctor.smoke.runner import check_app
     from envdoctor.verify import media
     from envdoctor.verify.verify import MissingExtra, require_extra
@@ -148,7 +148,7 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
         built = synthetic.build(python, checkout, model_dir, timeout=args.timeout, face_size=pre.face_size)
         console.print(built.summary())
         if not built.ok:
-            report.write_report(
+            record.write_report(
                 out,
                 success=False,
                 output_path=None,
@@ -191,7 +191,7 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
     except (inputs.InputError, media.MediaError) as exc:
         raise type(exc)(f"cannot make the smoke inputs: {exc}") from None
     if args.json:
-        print((out / report.REPORT_JSON).read_text())
+        print((out / record.REPORT_JSON).read_text())
     else:
         for note in result.run.notes:
             console.print(f"note: {note}")

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     from envdoctor.outdir import check_writable
     from envdoctor.report import smoke as report
+    from envdoctor.smoke import record
     from envdoctor.verify import media
     from envdoctor.verify.verify import MissingExtra, verify
 
@@ -50,16 +51,16 @@ def run(args: argparse.Namespace) -> int:
     except media.MediaError as exc:
         raise media.MediaError(f"cannot verify: {exc}") from None
     out = Path(args.out)
-    data = report.write_report(
+    data = record.write_report(
         out,
         success=result.success,
         output_path=str(video),
-        message=report.message_for(result),
+        message=record.message_for(result),
         verification=result,
     )
     if args.json:
         print(json.dumps(data, indent=2, default=str))
     else:
         report.print_verification(result)
-        print(f"report: {out / report.REPORT_JSON}")
+        print(f"report: {out / record.REPORT_JSON}")
     return 0 if result.success else 1

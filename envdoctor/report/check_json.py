@@ -9,7 +9,7 @@ from typing import Any
 
 from envdoctor.check import CheckReport
 from envdoctor.checks import CATEGORIES, CheckSpec, Status, worst
-from envdoctor.report.document import head
+from envdoctor.document import head
 
 SCHEMA = "envdoctor.check"
 SCHEMA_VERSION = 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
+from envdoctor.document import head
 from envdoctor.errors import Failure
-from envdoctor.report.document import head
 
 SCHEMA = "envdoctor.error"
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from envdoctor.document import head
 from envdoctor.explain import Explained
-from envdoctor.report.document import head
 
 SCHEMA = "envdoctor.explain"
 SCHEMA_VERSION = 1

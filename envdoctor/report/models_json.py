@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from envdoctor.document import head
 from envdoctor.models.fetch import FetchReport, FileOutcome
 from envdoctor.models.verify import Outcome, Verdict, Wrong
-from envdoctor.report.document import head
 
 VERIFY_SCHEMA = "envdoctor.models.verify"
 FETCH_SCHEMA = "envdoctor.models.fetch"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from envdoctor.apply.results import ApplyResult
+from envdoctor.document import head
 from envdoctor.plan import Plan
-from envdoctor.report.document import head
 
 
 def dump(obj: dict[str, object]) -> str:

@@ -1,123 +1,20 @@
-"""Write what a smoke run or a verification found: smoke-report.json, a PNG, and console text (also the
-table of `smoke --deps`).
+"""Show what a smoke run or a verification found as console text (also the table of `smoke --deps`);
+smoke-report.json and its PNG are written by envdoctor.smoke.record.
 
 Formatting only: every decision was made by the verifier and the runner before this is called.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from envdoctor.report.document import head
 from envdoctor.verify.verdicts import Verification
 
-if TYPE_CHECKING:  # smoke.deps writes its report with this module
+if TYPE_CHECKING:
     from envdoctor.smoke.deps import DepsResult
-
-REPORT_JSON = "smoke-report.json"
-REPORT_PNG = "smoke-report.png"
-SCHEMA = "envdoctor.smoke"
-"""smoke-report.json and `smoke`/`verify --json`, in every mode (app, deps, verify)."""
-
-
-def deps_document(result: DepsResult) -> dict[str, Any]:
-    return {**head(SCHEMA), **result.to_dict()}
-
-
-def message_for(v: Verification | None, prefix: str = "") -> str:
-    if v is None:
-        return prefix or "no video was produced."
-    broken = [f"{c.name}: {c.detail}" for c in v.checks if not c.ok]
-    head = "OK" if v.success else "FAILED"
-    parts = [f"{head}: {v.verdict.value}: {v.reason}"]
-    if broken:
-        parts.append("structure: " + "; ".join(broken) + ".")
-    return (prefix + " " if prefix else "") + " ".join(parts)
-
-
-def write_report(
-    out_dir: Path,
-    *,
-    success: bool,
-    output_path: str | None,
-    message: str,
-    verification: Verification | None,
-    extra: dict[str, Any] | None = None,
-    plot: bool = True,
-) -> dict[str, Any]:
-    """Write smoke-report.json (and the PNG when there is a verification to draw); return the JSON."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {**head(SCHEMA), "success": success, "output_path": output_path, "message": message}
-    if extra:
-        report.update(extra)
-    report["verification"] = verification.to_dict(signals=True) if verification else None
-    png_note = None
-    if plot and verification is not None and verification.frames:
-        try:
-            report["plot"] = str(write_plot(verification, out_dir / REPORT_PNG))
-        except ImportError:
-            png_note = "no PNG: matplotlib is not installed (pip install 'envdoctor[verify]')"
-    if png_note:
-        report["plot"] = None
-        report["plot_note"] = png_note
-    (out_dir / REPORT_JSON).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
-    return report
-
-
-def write_plot(v: Verification, out: Path) -> Path:
-    """Speech envelope and mouth signal over time, above four sample frames with the mouth box."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from envdoctor.verify import media
-
-    fig = plt.figure(figsize=(10, 6.2), dpi=100)
-    grid = fig.add_gridspec(2, 4, height_ratios=[1.2, 1])
-    ax = fig.add_subplot(grid[0, :])
-    t = np.arange(len(v.envelope)) / (v.fps or 25.0)
-    if v.envelope:
-        ax.plot(t, v.envelope, label="speech envelope (log-RMS, z)", color="tab:blue", lw=1.2)
-    if v.mouth_signal:
-        ax.plot(t[: len(v.mouth_signal)], v.mouth_signal, label="mouth signal (z)", color="tab:red", lw=1.2)
-    ax.set_xlabel("seconds")
-    title = f"{v.verdict.value}: {Path(v.video).name}"
-    if v.sync:
-        title += f"  r={v.sync.peak_r:.2f} lag={v.sync.lag_frames:+d} conf={v.sync.confidence:.2f}"
-    ax.set_title(title, fontsize=10)
-    ax.legend(loc="upper right", fontsize=8)
-    picks = [int(round(x)) for x in np.linspace(0, max(v.frames - 1, 0), 4)]
-    info = media.probe(Path(v.video))
-    w, h = media.scaled_size(info.width, info.height, 240)
-    for k, idx in enumerate(picks):
-        sub = fig.add_subplot(grid[1, k])
-        sub.imshow(media.read_rgb_frame(Path(v.video), idx, w, h))
-        if v.face_box:
-            sx = w / max(info.width, 1)
-            x, y, bw, bh = v.face_box
-            sub.add_patch(
-                plt.Rectangle(
-                    ((x + 0.25 * bw) * sx, (y + 0.65 * bh) * sx),
-                    0.5 * bw * sx,
-                    0.4 * bh * sx,
-                    fill=False,
-                    color="yellow",
-                    lw=1,
-                )
-            )
-        sub.set_title(f"frame {idx}", fontsize=8)
-        sub.axis("off")
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-    return out
 
 
 def print_verification(v: Verification, console: Console | None = None) -> None:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from envdoctor.report.document import head
+from envdoctor.document import head
 from envdoctor.stub import GeneratedStub, InstallResult, RemoveResult, StubState
 from envdoctor.stub.kept import Drift
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from envdoctor.report.document import head
+from envdoctor.document import head
 from envdoctor.wheelhouse import IndexResult, ListedWheel
 
 SCHEMA = "envdoctor.wheelhouse"

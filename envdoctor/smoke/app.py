@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envdoctor.explain import Explained, explain_file
-from envdoctor.report import smoke as report
-from envdoctor.smoke import inputs
+from envdoctor.smoke import inputs, record
 from envdoctor.smoke.runner import AppRun, run_app
 from envdoctor.verify import media
 from envdoctor.verify.verdicts import Verification
@@ -45,7 +44,7 @@ def judge_run(run: AppRun, verification: Verification | None, synthetic: bool) -
         prefix = f"MuseTalk wrote a video but exited {run.exit_code}."
     if synthetic:
         prefix += " Weights are synthetic: lip-sync not assessed (synthetic weights)."
-    return verification.success, report.message_for(verification, prefix)
+    return verification.success, record.message_for(verification, prefix)
 
 
 def smoke_app(
@@ -89,7 +88,7 @@ def smoke_app(
         # MuseTalk prints the exception and carries on: its log says why, in the explainer's words.
         explanation = explain_file(Path(run.log))
         message += explained_sentence(explanation)
-    report.write_report(
+    record.write_report(
         out_dir,
         success=success,
         output_path=run.output,
@@ -112,7 +111,7 @@ def smoke_app(
         face=str(kept_face),
         audio=str(kept_audio),
         synthetic_weights=synthetic_weights,
-        report_path=str(out_dir / report.REPORT_JSON),
+        report_path=str(out_dir / record.REPORT_JSON),
         explanation=explanation,
     )
 

@@ -13,11 +13,12 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
+from envdoctor.document import head
 from envdoctor.inside import InsideError, TimedOut, run_json
-from envdoctor.report import smoke as report
 from envdoctor.resources import data_dir, smoke_script
-from envdoctor.smoke import inputs
+from envdoctor.smoke import inputs, record
 from envdoctor.tools import ffmpeg as ffmpeg_tool
 
 INSIDE = smoke_script("deps_pass")
@@ -75,6 +76,11 @@ class DepsResult:
             "python": self.python,
             "passes": [asdict(p) for p in self.passes],
         }
+
+
+def deps_document(result: DepsResult) -> dict[str, Any]:
+    """smoke-report.json of `smoke --deps`, and what its --json prints."""
+    return {**head(record.SCHEMA), **result.to_dict()}
 
 
 def run_pass(
@@ -160,7 +166,5 @@ def run_deps(
     result = DepsResult(tuple(results), str(python))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / report.REPORT_JSON).write_text(
-            json.dumps(report.deps_document(result), indent=2) + "\n", encoding="utf-8"
-        )
+        (out_dir / record.REPORT_JSON).write_text(json.dumps(deps_document(result), indent=2) + "\n", encoding="utf-8")
     return result
