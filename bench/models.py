@@ -44,7 +44,7 @@ def _sparse_tree(root: Path) -> tuple[Path, Path]:
 
 
 def _repeat(models: Path, torch: Path, repeat: int) -> None:
-    from envdoctor import check
+    from envdoctor import checkrun
     from envdoctor.checks.base import Context, Status
     from envdoctor.manifest import builtin
     from envdoctor.probe import gather
@@ -53,7 +53,7 @@ def _repeat(models: Path, torch: Path, repeat: int) -> None:
     target = current()
     # The target's probe (a subprocess, the same with or without --models) is taken once, outside the timing.
     ctx = Context(target=target, facts=gather(target, []), manifest=builtin(), models=models, torch_home=torch)
-    specs = check.selected(["models"])
+    specs = checkrun.selected(["models"])
 
     def models_checks() -> None:
         results = [r for spec in specs for r in spec.run(ctx)]
@@ -62,13 +62,13 @@ def _repeat(models: Path, torch: Path, repeat: int) -> None:
 
     models_checks()
     inside = median_seconds(models_checks, repeat)
-    with_probe = median_seconds(lambda: check.run(target, models=models, torch_home=torch, only=["models"]), repeat)
+    with_probe = median_seconds(lambda: checkrun.run(target, models=models, torch_home=torch, only=["models"]), repeat)
     rows = len([r for spec in specs for r in spec.run(ctx)])
     print(
         f"models checks on the verified tree   {inside * 1000:6.1f} ms for {rows} files "
         f"(median of {repeat}; target < 200 ms)"
     )
-    print(f"check.run(only=models), probe included {with_probe:6.3f} s (median of {repeat})")
+    print(f"checkrun.run(only=models), probe included {with_probe:6.3f} s (median of {repeat})")
 
 
 def _first_hash(root: Path, repeat: int) -> None:

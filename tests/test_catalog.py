@@ -6,7 +6,7 @@ import pytest
 from envkit import build_env
 from packaging.requirements import Requirement
 
-from envdoctor import check
+from envdoctor import checkrun
 from envdoctor.catalog import breakers
 from envdoctor.checks import Status
 from envdoctor.checks.base import Context
@@ -99,7 +99,7 @@ def test_each_rule_fires_exactly_when_all_its_conditions_hold(rule):
 def test_pypi_torchvision_beside_the_local_cpu_torch_breaker_10():
     """Real: PyPI's torchvision 0.28.0 does not load beside torch 2.13.0+cpu (a different build of 2.13.0)."""
     env = build_env("torch-cpu-pypi-torchvision", ["torchvision==0.28.0"], torch="cpu")
-    report = check.run(resolve(venv=str(env)), only=["imports"])
+    report = checkrun.run(resolve(venv=str(env)), only=["imports"])
     r = next(r for r in report.results if r.title == "import torchvision")
     assert r.status is Status.FAIL and r.breaker == 10
     assert "torchvision::nms does not exist" in r.found

@@ -12,7 +12,7 @@ import pytest
 from envkit import build_env
 from standin import write_checkout
 
-from envdoctor import check
+from envdoctor import checkrun
 from envdoctor.checks import Status
 from envdoctor.datafiles import mmcv_ext_symbols
 from envdoctor.target import resolve
@@ -27,7 +27,7 @@ def _fails(report, breaker):
 @pytest.mark.network
 def test_mmcv_outside_the_mmdet_window_breaker_4():
     env = build_env("window-mmcv22-mmdet33", ["mmcv-lite==2.2.0", "mmdet==3.3.0"], excludes=())
-    report = check.run(resolve(venv=str(env)), only=["packages.mmcv-window"])
+    report = checkrun.run(resolve(venv=str(env)), only=["packages.mmcv-window"])
     (r,) = _fails(report, 4)
     assert r.found == "mmdet 3.3.0 with mmcv 2.2.0"
     assert r.expected == "mmcv <2.2.0,>=2.0.0rc4"
@@ -43,7 +43,7 @@ def test_hub_1_beside_transformers_439_breaker_12_from_facts_and_symptom():
         excludes=(),
         no_deps=["huggingface-hub==1.0.0"],
     )
-    report = check.run(resolve(venv=str(env)), only=["packages.rules", "imports"])
+    report = checkrun.run(resolve(venv=str(env)), only=["packages.rules", "imports"])
     static = [r for r in _fails(report, 12) if r.category == "Packages"]
     assert static and static[0].found == "transformers 4.39.2 with huggingface-hub 1.0.0"
     imported = next(r for r in report.results if r.title == "import transformers")
@@ -59,13 +59,13 @@ def test_partial_handwritten_stub_breaker_2(tmp_path):
     find_uv().pip_install(private / "bin" / "python", ["mmcv-lite==2.1.0"])
     ext = next(private.glob("lib/python*/site-packages/mmcv")) / "_ext.py"
     ext.write_text("def nms(*args, **kwargs):\n    pass\n\ndef ball_query_forward(*a):\n    pass\n")
-    (r,) = check.run(resolve(venv=str(private)), only=["packages.mmcv-ext"]).results
+    (r,) = checkrun.run(resolve(venv=str(private)), only=["packages.mmcv-ext"]).results
     # Without mmpose nothing imports mmcv.ops yet: a warning, with the breaker and the count of missing names.
     assert (r.status, r.breaker) == (Status.WARN, 2) and "lacking 110 of 112 names" in r.found
     assert "miss in module _ext" in r.why and "--replace-handwritten" in r.fix
     # The same hand-written file with every name is not breaker 2 (its ops still do nothing: a warning of its own).
     ext.write_text("".join(f"def {name}(*a, **k):\n    pass\n" for name in mmcv_ext_symbols()))
-    (r,) = check.run(resolve(venv=str(private)), only=["packages.mmcv-ext"]).results
+    (r,) = checkrun.run(resolve(venv=str(private)), only=["packages.mmcv-ext"]).results
     assert (r.status, r.breaker) == (Status.WARN, None) and "with every name" in r.found
 
 
@@ -89,7 +89,7 @@ def shadowing_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.network
 def test_installed_module_shadowing_the_vendored_one_breaker_17(shadowing_env, tmp_path):
     app = write_checkout(tmp_path / "MuseTalk")
-    report = check.run(resolve(venv=str(shadowing_env)), app=app, only=["imports.vendored"])
+    report = checkrun.run(resolve(venv=str(shadowing_env)), app=app, only=["imports.vendored"])
     by_title = {r.title: r for r in report.results}
     shadow = by_title["vendored face_detection"]
     assert shadow.status is Status.FAIL and shadow.breaker == 17
@@ -106,7 +106,7 @@ def test_no_ffmpeg_on_path_breaker_18(monkeypatch, tmp_path):
     empty.mkdir()
     saved_path = os.environ.get("PATH", "")
     monkeypatch.setenv("PATH", str(empty))
-    report = check.run(resolve(venv=str(venv)), only=["tools.ffmpeg"])
+    report = checkrun.run(resolve(venv=str(venv)), only=["tools.ffmpeg"])
     (r,) = report.results
     assert r.status is Status.FAIL and r.breaker == 18
     assert r.found == "no ffmpeg in the environment's bin or on PATH"
@@ -121,5 +121,5 @@ def test_no_ffmpeg_on_path_breaker_18(monkeypatch, tmp_path):
         real = str(tmp_path / "tools" / "ffmpeg")
         os.symlink(wheel, real)
     monkeypatch.setenv("PATH", os.pathsep.join([str(empty), str(Path(real).parent)]))
-    (r,) = check.run(resolve(venv=str(venv)), only=["tools.ffmpeg"]).results
+    (r,) = checkrun.run(resolve(venv=str(venv)), only=["tools.ffmpeg"]).results
     assert f"at {real}" in r.found and "(on PATH)" in r.found, r.found

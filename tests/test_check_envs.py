@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from envkit import MUSETALK_OPENMMLAB, OPENMMLAB, build_env, python_of
 
-from envdoctor import check
-from envdoctor.check import CheckReport
+from envdoctor import checkrun
+from envdoctor.checkrun import CheckReport
 from envdoctor.checks import Status
 from envdoctor.target import resolve
 from envdoctor.tools.ffmpeg import provide_ffmpeg
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.envs
 
 
 def _run(env: Path, **kw) -> CheckReport:
-    return check.run(resolve(venv=str(env)), **kw)
+    return checkrun.run(resolve(venv=str(env)), **kw)
 
 
 def _failing(report: CheckReport, breaker: int) -> list:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from envdoctor import check as check_mod
+from envdoctor import checkrun as check_mod
 from envdoctor.checks import REGISTRY, CheckResult, CheckSpec, Context, ResultFactory, Status
 from envdoctor.target import current
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor import check
+from envdoctor import checkrun
 from envdoctor.checks import Status
 from envdoctor.checks.base import Context
 from envdoctor.checks.gpu import arch, torch_cuda
@@ -31,7 +31,7 @@ def _models_tree(root: Path) -> Path:
 
 
 def _run_models(models: Path, torch_home: Path):
-    return check.run(current(), models=models, torch_home=torch_home, only=["models"])
+    return checkrun.run(current(), models=models, torch_home=torch_home, only=["models"])
 
 
 def test_complete_models_tree_passes_and_a_missing_file_fails(tmp_path):
@@ -65,13 +65,13 @@ def test_torch_zip_without_its_directory_is_truncated(tmp_path):
         z.writestr("archive/data.pkl", b"\0" * 90_000_000)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) - 200])  # cut off the central directory, as an interrupted download does
-    report = check.run(current(), torch_home=tmp_path / "torch", only=["models.s3fd"])
+    report = checkrun.run(current(), torch_home=tmp_path / "torch", only=["models.s3fd"])
     r = report.results[0]
     assert r.status is Status.FAIL and "zip directory is missing" in r.found and r.breaker == 19
 
 
 def test_missing_s3fd_warns_with_the_path(tmp_path):
-    report = check.run(current(), torch_home=tmp_path, only=["models.s3fd"])
+    report = checkrun.run(current(), torch_home=tmp_path, only=["models.s3fd"])
     r = report.results[0]
     assert r.status is Status.WARN and str(tmp_path) in r.found and r.breaker == 19
 
@@ -110,12 +110,12 @@ def test_gpu_beside_cpu_torch_is_not_used():
 def test_gpu_override_reaches_the_facts_probe(monkeypatch):
     monkeypatch.setenv("ENVDOCTOR_GPUS", "NVIDIA GeForce RTX 5090=12.0")
     monkeypatch.setenv("ENVDOCTOR_CUDA_DRIVER_VERSION", "570.86")
-    report = check.run(current(), only=["gpu.driver"])
+    report = checkrun.run(current(), only=["gpu.driver"])
     assert report.facts.gpu.driver_version == "570.86"
     assert report.facts.gpu.gpus[0].compute_capability == "12.0"
     assert "RTX 5090 (sm 12.0)" in report.results[0].found
 
 
 def test_python_version_finding_comes_from_the_target():
-    report = check.run(current(), only=["system.python"])
+    report = checkrun.run(current(), only=["system.python"])
     assert report.results[0].found.startswith(f"Python {sys.version_info.major}.{sys.version_info.minor}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from envkit import build_env
 
-from envdoctor import check
+from envdoctor import checkrun
 from envdoctor.catalog import breakers
 from envdoctor.checks import Status
 from envdoctor.cli import main
@@ -188,7 +188,7 @@ def test_venv_fills_in_the_targets_versions(
 
 @pytest.mark.network
 def test_check_carries_the_explanation_explain_gives(numpy2_xtcocotools: Path) -> None:
-    report = check.run(resolve(venv=str(numpy2_xtcocotools)), only=["imports"])
+    report = checkrun.run(resolve(venv=str(numpy2_xtcocotools)), only=["imports"])
     r = next(r for r in report.results if r.title == "import xtcocotools.coco")
     imported = report.facts.import_result("xtcocotools.coco")
     assert imported is not None

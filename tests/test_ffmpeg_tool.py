@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor import check
+from envdoctor import checkrun
 from envdoctor.checks import Status
 from envdoctor.target import resolve
 from envdoctor.tools import ffmpeg as ff
@@ -22,7 +22,7 @@ def test_provide_links_the_wheels_ffmpeg_into_a_venv_and_check_finds_it(tmp_path
     venv = tmp_path / "venv"
     uv.venv(venv, python=sys.executable)
     python = venv / "bin" / "python"
-    before = check.run(resolve(venv=str(venv)), only=["tools.ffmpeg"]).results[0]
+    before = checkrun.run(resolve(venv=str(venv)), only=["tools.ffmpeg"]).results[0]
     assert before.status is Status.FAIL and before.breaker == 18
     assert ff.usable_target_ffmpeg(python, bare_path) is None  # what a plan sees beforehand
 
@@ -63,7 +63,7 @@ def test_provide_links_the_wheels_ffmpeg_into_a_venv_and_check_finds_it(tmp_path
     head = subprocess.run([done.ffmpeg, "-hide_banner", "-i", str(out)], capture_output=True, text=True)
     assert "Video: h264" in head.stderr and "Audio: aac" in head.stderr
 
-    after = check.run(resolve(venv=str(venv)), only=["tools.ffmpeg"]).results[0]
+    after = checkrun.run(resolve(venv=str(venv)), only=["tools.ffmpeg"]).results[0]
     assert after.status is Status.OK
     assert f"at {venv / 'bin' / 'ffmpeg'} -> " in after.found
     assert "(in the environment's bin: activate the environment" in after.found
@@ -78,7 +78,7 @@ def test_provide_links_the_wheels_ffmpeg_into_a_venv_and_check_finds_it(tmp_path
 
     ff.undo(done, uv=uv)
     assert not (venv / "bin" / "ffmpeg").exists()
-    assert check.run(resolve(venv=str(venv)), only=["tools.ffmpeg"]).results[0].status is Status.FAIL
+    assert checkrun.run(resolve(venv=str(venv)), only=["tools.ffmpeg"]).results[0].status is Status.FAIL
     listed = {d["name"] for d in uv.pip_list(python)}
     assert ff.WHEEL not in listed
 

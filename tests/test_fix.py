@@ -8,7 +8,7 @@ import pytest
 from envkit import PYTHONS_HINT, find_python, python_of, run_inside, torch_index_args, torch_series
 from fixenv import broken_env
 
-from envdoctor import check
+from envdoctor import checkrun
 from envdoctor import target as target_mod
 from envdoctor.uv import find_uv
 
@@ -42,7 +42,7 @@ def test_fix_turns_the_broken_environment_green(cli) -> None:
         assert "OK: lite-stub: applied and verified (envdoctor check exits 0)" in run.out
 
         assert _held(env) == torch_before, "torch and torchvision are held"
-        report = check.run(target_mod.resolve(venv=str(env)))
+        report = checkrun.run(target_mod.resolve(venv=str(env)))
         assert report.exit_code == 0, [(r.id, r.found) for r in report.failures]
         out = _dwpose_forward(env)
         assert out["keypoints_shape"] == [1, 133, 2] and out["finite"] and out["mmdet_imported"]
@@ -63,7 +63,7 @@ def test_committed_lockfile_into_an_empty_venv_is_green(cli, tmp_path: Path) -> 
     assert run.code == 0, run.out[-4000:]
     assert f"install the pinned set from lite-stub-modern-py{series.replace('.', '')}-cpu-linux.txt" in run.out
     assert "OK: lite-stub: applied and verified" in run.out
-    report = check.run(target_mod.resolve(venv=str(venv)))
+    report = checkrun.run(target_mod.resolve(venv=str(venv)))
     assert report.exit_code == 0, [(r.id, r.found) for r in report.failures]
 
 

@@ -12,7 +12,7 @@ from fixenv import cpu_torch_env
 from txenv import make_env, pure_wheel
 
 from envdoctor import apply as apply_mod
-from envdoctor import check
+from envdoctor import checkrun
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
 from envdoctor.apply import preflight
@@ -101,7 +101,7 @@ def test_findings_it_does_not_manage_are_left_for_you_and_the_env_is_kept(tmp_pa
 
     def real_check(t: target_mod.Target, _plan: plan_mod.Plan) -> Verification:
         # The real check, its model-file family (which fix does not manage) and the journal check.
-        report = check.run(t, models=models, only=("models.files", "system.unfinished-fix"))
+        report = checkrun.run(t, models=models, only=("models.files", "system.unfinished-fix"))
         return Verification(report.exit_code, "envdoctor check", tuple(f"{r.id}: {r.found}" for r in report.failures),
                             tuple(r.id for r in report.failures))  # fmt: skip
 
@@ -133,5 +133,5 @@ def test_torch_without_torchvision_is_fixed_with_the_matching_torchvision(cli, t
     assert "rolling back" not in run.out
     freeze = dict(ln.split("==", 1) for ln in uv.pip_freeze(python_of(venv)) if "==" in ln)
     assert freeze["torch"] == TORCH_VISION[0] and freeze["torchvision"] == TORCH_VISION[1]
-    report = check.run(target_mod.resolve(venv=str(venv)))
+    report = checkrun.run(target_mod.resolve(venv=str(venv)))
     assert report.exit_code == 0, [(r.id, r.found) for r in report.failures]

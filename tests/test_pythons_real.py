@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from envkit import run_inside, torch_index_args
 
-from envdoctor import check
+from envdoctor import checkrun
 from envdoctor import target as target_mod
 from envdoctor.pythons import find_python
 from envdoctor.resources import data_dir
@@ -83,7 +83,7 @@ def dwpose_forward(python: Path, strategy: str, work: Path) -> dict[str, object]
 
 
 def assert_green(venv: Path) -> None:
-    report = check.run(target_mod.resolve(venv=str(venv)))
+    report = checkrun.run(target_mod.resolve(venv=str(venv)))
     assert report.exit_code == 0, [(r.id, r.found) for r in report.failures]
 
 

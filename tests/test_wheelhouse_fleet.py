@@ -16,7 +16,7 @@ import pytest
 from envkit import ENV_ROOT, python_of, run_inside, torch_indexes, torch_python, torch_requirements, torch_wheels
 from wheelserve import serve
 
-from envdoctor import check
+from envdoctor import checkrun
 from envdoctor import target as target_mod
 from envdoctor.uv import find_uv
 
@@ -92,7 +92,7 @@ def test_a_built_wheel_serves_a_second_environment_over_http(cli, tmp_path: Path
     assert "build mmcv" not in run.out, "the second environment never builds"
     assert "mmcv==2.1.0+pt2.13.0cpu" in find_uv().pip_freeze(python_of(second))
 
-    report = check.run(target_mod.resolve(venv=str(second)))
+    report = checkrun.run(target_mod.resolve(venv=str(second)))
     assert report.exit_code == 0, [(r.id, r.found) for r in report.failures]
     out = run_inside(python_of(second), ["-c", NMS], what="nms through mmcv.ops", timeout=300)
     assert out["keep"] == [0, 2] and out["version"] == "2.1.0"

@@ -29,7 +29,7 @@ def _managed(check_id: str) -> bool:
 
 def check_verifier(target: Target, plan: Plan) -> Verification:
     """`envdoctor check` on the target: exit code 0 means every required check passes."""
-    from envdoctor import check
+    from envdoctor import checkrun as check
 
     report = check.run(target)
     failed = [r for r in report.results if getattr(r.status, "value", r.status) == "fail"]
@@ -39,7 +39,7 @@ def check_verifier(target: Target, plan: Plan) -> Verification:
 
 def baseline(target: Target) -> frozenset[str]:
     """The checks fix does not manage that fail before any change (cheap: no imports in the target)."""
-    from envdoctor import check
+    from envdoctor import checkrun as check
 
     report = check.run(target, only=tuple(p.rstrip(".") for p in NOT_MANAGED))
     return frozenset(r.id for r in report.failures)

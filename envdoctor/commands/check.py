@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from envdoctor import check as check_mod
+from envdoctor import checkrun as check_mod
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.manifest import SCOPES
 from envdoctor.probe import DEFAULT_IMPORT_TIMEOUT

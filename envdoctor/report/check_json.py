@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from envdoctor.check import CheckReport
+from envdoctor.checkrun import CheckReport
 from envdoctor.checks import CATEGORIES, CheckSpec, Status, worst
 from envdoctor.document import head
 

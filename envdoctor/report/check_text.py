@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from envdoctor.check import CheckReport
+from envdoctor.checkrun import CheckReport
 from envdoctor.checks import CATEGORIES, CheckResult, CheckSpec, Status, worst
 
 GROUP_ABSENT = 4
