@@ -45,14 +45,14 @@ def _sparse_tree(root: Path) -> tuple[Path, Path]:
 
 def _repeat(models: Path, torch: Path, repeat: int) -> None:
     from envdoctor import checkrun
-    from envdoctor.checks.base import Context, Status
+    from envdoctor.checks.base import CheckContext, Status
     from envdoctor.manifest import builtin
     from envdoctor.probe import gather
     from envdoctor.target import current
 
     target = current()
     # The target's probe (a subprocess, the same with or without --models) is taken once, outside the timing.
-    ctx = Context(target=target, facts=gather(target, []), manifest=builtin(), models=models, torch_home=torch)
+    ctx = CheckContext(target=target, facts=gather(target, []), manifest=builtin(), models=models, torch_home=torch)
     specs = checkrun.selected(["models"])
 
     def models_checks() -> None:

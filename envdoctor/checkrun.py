@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from envdoctor import process
-from envdoctor.checks import REGISTRY, CheckResult, CheckSpec, Context, Status
+from envdoctor.checks import REGISTRY, CheckContext, CheckResult, CheckSpec, Status
 from envdoctor.errors import UsageError
 from envdoctor.facts import Facts
 from envdoctor.manifest import SCOPES, Manifest, builtin, scan_app
@@ -113,7 +113,7 @@ def run(
         # imported instead of the installed one). Its own modules are reported by imports.app-local.
         progress=progress,
     )
-    ctx = Context(
+    ctx = CheckContext(
         target=target,
         facts=facts,
         manifest=manifest,

@@ -9,7 +9,7 @@ from packaging.requirements import Requirement
 from envdoctor import checkrun
 from envdoctor.catalog import breakers
 from envdoctor.checks import Status
-from envdoctor.checks.base import Context
+from envdoctor.checks.base import CheckContext
 from envdoctor.checks.packages import rules
 from envdoctor.datafiles import load
 from envdoctor.explain import explain
@@ -85,13 +85,15 @@ def test_each_rule_fires_exactly_when_all_its_conditions_hold(rule):
         if not cond.startswith("!"):
             req = Requirement(cond)
             present[req.name] = _satisfying(req)
-    ctx = Context(target=current(), facts=_facts(present), manifest=builtin())
+    ctx = CheckContext(target=current(), facts=_facts(present), manifest=builtin())
     fired = [r for r in rules(ctx) if r.status is Status.FAIL]
     assert [r.details["rule"] for r in fired] == [rule["id"]]
     assert "?" not in fired[0].found
     # take away one installed condition: the rule is quiet
     first = next(iter(present))
-    ctx = Context(target=current(), facts=_facts({k: v for k, v in present.items() if k != first}), manifest=builtin())
+    ctx = CheckContext(
+        target=current(), facts=_facts({k: v for k, v in present.items() if k != first}), manifest=builtin()
+    )
     assert rule["id"] not in [r.details.get("rule") for r in rules(ctx)]
 
 

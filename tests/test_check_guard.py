@@ -8,13 +8,13 @@ from collections.abc import Iterator
 import pytest
 
 from envdoctor import checkrun as check_mod
-from envdoctor.checks import REGISTRY, CheckResult, CheckSpec, Context, ResultFactory, Status
+from envdoctor.checks import REGISTRY, CheckContext, CheckResult, CheckSpec, ResultFactory, Status
 from envdoctor.target import current
 
 BOOM = "system.boom"
 
 
-def _boom(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def _boom(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     yield result(Status.OK, found="this row must not survive the crash")
     raise ZeroDivisionError("a bug planted by the test")
 

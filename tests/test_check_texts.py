@@ -13,7 +13,7 @@ from typing import TypeGuard
 
 import pytest
 
-from envdoctor.checks import REGISTRY, Context, Status
+from envdoctor.checks import REGISTRY, CheckContext, Status
 from envdoctor.checks.packages import consistent, readable
 from envdoctor.checks.texts import FILE, said
 from envdoctor.datafiles import load
@@ -236,7 +236,9 @@ def test_said_fills_the_values_and_refuses_an_unknown_case() -> None:
 
 def test_a_check_reports_the_sentences_of_the_data() -> None:
     damaged = Damaged("torchvision", "RECORD", "is empty", "site/torchvision-0.20.0.dist-info")
-    ctx = Context(target=current(), facts=Facts(damaged=(damaged,)), manifest=builtin(), uv_check=["a 1 needs b>2"])
+    ctx = CheckContext(
+        target=current(), facts=Facts(damaged=(damaged,)), manifest=builtin(), uv_check=["a 1 needs b>2"]
+    )
     (unread,) = list(readable(ctx))
     (unmet,) = list(consistent(ctx))
     data = load(FILE)

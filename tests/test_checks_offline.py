@@ -10,7 +10,7 @@ import pytest
 
 from envdoctor import checkrun
 from envdoctor.checks import Status
-from envdoctor.checks.base import Context
+from envdoctor.checks.base import CheckContext
 from envdoctor.checks.gpu import arch, torch_cuda
 from envdoctor.facts import Facts, Gpu, GpuDevice, Torch
 from envdoctor.manifest import builtin
@@ -76,9 +76,9 @@ def test_missing_s3fd_warns_with_the_path(tmp_path):
     assert r.status is Status.WARN and str(tmp_path) in r.found and r.breaker == 19
 
 
-def _ctx(gpus: tuple[GpuDevice, ...], torch: Torch | None) -> Context:
+def _ctx(gpus: tuple[GpuDevice, ...], torch: Torch | None) -> CheckContext:
     facts = Facts(gpu=Gpu(driver_version="550.54", driver_source="test", gpus=gpus), torch=torch)
-    return Context(target=current(), facts=facts, manifest=builtin())
+    return CheckContext(target=current(), facts=facts, manifest=builtin())
 
 
 RTX5090 = (GpuDevice("NVIDIA GeForce RTX 5090", "12.0", "test"),)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from envdoctor.checks import Status
-from envdoctor.checks.base import Context as CheckContext
+from envdoctor.checks.base import CheckContext
 from envdoctor.checks.gpu import driver
 from envdoctor.checks.packages import mmcv_ext
 from envdoctor.checks.tools import ffmpeg as ffmpeg_check

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from envdoctor import plan as plan_mod
-from envdoctor.checks import REGISTRY, Context
+from envdoctor.checks import REGISTRY, CheckContext
 from envdoctor.errors import UsageError
 from envdoctor.facts import read_distributions
 from envdoctor.manifest import builtin
@@ -241,7 +241,7 @@ def test_the_facts_probes_json_then_every_check_and_the_plan(template: tuple[dic
             for m in modules
         ]
         facts = facts_from_raw(doc, imports, _mutate(rng, torch, rng.randint(0, 4)) if rng.random() < 0.8 else None)
-        ctx = Context(target=target, facts=facts, manifest=manifest)
+        ctx = CheckContext(target=target, facts=facts, manifest=manifest)
         for spec in REGISTRY:
             if spec.id == "packages.consistent":
                 continue  # runs uv, not a parser

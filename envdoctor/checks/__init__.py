@@ -2,7 +2,7 @@
 
 A check is registered with its id, category and title (what `--list-checks` prints) and yields
 CheckResults, made with the result factory it is given (bound to its id). Checks read Facts and the
-Context only; they never run anything in the target. A check that raises becomes one failed row
+CheckContext only; they never run anything in the target. A check that raises becomes one failed row
 (CheckSpec.run) and the others still run.
 """
 
@@ -11,12 +11,12 @@ from envdoctor.checks import gpu, imports, models, packages, system, tools  # no
 from envdoctor.checks.base import (
     CATEGORIES,
     REGISTRY,
+    CheckContext,
     CheckResult,
     CheckSpec,
-    Context,
     ResultFactory,
     Status,
     worst,
 )
 
-__all__ = ["CATEGORIES", "REGISTRY", "CheckResult", "CheckSpec", "Context", "ResultFactory", "Status", "worst"]
+__all__ = ["CATEGORIES", "REGISTRY", "CheckContext", "CheckResult", "CheckSpec", "ResultFactory", "Status", "worst"]

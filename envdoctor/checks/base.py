@@ -68,7 +68,7 @@ class ResultFactory(Protocol):
     def __call__(self, status: Status, **kw: Any) -> CheckResult: ...
 
 
-CheckFunction = Callable[["Context", ResultFactory], Iterable[CheckResult]]
+CheckFunction = Callable[["CheckContext", ResultFactory], Iterable[CheckResult]]
 
 
 @dataclass(frozen=True)
@@ -84,11 +84,11 @@ class CheckSpec:
             raise TypeError(f"{self.id}: result() takes the status first, not {status!r}")
         return CheckResult(id=self.id, category=self.category, title=kw.pop("title", self.title), status=status, **kw)
 
-    def __call__(self, ctx: Context) -> Iterator[CheckResult]:
+    def __call__(self, ctx: CheckContext) -> Iterator[CheckResult]:
         """The check's results, unguarded (tests call a check this way)."""
         yield from self.fn(ctx, self.result)
 
-    def run(self, ctx: Context) -> list[CheckResult]:
+    def run(self, ctx: CheckContext) -> list[CheckResult]:
         """The check's results; a check that raises becomes one failed row, so the other checks still run."""
         try:
             return list(self(ctx))
@@ -110,7 +110,7 @@ class CheckSpec:
 
 
 @dataclass
-class Context:
+class CheckContext:
     target: Target
     facts: Facts
     manifest: Manifest
@@ -150,7 +150,7 @@ REGISTRY: list[CheckSpec] = []
 
 
 def check(id: str, category: str, title: str, *, needs_imports: bool = False) -> Callable[[CheckFunction], CheckSpec]:
-    """Register a check function under `id`; it is called with the Context and a result factory bound to `id`."""
+    """Register a check function under `id`; it is called with the CheckContext and a result factory bound to `id`."""
     assert category in CATEGORIES, category
 
     def deco(fn: CheckFunction) -> CheckSpec:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
+from envdoctor.checks.base import CheckContext, CheckResult, ResultFactory, Status, check
 from envdoctor.checks.texts import said
 
 
@@ -16,7 +16,7 @@ def _sm(capability: str) -> int | None:
 
 
 @check("gpu.driver", "GPU", "NVIDIA driver and GPUs")
-def driver(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def driver(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     g = ctx.facts.gpu
     gpus = ctx.facts.visible_gpus
     if not g.driver_version and not gpus:
@@ -34,7 +34,7 @@ def driver(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
 
 
 @check("gpu.torch", "GPU", "torch can use the GPU", needs_imports=True)
-def torch_cuda(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def torch_cuda(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     gpus = ctx.facts.visible_gpus
     t = ctx.facts.torch
     if not gpus:
@@ -63,7 +63,7 @@ def torch_cuda(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
 
 
 @check("gpu.arch", "GPU", "torch has kernels for each GPU", needs_imports=True)
-def arch(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def arch(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     gpus = ctx.facts.visible_gpus
     t = ctx.facts.torch
     if not gpus or t is None or not t.cuda:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import cache
 
-from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
+from envdoctor.checks.base import CheckContext, CheckResult, ResultFactory, Status, check
 from envdoctor.checks.texts import said
 from envdoctor.distnames import install_name
 from envdoctor.explain import explain
@@ -75,7 +75,7 @@ def _not_probed(entry: Entry) -> str:
 
 
 @check("imports", "Imports", "every module MuseTalk imports", needs_imports=True)
-def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def imports(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     values = ctx.versions()
     first_seen: dict[str, str] = {}
     for entry in ctx.manifest.entries:
@@ -208,7 +208,7 @@ def imports(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
 
 
 @check("imports.vendored", "Imports", "vendored modules are not shadowed")
-def vendored(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def vendored(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     any_vendored = False
     for entry in ctx.manifest.entries:
         if entry.probed or not ctx.manifest.in_scope(entry, ctx.scopes):
@@ -233,7 +233,7 @@ def vendored(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
 
 
 @check("imports.app-local", "Imports", "the checkout does not shadow a dependency")
-def app_local(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def app_local(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     """A top-level module in the checkout wins over the installed one when MuseTalk runs from the
     checkout root. envdoctor never imports the checkout to find out: the scan lists its modules."""
     if ctx.manifest.source == "built-in":
@@ -260,7 +260,7 @@ def app_local(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
 
 
 @check("imports.scan", "Imports", "every Python file of the checkout was scanned")
-def scan(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def scan(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     if ctx.manifest.source == "built-in":
         yield result(Status.SKIP, found="no checkout scanned (--app DIR)")
         return

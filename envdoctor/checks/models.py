@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
+from envdoctor.checks.base import CheckContext, CheckResult, ResultFactory, Status, check
 from envdoctor.checks.texts import said
 from envdoctor.models import manifest as manifest_mod
 from envdoctor.models.hashing import HashCache
@@ -43,7 +43,7 @@ def torch_home(environ: dict[str, str] | None = None) -> Path:
 
 
 @check("models.files", "Models", "MuseTalk model files (--models DIR)")
-def model_files(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def model_files(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     if ctx.models is None:
         yield result(Status.SKIP, found="no --models DIR given")
         return
@@ -77,7 +77,7 @@ def model_files(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
 
 
 @check("models.s3fd", "Models", "S3FD face detector in the torch hub cache")
-def s3fd(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def s3fd(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     manifest = manifest_mod.active()
     roots = Roots(ctx.models or Path("models"), ctx.torch_home or torch_home())
     cache = HashCache()

@@ -9,14 +9,14 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 
 from envdoctor.catalog import fill
-from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
+from envdoctor.checks.base import CheckContext, CheckResult, ResultFactory, Status, check
 from envdoctor.checks.texts import said
 from envdoctor.datafiles import load, mmcv_ext_symbols
 from envdoctor.versionwindows import window_for
 
 
 @check("packages.readable", "Packages", "every installed distribution's metadata can be read")
-def readable(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def readable(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     if not ctx.facts.damaged:
         yield result(Status.OK, found=f"{len(ctx.facts.distributions)} distributions read")
         return
@@ -31,7 +31,7 @@ def readable(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
 
 
 @check("packages.torch", "Packages", "torch is installed")
-def torch_installed(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def torch_installed(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     d = ctx.facts.dist("torch")
     broken = ctx.facts.damaged_dist("torch")
     if d is None and broken is not None:
@@ -53,7 +53,7 @@ def torch_installed(ctx: Context, result: ResultFactory) -> Iterator[CheckResult
 
 
 @check("packages.torchvision", "Packages", "torchvision matches torch")
-def torch_pair(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def torch_pair(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     tv, t = ctx.facts.dist("torchvision"), ctx.facts.dist("torch")
     if tv is None or t is None:
         yield result(Status.SKIP, found="torch or torchvision not installed")
@@ -91,7 +91,7 @@ def _requirements(lines: tuple[str, ...]) -> list[Requirement]:
 
 
 @check("packages.mmcv-provider", "Packages", "one provider of the mmcv package")
-def mmcv_provider(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def mmcv_provider(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     providers = ctx.mmcv_providers()
     names = [f"{d.name} {d.version}" for d in providers]
     if not providers:
@@ -117,7 +117,7 @@ def mmcv_provider(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
 
 
 @check("packages.mmcv-ext", "Packages", "mmcv's compiled ops (mmcv._ext)")
-def mmcv_ext(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def mmcv_ext(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     mmcv = ctx.facts.mmcv
     ext = mmcv.ext
     state = ext.state
@@ -201,7 +201,7 @@ def _defined_names(path: Path) -> set[str]:
 
 
 @check("packages.mmcv-window", "Packages", "mmcv inside the mmdet and mmpose windows")
-def mmcv_window(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def mmcv_window(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     version = ctx.facts.mmcv.version
     mmcv_v = ctx.facts.version("mmcv") or ctx.facts.version("mmcv-lite")
     if version:
@@ -243,7 +243,7 @@ def mmcv_window(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
         yield result(Status.SKIP, found="no mmdet/mmpose with mmcv")
 
 
-def _holds(req_text: str, ctx: Context) -> bool:
+def _holds(req_text: str, ctx: CheckContext) -> bool:
     negate = req_text.startswith("!")
     req = Requirement(req_text.lstrip("!"))
     d = ctx.facts.dist(req.name)
@@ -254,7 +254,7 @@ def _holds(req_text: str, ctx: Context) -> bool:
 
 
 @check("packages.rules", "Packages", "known-bad combinations (envdoctor/data/rules.toml)")
-def rules(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def rules(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     values = ctx.versions()
     fired = 0
     for rule in load("rules.toml")["rule"]:
@@ -275,7 +275,7 @@ def rules(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
 
 
 @check("packages.consistent", "Packages", "declared requirements are met (uv pip check)")
-def consistent(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def consistent(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     if ctx.uv_check is None:
         yield result(Status.SKIP, found="uv pip check was not run")
         return

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
 
-from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
+from envdoctor.checks.base import CheckContext, CheckResult, ResultFactory, Status, check
 from envdoctor.checks.texts import said
 
 
 @check("system.python", "System", "Python version")
-def python_version(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def python_version(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     py = ctx.facts.python
     try:
         v = Version(py.version or ctx.target.version)
@@ -39,7 +39,7 @@ def python_version(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]
 
 
 @check("system.platform", "System", "Operating system and architecture")
-def platform(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def platform(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     p = ctx.facts.platform
     system, machine = p.system or "?", p.machine or "?"
     libc = f"glibc {p.glibc}" if p.glibc else (p.libc or "")
@@ -56,7 +56,7 @@ def platform(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
 
 
 @check("system.pep668", "System", "Environment can be changed (PEP 668)")
-def externally_managed(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def externally_managed(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     py = ctx.facts.python
     if py.externally_managed:
         yield result(
@@ -71,7 +71,7 @@ def externally_managed(ctx: Context, result: ResultFactory) -> Iterator[CheckRes
 
 
 @check("system.unfinished-fix", "System", "No unfinished envdoctor fix")
-def unfinished_fix(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def unfinished_fix(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     from envdoctor.apply.journal import unfinished
 
     state = unfinished(ctx.target.prefix)

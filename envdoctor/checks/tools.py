@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from envdoctor.checks.base import CheckResult, Context, ResultFactory, Status, check
+from envdoctor.checks.base import CheckContext, CheckResult, ResultFactory, Status, check
 from envdoctor.checks.texts import said
 from envdoctor.facts import Ffmpeg
 
@@ -20,7 +20,7 @@ def _where(f: Ffmpeg) -> str:
 
 
 @check("tools.ffmpeg", "Tools", "the ffmpeg MuseTalk runs (the environment's bin, then PATH), with libx264")
-def ffmpeg(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def ffmpeg(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     f = ctx.facts.ffmpeg
     if not f.path:
         yield result(
@@ -44,7 +44,7 @@ def ffmpeg(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
 
 
 @check("tools.nvcc", "Tools", "CUDA compiler (only for building mmcv)")
-def nvcc(ctx: Context, result: ResultFactory) -> Iterator[CheckResult]:
+def nvcc(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     n = ctx.facts.nvcc
     torch_cuda = ctx.facts.torch.cuda if ctx.facts.torch is not None else None
     if not n.path:
