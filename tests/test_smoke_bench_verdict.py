@@ -61,3 +61,23 @@ def test_steady_state_is_the_median_and_the_warm_up_is_apart() -> None:
     assert unet.median_ms == 901.0
     assert unet.spread_ms == 16.0
     assert unet.warmup_ms not in unet.frame_ms
+
+
+def test_text_and_json_hold_the_same_numbers() -> None:
+    import io
+
+    from rich.console import Console
+
+    from envdoctor.report import bench_smoke
+
+    run = load("cpu_fp32.json")
+    v = bench.verdict(run)
+    doc = bench_smoke.document(run, v)
+    assert doc["schema"] == "envdoctor.smoke.bench" and doc["schema_version"] == 1
+    assert [s["median_ms"] for s in doc["stages"]] == [120.0, 901.0, 702.0, 40.0]
+    assert doc["video"]["kind"] == "not_real_time" and doc["maintainers"]["device"] == "NVIDIA Tesla V100"
+    assert {a["kind"] for a in doc["advice"]} == {"gpu_unused", "batch_size", "threads"}
+    buf = io.StringIO()
+    bench_smoke.render(run, v, Console(file=buf, width=120))
+    text = buf.getvalue()
+    assert "901.0" in text and "(no stage)" in text and "not real time" in text and "their figure" in text
