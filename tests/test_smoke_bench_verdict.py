@@ -81,3 +81,15 @@ def test_text_and_json_hold_the_same_numbers() -> None:
     bench_smoke.render(run, v, Console(file=buf, width=120))
     text = buf.getvalue()
     assert "901.0" in text and "(no stage)" in text and "not real time" in text and "their figure" in text
+
+
+def test_the_chart_is_a_png_with_a_bar_per_stage(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from envdoctor.report import bench_png
+
+    run = load("gpu_fp32.json")
+    out = bench_png.write_chart(run, bench.verdict(run), tmp_path / bench_png.BENCH_PNG)
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    height = int.from_bytes(data[20:24], "big")
+    assert height == int((0.5 * (len(run.stages) + 1) + 1.5) * 100)
