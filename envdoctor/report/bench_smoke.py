@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from envdoctor.report.document import head
+from envdoctor.document import head
 from envdoctor.smoke import bench
 
 SCHEMA = "envdoctor.smoke.bench"
