@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 from pathlib import Path
 
+from envdoctor.cuda import archs
 from envdoctor.errors import UsageError
 from envdoctor.strategies import ALL, Options
 from envdoctor.strategies.matrix import sources
@@ -83,19 +83,16 @@ def options(args: argparse.Namespace) -> Options:
     )
 
 
-_ARCH = re.compile(r"^\d+\.\d+[af]?(\+PTX)?$")
-
-
 def _cuda_arch(flag: str | None, environ: str | None) -> tuple[str | None, str | None]:
     """(arch list, where it came from): --cuda-arch wins over TORCH_CUDA_ARCH_LIST; None: take the GPUs'."""
     for value, source in ((flag, "--cuda-arch"), (environ, "TORCH_CUDA_ARCH_LIST")):
         if value is None or not value.strip():
             continue
-        entries = [e for e in re.split(r"[;\s]+", value.strip()) if e]
-        bad = [e for e in entries if not _ARCH.match(e)]
-        if bad:
-            raise UsageError(f"{source} {value!r}: {bad[0]!r} is not a CUDA architecture such as 8.6, 9.0a or 8.9+PTX.")
-        return ";".join(entries), source
+        try:
+            parsed = archs.parse(value)
+        except archs.ArchRefused as exc:
+            raise UsageError(f"{source} {value!r}: {exc}.") from exc
+        return ";".join(str(a) for a in parsed), source
     return None, None
 
 

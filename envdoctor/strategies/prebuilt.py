@@ -17,6 +17,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from envdoctor.cuda import archs
 from envdoctor.strategies import matrix
 from envdoctor.strategies.base import POSSIBLE, REJECTED, Context, Step, Verdict
 from envdoctor.strategies.common import (
@@ -191,11 +192,17 @@ def _build_problems(ctx: Context) -> list[str]:
             problems.append(f"building mmcv's CUDA ops needs nvcc {want_cuda}; none was found")
         elif ctx.nvcc != want_cuda:
             problems.append(f"nvcc is {ctx.nvcc} but torch was built with CUDA {want_cuda}")
-        if cuda_arch(ctx)[0] is None:
+        arch = cuda_arch(ctx)[0]
+        if arch is None:
             problems.append(
                 "no GPU is visible to take TORCH_CUDA_ARCH_LIST from: name the GPUs the wheel is for with "
                 "--cuda-arch '8.0;8.6' or TORCH_CUDA_ARCH_LIST"
             )
+        else:
+            try:  # before anything starts: CUDA 13 compiles nothing below sm_75, sm_120 needs CUDA 12.8
+                archs.check_buildable(archs.parse(arch), want_cuda)
+            except archs.ArchRefused as exc:
+                problems.append(str(exc))
     return problems
 
 

@@ -124,6 +124,21 @@ def test_build_refuses_a_mismatched_nvcc() -> None:
     assert pre.status == REJECTED and "nvcc is 13.0 but torch was built with CUDA 12.1" in " ".join(pre.reasons)
 
 
+def test_build_for_volta_on_cuda_13_torch_is_refused_in_the_plan_naming_cu126() -> None:
+    f = facts("2.14.1+cu130", cuda="13.0", gpus=(("H100", "9.0"),), nvcc="13.0")
+    pre = verdicts(f, build=True, cuda_arch="7.0;9.0", cuda_arch_from="--cuda-arch")["prebuilt"]
+    reasons = " ".join(pre.reasons)
+    assert pre.status == REJECTED and "sm_70" in reasons and "cu126" in reasons
+    fleet = verdicts(f, build=True, cuda_arch="9.0;12.0", cuda_arch_from="--cuda-arch")["prebuilt"]
+    assert fleet.status != REJECTED, fleet.reasons
+
+
+def test_the_visible_gpus_are_checked_like_a_named_list() -> None:
+    f = facts("2.14.1+cu130", cuda="13.0", gpus=(("Tesla V100", "7.0"),), nvcc="13.0")
+    pre = verdicts(f, build=True)["prebuilt"]
+    assert pre.status == REJECTED and "sm_70" in " ".join(pre.reasons)
+
+
 def test_both_mmcv_providers_are_removed_and_lite_reinstalled() -> None:
     f = facts(installed=(("torchvision", "0.28.0+cpu"), ("mmcv", "2.1.0"), ("mmcv-lite", "2.1.0"), ("numpy", "2.4.1")))
     steps = by_name("lite-stub").steps(Context.from_facts(f))
