@@ -108,3 +108,41 @@ def test_a_file_that_is_not_elf_is_refused(tmp_path):
     with pytest.raises(fatbin.NotReadable) as err:
         fatbin.read(bogus)
     assert "ELF" in str(err.value)
+
+
+def _mmcv_ctx(package_dir: Path, ext_name: str, *capabilities: str):
+    from envdoctor.checks.base import CheckContext
+    from envdoctor.facts import Facts, Gpu, GpuDevice, Mmcv, MmcvExt
+    from envdoctor.manifest import builtin
+    from envdoctor.target import current
+
+    gpus = tuple(GpuDevice(f"GPU sm {c}", c, "test") for c in capabilities)
+    mmcv = Mmcv(package_dir=str(package_dir), version="2.1.0", ext=MmcvExt(state="compiled", files=(ext_name,)))
+    facts = Facts(gpu=Gpu(driver_version="580.1", driver_source="test", gpus=gpus), mmcv=mmcv)
+    return CheckContext(target=current(), facts=facts, manifest=builtin())
+
+
+@needs_nvcc
+def test_check_says_which_gpu_the_installed_mmcv_has_no_kernels_for(tmp_path):
+    from envdoctor.checks import Status
+    from envdoctor.checks.gpu import mmcv_arch
+
+    _compile(tmp_path, "_ext.cpython-311-x86_64-linux-gnu.so", "-gencode", "arch=compute_90,code=sm_90")
+    results = list(mmcv_arch(_mmcv_ctx(tmp_path, "_ext.cpython-311-x86_64-linux-gnu.so", "9.0", "12.0")))
+    assert [r.status for r in results] == [Status.OK, Status.FAIL]
+    assert "sm_120" in results[1].found and "sm_90" in results[1].found
+    assert "--cuda-arch 12.0" in results[1].fix
+
+
+def test_check_warns_when_the_installed_mmcv_ops_are_cpu_only(tmp_path):
+    from envdoctor.checks import Status
+    from envdoctor.checks.gpu import mmcv_arch
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler to build a plain shared object with")
+    src = tmp_path / "plain.c"
+    src.write_text("int plain(void) { return 1; }\n")
+    subprocess.run([cc, "-shared", "-fPIC", str(src), "-o", str(tmp_path / "_ext.so")], check=True)
+    (r,) = list(mmcv_arch(_mmcv_ctx(tmp_path, "_ext.so", "8.6")))
+    assert r.status is Status.WARN and "CPU ops only" in r.found

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 from envdoctor.checks.base import CheckContext, CheckResult, ResultFactory, Status, check
 from envdoctor.checks.texts import said
+from envdoctor.cuda import fatbin
 
 
 def _sm(capability: str) -> int | None:
@@ -93,4 +95,45 @@ def arch(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
                 expected=f"sm_{cap} (or older PTX) in torch.cuda.get_arch_list()",
                 **said("gpu.arch", "no-kernels"),
                 breaker=20,
+            )
+
+
+@check("gpu.mmcv-arch", "GPU", "mmcv's compiled ops have kernels for each GPU", needs_imports=True)
+def mmcv_arch(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
+    """Read from the `_ext` binary itself (its .nv_fatbin section), not from how it was said to be built."""
+    gpus = ctx.facts.visible_gpus
+    mmcv = ctx.facts.mmcv
+    ext = mmcv.ext
+    compiled = [f for f in ext.files if f.endswith((".so", ".pyd"))]
+    if not gpus or ext.state != "compiled" or not compiled or not mmcv.package_dir:
+        yield result(Status.SKIP, found="no GPU, or no compiled mmcv ops")
+        return
+    path = Path(mmcv.package_dir) / compiled[0]
+    try:
+        code = fatbin.read(path)
+    except (OSError, fatbin.NotReadable) as exc:
+        yield result(Status.SKIP, found=f"{path.name}: its device code cannot be read ({exc})")
+        return
+    held = " ".join([f"sm_{s}" for s in sorted(code.sass)] + [f"compute_{p}" for p in sorted(code.ptx)])
+    if not held:
+        yield result(
+            Status.WARN,
+            found=f"{path.name} holds no GPU code: mmcv {mmcv.version or '?'} was built with CPU ops only",
+            expected="kernels for " + ", ".join(f"sm {g.compute_capability}" for g in gpus),
+            **said("gpu.mmcv-arch", "cpu-only"),
+        )
+        return
+    for gpu in gpus:
+        cap = _sm(gpu.compute_capability)
+        if cap is None:
+            continue  # gpu.arch says what is wrong with the capability
+        found = f"{gpu.name}: sm_{cap}; {path.name} holds {held}"
+        if code.runs_on(cap):
+            yield result(Status.OK, found=found)
+        else:
+            yield result(
+                Status.FAIL,
+                found=found,
+                expected=f"sm_{cap} (or older PTX) in mmcv's _ext",
+                **said("gpu.mmcv-arch", "no-kernels", capability=gpu.compute_capability),
             )
