@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import tarfile
+import time
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,12 +26,12 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from envdoctor import pypi
+from envdoctor import cachedir, pypi
 from envdoctor.datafiles import load
 from envdoctor.errors import EnvdoctorError
 from envdoctor.inside import run_json
 from envdoctor.strategies.base import Step
-from envdoctor.uv import Uv
+from envdoctor.uv import Uv, UvError
 
 
 class BuildError(EnvdoctorError, RuntimeError):
@@ -37,6 +39,50 @@ class BuildError(EnvdoctorError, RuntimeError):
 
     code = "build-failed"
     exit_code = 1
+
+
+# A compiler's own error lines: gcc/clang `file:12:3: error: ...` and `fatal error:`, nvcc/cicc `file(12): error: ...`,
+# MSVC `file(12): error C2065: ...`, and the kernel's OOM kill of a compiler process. setuptools' closing
+# "error: command 'g++' failed" is what every failure ends with, so it only counts when nothing else is found.
+_COMPILER_ERROR = re.compile(
+    r"(?::\d+(?::\d+)?: (?:fatal )?error\b|\(\d+\): (?:catastrophic )?error\b|^\S*\s*fatal error\b|"
+    r"\bKilled signal terminated program\b|\berror: unrecognized command.line option\b)",
+    re.IGNORECASE,
+)
+_GENERIC_ERROR = re.compile(r"^\s*(?:error|ERROR)\b[: ]")
+
+
+def first_errors(log: str, limit: int = 6) -> tuple[str, ...]:
+    """The first error lines of a build log, compiler errors before the generic ones that follow them."""
+    lines = [ln.rstrip() for ln in log.splitlines()]
+    compiler = [ln.strip() for ln in lines if _COMPILER_ERROR.search(ln)]
+    if compiler:
+        return tuple(dict.fromkeys(ln[:400] for ln in compiler))[:limit]
+    return tuple(dict.fromkeys(ln.strip()[:400] for ln in lines if _GENERIC_ERROR.match(ln)))[:limit]
+
+
+def keep_log(name: str, version: str, text: str) -> Path:
+    """The whole log of a failed build, kept in envdoctor's cache (the scratch folder goes with the run)."""
+    folder = cachedir.cache_root() / "build-logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{canonicalize_name(name)}-{version}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def build_or_report(uv: Uv, name: str, version: str, tree: Path, raw: Path, python: Path, cons: Path) -> None:
+    """uv's wheel build; a failure becomes a BuildError that shows the compiler's first errors and where the
+    whole log is, instead of setuptools' last line ("Error compiling objects for extension")."""
+    try:
+        uv.build_wheel(str(tree), raw, python=python, build_constraints=[cons])
+    except UvError as exc:
+        log = keep_log(name, version, exc.stderr)
+        errors = first_errors(exc.stderr)
+        shown = "\n".join(f"  {ln}" for ln in errors) if errors else "  (no error line found: read the log)"
+        raise BuildError(
+            f"the {name} {version} build failed (uv exit {exc.returncode}); the first errors:\n{shown}\n"
+            f"the whole log: {log}"
+        ) from exc
 
 
 def download_sdist(name: str, version: str, dest: Path) -> Path:
@@ -204,7 +250,7 @@ def build_labelled(
     uv.pip_install(python, list(build_requires(name)), extra=["--build-constraints", str(cons)])
     raw = work / "raw-wheels"
     raw.mkdir(parents=True, exist_ok=True)
-    uv.with_env(**dict(env)).build_wheel(str(tree), raw, python=python, build_constraints=[cons])
+    build_or_report(uv.with_env(**dict(env)), name, version.public, tree, raw, python, cons)
     dist = canonicalize_name(name).replace("-", "_")
     built = sorted(raw.glob(f"{dist}-{version.public}-*.whl"))
     if not built:

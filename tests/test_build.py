@@ -119,3 +119,35 @@ def test_xtcocotools_built_against_numpy_2_on_python_313_serves_the_next_environ
     out = run_inside(py, ["-c", MASKS], what="xtcocotools' masks", timeout=120)
     assert out["numpy"].startswith("2.")
     assert out == {**out, "area": 9, "bbox": [2.0, 2.0, 3.0, 3.0], "decoded": 9, "iou": 1.0}
+
+
+BROKEN_SETUP = """
+from setuptools import Extension, setup
+setup(name="brokenext", version="0.1", ext_modules=[Extension("brokenext._ext", ["ext.c"])])
+"""
+
+
+@pytest.mark.network  # setuptools for the build comes from the registry (uv's cache, usually)
+def test_a_failed_compile_shows_the_compilers_first_error_and_keeps_the_whole_log(tmp_path: Path) -> None:
+    from envdoctor.build import build_or_report
+    from envdoctor.cachedir import cache_root
+
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler: the failure to show is a compiler's")
+    uv = find_uv()
+    env = tmp_path / "env"
+    uv.venv(env)
+    py = env / "bin" / "python"
+    uv.pip_install(py, ["setuptools<82", "wheel"])
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "setup.py").write_text(BROKEN_SETUP)
+    (src / "ext.c").write_text("int broken(void) { return undeclared_name; }\n")
+    cons = tmp_path / "cons.txt"
+    cons.write_text("setuptools<82\n")
+    with pytest.raises(BuildError) as err:
+        build_or_report(uv, "brokenext", "0.1", src, tmp_path / "raw", py, cons)
+    message = str(err.value)
+    assert "ext.c:1:" in message and "error" in message and "undeclared_name" in message
+    log = next((cache_root() / "build-logs").glob("brokenext-0.1-*.log"))
+    assert str(log) in message and "undeclared_name" in log.read_text()
