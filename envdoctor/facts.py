@@ -10,6 +10,8 @@ from typing import Any, TypeVar, cast, get_args, get_origin, get_type_hints
 
 from packaging.version import InvalidVersion, Version
 
+from envdoctor.tools.ffmpeg import missing_encoders
+
 STUB_DIST = "mmcv-ext-stub"
 """envdoctor's `_ext` stub (envdoctor.stub): it adds mmcv/_ext.py to an mmcv another distribution installs."""
 
@@ -158,9 +160,14 @@ class Ffmpeg:
     aac: bool | None = None
 
     @property
+    def missing(self) -> tuple[str, ...]:
+        """The encoders MuseTalk needs that this ffmpeg lacks (envdoctor.tools.ffmpeg owns the rule)."""
+        return missing_encoders(libx264=self.libx264, aac=self.aac)
+
+    @property
     def usable(self) -> bool:
-        """MuseTalk can write its mp4 with it: there is one, and it has the libx264 encoder."""
-        return bool(self.path) and bool(self.libx264)
+        """MuseTalk can write its mp4 with it: there is one, and it has every encoder MuseTalk needs."""
+        return bool(self.path) and not self.missing
 
 
 @dataclass(frozen=True)

@@ -169,8 +169,9 @@ def _set_packages(rset: RequirementSet | None) -> tuple[str, ...]:
 
 
 def _with_ffmpeg(steps: tuple[Step, ...], facts: Facts) -> tuple[Step, ...]:
-    """MuseTalk runs `ffmpeg` by name: when neither the environment's bin nor PATH has one with libx264,
-    fix provides it (PyPI's wheel, no root) just before the verifying check."""
+    """MuseTalk runs `ffmpeg` by name: when neither the environment's bin nor PATH has a usable one
+    (envdoctor.tools.ffmpeg.missing_encoders), fix provides it (PyPI's wheel, no root) just before the
+    verifying check."""
     if facts.ffmpeg.usable:
         return steps  # a usable one is there: nothing to plan
     step = Step(

@@ -167,11 +167,13 @@ def _holds(out: Any, sent: Any, where: str) -> None:
 @pytest.mark.parametrize(
     ("ffmpeg", "usable", "status"),
     [
-        (Ffmpeg(path="/bin/ffmpeg", libx264=True, version="7.0"), True, Status.OK),
-        (Ffmpeg(path="/bin/ffmpeg", libx264=False, version="7.0"), False, Status.FAIL),
+        (Ffmpeg(path="/bin/ffmpeg", libx264=True, aac=True, version="7.0"), True, Status.OK),
+        (Ffmpeg(path="/bin/ffmpeg", libx264=False, aac=True, version="7.0"), False, Status.FAIL),
+        (Ffmpeg(path="/bin/ffmpeg", libx264=True, aac=False, version="7.0"), False, Status.FAIL),
+        (Ffmpeg(path="/bin/ffmpeg", libx264=True, version="7.0"), False, Status.FAIL),
         (Ffmpeg(), False, Status.FAIL),
     ],
-    ids=["libx264", "no-libx264", "none"],
+    ids=["libx264-aac", "no-libx264", "no-aac", "aac-unknown", "none"],
 )
 def test_the_usable_ffmpeg_is_one_fact_for_the_check_and_the_plan(ffmpeg: Ffmpeg, usable: bool, status: Status) -> None:
     facts = Facts(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor import checkrun
+from envdoctor import checkrun, probe
 from envdoctor.checks import Status
 from envdoctor.target import resolve
 from envdoctor.tools import ffmpeg as ff
@@ -141,3 +141,41 @@ def test_a_wheel_already_in_the_target_is_linked_not_reinstalled(tmp_path: Path,
     ff.undo(done, uv=uv)
     assert not (venv / "bin" / "ffmpeg").exists()
     assert ff.WHEEL in {d["name"] for d in uv.pip_list(python)}
+
+
+# An ffmpeg build with libx264 but no AAC encoder, as `-version` and `-encoders` print it.
+_NO_AAC = """#!/bin/sh
+case "$2" in
+  -version) echo "ffmpeg version 6.1-noaac Copyright (c) 2000-2023 the FFmpeg developers" ;;
+  -encoders) printf '%s\\n' "Encoders:" " ------" \\
+    " V....D libx264              libx264 H.264 / AVC / MPEG-4 AVC / MPEG-4 part 10 (codec h264)" \\
+    " A....D libmp3lame           libmp3lame MP3 (MPEG audio layer 3) (codec mp3)" ;;
+  *) exit 1 ;;
+esac
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the ffmpeg stand-in is a POSIX shell script")
+def test_an_ffmpeg_with_libx264_but_no_aac_is_unusable_to_the_tools_and_the_facts_alike(
+    tmp_path: Path, bare_path: str
+) -> None:
+    venv = tmp_path / "venv"
+    find_uv().venv(venv, python=sys.executable)
+    python = venv / "bin" / "python"
+    fake = venv / "bin" / "ffmpeg"
+    fake.write_text(_NO_AAC)
+    fake.chmod(0o755)
+
+    # envdoctor's own reading of the binary: it has libx264, lacks aac, and a plan would provide one.
+    binary = ff.inspect(fake)
+    assert (binary.version, binary.libx264, binary.aac) == ("6.1-noaac", True, False)
+    assert not binary.usable
+    assert ff.usable_target_ffmpeg(python) is None
+
+    # The probe's reading inside the target, through the check: the same ffmpeg, the same verdict.
+    facts = probe.gather(resolve(venv=str(venv)), [])
+    assert (facts.ffmpeg.path, facts.ffmpeg.libx264, facts.ffmpeg.aac) == (str(fake), True, False)
+    assert not facts.ffmpeg.usable and facts.ffmpeg.missing == ("aac",)
+    (r,) = checkrun.run(resolve(venv=str(venv)), only=["tools.ffmpeg"]).results
+    assert r.status is Status.FAIL and r.breaker == 18
+    assert r.found.endswith("without aac") and "aac" in r.why

@@ -56,7 +56,7 @@ def test_plan_provides_ffmpeg_only_when_musetalk_would_find_none(venv: Path, bar
     kinds = [s.kind for s in plan.steps]
     assert "provide-ffmpeg" in kinds and kinds.index("provide-ffmpeg") == kinds.index("verify") - 1
 
-    with_ffmpeg = replace(probe.gather(target, []), ffmpeg=Ffmpeg(path="/x/ffmpeg", libx264=True))
+    with_ffmpeg = replace(probe.gather(target, []), ffmpeg=Ffmpeg(path="/x/ffmpeg", libx264=True, aac=True))
     assert "provide-ffmpeg" not in [s.kind for s in plan_mod.build(target, with_ffmpeg).steps]
 
 

@@ -19,28 +19,31 @@ def _where(f: Ffmpeg) -> str:
     return f"at {f.path}{behind} ({place})"
 
 
-@check("tools.ffmpeg", "Tools", "the ffmpeg MuseTalk runs (the environment's bin, then PATH), with libx264")
+EXPECTED_FFMPEG = "ffmpeg with the libx264 and aac encoders"
+
+
+@check("tools.ffmpeg", "Tools", "the ffmpeg MuseTalk runs (the environment's bin, then PATH), with libx264 and AAC")
 def ffmpeg(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     f = ctx.facts.ffmpeg
     if not f.path:
         yield result(
             Status.FAIL,
             found="no ffmpeg in the environment's bin or on PATH",
-            expected="ffmpeg with the libx264 encoder",
+            expected=EXPECTED_FFMPEG,
             **said("tools.ffmpeg", "missing"),
             breaker=18,
         )
     elif not f.usable:
+        texts = said("tools.ffmpeg", "no-libx264") if "libx264" in f.missing else said("tools.ffmpeg", "no-aac")
         yield result(
             Status.FAIL,
-            found=f"ffmpeg {f.version} {_where(f)} without libx264",
-            expected="ffmpeg with the libx264 encoder",
-            **said("tools.ffmpeg", "no-libx264"),
+            found=f"ffmpeg {f.version} {_where(f)} without {' and '.join(f.missing)}",
+            expected=EXPECTED_FFMPEG,
+            **texts,
             breaker=18,
         )
     else:
-        aac = "" if f.aac else " (no aac encoder)"
-        yield result(Status.OK, found=f"ffmpeg {f.version} {_where(f)} with libx264{aac}")
+        yield result(Status.OK, found=f"ffmpeg {f.version} {_where(f)} with libx264 and aac")
 
 
 @check("tools.nvcc", "Tools", "CUDA compiler (only for building mmcv)")

@@ -55,6 +55,16 @@ class FfmpegError(EnvdoctorError, RuntimeError):
     code = "ffmpeg-unusable"
 
 
+def missing_encoders(*, libx264: bool | None, aac: bool | None) -> tuple[str, ...]:
+    """What an ffmpeg lacks of what MuseTalk needs, by ffmpeg's encoder names (empty: it is usable).
+
+    The one rule for a usable ffmpeg, for the binaries envdoctor inspects and the facts the probe
+    reports alike: MuseTalk writes h264 video with `-vcodec libx264` and muxes AAC audio, and the
+    verifier decodes both. None (not known) counts as lacking.
+    """
+    return tuple(name for name, has in (("libx264", libx264), ("aac", aac)) if not has)
+
+
 @dataclass(frozen=True)
 class FfmpegBinary:
     path: str
@@ -64,8 +74,7 @@ class FfmpegBinary:
 
     @property
     def usable(self) -> bool:
-        """MuseTalk encodes with libx264 and muxes AAC; the verifier decodes both."""
-        return self.libx264 and self.aac
+        return not missing_encoders(libx264=self.libx264, aac=self.aac)
 
 
 def inspect(path: str | Path) -> FfmpegBinary:
