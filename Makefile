@@ -74,13 +74,13 @@ stubs: $(STAMP)
 
 # Regenerate every lockfile of the matrix in envdoctor/data/lock.toml (PyPI needed), then the README's table.
 lockfiles: $(STAMP)
-	$(TOOL_PY) -m envdoctor lock --jobs 6
-	$(TOOL_PY) -m envdoctor lock --table README.md
+	$(TOOL_PY) -m envdoctor matrix-lock --jobs 6
+	$(TOOL_PY) -m envdoctor matrix-lock --table README.md
 
 # The committed pins against today's registry (network needed): a report, never a gate. Each cell is
 # resolved again into a temporary folder; exit 1 names the pins that moved (docs/fix.md: refreshing).
 lock-drift: $(STAMP)
-	$(TOOL_PY) -m envdoctor lock --drift --jobs 4
+	$(TOOL_PY) -m envdoctor matrix-lock --drift --jobs 4
 
 clean-envs:
 	rm -rf .cache/test-envs

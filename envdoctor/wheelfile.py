@@ -2,7 +2,7 @@
 
 envdoctor installs two distributions of its own into targets (the mmcv `_ext` stub and the
 mmpose-free port). A wheel is a zip with a dist-info folder, so writing it needs no build backend,
-no network and no isolation. Fixed timestamps, modes and order make the bytes depend on the
+no network and no isolation. Fixed timestamps, modes and sorted entries make the bytes depend on the
 content only, so a hash of the wheel stays valid as long as its content does.
 """
 
@@ -27,7 +27,8 @@ def _record_hash(data: bytes) -> str:
 
 def write_wheel(path: Path, dist_info: str, files: Sequence[tuple[str, bytes]]) -> Path:
     """Write `files` (archive name, bytes; METADATA and WHEEL included) plus a RECORD to `path`."""
-    entries = list(files)
+    # Sorted, the dist-info folder last (as wheels are read): the bytes never depend on the caller's order.
+    entries = sorted(files, key=lambda f: (f[0].startswith(f"{dist_info}/"), f[0]))
     record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in entries)
     record += f"{dist_info}/RECORD,,\n"
     entries.append((f"{dist_info}/RECORD", record.encode()))

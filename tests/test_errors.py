@@ -60,6 +60,7 @@ CASES = [
     ("models verify", "models verify --models {tmp}/missing", "usage"),
     ("models fetch", "models fetch --models {tmp} --from {tmp}/missing", "usage"),
     ("wheelhouse list", "wheelhouse list {tmp}/not-mmcv.txt", "usage"),
+    ("lock", "lock --venv {tmp}/missing --output {tmp}/out", "usage"),
 ]
 
 
@@ -86,7 +87,7 @@ def test_every_json_command_is_covered() -> None:
 
 
 def test_lock_has_no_json_and_fails_in_one_sentence(cli, tmp_path: Path) -> None:
-    run = cli("lock", "--table", str(tmp_path / "missing.md"))
+    run = cli("matrix-lock", "--table", str(tmp_path / "missing.md"))
     assert (run.code, run.out) == (2, ""), run
     assert run.err.strip() == f"envdoctor: {tmp_path / 'missing.md'} is not a file."
 

@@ -30,7 +30,7 @@ def test_committed_lockfiles_match_their_inputs(cli) -> None:
     assert len(results) == len(lock.committed_targets()) == len(lock.read_matrix())
     assert all(r.ok for r in results), [r.message for r in results if not r.ok]
     assert sum("left out" not in r.message for r in results) == len(_locked()) >= 10
-    run = cli("lock", "--check")
+    run = cli("matrix-lock", "--check")
     n = len(results)
     assert run.code == 0 and f"{n}/{n} lockfiles and left-out cells match" in run.out
 
@@ -69,13 +69,13 @@ def test_check_cli_fails_on_a_lockfile_from_other_inputs(cli, tmp_path: Path) ->
     for path in lock.paths(t, tmp_path):
         _record_inputs(path, older)
     assert lock.read_header(lock.paths(t, tmp_path)[0])["sha256"] == older.digest()
-    run = cli("lock", "--check", "--output-dir", str(tmp_path))
+    run = cli("matrix-lock", "--check", "--output-dir", str(tmp_path))
     assert run.code == 1 and "stale" in run.out and "requirements" in run.out
     assert "edited" not in run.out
     # And a header edited by hand is caught too.
     txt = lock.paths(t, tmp_path)[0]
     txt.write_text(txt.read_text().replace("mmpose==1.3.1", "mmpose==1.3.2", 1))
-    again = cli("lock", "--check", "--output-dir", str(tmp_path))
+    again = cli("matrix-lock", "--check", "--output-dir", str(tmp_path))
     assert again.code == 1 and "edited" in again.out
 
 
@@ -192,7 +192,7 @@ def _fails(cli, tmp_path: Path, *words: str) -> str:
     assert not result.ok
     for w in words:
         assert w in result.message, result.message
-    run = cli("lock", "--check", "--output-dir", str(tmp_path))
+    run = cli("matrix-lock", "--check", "--output-dir", str(tmp_path))
     assert run.code == 1 and "FAIL" in run.out
     return result.message
 
@@ -313,7 +313,7 @@ def test_lock_cli_refuses_a_left_out_cell(cli, tmp_path: Path) -> None:
         pytest.skip("every cell of the matrix passes the gate")
     t = lock.LockTarget.parse(left[0])
     run = cli(
-        "lock", "--strategy", t.strategy, "--set", t.set_name, "--python-version", t.python,
+        "matrix-lock", "--strategy", t.strategy, "--set", t.set_name, "--python-version", t.python,
         "--accelerator", t.accelerator, "--platform", t.platform, "--output-dir", str(tmp_path),
     )  # fmt: skip
     assert run.code == 1 and "REFUSED" in run.out and "no wheel for" in run.out

@@ -79,7 +79,7 @@ def test_uv_tool_install_gives_a_working_envdoctor(wheel, tmp_path):
     assert doc["facts"]["python"]["executable"]
     assert run.returncode == doc["summary"]["exit_code"]
     # The maintainer's writes never land in the installed package.
-    for args in (["lock", "--strategy", "lite-stub"], ["stub", "generate", "--kept"]):
+    for args in (["matrix-lock", "--strategy", "lite-stub"], ["stub", "generate", "--kept"]):
         refused = subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=tmp_path, timeout=120)
         assert refused.returncode == 2 and "installed" in refused.stderr, (args, refused.stderr)
     # Everything that runs inside a target is found inside the installed wheel, not in this checkout.
