@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envdoctor import check as check_mod
+from envdoctor import checkrun as check_mod
 from envdoctor.deploy import envlock, inventory
 from envdoctor.deploy.compare import Difference, compare
 from envdoctor.deploy.hashes import Sources, default_sources

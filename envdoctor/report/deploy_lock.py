@@ -8,7 +8,7 @@ from typing import Any
 
 from envdoctor.deploy.compare import Difference
 from envdoctor.deploy.lock import Written
-from envdoctor.report.document import head
+from envdoctor.document import head
 
 
 def wrote_text(w: Written, source_note: str) -> str:
