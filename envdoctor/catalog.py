@@ -33,6 +33,9 @@ class Breaker:
     """Sentences with facts of the target; the first whose fields are all known is shown."""
     order: int = 0
     """Position in the catalog: on one line, the earlier entry wins."""
+    warning: bool = False
+    """A notice or warning line, printed on runs that work too: reported as a warning, never as the root
+    failure."""
 
     @property
     def environment(self) -> bool:
@@ -82,6 +85,7 @@ def breakers() -> tuple[Breaker, ...]:
             kind=row.get("kind", ENVIRONMENT),
             here=tuple([row["here"]] if isinstance(row.get("here"), str) else row.get("here", ())),
             order=i,
+            warning=bool(row.get("warning", False)),
         )
         for i, row in enumerate(load("breakers.toml")["breaker"])
     )

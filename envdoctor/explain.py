@@ -1,9 +1,15 @@
 """One explainer for every failure text: a traceback, a pip/uv build log, a whole CI log, MuseTalk's output.
 
-`explain_text(text, values)` finds each failure of the catalog (data/breakers.toml) in the text and
-returns them in the order they happened, cascades dropped, each with its cause and fix. It runs in time
-linear in the text: only the catalog's trigger literals are searched over the whole text (str.find),
-and the symptom patterns run on bounded windows around the hits, never on the whole text.
+`explain_text(text, values)` finds each failure of the catalog (data/breakers.toml) in the text, cascades
+dropped, each with its cause and fix, and puts the root failure first: the one that explains the exception
+ending the last traceback (the failure that ended the run), else the first failure that is not a warning.
+A warning entry (`warning = true`, a line that working runs print too) is never the root; when the last
+traceback's exception is explained by no entry, the root is unknown and that exception line is quoted.
+
+The text is first brought to one form (`normalise`): CRLF line ends, Windows backslash paths, CI timestamp
+and `>` quote prefixes, so a report matches however it was pasted. Everything runs in time linear in the
+text: only the catalog's trigger literals are searched over the whole text (str.find), and the symptom
+patterns run on bounded windows around the hits, never on the whole text.
 """
 
 from __future__ import annotations
@@ -24,6 +30,14 @@ WINDOW_BEFORE, WINDOW_AFTER, WINDOW_CHARS = 60, 15, 16384
 """Lines around a hit that `near` sees, and at most this many characters of them on each side."""
 SHOWN = 300
 """Characters of a line shown in a finding."""
+MESSAGE_LINES = 3
+"""Lines after an exception's first line that still belong to its message (a finding there explains it)."""
+CHAIN_LINKS = 20
+"""At most this many chained tracebacks ("During handling of the above exception") are followed back."""
+
+ROOT, SECONDARY, WARNING = "root", "secondary", "warning"
+"""A finding's role: the root failure, another failure (earlier or later, not the one that ended the run),
+or a warning line that is never the cause."""
 
 
 @dataclass(frozen=True)
@@ -40,10 +54,16 @@ class Finding:
     """The failing line (at most SHOWN characters around the symptom)."""
     line_number: int
     """1-based."""
+    role: str = SECONDARY
+    """ROOT, SECONDARY or WARNING."""
 
     @property
     def environment(self) -> bool:
         return self.kind == ENVIRONMENT
+
+    @property
+    def warning(self) -> bool:
+        return self.role == WARNING
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,18 +80,24 @@ class RootLine:
 @dataclass(frozen=True)
 class Explained:
     findings: tuple[Finding, ...]
-    """In the order they happened; cascades of an earlier finding are dropped."""
+    """The root failure first (when known), then the others in the order they happened; cascades of an
+    earlier finding are dropped."""
     root_line: RootLine | None
-    """Only when nothing was recognised: the line envdoctor took for the root failure."""
+    """Only when the root failure is unknown: the line envdoctor took for it."""
     characters: int
 
     @property
-    def recognised(self) -> bool:
-        return bool(self.findings)
+    def root(self) -> Finding | None:
+        return self.findings[0] if self.findings and self.findings[0].role == ROOT else None
 
     @property
-    def root(self) -> Finding | None:
-        return self.findings[0] if self.findings else None
+    def recognised(self) -> bool:
+        """Whether the root failure is known (warnings and earlier failures alone are not an answer)."""
+        return self.root is not None
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.warning)
 
     @property
     def environment(self) -> tuple[Finding, ...]:
@@ -87,6 +113,23 @@ class _Hit:
     """Where the symptom matched."""
     line: str
     groups: dict[str, str]
+
+
+_LINE_PREFIX = re.compile(r"\n(?:(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?|>)[ \t]?){1,8}")
+"""What CI logs and quoting put before each line: a timestamp (GitHub Actions, Azure), `>` quote markers
+(mail, Markdown, notebook outputs pasted as quotes). Starts with a literal newline, so the search skips
+from line to line; every repeat is bounded."""
+
+
+def normalise(text: str) -> str:
+    """The text in one form, with the same lines (line numbers stay those of the input): CRLF line ends as LF,
+    Windows backslash paths with forward slashes (a doubled one, as repr() prints it, as one), and line
+    prefixes dropped."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    if "\\" in text:
+        text = text.replace("\\\\", "/").replace("\\", "/")
+    return _LINE_PREFIX.sub("\n", "\n" + text)[1:]
 
 
 @cache
@@ -196,6 +239,8 @@ def explain_text(
 ) -> Explained:
     """Every known failure in `text`, root first; `values` are facts of the target (versions by name),
     `owners` maps a top-level module to the (distribution, version) of the target that installs it."""
+    characters = len(text)
+    text = normalise(text)
     hits = _hits(text)
     # One line, one failure: where two entries match the same line, the earlier in the catalog wins.
     per_line: dict[int, _Hit] = {}
@@ -205,10 +250,13 @@ def explain_text(
     kept = list(per_line.values())
     hidden = {k for h in kept for k in h.breaker.hides}
     kept = sorted((h for h in kept if h.breaker.key not in hidden), key=lambda h: (h.at, h.breaker.order))
+    ending = _ending_exceptions(text)
+    root, unknown = _root(text, kept, ending)
     facts = dict(values or {})
     findings = []
-    for h in kept:
+    for h in ([root] if root else []) + [h for h in kept if h is not root]:
         vals = {**facts, **(_owner(text, h, owners) if owners else {}), **h.groups}
+        role = ROOT if h is root else WARNING if h.breaker.warning else SECONDARY
         findings.append(
             Finding(
                 breaker=h.breaker.id,
@@ -220,10 +268,92 @@ def explain_text(
                 here=fill_if_known(h.breaker.here, vals),
                 line=h.line,
                 line_number=text.count("\n", 0, h.start) + 1,
+                role=role,
             )
         )
-    root_line = None if findings else find_root_line(text)
-    return Explained(tuple(findings), root_line, len(text))
+    root_line = None
+    if root is None:
+        root_line = unknown or find_root_line(text)
+    return Explained(tuple(findings), root_line, characters)
+
+
+def _root(text: str, kept: list[_Hit], ending: list[tuple[int, int]]) -> tuple[_Hit | None, RootLine | None]:
+    """(the hit taken for the root failure, or None; the quoted exception line when the root is unknown).
+
+    With a traceback, the run ended with its exception: the root is the first failure of the chain of
+    exceptions that ended it (a chained traceback's first exception is the original one) that an entry
+    explains; a failure after that exception (a build's summary line) still counts, as the run went on.
+    Without a traceback, the root is the first failure that is not a warning."""
+    failures = [h for h in kept if not h.breaker.warning]
+    if not ending:
+        return (failures[0] if failures else None), None
+    for lo, hi in ending:
+        for h in failures:
+            if lo <= h.start <= hi:
+                return h, None
+    after = [h for h in failures if h.start > ending[-1][1]]
+    if after:
+        return after[0], None
+    start, end = _line_bounds(text, ending[-1][0])
+    line = text[start : min(end, start + LINE_SPAN)]
+    return None, RootLine(_shown(line, 0), text.count("\n", 0, start) + 1)
+
+
+_CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
+_TRACEBACK = "Traceback (most recent call last)"
+
+
+def _final_exception(text: str, tb: int) -> tuple[int, int] | None:
+    """(start, end of its message) of the exception that ends the traceback whose header is at `tb`: the
+    first line after the header, as indented as the header, that names an exception."""
+    start, _ = _line_bounds(text, tb)
+    indent = tb - start
+    pos = text.find("\n", tb)
+    for _ in range(2000):
+        if pos == -1:
+            return None
+        lo = pos + 1
+        nxt = text.find("\n", lo)
+        hi = len(text) if nxt == -1 else nxt
+        line = text[lo : min(hi, lo + LINE_SPAN)]
+        body = line[indent:]
+        if line[:indent].strip() == "" and body and not body[0].isspace():
+            if _EXCEPTION_LINE.match(body):
+                end = hi
+                for _ in range(MESSAGE_LINES):
+                    if end >= len(text) or text.startswith(_TRACEBACK, end + 1):
+                        break
+                    more = text.find("\n", end + 1)
+                    end = len(text) if more == -1 else more
+                return lo, end
+            if body.startswith(_TRACEBACK):
+                return None
+        pos = nxt
+    return None
+
+
+def _ending_exceptions(text: str) -> list[tuple[int, int]]:
+    """The exceptions of the chain that ended the run, first (the original one) to last: the last traceback's
+    and those it was chained to. Empty when the text holds no complete traceback."""
+    tb = text.rfind(_TRACEBACK)
+    chain: list[tuple[int, int]] = []
+    for _ in range(CHAIN_LINKS):
+        if tb == -1:
+            break
+        exc = _final_exception(text, tb)
+        if exc is None:
+            break
+        chain.append(exc)
+        before = text.rfind(_TRACEBACK, 0, tb)
+        if before == -1:
+            break
+        # chained only when the connector sits between the earlier exception and this traceback
+        earlier = _final_exception(text, before)
+        near = max(earlier[0], tb - WINDOW_CHARS) if earlier else tb
+        if earlier is None or all(text.find(c, near, tb) == -1 for c in _CHAINED):
+            break
+        tb = before
+    return chain[::-1]
 
 
 @dataclass(frozen=True)

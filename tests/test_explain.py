@@ -14,7 +14,7 @@ from envdoctor import checkrun
 from envdoctor.catalog import breakers
 from envdoctor.checks import Status
 from envdoctor.cli import main
-from envdoctor.explain import SHOWN, explain_text
+from envdoctor.explain import _LINE_PREFIX, ROOT, SECONDARY, SHOWN, WARNING, explain_text, normalise
 from envdoctor.target import resolve
 
 if sys.version_info >= (3, 11):
@@ -196,3 +196,124 @@ def test_check_carries_the_explanation_explain_gives(numpy2_xtcocotools: Path) -
     root = explain_text(symptom).root
     assert r.status is Status.FAIL and root is not None
     assert (r.breaker, r.fix) == (root.breaker, root.fix) and r.why.startswith(root.cause)
+
+
+# --- the root failure first, warnings never the cause, pasted forms read alike ---------------------------------
+
+FFMPEG_NOTICE = (
+    "please download ffmpeg-static and export to FFMPEG_PATH.\n"
+    "For example: export FFMPEG_PATH=/musetalk/ffmpeg-4.4-amd64-static\n"
+)
+
+
+def _traceback(exception: str, frame: str = "/venv/lib/python3.10/site-packages/mmpose/apis/inference.py") -> str:
+    return f'Traceback (most recent call last):\n  File "{frame}", line 110, in init_model\n    x = f()\n{exception}\n'
+
+
+def test_a_warning_is_reported_as_one_and_the_traceback_names_the_root() -> None:
+    text = FFMPEG_NOTICE + _traceback("ModuleNotFoundError: No module named 'mmcv._ext'")
+    result = explain_text(text)
+    assert result.root is not None and result.root.key == "ext-missing" and result.root.role == ROOT
+    assert [(f.key, f.role) for f in result.findings] == [("ext-missing", ROOT), ("ffmpeg-path-unset", WARNING)]
+    assert [f.key for f in result.warnings] == ["ffmpeg-path-unset"] and result.root_line is None
+
+
+def test_a_warning_alone_is_no_answer() -> None:
+    result = explain_text("loading\n" + FFMPEG_NOTICE + "cuda start\n")
+    assert result.root is None and not result.recognised
+    assert [f.key for f in result.warnings] == ["ffmpeg-path-unset"] and result.root_line is not None
+
+
+def test_an_exception_no_entry_knows_makes_the_root_unknown_and_is_quoted() -> None:
+    # the notice and an earlier, unrelated failure do not stand in for the exception that ended the run
+    text = (
+        FFMPEG_NOTICE
+        + "ImportError: cannot import name 'cached_download' from 'huggingface_hub'\n"
+        + "starting\n"
+        + _traceback("KeyError: 'avatar_id'")
+    )
+    result = explain_text(text)
+    assert result.root is None and not result.recognised
+    assert result.root_line is not None
+    assert result.root_line.text == "KeyError: 'avatar_id'" and result.root_line.line_number == 8
+    assert [(f.key, f.role) for f in result.findings] == [
+        ("ffmpeg-path-unset", WARNING),
+        ("hub-cached-download", SECONDARY),
+    ]
+
+
+def test_the_failure_that_ended_the_run_comes_before_earlier_ones() -> None:
+    text = (
+        "ImportError: cannot import name 'cached_download' from 'huggingface_hub'\n"
+        + "carrying on without it\n"
+        + _traceback("torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 58.00 MiB")
+    )
+    result = explain_text(text)
+    assert [(f.key, f.role, f.line_number) for f in result.findings] == [
+        ("gpu-oom", ROOT, 6),
+        ("hub-cached-download", SECONDARY, 1),
+    ]
+
+
+def test_a_chained_traceback_is_explained_by_its_original_exception() -> None:
+    text = (
+        _traceback(
+            "FileNotFoundError: [Errno 2] No such file or directory: 'ffmpeg'", "/usr/lib/python3.10/subprocess.py"
+        )
+        + "\nDuring handling of the above exception, another exception occurred:\n\n"
+        + _traceback(
+            "gradio.exceptions.Error: 'the video could not be written'", "/venv/site-packages/gradio/routes.py"
+        )
+    )
+    root = explain_text(text).root
+    assert root is not None and root.key == "ffmpeg-missing"
+
+
+def test_a_build_summary_after_the_traceback_still_counts() -> None:
+    # pip goes on after the backend's traceback: the failed build it reports is the answer
+    text = (
+        "  Building wheel for mmcv (setup.py) ... error\n"
+        + _traceback("SomeBackendError: compiler said no", "setup.py")
+        + "      [end of output]\n\n"
+        + "  note: This error originates from a subprocess, and is likely not a problem with pip.\n"
+        + "  ERROR: Failed building wheel for mmcv\n"
+    )
+    result = explain_text(text)
+    assert result.root is not None and result.root.key == "mmcv-build" and result.root.line_number == 9, result
+
+
+def test_pasted_forms_are_read_alike() -> None:
+    plain = (
+        FFMPEG_NOTICE
+        + "ImportError: cannot import name 'cached_download' from 'huggingface_hub'\n"
+        + _traceback("ModuleNotFoundError: No module named 'mmcv._ext'", "C:\\venv\\Lib\\site-packages\\mmcv\\utils.py")
+    )
+    lines = plain.splitlines()
+    ci = "".join(f"2024-05-01T12:00:00.1234567Z {line}\r\n" for line in lines)
+    quoted = "".join(f"> {line}\n" for line in lines)
+    for text in (plain, ci, quoted):
+        result = explain_text(text)
+        assert [(f.key, f.role, f.line_number) for f in result.findings] == [
+            ("ext-missing", ROOT, 7),
+            ("ffmpeg-path-unset", WARNING, 1),
+            ("hub-cached-download", SECONDARY, 3),
+        ], text
+    assert normalise(ci) == normalise(quoted) == normalise(plain).replace("C:/venv/Lib", "C:/venv/Lib")
+    assert normalise("a\r\nC:\\\\Users\\\\me\\\\x.pth\r\n") == "a\nC:/Users/me/x.pth\n"
+
+
+def test_the_line_prefix_pattern_is_linear() -> None:
+    assert not unbounded(_LINE_PREFIX.pattern)
+
+
+def test_cli_says_the_root_is_unknown_and_lists_the_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "t.txt"
+    log.write_text(FFMPEG_NOTICE + _traceback("KeyError: 'avatar_id'"))
+    assert main(["explain", str(log)]) == 1
+    out = capsys.readouterr().out
+    assert "is unknown" in out and "KeyError: 'avatar_id'" in out and "(line 6)" in out
+    assert "warning, not the cause" in out and "ffmpeg is not installed" not in out
+    assert main(["explain", str(log), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["root"] is None and doc["recognised"] is False and doc["root_line"]["line_number"] == 6
+    assert [f["role"] for f in doc["findings"]] == ["warning"]

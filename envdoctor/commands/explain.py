@@ -18,10 +18,13 @@ from envdoctor.report import explain_text as explain_report
 
 HELP = """\
 Read a traceback, a pip or uv build log, or a whole CI log (tens of MB are fine), find the root
-failure (the first real error, not its cascade) and every independent failure after it, and say for
-each what failed, why, and the fix: an envdoctor command or an exact pin. Failures that are not
-environment problems (GPU out of memory, an empty face crop, a wrong config path) are named as such.
-With --python/--venv the target's versions are filled in. Nothing is changed.
+failure (the one that explains the exception ending the last traceback, else the first real error,
+not its cascade) and every other failure, and say for each what failed, why, and the fix: an
+envdoctor command or an exact pin. Warnings that working runs print too (MuseTalk's "please download
+ffmpeg-static") are listed as warnings, never as the cause. Failures that are not environment
+problems (GPU out of memory, an empty face crop, a wrong config path) are named as such. Pasted forms
+are read alike: CRLF, Windows paths, CI timestamps and `>` quote prefixes. With --python/--venv the
+target's versions are filled in. Nothing is changed.
 
 examples:
   envdoctor explain build.log
@@ -29,8 +32,8 @@ examples:
   envdoctor explain ci.log --venv ~/musetalk/.venv    the target's versions in each explanation
   envdoctor explain trace.txt --json                  machine-readable (schema envdoctor.explain v1)
 
-exit codes: 0 explained something; 1 recognised nothing (the line taken for the root failure is
-shown); 2 usage or internal error.
+exit codes: 0 the root failure is explained; 1 it is unknown (the line taken for it is shown, with
+what else was recognised); 2 usage or internal error.
 """
 
 

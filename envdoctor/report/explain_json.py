@@ -1,6 +1,10 @@
 """`envdoctor explain --json`: a versioned document (schema "envdoctor.explain", version 1).
 
 Compatibility promise: within schema_version 1, fields are only ever added, never renamed or removed.
+`findings` lists the root failure first; each finding's `role` is "root", "secondary" (an earlier or later
+failure, not the one that ended the run) or "warning" (a line that working runs print too, never the cause).
+`recognised` is whether the root failure is known; when it is not, `root` is null and `root_line` quotes the
+line taken for it (the exception that ended the last traceback).
 """
 
 from __future__ import annotations
