@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -254,7 +254,8 @@ def explain_text(
     root, unknown = _root(text, kept, ending)
     facts = dict(values or {})
     findings = []
-    for h in ([root] if root else []) + [h for h in kept if h is not root]:
+    rest = [h for h in kept if h is not root and not (root and h.breaker.key == root.breaker.key)]
+    for h in ([root] if root else []) + rest:
         vals = {**facts, **(_owner(text, h, owners) if owners else {}), **h.groups}
         role = ROOT if h is root else WARNING if h.breaker.warning else SECONDARY
         findings.append(
@@ -291,6 +292,12 @@ def _root(text: str, kept: list[_Hit], ending: list[tuple[int, int]]) -> tuple[_
         for h in failures:
             if lo <= h.start <= hi:
                 return h, None
+        # An entry's first hit may sit before the traceback (a summary line that repeats the exception, as
+        # an import check's report does): the exception itself is matched again on its own.
+        again = [h for h in _hits(text[lo:hi]) if not h.breaker.warning]
+        if again:
+            h = min(again, key=lambda h: (h.at, h.breaker.order))
+            return replace(h, start=h.start + lo, at=h.at + lo), None
     after = [h for h in failures if h.start > ending[-1][1]]
     if after:
         return after[0], None

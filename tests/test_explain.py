@@ -317,3 +317,19 @@ def test_cli_says_the_root_is_unknown_and_lists_the_warning(tmp_path: Path, caps
     doc = json.loads(capsys.readouterr().out)
     assert doc["root"] is None and doc["recognised"] is False and doc["root_line"]["line_number"] == 6
     assert [f["role"] for f in doc["findings"]] == ["warning"]
+
+
+def test_an_exception_repeated_above_its_traceback_is_still_the_root():
+    """The import check's report puts the exception line first, then the traceback that ends with it: the
+    entry's first hit is the summary line, and the root is still that entry, found at the exception."""
+    text = (
+        "RuntimeError: operator torchvision::nms does not exist\n"
+        "Traceback (most recent call last):\n"
+        '  File "/x/site-packages/torchvision/_meta_registrations.py", line 164, in <module>\n'
+        '    @torch.library.register_fake("torchvision::nms")\n'
+        "RuntimeError: operator torchvision::nms does not exist\n"
+    )
+    result = explain_text(text, {})
+    assert result.root is not None and result.root.key == "torchvision-mismatch"
+    assert result.root.line_number == 5
+    assert [f.key for f in result.findings].count("torchvision-mismatch") == 1
