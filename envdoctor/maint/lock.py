@@ -1,4 +1,4 @@
-"""`envdoctor lock`: pin a strategy's environment for a target, or check the committed lockfiles."""
+"""`envdoctor-maint lock`: pin a strategy's environment for a target, or check the committed lockfiles."""
 
 from __future__ import annotations
 
