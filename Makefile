@@ -70,17 +70,17 @@ demo: $(STAMP)
 
 # Regenerate the kept _ext stubs under stubs/ (after an envdoctor version bump the drift test asks for it).
 stubs: $(STAMP)
-	$(TOOL_PY) -m envdoctor stub generate --kept
+	$(TOOL_PY) -m envdoctor.maint stubs
 
 # Regenerate every lockfile of the matrix in envdoctor/data/lock.toml (PyPI needed), then the README's table.
 lockfiles: $(STAMP)
-	$(TOOL_PY) -m envdoctor matrix-lock --jobs 6
-	$(TOOL_PY) -m envdoctor matrix-lock --table README.md
+	$(TOOL_PY) -m envdoctor.maint lock --jobs 6
+	$(TOOL_PY) -m envdoctor.maint lock --table README.md
 
 # The committed pins against today's registry (network needed): a report, never a gate. Each cell is
 # resolved again into a temporary folder; exit 1 names the pins that moved (docs/fix.md: refreshing).
 lock-drift: $(STAMP)
-	$(TOOL_PY) -m envdoctor matrix-lock --drift --jobs 4
+	$(TOOL_PY) -m envdoctor.maint lock --drift --jobs 4
 
 clean-envs:
 	rm -rf .cache/test-envs

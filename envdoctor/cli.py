@@ -46,27 +46,29 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"envdoctor: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def new_parser(prog: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """A top-level parser with the options every envdoctor entry point shares (--version, --verbose)."""
     parser = _Parser(
-        prog="envdoctor",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=prog, description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--version", action="version", version=f"envdoctor {__version__}")
+    parser.add_argument("--version", action="version", version=f"{prog} {__version__}")
     parser.add_argument(
         "--verbose",
         dest="log_commands",  # `check --verbose` is check's own (passing imports too)
         action="store_true",
         help="print every command envdoctor runs, with its duration, to stderr (also: ENVDOCTOR_LOG=1, or =FILE)",
     )
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = new_parser("envdoctor", DESCRIPTION, EPILOG)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"envdoctor.commands.{info.name}")
         module.register(sub)
-    _name_commands(parser, ())
     return parser
 
 
@@ -82,8 +84,11 @@ def _name_commands(parser: argparse.ArgumentParser, above: tuple[str, ...]) -> N
                     _name_commands(child, (*above, name))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse `argv` with `parser` (whose subcommands set `func`), run the command, map what ends it.
+
+    Every entry point (`envdoctor`, `envdoctor-maint`) goes through here, so an error is said one way."""
+    _name_commands(parser, ())
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -103,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "json", False):
         print(error_json.document(ended))
     return ended.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ else:  # pragma: no cover - Python 3.10
 MARK = "# envdoctor lockfile: "
 BUILD_MARK = "# source build: "
 MATRIX = "matrix.json"
-"""lockfiles/matrix.json: what `envdoctor lock` made of every committed cell, refusals included."""
+"""lockfiles/matrix.json: what `envdoctor-maint lock` made of every committed cell, refusals included."""
 
 
 def _name_pattern() -> re.Pattern[str]:
@@ -137,7 +137,7 @@ class LockRefused(EnvdoctorError, ValueError):
 
 @dataclass(frozen=True)
 class LockfileCheck:
-    """One lockfile (or left-out cell) of `envdoctor lock --check`: does it still match its inputs?"""
+    """One lockfile (or left-out cell) of `envdoctor-maint lock --check`: does it still match its inputs?"""
 
     path: Path
     ok: bool
@@ -491,7 +491,7 @@ def check_one(path: Path, inputs_of: Callable[[LockTarget], LockInputs] | None =
             path,
             False,
             f"{path.name} is stale: its inputs changed ({', '.join(changed) or 'hash'}); "
-            f"run `envdoctor lock` to make it again",
+            f"run `envdoctor-maint lock` to make it again",
         )
     if not twin.is_file() or read_header(twin).get("sha256") != now.digest():
         return LockfileCheck(path, False, f"{twin.name} is missing or was made from other inputs")
@@ -535,7 +535,7 @@ def check(
         for t in committed_targets():
             entry = cells.get(t.name)
             if entry is None:
-                results.append(LockfileCheck(path, False, f"{t.name} was never made; run `envdoctor lock`"))
+                results.append(LockfileCheck(path, False, f"{t.name} was never made; run `envdoctor-maint lock`"))
             elif entry.get("status") == "locked" and not paths(t, directory)[0].is_file():
                 results.append(LockfileCheck(path, False, f"{t.name} is recorded as locked but its files are missing"))
     for name, entry in sorted(cells.items()):
@@ -548,7 +548,9 @@ def check(
             continue
         if entry.get("inputs_sha256") != now:
             results.append(
-                LockfileCheck(path, False, f"{name} is stale: it was left out for other inputs; run `envdoctor lock`")
+                LockfileCheck(
+                    path, False, f"{name} is stale: it was left out for other inputs; run `envdoctor-maint lock`"
+                )
             )
         else:
             results.append(LockfileCheck(path, True, f"{name} left out: {entry.get('reason')}"))
@@ -567,7 +569,7 @@ def gate_for(lockfile: Path, python: str, os_name: str, machine: str) -> lockgat
 
 
 def left_out(strategy: str, set_name: str, python: str, accelerator: str, os_name: str, machine: str) -> str | None:
-    """Why `envdoctor lock` left this cell of the committed matrix out (None: it was not left out)."""
+    """Why `envdoctor-maint lock` left this cell of the committed matrix out (None: it was not left out)."""
     platform = lockgate.platform_for(os_name, machine)
     if platform is None:
         return None
@@ -688,7 +690,7 @@ def drift(
     """Resolve each committed cell again (the network is needed) and compare its pins with the committed
     ones. Nothing under `directory` changes. A drift means the registry now answers the same inputs
     differently (a file that reached it after the lock was made, a yanked release), not that a commit
-    broke anything: `envdoctor lock --check` is the offline gate, this is the report."""
+    broke anything: `envdoctor-maint lock --check` is the offline gate, this is the report."""
     directory = directory or lockfiles_dir()
     chosen = [t for t in (targets or committed_targets()) if paths(t, directory)[0].is_file()]
     uv = uv or find_uv()

@@ -97,7 +97,7 @@ def rank(ctx: Context) -> tuple[tuple[Verdict, ...], str | None]:
 def _lockfile_gate(strategy: Strategy, ctx: Context, verdict: Verdict) -> Verdict:
     """The wheel gate before anything changes: a lockfile this strategy would install must have a wheel
     for every pin on this interpreter and platform (or name the source build); a matrix cell that
-    `envdoctor lock` left out is said aloud."""
+    `envdoctor-maint lock` left out is said aloud."""
     if not verdict.viable:
         return verdict
     try:

@@ -14,6 +14,7 @@ import pytest
 
 from envdoctor.cachedir import cache_root
 from envdoctor.cli import main
+from envdoctor.maint import main as maint_main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -78,23 +79,32 @@ class CliRun:
         return json.loads(self.out)
 
 
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliRun]:
-    """Run `envdoctor ARGS...` in this process and capture what it prints."""
-
+def _runner(capsys: pytest.CaptureFixture[str], entry: Callable[[list[str]], int]) -> Callable[..., CliRun]:
     def run(*args: str | Sequence[str]) -> CliRun:
         flat: list[str] = []
         for a in args:
             flat.extend([a] if isinstance(a, str) else a)
         capsys.readouterr()
         try:
-            code = main(flat)
+            code = entry(flat)
         except SystemExit as exc:  # argparse exits on --help and usage errors
             code = int(exc.code or 0)
         captured = capsys.readouterr()
         return CliRun(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliRun]:
+    """Run `envdoctor ARGS...` in this process and capture what it prints."""
+    return _runner(capsys, main)
+
+
+@pytest.fixture
+def maint_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliRun]:
+    """Run `envdoctor-maint ARGS...` (the maintainers' commands) in this process and capture what it prints."""
+    return _runner(capsys, maint_main)
 
 
 @pytest.fixture

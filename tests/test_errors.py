@@ -63,6 +63,11 @@ CASES = [
     ("lock", "lock --venv {tmp}/missing --output {tmp}/out", "usage"),
 ]
 
+# The same for the maintainers' entry point (`envdoctor-maint`), which shares the CLI's error mapping.
+MAINT_CASES = [
+    ("stubs", "stubs --check --cache {tmp}/not-mmcv.txt", "usage"),
+]
+
 
 @pytest.mark.parametrize(("command", "line", "code"), CASES, ids=[line.split(" {")[0] for _, line, _ in CASES])
 def test_every_command_fails_with_the_error_document(cli, tmp_path: Path, command: str, line: str, code: str) -> None:
@@ -72,24 +77,48 @@ def test_every_command_fails_with_the_error_document(cli, tmp_path: Path, comman
     assert not (tmp_path / "out").exists(), "a failing command writes no report"
 
 
+@pytest.mark.parametrize(
+    ("command", "line", "code"), MAINT_CASES, ids=[line.split(" {")[0] for _, line, _ in MAINT_CASES]
+)
+def test_every_maintainer_command_fails_with_the_error_document(
+    maint_cli, tmp_path: Path, command: str, line: str, code: str
+) -> None:
+    (tmp_path / "not-mmcv.txt").write_text("not a folder\n")
+    argv = [word.format(tmp=tmp_path) for word in line.split()]
+    _error_document(maint_cli(*argv, "--json"), command, code)
+
+
+def _with_json(parser: argparse.ArgumentParser, above: tuple[str, ...] = ()) -> set[str]:
+    found = {" ".join(above)} if any(a.dest == "json" for a in parser._actions) else set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found |= _with_json(child, (*above, name))
+    return found
+
+
 def test_every_json_command_is_covered() -> None:
     from envdoctor.cli import build_parser
+    from envdoctor.maint import build_parser as build_maint_parser
 
-    def with_json(parser: argparse.ArgumentParser, above: tuple[str, ...]) -> set[str]:
-        found = {" ".join(above)} if any(a.dest == "json" for a in parser._actions) else set()
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for name, child in action.choices.items():
-                    found |= with_json(child, (*above, name))
-        return found
-
-    assert with_json(build_parser(), ()) == {command for command, _, _ in CASES}
+    assert _with_json(build_parser()) == {command for command, _, _ in CASES}
+    assert _with_json(build_maint_parser()) == {command for command, _, _ in MAINT_CASES}
 
 
-def test_lock_has_no_json_and_fails_in_one_sentence(cli, tmp_path: Path) -> None:
-    run = cli("matrix-lock", "--table", str(tmp_path / "missing.md"))
+def test_lock_has_no_json_and_fails_in_one_sentence(maint_cli, tmp_path: Path) -> None:
+    run = maint_cli("lock", "--table", str(tmp_path / "missing.md"))
     assert (run.code, run.out) == (2, ""), run
     assert run.err.strip() == f"envdoctor: {tmp_path / 'missing.md'} is not a file."
+
+
+def test_the_matrix_lock_is_a_maintainer_command_not_a_user_one(cli, maint_cli) -> None:
+    # The user's `lock` locks the user's own environment; the matrix's options are not among its own.
+    gone = cli("lock", "--table", "README.md")
+    assert (gone.code, gone.out) == (2, "") and "unrecognized arguments: --table" in gone.err, gone
+    helped = maint_cli("--help")
+    assert helped.code == 0 and re.search(r"^\s+lock\s+write lockfiles", helped.out, re.M), helped.out
+    assert re.search(r"^\s+stubs\s+regenerate", helped.out, re.M), helped.out
+    assert not re.search(r"^\s+lock\s+write lockfiles", cli("--help").out, re.M), "the user's lock is not the matrix's"
 
 
 def test_text_mode_prints_the_sentence_only(cli) -> None:

@@ -171,12 +171,12 @@ def test_stub_generate_checks_its_outputs_first(tmp_path: Path, unwritable: Path
     _one_sentence(run.err)
 
 
-def test_lock_checks_its_output_dir_before_resolving(tmp_path: Path, unwritable: Path, cli) -> None:
+def test_lock_checks_its_output_dir_before_resolving(tmp_path: Path, unwritable: Path, maint_cli) -> None:
     afile = tmp_path / "afile"
     afile.write_text("x")
-    run = cli("matrix-lock", "--strategy", "mmpose-free", "--output-dir", str(afile))
+    run = maint_cli("lock", "--strategy", "mmpose-free", "--output-dir", str(afile))
     assert run.code == 2 and "--output-dir" in run.err and "is a file, not a folder" in run.err
     _one_sentence(run.err)
-    run = cli("matrix-lock", "--strategy", "mmpose-free", "--output-dir", str(unwritable / "locks"))
+    run = maint_cli("lock", "--strategy", "mmpose-free", "--output-dir", str(unwritable / "locks"))
     assert run.code == 2 and "is not writable" in run.err
     assert not list(tmp_path.glob("*.toml")), "nothing was resolved or written"

@@ -1,4 +1,4 @@
-"""`envdoctor lock`: the committed lockfiles match their inputs, a changed input or a hand edit of a
+"""`envdoctor-maint lock`: the committed lockfiles match their inputs, a changed input or a hand edit of a
 body is caught, the wheel gate refuses a pin without a wheel, and a lockfile made here resolves the
 way the committed ones did."""
 
@@ -24,13 +24,13 @@ def _locked() -> list[lock.LockTarget]:
     return [t for t in lock.committed_targets() if cells.get(t.name, {}).get("status") == "locked"]
 
 
-def test_committed_lockfiles_match_their_inputs(cli) -> None:
+def test_committed_lockfiles_match_their_inputs(maint_cli) -> None:
     results = lock.check()
     # One result per cell of the matrix: its lockfile, or the reason it was left out.
     assert len(results) == len(lock.committed_targets()) == len(lock.read_matrix())
     assert all(r.ok for r in results), [r.message for r in results if not r.ok]
     assert sum("left out" not in r.message for r in results) == len(_locked()) >= 10
-    run = cli("matrix-lock", "--check")
+    run = maint_cli("lock", "--check")
     n = len(results)
     assert run.code == 0 and f"{n}/{n} lockfiles and left-out cells match" in run.out
 
@@ -47,7 +47,7 @@ def test_check_fails_when_an_input_changes() -> None:
 
 
 def _record_inputs(path: Path, inputs: lock.LockInputs) -> None:
-    """Write `inputs` into a lockfile's header as `envdoctor lock` does: the inputs line and the digest of it."""
+    """Write `inputs` into a lockfile's header as `envdoctor-maint lock` does: the inputs line and the digest of it."""
     lines = path.read_text().splitlines(keepends=True)
     for i, line in enumerate(lines):
         if line.startswith("# inputs-sha256: "):
@@ -58,7 +58,7 @@ def _record_inputs(path: Path, inputs: lock.LockInputs) -> None:
     path.write_text("".join(lines))
 
 
-def test_check_cli_fails_on_a_lockfile_from_other_inputs(cli, tmp_path: Path) -> None:
+def test_check_cli_fails_on_a_lockfile_from_other_inputs(maint_cli, tmp_path: Path) -> None:
     # A lockfile whose header records an older requirement set (mmpose 1.3.1), sealed as `lock` seals one:
     # only its inputs differ from today's, so it is stale, not edited.
     t = lock.LockTarget.parse("lite-stub-modern-py311-cpu-linux")
@@ -69,13 +69,13 @@ def test_check_cli_fails_on_a_lockfile_from_other_inputs(cli, tmp_path: Path) ->
     for path in lock.paths(t, tmp_path):
         _record_inputs(path, older)
     assert lock.read_header(lock.paths(t, tmp_path)[0])["sha256"] == older.digest()
-    run = cli("matrix-lock", "--check", "--output-dir", str(tmp_path))
+    run = maint_cli("lock", "--check", "--output-dir", str(tmp_path))
     assert run.code == 1 and "stale" in run.out and "requirements" in run.out
     assert "edited" not in run.out
     # And a header edited by hand is caught too.
     txt = lock.paths(t, tmp_path)[0]
     txt.write_text(txt.read_text().replace("mmpose==1.3.1", "mmpose==1.3.2", 1))
-    again = cli("matrix-lock", "--check", "--output-dir", str(tmp_path))
+    again = maint_cli("lock", "--check", "--output-dir", str(tmp_path))
     assert again.code == 1 and "edited" in again.out
 
 
@@ -187,60 +187,60 @@ def _edit(path: Path, pattern: str, repl: str) -> None:
     path.write_text(new)
 
 
-def _fails(cli, tmp_path: Path, *words: str) -> str:
+def _fails(maint_cli, tmp_path: Path, *words: str) -> str:
     [result] = lock.check(tmp_path)
     assert not result.ok
     for w in words:
         assert w in result.message, result.message
-    run = cli("matrix-lock", "--check", "--output-dir", str(tmp_path))
+    run = maint_cli("lock", "--check", "--output-dir", str(tmp_path))
     assert run.code == 1 and "FAIL" in run.out
     return result.message
 
 
-def test_check_fails_when_a_pin_is_changed(cli, tmp_path: Path) -> None:
+def test_check_fails_when_a_pin_is_changed(maint_cli, tmp_path: Path) -> None:
     _, txt, _ = _copy(tmp_path)
     name, version = re.search(r"^([a-z0-9_.-]+)==(\S+) \\$", txt.read_text(), re.M).groups()  # type: ignore[union-attr]
     _edit(txt, rf"^{re.escape(name)}=={re.escape(version)} ", f"{name}=={version}.post9 ")
-    _fails(cli, tmp_path, "edited by hand", f"{name} is {version}.post9 in the requirements file but {version}")
+    _fails(maint_cli, tmp_path, "edited by hand", f"{name} is {version}.post9 in the requirements file but {version}")
 
 
-def test_check_fails_when_a_package_is_added(cli, tmp_path: Path) -> None:
+def test_check_fails_when_a_package_is_added(maint_cli, tmp_path: Path) -> None:
     _, txt, _ = _copy(tmp_path)
     txt.write_text(txt.read_text() + "cowsay==6.1 \\\n    --hash=sha256:" + "1" * 64 + "\n")
-    _fails(cli, tmp_path, "edited by hand", "cowsay is only in the requirements file")
+    _fails(maint_cli, tmp_path, "edited by hand", "cowsay is only in the requirements file")
 
 
-def test_check_fails_when_a_pin_is_duplicated(cli, tmp_path: Path) -> None:
+def test_check_fails_when_a_pin_is_duplicated(maint_cli, tmp_path: Path) -> None:
     _, txt, _ = _copy(tmp_path)
     first = next(lock.pins(txt))
     txt.write_text(txt.read_text() + f"{first}.post1 \\\n    --hash=sha256:" + "1" * 64 + "\n")
-    _fails(cli, tmp_path, "edited by hand", "is pinned more than once")
+    _fails(maint_cli, tmp_path, "edited by hand", "is pinned more than once")
 
 
-def test_check_fails_when_a_hash_is_removed(cli, tmp_path: Path) -> None:
+def test_check_fails_when_a_hash_is_removed(maint_cli, tmp_path: Path) -> None:
     t, txt, pylock = _copy(tmp_path)
     # A hash of an artifact the pylock.toml installs, one that is not the pin's last (whose line ends the pin).
     installed = set(re.findall(r'sha256 = "([0-9a-f]{64})"', lock.split_body(pylock.read_text())))
     digest = next(h for h in re.findall(r"--hash=sha256:([0-9a-f]{64}) \\$", txt.read_text(), re.M) if h in installed)
     _edit(txt, rf"^    --hash=sha256:{digest} \\\n", "")
-    _fails(cli, tmp_path, "edited by hand", "lacks the hashes of the artifacts the pylock.toml installs")
+    _fails(maint_cli, tmp_path, "edited by hand", "lacks the hashes of the artifacts the pylock.toml installs")
     # Covered by a new body digest, the hash check alone still catches it.
     _reseal(t, txt, pylock)
-    message = _fails(cli, tmp_path, "lacks the hashes of the artifacts the pylock.toml installs")
+    message = _fails(maint_cli, tmp_path, "lacks the hashes of the artifacts the pylock.toml installs")
     assert "edited by hand" not in message
 
 
-def test_check_fails_when_a_marker_is_changed(cli, tmp_path: Path) -> None:
+def test_check_fails_when_a_marker_is_changed(maint_cli, tmp_path: Path) -> None:
     _, _, pylock = _copy(tmp_path)
     # A package the target installs now (its marker holds) gets a marker that excludes it.
     _edit(pylock, r"^marker = \"implementation_name != 'PyPy'\"$", "marker = \"python_full_version < '3.0'\"")
-    _fails(cli, tmp_path, "edited by hand", "is only in the requirements file")
+    _fails(maint_cli, tmp_path, "edited by hand", "is only in the requirements file")
 
 
-def test_check_fails_when_a_marker_is_added_to_a_pin(cli, tmp_path: Path) -> None:
+def test_check_fails_when_a_marker_is_added_to_a_pin(maint_cli, tmp_path: Path) -> None:
     _, txt, _ = _copy(tmp_path)
     _edit(txt, r"^([a-z0-9_.-]+==\S+) \\$", r"\1 ; sys_platform == 'win32' \\")
-    _fails(cli, tmp_path, "edited by hand", "carries a marker")
+    _fails(maint_cli, tmp_path, "edited by hand", "carries a marker")
 
 
 def _reseal(t: lock.LockTarget, txt: Path, pylock: Path) -> None:
@@ -251,7 +251,7 @@ def _reseal(t: lock.LockTarget, txt: Path, pylock: Path) -> None:
         path.write_text(re.sub(r"^# body-sha256: \S+$", f"# body-sha256: {digest}", text, count=1, flags=re.M))
 
 
-def test_check_fails_when_a_pin_without_a_wheel_is_added(cli, tmp_path: Path) -> None:
+def test_check_fails_when_a_pin_without_a_wheel_is_added(maint_cli, tmp_path: Path) -> None:
     """antlr4-python3-runtime 4.9.3 is published as an sdist only: no wheel for any cell."""
     t, txt, pylock = _copy(tmp_path)
     digest = "41" * 32
@@ -262,10 +262,10 @@ def test_check_fails_when_a_pin_without_a_wheel_is_added(cli, tmp_path: Path) ->
         + 'sdist = { url = "https://files.pythonhosted.org/packages/3e/38/antlr4-python3-runtime-4.9.3.tar.gz", '
         + f'hashes = {{ sha256 = "{digest}" }} }}\n'
     )
-    message = _fails(cli, tmp_path, "edited by hand", "wheel gate", "antlr4-python3-runtime==4.9.3")
+    message = _fails(maint_cli, tmp_path, "edited by hand", "wheel gate", "antlr4-python3-runtime==4.9.3")
     assert "no wheel for cp311 on Linux x86_64" in message
     _reseal(t, txt, pylock)
-    message = _fails(cli, tmp_path, "wheel gate", "antlr4-python3-runtime==4.9.3")
+    message = _fails(maint_cli, tmp_path, "wheel gate", "antlr4-python3-runtime==4.9.3")
     assert "edited by hand" not in message, "the gate alone catches it"
 
 
@@ -307,13 +307,13 @@ def test_lock_refuses_a_pin_without_a_wheel_for_its_target(tmp_path: Path) -> No
 
 @pytest.mark.slow
 @pytest.mark.network
-def test_lock_cli_refuses_a_left_out_cell(cli, tmp_path: Path) -> None:
+def test_lock_cli_refuses_a_left_out_cell(maint_cli, tmp_path: Path) -> None:
     left = [k for k, v in lock.read_matrix().items() if v["status"] == "refused"]
     if not left:
         pytest.skip("every cell of the matrix passes the gate")
     t = lock.LockTarget.parse(left[0])
-    run = cli(
-        "matrix-lock", "--strategy", t.strategy, "--set", t.set_name, "--python-version", t.python,
+    run = maint_cli(
+        "lock", "--strategy", t.strategy, "--set", t.set_name, "--python-version", t.python,
         "--accelerator", t.accelerator, "--platform", t.platform, "--output-dir", str(tmp_path),
     )  # fmt: skip
     assert run.code == 1 and "REFUSED" in run.out and "no wheel for" in run.out

@@ -168,10 +168,12 @@ def test_a_tampered_hash_stops_a_lockfile_install(tmp_path: Path) -> None:
 # --- the README table and the workflow --------------------------------------------------------------------
 
 
-def test_readme_lockfile_table_is_current(cli) -> None:
+def test_readme_lockfile_table_is_current(maint_cli) -> None:
     readme = REPO / "README.md"
-    assert locktable.current_in(readme) == locktable.render(), "run `make lockfiles` (envdoctor lock --table README.md)"
-    run = cli("matrix-lock", "--table")
+    assert locktable.current_in(readme) == locktable.render(), (
+        "run `make lockfiles` (envdoctor-maint lock --table README.md)"
+    )
+    run = maint_cli("lock", "--table")
     assert run.code == 0 and run.out == locktable.render()
     text = locktable.render()
     for t in lock.committed_targets():
@@ -260,9 +262,9 @@ def test_platform_workflow_runs_fix_check_and_smoke_on_the_verified_cells() -> N
 def test_regenerating_the_matrix_is_one_make_target() -> None:
     makefile = (REPO / "Makefile").read_text()
     block = makefile.split("\nlockfiles:", 1)[1].split("\n\n", 1)[0]
-    assert "envdoctor matrix-lock --jobs" in block and "envdoctor matrix-lock --table README.md" in block
+    assert "envdoctor.maint lock --jobs" in block and "envdoctor.maint lock --table README.md" in block
 
 
 def test_lock_help_teaches_the_gate() -> None:
-    out = subprocess.run([sys.executable, "-m", "envdoctor", "matrix-lock", "--help"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "envdoctor.maint", "lock", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "wheel gate" in out.stdout and "--platform" in out.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import subprocess
@@ -55,6 +56,19 @@ def test_wheel_carries_probes_data_and_stubs(wheel):
 
 
 @pytest.mark.network
+def test_wheel_installs_the_user_and_the_maintainer_scripts(wheel):
+    with zipfile.ZipFile(wheel) as zf:
+        (name,) = [n for n in zf.namelist() if n.endswith(".dist-info/entry_points.txt")]
+        points = configparser.ConfigParser()
+        points.optionxform = str  # script names keep their case
+        points.read_string(zf.read(name).decode())
+    assert dict(points["console_scripts"]) == {
+        "envdoctor": "envdoctor.cli:main",
+        "envdoctor-maint": "envdoctor.maint:main",
+    }
+
+
+@pytest.mark.network
 def test_uv_tool_install_gives_a_working_envdoctor(wheel, tmp_path):
     env = {**os.environ, "UV_TOOL_DIR": str(tmp_path / "tools"), "UV_TOOL_BIN_DIR": str(tmp_path / "bin")}
     uv = find_uv().binary
@@ -78,10 +92,19 @@ def test_uv_tool_install_gives_a_working_envdoctor(wheel, tmp_path):
     doc = json.loads(run.stdout)
     assert doc["facts"]["python"]["executable"]
     assert run.returncode == doc["summary"]["exit_code"]
-    # The maintainer's writes never land in the installed package.
-    for args in (["matrix-lock", "--strategy", "lite-stub"], ["stub", "generate", "--kept"]):
-        refused = subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    # The maintainer's writes never land in the installed package; the user's CLI has no matrix `lock`.
+    maint = tmp_path / "bin" / "envdoctor-maint"
+    # Without PYTHONPATH: a checkout on it would be what the script imports, and that one may write.
+    own = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for args in (["lock", "--strategy", "lite-stub"], ["stubs"]):
+        refused = subprocess.run(
+            [str(maint), *args], capture_output=True, text=True, cwd=tmp_path, timeout=120, env=own
+        )
         assert refused.returncode == 2 and "installed" in refused.stderr, (args, refused.stderr)
+    gone = subprocess.run(
+        [str(exe), "lock", "--table", "README.md"], capture_output=True, text=True, cwd=tmp_path, env=own
+    )
+    assert gone.returncode == 2 and "unrecognized arguments: --table" in gone.stderr, gone.stderr
     # Everything that runs inside a target is found inside the installed wheel, not in this checkout.
     tool_python = tmp_path / "tools" / "envdoctor" / "bin" / "python"
     # -I: the tool's own site-packages only, whatever PYTHONPATH the tests run with.

@@ -2,7 +2,7 @@
 
 The facts are written out as the probe reports them; the sets, constraints and strategies are the
 real ones from envdoctor/data/. The PyPI tests resolve the 3.13 set with uv for Linux, macOS and
-Windows, as `envdoctor lock` does (network: PyPI).
+Windows, as `envdoctor-maint lock` does (network: PyPI).
 """
 
 from __future__ import annotations

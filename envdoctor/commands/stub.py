@@ -16,7 +16,6 @@ from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.errors import UsageError
 from envdoctor.outdir import check_writable, check_writable_file
 from envdoctor.report import stub_json, stub_text
-from envdoctor.resources import installed
 from envdoctor.stub import kept as kept_lib
 from envdoctor.target import Target
 
@@ -42,9 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     what = gen.add_mutually_exclusive_group()
     what.add_argument("source", nargs="?", help="an mmcv package folder, source tree, sdist (.tar.gz) or wheel")
     what.add_argument("--mmcv-version", metavar="V", help="download the mmcv V sdist from PyPI and read that")
-    what.add_argument("--kept", action="store_true", help="regenerate the stubs kept under stubs/ (maintainers)")
     gen.add_argument("-o", "--output", metavar="FILE", help="where to write the module (default: stdout)")
-    gen.add_argument("--check", action="store_true", help="with --kept: change nothing, exit 1 on drift")
     gen.add_argument("--cache", metavar="DIR", help="where downloaded sdists are kept")
     gen.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     add_target_args(gen)
@@ -79,18 +76,6 @@ def _generate(args: argparse.Namespace) -> int:
         check_writable(cache, "--cache")
     if args.output and args.output != "-":
         check_writable_file(Path(args.output), "--output")
-    if args.check and not args.kept:
-        raise UsageError("--check goes with --kept.")
-    if args.kept:
-        if installed() and not args.check:
-            raise UsageError(
-                "--kept rewrites the stubs of envdoctor's repository; an installed envdoctor can only --check them."
-            )
-        if args.output:
-            raise UsageError("--kept writes the files under stubs/; leave out --output.")
-        drifts = kept_lib.check(cache, write=not args.check)
-        print(stub_json.kept(drifts) if args.json else stub_text.kept(drifts, check=args.check))
-        return EXIT_FINDINGS if args.check and any(d.state != "same" for d in drifts) else EXIT_OK
     if args.mmcv_version:
         source: Path = kept_lib.fetch_sdist(args.mmcv_version, cache)
     elif args.source:

@@ -1,4 +1,4 @@
-"""`envdoctor lock` for people: what each lockfile check found, what was written, left out or refused."""
+"""`envdoctor-maint lock` for people: what each lockfile check found, what was written, left out or refused."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def drift_summary(results: Sequence[CellDrift]) -> str:
         return f"{len(results)}/{len(results)} cells resolve to their committed pins today."
     return (
         f"{drifted}/{len(results)} cells resolve differently today. The committed lockfiles still install "
-        "exactly what they pin (`envdoctor lock --check` is the gate); to take the new pins, refresh the "
+        "exactly what they pin (`envdoctor-maint lock --check` is the gate); to take the new pins, refresh the "
         "matrix as docs/fix.md says (move locked_on and exclude_newer in envdoctor/data/lock.toml, then "
         "`make lockfiles`)."
     )

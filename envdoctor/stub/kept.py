@@ -1,6 +1,6 @@
 """The stubs kept under stubs/, and the mmcv sdists from PyPI they are generated from.
 
-`envdoctor stub generate --kept` rewrites them; the tests regenerate them and fail on drift. The sdists
+`envdoctor-maint stubs` rewrites them; the tests regenerate them and fail on drift. The sdists
 are downloaded once into a cache folder and checked against the hashes in envdoctor/data/stub.toml.
 """
 

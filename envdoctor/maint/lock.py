@@ -1,4 +1,4 @@
-"""`envdoctor lock`: pin a strategy's environment for a target, or check the committed lockfiles."""
+"""`envdoctor-maint lock`: pin a strategy's environment for a target, or check the committed lockfiles."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from envdoctor.uv import UvError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "matrix-lock",
+        "lock",
         help="write lockfiles (requirements.txt with hashes + pylock.toml) per strategy and target",
         description="Resolve a strategy's requirement set with uv for a target (Python, accelerator, platform) "
         "and write lockfiles/<strategy>-<set>-py<XY>-<accelerator>-<platform>.txt and pylock.<same>.toml. "

@@ -1,0 +1,3 @@
+from envdoctor.maint import main
+
+raise SystemExit(main())
