@@ -191,3 +191,46 @@ def _run_ffmpeg(args: list[str], out: Path) -> None:
     )
     if proc.returncode != 0:
         raise media.MediaError(f"ffmpeg could not write {out}: {proc.stderr.decode(errors='replace').strip()[-300:]}")
+
+
+def generated_clip(
+    image: np.ndarray,
+    box: tuple[int, int, int, int],
+    kind: str,
+    audio: Path,
+    out: Path,
+    *,
+    fps: float = 25.0,
+    seed: int = 0,
+    moving_face: bool = False,
+) -> Path:
+    """A still `image` with a generated region pasted at `box` (x, y, w, h) in every frame, as a
+    lip-sync app writes it: "noise" (fresh noise each frame, as synthetic weights give), "fixed" (one
+    patch that never changes) or "same" (the input itself). With `moving_face` the image's own face,
+    outside the box, slides a pixel a frame: motion a face detector would measure instead."""
+    import numpy as np
+
+    if kind not in ("noise", "fixed", "same"):
+        raise ValueError(f"unknown generated kind {kind!r}")
+    rng = np.random.default_rng(seed)
+    n = int(len(media.read_audio(audio)) / media.AUDIO_RATE * fps)
+    x, y, w, h = box
+    video = np.repeat(image[None], n, axis=0)
+    fixed = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+    found = None
+    if moving_face:
+        gray = (image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).astype(np.uint8)
+        found = face.detect(gray)
+        if found is None:
+            raise ValueError("no face in the image to move")
+    for t in range(n):
+        if kind == "noise":
+            video[t, y : y + h, x : x + w] = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+        elif kind == "fixed":
+            video[t, y : y + h, x : x + w] = fixed
+        if found is not None:
+            f = found
+            shift = int(6 * np.sin(2 * np.pi * t / 12))
+            video[t, f.y : f.y + f.h, f.x : f.x + f.w] = np.roll(image[f.y : f.y + f.h, f.x : f.x + f.w], shift, axis=1)
+    media.write_video(video, fps, out, audio)
+    return out

@@ -62,6 +62,8 @@ def main():
                  "--version", "--ffmpeg_path", "--vae_type"):
         p.add_argument(flag)
     p.add_argument("--fps", type=int, default=25)
+    p.add_argument("--extra_margin", type=int, default=10)
+    p.add_argument("--saved_coord", action="store_true")
     args = p.parse_args()
     mode = (Path(__file__).resolve().parent.parent / "standin-mode.txt").read_text().strip()
     if mode == "nomusetalk":  # as MuseTalk's first import does when `musetalk` is not importable
@@ -87,6 +89,18 @@ def main():
             frames = int(seconds * args.fps) // 2 if mode == "truncated" else None
             kind = "static" if mode == "static" else "synced"
             clips.make_clip(kind, image, Path(audio), Path(out), fps=args.fps, frames=frames)
+            # Like MuseTalk: a crop box per frame beside the result folder, numpy scalars in a pickle.
+            import pickle
+            import numpy as np
+            from envdoctor.verify import face
+            gray = (image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).astype(np.uint8)
+            b = face.detect(gray)
+            crop = (np.int32(b.x), np.int32(b.y + b.h // 2), np.int32(b.x + b.w), np.int32(b.y + 3 * b.h // 2))
+            coords = os.path.join(args.result_dir, "../", stem(video) + ".pkl")
+            with open(coords, "wb") as f:
+                pickle.dump([crop] * (frames or int(seconds * args.fps)), f)
+            if not args.saved_coord:
+                os.remove(coords)
             print(f"Results saved to {out}", flush=True)
             raise NameError("cannot access local variable 'save_dir_full' where it is not associated with a value")
         except Exception as e:
@@ -134,6 +148,10 @@ def test_synced_standin_passes(tmp_path: Path, speech: Path) -> None:
     assert data["success"] is True and data["output_path"] == result.run.output
     assert (data["schema"], data["schema_version"], data["mode"]) == ("envdoctor.smoke", 1, "app")
     assert (tmp_path / "out" / "smoke-report.png").read_bytes()[:4] == b"\x89PNG"
+    # Measured where the output differs from the input, within the crop boxes the app saved.
+    assert data["verification"]["region_source"] == "difference"
+    assert data["run"]["crop_boxes"] and data["run"]["extra_margin"] == runner.EXTRA_MARGIN
+    assert not any("crop coordinates" in n for n in result.run.notes), result.run.notes
 
 
 def test_static_standin_fails_as_static(tmp_path: Path, speech: Path) -> None:
@@ -141,7 +159,7 @@ def test_static_standin_fails_as_static(tmp_path: Path, speech: Path) -> None:
     assert not result.success
     assert result.run.exit_code == 0
     assert result.verification is not None and result.verification.verdict is Verdict.STATIC
-    assert "STATIC" in result.message
+    assert "STATIC" in result.message and "nothing was generated" in result.message
 
 
 def test_truncated_standin_fails_the_frame_count(tmp_path: Path, speech: Path) -> None:

@@ -29,8 +29,8 @@ from test_smoke_deps import MODEL_LIBS, _port_requirement
 
 from envdoctor.resources import data_dir
 from envdoctor.smoke import app as app_mod
-from envdoctor.smoke import synthetic
-from envdoctor.verify.verdicts import Verdict
+from envdoctor.smoke import runner, synthetic
+from envdoctor.verify.verdicts import RegionSource, Verdict
 
 # Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
 pytestmark = pytest.mark.envs
@@ -111,6 +111,7 @@ INFERENCE = '''
 import argparse
 import json
 import os
+import pickle
 import subprocess
 import wave
 
@@ -125,6 +126,8 @@ def main():
                  "--version"):
         p.add_argument(flag)
     p.add_argument("--fps", type=int, default=25)
+    p.add_argument("--extra_margin", type=int, default=10)
+    p.add_argument("--saved_coord", action="store_true")
     args = p.parse_args()
     tasks = {}
     for line in open(args.inference_config):
@@ -173,11 +176,17 @@ def main():
                 frames = int(w.getnframes() / w.getframerate() * args.fps)
             rng = np.random.default_rng(0)
             video = np.repeat(frame[None], frames, axis=0)
+            y2m = min(y2 + args.extra_margin, frame.shape[0])  # v1.5 pastes below the box's bottom too
             for t in range(frames):
-                video[t, y1:y2, x1:x2] = rng.integers(0, 256, size=(y2 - y1, x2 - x1, 3), dtype=np.uint8)
+                video[t, y1:y2m, x1:x2] = rng.integers(0, 256, size=(y2m - y1, x2 - x1, 3), dtype=np.uint8)
             out_dir = os.path.join(args.result_dir, args.version)
             os.makedirs(out_dir, exist_ok=True)
             stem = lambda q: os.path.basename(q).split(".")[0]
+            coords = os.path.join(args.result_dir, "../", stem(task["video_path"]) + ".pkl")
+            with open(coords, "wb") as f:
+                pickle.dump([(np.int32(x1), np.int32(y1), np.int32(x2), np.int32(y2))] * frames, f)
+            if not args.saved_coord:
+                os.remove(coords)
             out = os.path.join(out_dir, stem(task["video_path"]) + "_" + stem(task["audio_path"]) + ".mp4")
             h, w_ = frame.shape[:2]
             subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w_}x{h}",
@@ -260,6 +269,15 @@ def test_synthetic_tree_loads_and_runs_through_the_standin(model_env: Path, tmp_
     v = result.verification
     assert v is not None and v.verdict is Verdict.NOT_ASSESSED and v.structure_ok
     assert "not assessed (synthetic weights)" in result.message
+    assert "MuseTalk's code ran end to end and the region it generated changes" in result.message
+    assert v.region_source is RegionSource.DIFFERENCE and v.region is not None
+    crop = next(ln for ln in log.splitlines() if ln.startswith("crop box")).split()[2:]
+    x1, y1, x2, y2 = (int(c) for c in crop)
+    rx, ry, rw, rh = v.region  # the box the PNG draws: the pasted noise, inside the crop with its margin
+    slack = 2  # the comparison runs at a smaller size
+    inside = x1 - slack <= rx and y1 - slack <= ry and rx + rw <= x2 + slack
+    assert inside and ry + rh <= y2 + runner.EXTRA_MARGIN + slack, (v.region, crop)
+    assert rw >= 0.8 * (x2 - x1) and rh >= 0.8 * (y2 - y1), (v.region, crop)
     report = json.loads((out / "smoke-report.json").read_text())
     assert report["synthetic_weights"] is True and report["success"] is True
     assert any("shadow of the checkout" in n for n in report["run"]["notes"])

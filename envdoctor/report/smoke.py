@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from envdoctor.verify.verdicts import Verification
+from envdoctor.verify.verdicts import RegionSource, Verification
 
 if TYPE_CHECKING:
     from envdoctor.smoke.deps import DepsResult
@@ -25,10 +25,11 @@ def print_verification(v: Verification, console: Console | None = None) -> None:
     console.print(table)
     colour = "green" if v.success else "red"
     console.print(f"[bold {colour}]{v.verdict.value}[/]: {v.reason}")
-    console.print(
-        f"face in {v.face_fraction:.0%} of sampled frames; mouth motion {v.mouth_motion:.2f} grey levels;"
-        f" analysed at {v.analysed_fps:g} frames/s"
-    )
+    if v.region_source is RegionSource.FACE or v.region_source is None:
+        where = f"face in {v.face_fraction:.0%} of sampled frames; mouth motion"
+    else:
+        where = f"region {v.region} ({v.region_source.value}); motion"
+    console.print(f"{where} {v.mouth_motion:.2f} grey levels; analysed at {v.analysed_fps:g} frames/s")
 
 
 def print_deps(result: DepsResult, console: Console | None = None) -> None:

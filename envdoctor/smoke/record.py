@@ -57,7 +57,7 @@ def write_report(
 
 
 def write_plot(v: Verification, out: Path) -> Path:
-    """Speech envelope and mouth signal over time, above four sample frames with the mouth box."""
+    """Speech envelope and mouth signal over time, above four sample frames with the measured region."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -86,19 +86,11 @@ def write_plot(v: Verification, out: Path) -> Path:
     for k, idx in enumerate(picks):
         sub = fig.add_subplot(grid[1, k])
         sub.imshow(media.read_rgb_frame(Path(v.video), idx, w, h))
-        if v.face_box:
+        if v.region:
+            # The verifier chose the region (a mouth box or the generated region): drawn as given.
             sx = w / max(info.width, 1)
-            x, y, bw, bh = v.face_box
-            sub.add_patch(
-                plt.Rectangle(
-                    ((x + 0.25 * bw) * sx, (y + 0.65 * bh) * sx),
-                    0.5 * bw * sx,
-                    0.4 * bh * sx,
-                    fill=False,
-                    color="yellow",
-                    lw=1,
-                )
-            )
+            x, y, bw, bh = v.region
+            sub.add_patch(plt.Rectangle((x * sx, y * sx), bw * sx, bh * sx, fill=False, color="yellow", lw=1))
         sub.set_title(f"frame {idx}", fontsize=8)
         sub.axis("off")
     fig.tight_layout()

@@ -20,6 +20,7 @@ from typing import TextIO
 from envdoctor import process
 from envdoctor.errors import UsageError
 from envdoctor.tools import ffmpeg as ffmpeg_tool
+from envdoctor.verify import region
 
 VERSION = "v15"
 FACE_NAME = "face"
@@ -28,6 +29,9 @@ SWALLOWED = "Error occurred during processing"
 # After writing the mp4 for an image input, MuseTalk's clean-up refers to a folder it only makes
 # for video inputs; the message is harmless once the video exists.
 KNOWN_HARMLESS = ("save_dir_full",)
+EXTRA_MARGIN = 10
+"""Pixels v1.5 adds below each crop box when it pastes the generated face: passed explicitly (it is
+MuseTalk's default too) so the region envdoctor bounds the generated pixels with is the one it used."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,9 @@ class AppRun:
     swallowed_errors: tuple[str, ...]
     """Lines where MuseTalk caught an exception and carried on."""
     notes: tuple[str, ...] = field(default=())
+    crop_boxes: tuple[region.CropBox, ...] | None = None
+    """The crop box of every frame, from the coordinates file MuseTalk saved (None when it saved none)."""
+    extra_margin: int = EXTRA_MARGIN
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -58,6 +65,8 @@ class AppRun:
             "output": self.output,
             "swallowed_errors": list(self.swallowed_errors),
             "notes": list(self.notes),
+            "crop_boxes": None if self.crop_boxes is None else len(self.crop_boxes),
+            "extra_margin": self.extra_margin,
         }
 
 
@@ -120,6 +129,10 @@ def inference_command(
         VERSION,
         "--fps",
         "25",
+        # Keep the per-frame crop boxes (<result_dir>/../<input stem>.pkl): they bound the generated region.
+        "--saved_coord",
+        "--extra_margin",
+        str(EXTRA_MARGIN),
         *extra,
     ]
 
@@ -183,9 +196,15 @@ def run_app(
                 for err in swallowed
                 if any(k in err for k in KNOWN_HARMLESS)
             ]
-        leftover = list(work.glob("*.pkl"))
-        if leftover:
-            notes.append(f"MuseTalk left {leftover[0].name} beside its result folder (removed with the scratch folder)")
+        crop_boxes = None
+        coords = work / f"{FACE_NAME}.pkl"
+        if coords.is_file():
+            try:
+                crop_boxes = region.read_crop_boxes(coords)
+            except region.CoordinatesError as exc:
+                notes.append(f"MuseTalk's crop coordinates were not used: {exc}")
+        elif output is not None:
+            notes.append(f"MuseTalk saved no crop coordinates ({coords.name}): the generated region is not bounded")
         return AppRun(
             command=tuple(cmd),
             cwd=str(app),
@@ -197,6 +216,7 @@ def run_app(
             output=str(output) if output else None,
             swallowed_errors=swallowed,
             notes=tuple(notes),
+            crop_boxes=crop_boxes,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

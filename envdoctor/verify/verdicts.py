@@ -18,6 +18,17 @@ class Verdict(str, Enum):
     NOT_ASSESSED = "NOT_ASSESSED"
 
 
+class RegionSource(str, Enum):
+    """How the measured region was found."""
+
+    FACE = "face"
+    """A mouth box in the face the detector found in the output."""
+    DIFFERENCE = "difference"
+    """Where the output differs from the still input (the region the model generated)."""
+    CROP = "crop"
+    """The crop box the app saved for each frame."""
+
+
 @dataclass(frozen=True)
 class Thresholds:
     frame_tolerance: int = 2
@@ -78,6 +89,9 @@ class Verification:
     sync: SyncScore | None
     face_box: tuple[int, int, int, int] | None = None
     """x, y, w, h of the median face box, in the frame's own pixels."""
+    region: tuple[int, int, int, int] | None = None
+    """x, y, w, h (the frame's own pixels) of the region motion and sync were measured in."""
+    region_source: RegionSource | None = None
     sync_required: bool = True
     """False when lip-sync was deliberately not judged (synthetic weights)."""
     analysed_fps: float = 0.0
@@ -103,6 +117,7 @@ class Verification:
     def to_dict(self, *, signals: bool = False) -> dict[str, object]:
         d = asdict(self)
         d["verdict"] = self.verdict.value
+        d["region_source"] = self.region_source.value if self.region_source else None
         d["structure_ok"] = self.structure_ok
         d["success"] = self.success
         if not signals:

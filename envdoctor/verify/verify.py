@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING
 from envdoctor.errors import EnvdoctorError
 from envdoctor.verify import media, stream
 from envdoctor.verify.face import Box, detect
-from envdoctor.verify.verdicts import DEFAULT_THRESHOLDS, Check, SyncScore, Thresholds, Verdict, Verification
+from envdoctor.verify.region import Region
+from envdoctor.verify.verdicts import (
+    DEFAULT_THRESHOLDS,
+    Check,
+    RegionSource,
+    SyncScore,
+    Thresholds,
+    Verdict,
+    Verification,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -332,8 +341,13 @@ def verify(
     assess_sync: bool = True,
     not_assessed_reason: str = "sync not assessed",
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    region: Region | None = None,
 ) -> Verification:
     """Verify `video` against the speech in `audio` (default: the video's own audio stream).
+
+    With `region` (envdoctor.verify.region.locate: the caller knows what the video was made from)
+    motion and sync are measured there and no face is looked for; without it, in a mouth box of
+    the face the detector finds.
 
     Raises MissingExtra without numpy/scikit-image and media.MediaError without ffmpeg; a video
     that does not decode is a result (a failed check), not an exception.
@@ -402,45 +416,72 @@ def verify(
             f" +- {th.frame_tolerance})",
         )
     )
-    idx, boxes = find_faces(sampled, sorted(sampled))
-    del sampled
-    found = [b for b in boxes if b is not None]
-    face_fraction = len(found) / max(len(idx), 1)
     scale = info.width / w if w else 1.0
-    common = {
+    common: dict[str, object] = {
         "fps": fps,
         "frames": n,
         "expected_frames": round(expected, 2),
         "audio_seconds": round(audio_seconds, 3),
-        "face_fraction": round(face_fraction, 3),
         "envelope": tuple(np.round(envelope, 4).tolist()),
-        "sample_frames": tuple(idx),
     }
-    if not assess_sync and face_fraction < th.min_face_fraction:
-        # Random weights may well paint over the face: only the structure is judged then.
-        return result(
-            Verdict.NOT_ASSESSED,
-            f"lip-sync {not_assessed_reason}; a face was found in {len(found)} of {len(idx)} sampled frames.",
-            analysed_fps=round(n / (time.perf_counter() - started), 1),
-            **common,
+    if region is not None:
+        del sampled
+        common["region_source"] = region.source
+        if region.box is None:
+            return result(
+                Verdict.STATIC,
+                f"nothing was generated: {region.detail}",
+                analysed_fps=round(n / (time.perf_counter() - started), 1),
+                **common,
+            )
+        rb = region.box
+        common["region"] = (rb.x, rb.y, rb.w, rb.h)
+        x0, y0 = min(int(rb.x / scale), w - 2), min(int(rb.y / scale), h - 2)
+        x1, y1 = (
+            min(w, max(x0 + 2, int(round((rb.x + rb.w) / scale)))),
+            min(h, max(y0 + 2, int(round((rb.y + rb.h) / scale)))),
         )
-    if face_fraction < th.min_face_fraction:
-        return result(
-            Verdict.NO_FACE,
-            f"a face was found in {len(found)} of {len(idx)} sampled frames (needs {th.min_face_fraction:.0%}).",
-            analysed_fps=round(n / (time.perf_counter() - started), 1),
-            **common,
+        # The input is known and still: nothing but the generated region moves, so no head motion to take out.
+        mboxes, reference = [Box(x0, y0, x1 - x0, y1 - y0)] * n, None
+        where = f"the generated region {rb.x},{rb.y},{rb.w}x{rb.h}"
+    else:
+        idx, boxes = find_faces(sampled, sorted(sampled))
+        del sampled
+        found = [b for b in boxes if b is not None]
+        face_fraction = len(found) / max(len(idx), 1)
+        common.update(face_fraction=round(face_fraction, 3), sample_frames=tuple(idx))
+        if not assess_sync and face_fraction < th.min_face_fraction:
+            # Random weights may well paint over the face: only the structure is judged then.
+            return result(
+                Verdict.NOT_ASSESSED,
+                f"lip-sync {not_assessed_reason}; a face was found in {len(found)} of {len(idx)} sampled frames.",
+                analysed_fps=round(n / (time.perf_counter() - started), 1),
+                **common,
+            )
+        if face_fraction < th.min_face_fraction:
+            return result(
+                Verdict.NO_FACE,
+                f"a face was found in {len(found)} of {len(idx)} sampled frames (needs {th.min_face_fraction:.0%}).",
+                analysed_fps=round(n / (time.perf_counter() - started), 1),
+                **common,
+            )
+        mboxes = mouth_boxes(n, idx, boxes, w, h)
+        reference = reference_boxes(mboxes)
+        fx = int(np.median([b.x for b in found]) * scale)
+        fy = int(np.median([b.y for b in found]) * scale)
+        fw = int(np.median([b.w for b in found]) * scale)
+        fh = int(np.median([b.h for b in found]) * scale)
+        mouth = Box(fx, fy, fw, fh).mouth(info.width, info.height)
+        common.update(
+            face_box=(fx, fy, fw, fh),
+            region=(mouth.x, mouth.y, mouth.w, mouth.h),
+            region_source=RegionSource.FACE,
         )
-    mboxes = mouth_boxes(n, idx, boxes, w, h)
-    motion, opening = mouth_signals(stream.gray_frames(video, w, h), mboxes, reference_boxes(mboxes))
+        where = "the mouth region"
+    motion, opening = mouth_signals(stream.gray_frames(video, w, h), mboxes, reference)
     mouth_motion = float(np.median(motion)) if len(motion) else 0.0
-    fx = int(np.median([b.x for b in found]) * scale)
-    fy = int(np.median([b.y for b in found]) * scale)
-    fw = int(np.median([b.w for b in found]) * scale)
-    fh = int(np.median([b.h for b in found]) * scale)
     common.update(
         mouth_motion=round(mouth_motion, 4),
-        face_box=(fx, fy, fw, fh),
         mouth_signal=tuple(np.round(_zscore(opening), 4).tolist()),
     )
     m = min(len(opening), n)  # a second decode that stopped early must not misalign the two signals
@@ -449,12 +490,16 @@ def verify(
         verdict, reason = (
             Verdict.STATIC,
             (
-                f"the mouth region does not move: median frame difference {mouth_motion:.3f} grey levels"
+                f"{where} does not move: median frame difference {mouth_motion:.3f} grey levels"
                 f" (below {th.static_motion})."
             ),
         )
     elif not assess_sync:
-        verdict, reason = Verdict.NOT_ASSESSED, f"lip-sync {not_assessed_reason}; the mouth region moves."
+        verdict, reason = (
+            Verdict.NOT_ASSESSED,
+            f"lip-sync {not_assessed_reason}; {where} changes from frame to frame: median frame difference"
+            f" {mouth_motion:.3f} grey levels.",
+        )
     elif sync is None or n < th.min_sync_seconds * fps:
         verdict, reason = (
             Verdict.NOT_ASSESSED,
@@ -462,5 +507,7 @@ def verify(
         )
     else:
         verdict, reason = judge_sync(sync, fps, th)
+    if region is not None:
+        reason += f" Region: {region.detail}"
     elapsed = time.perf_counter() - started
     return result(verdict, reason, sync=sync, analysed_fps=round(n / elapsed, 1), **common)
