@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from envdoctor.cachedir import cache_root
+from envdoctor.digest import sha256_file
 
 CACHE_FILE = "models-sha256.json"
-# Large reads keep the hash bound by sha256 itself, not by system calls (the same buffer sha256sum's
-# speed comes from); hashlib releases the GIL, so a few files hash at once on a few cores.
-_BLOCK = 1 << 20
-
-
-def sha256_file(path: Path) -> str:
-    with open(path, "rb", buffering=0) as fh:
-        if sys.version_info >= (3, 11):
-            return hashlib.file_digest(fh, "sha256").hexdigest()
-        digest = hashlib.sha256()  # pragma: no cover - Python 3.10
-        buf = bytearray(_BLOCK)
-        view = memoryview(buf)
-        while n := fh.readinto(buf):
-            digest.update(view[:n])
-        return digest.hexdigest()
 
 
 @dataclass(frozen=True)
