@@ -72,7 +72,7 @@ def _repeat(models: Path, torch: Path, repeat: int) -> None:
 
 
 def _first_hash(root: Path, repeat: int) -> None:
-    from envdoctor.models import hashing
+    from envdoctor.digest import sha256_file
 
     big = root / "big.bin"
     block = os.urandom(1 << 20)
@@ -85,7 +85,7 @@ def _first_hash(root: Path, repeat: int) -> None:
         return
     subprocess.run([sha256sum, str(big)], capture_output=True, check=True)  # warms the page cache for both
     theirs = median_seconds(lambda: subprocess.run([sha256sum, str(big)], capture_output=True, check=True), repeat)
-    ours = median_seconds(lambda: hashing.sha256_file(big), repeat)
+    ours = median_seconds(lambda: sha256_file(big), repeat)
     mb = HASH_BYTES / 1e6
     print(f"sha256sum            {mb / theirs:8.0f} MB/s (median of {repeat})")
     print(f"envdoctor first hash {mb / ours:8.0f} MB/s (median of {repeat})")

@@ -6,7 +6,6 @@ environment goes through here, so that flags, index settings and error handling 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 
 from envdoctor import process
+from envdoctor.digest import sha256_file
 from envdoctor.errors import EnvdoctorError
 
 
@@ -144,7 +144,7 @@ class Uv:
                 lines = []
                 for w in map(Path, wheels):
                     name = parse_wheel_filename(w.name)[0]
-                    digest = hashlib.sha256(w.read_bytes()).hexdigest()
+                    digest = sha256_file(w)
                     lines.append(f"{name} @ {w.resolve().as_uri()} --hash=sha256:{digest}")
                 local = Path(tmp) / "local-wheels.txt"
                 local.write_text("\n".join(lines) + "\n")

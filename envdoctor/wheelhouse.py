@@ -7,7 +7,6 @@ link with its `#sha256=` fragment, so anything that serves files (a bucket, stat
 
 from __future__ import annotations
 
-import hashlib
 import html
 import urllib.parse
 import urllib.request
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from envdoctor.digest import sha256_file
 from envdoctor.wheellabel import parse_label
 from envdoctor.wheelmatch import Candidate, candidate
 
@@ -82,14 +82,6 @@ def local_candidates(folders: tuple[Path, ...]) -> list[Candidate]:
     return out
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _page(title: str, links: list[tuple[str, str]]) -> str:
     body = "".join(f'<a href="{html.escape(href)}">{html.escape(text)}</a><br>\n' for href, text in links)
     return (
@@ -117,7 +109,7 @@ def index(folder: Path) -> IndexResult:
         for whl in wheels:
             # Relative links: the index works wherever the folder is served from.
             rel = Path("..", "..", whl.relative_to(folder)).as_posix()
-            links.append((f"{urllib.parse.quote(rel)}#sha256={_sha256(whl)}", whl.name))
+            links.append((f"{urllib.parse.quote(rel)}#sha256={sha256_file(whl)}", whl.name))
         (page / "index.html").write_text(_page(f"Links for {project}", links), encoding="utf-8")
     root.mkdir(parents=True, exist_ok=True)
     names = sorted(projects)

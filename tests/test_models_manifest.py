@@ -23,10 +23,21 @@ def test_every_file_is_pinned_and_hashed_or_says_why_not() -> None:
             ), (f.path, s)
         assert (f.sha256 and SHA256.fullmatch(f.sha256)) or f.sha256_prefix or f.min_size, f.path
         assert f.size or f.min_size, f.path
+        assert ("sha256" in f.unknown) == (f.sha256 is None), f.path
+        assert ("size" in f.unknown) == (f.size is None), f.path
         assert set(f.needed_for) <= known, f.path
         assert f.root in (MODELS, TORCH_HOME)
         for alt in f.alternatives:
             assert alt.sha256 and alt.size and alt.source is not None, alt
+
+
+def test_the_facts_not_gathered_are_the_ones_the_manifest_says() -> None:
+    unknown = {f.path: set(f.unknown) for f in builtin().files if f.unknown}
+    assert unknown == {
+        "musetalk/pytorch_model.bin": {"size", "sha256"},
+        "syncnet/latentsync_syncnet.pt": {"size"},
+        "hub/checkpoints/s3fd-619a316812.pth": {"size", "sha256"},
+    }
 
 
 def test_v15_inference_is_the_44_gb_the_reference_counts() -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from envdoctor.digest import sha256_digest
 from envdoctor.facts import canonical
 from envdoctor.inside import InsideError, run_json
 from envdoctor.target import Target
@@ -102,11 +103,7 @@ def scan(dirs: list[Path]) -> dict[str, Installed]:
 
 
 def record_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return "sha256=" + base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+    return "sha256=" + base64.urlsafe_b64encode(sha256_digest(path)).rstrip(b"=").decode()
 
 
 def _slot(keep: Path, path: str) -> Path:

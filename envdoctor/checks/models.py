@@ -33,7 +33,7 @@ def _found(v: Verdict) -> str:
     if isinstance(o, Verified):
         return f"{o.size:,} bytes, sha256 verified{where}"
     if isinstance(o, SizeOnly):
-        return f"{o.size:,} bytes{where}"
+        return f"{o.size:,} bytes{where}, {o.reason}"
     assert not isinstance(o, Missing)
     return o.detail if o.detail.startswith(f"{o.size:,}") else f"{o.size:,} bytes, {o.detail}"
 

@@ -7,10 +7,10 @@ timestamps, sorted entries), so a lockfile hash of the wheel stays valid.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from envdoctor.digest import sha256_file
 from envdoctor.dwpose.meta import DIST_NAME, PAYLOAD, REQUIRES, SUMMARY, VERSION
 from envdoctor.wheelfile import wheel_text, write_wheel
 
@@ -72,4 +72,4 @@ def build_hashed(outdir: Path) -> BuiltWheel:
         (f"{dist_info}/top_level.txt", b"mmpose\n"),
     ]
     path = write_wheel(outdir / f"{DIST_NAME.replace('-', '_')}-{VERSION}-{_TAG}.whl", dist_info, entries)
-    return BuiltWheel(path, hashlib.sha256(path.read_bytes()).hexdigest())
+    return BuiltWheel(path, sha256_file(path))

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
+from envdoctor.digest import sha256_file
 from envdoctor.errors import EnvdoctorError
-from envdoctor.models.hashing import HashCache, Stamp, sha256_file
+from envdoctor.models.hashing import HashCache, Stamp
 from envdoctor.models.manifest import HubSource, Manifest, ModelFile, Roots, Source
 from envdoctor.models.verify import Missing, Verdict, Verified, Wrong, judge, sniff
 

@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from envdoctor.cachedir import cache_root
+from envdoctor.digest import sha256_file
 
 CACHE_FILE = "models-sha256.json"
-# Large reads keep the hash bound by sha256 itself, not by system calls (the same buffer sha256sum's
-# speed comes from); hashlib releases the GIL, so a few files hash at once on a few cores.
-_BLOCK = 1 << 20
-
-
-def sha256_file(path: Path) -> str:
-    with open(path, "rb", buffering=0) as fh:
-        if sys.version_info >= (3, 11):
-            return hashlib.file_digest(fh, "sha256").hexdigest()
-        digest = hashlib.sha256()  # pragma: no cover - Python 3.10
-        buf = bytearray(_BLOCK)
-        view = memoryview(buf)
-        while n := fh.readinto(buf):
-            digest.update(view[:n])
-        return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -45,6 +29,16 @@ class Stamp:
         return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
 
 
+def _digest(entry: object, stamp: Stamp) -> str | None:
+    """The remembered sha256 when the entry was taken at this very stamp, else None."""
+    if not isinstance(entry, list) or len(entry) != 5:
+        return None
+    *fields, digest = entry
+    if fields == [stamp.size, stamp.mtime_ns, stamp.inode, stamp.device] and isinstance(digest, str):
+        return digest
+    return None
+
+
 class HashCache:
     """Hashes envdoctor computed, keyed by absolute path; stale when any field of the stamp moved."""
 
@@ -58,13 +52,7 @@ class HashCache:
                 self._entries = raw
 
     def lookup(self, path: Path, stamp: Stamp) -> str | None:
-        entry = self._entries.get(str(path.absolute()))
-        if not isinstance(entry, list) or len(entry) != 5:
-            return None
-        *fields, digest = entry
-        if fields == [stamp.size, stamp.mtime_ns, stamp.inode, stamp.device] and isinstance(digest, str):
-            return digest
-        return None
+        return _digest(self._entries.get(str(path.absolute())), stamp)
 
     def remember(self, path: Path, stamp: Stamp, digest: str) -> None:
         self._entries[str(path.absolute())] = [stamp.size, stamp.mtime_ns, stamp.inode, stamp.device, digest]
@@ -79,10 +67,25 @@ class HashCache:
         self.remember(path, stamp, digest)
         return digest, False
 
+    def _live(self) -> dict[str, list[object]]:
+        """The entries that still hold: a file gone, or one whose stamp moved, is dropped, so the cache holds
+        only files that are there as they were hashed and does not grow with every tree ever verified."""
+        live: dict[str, list[object]] = {}
+        for path, entry in self._entries.items():
+            try:
+                stamp = Stamp.of(os.stat(path))
+            except OSError:
+                continue
+            if _digest(entry, stamp) is not None:
+                live[path] = entry
+        return live
+
     def save(self) -> None:
-        """Write atomically; a cache that cannot be written only costs the next run its hashes again."""
+        """Write atomically, pruned (a stat per entry, only when there is something new to write); a cache
+        that cannot be written only costs the next run its hashes again."""
         if not self._dirty:
             return
+        self._entries = self._live()
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".models-sha256-", dir=self.path.parent)

@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from envdoctor.datafiles import load
+from envdoctor.errors import EnvdoctorError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -19,6 +20,12 @@ else:  # pragma: no cover - Python 3.10
 
 MODELS, TORCH_HOME = "models", "torch_home"
 VERSIONS = ("v15", "v1")
+# The facts an entry must either give or list under `unknown`: a missing one is never a silent gap.
+FACTS = ("size", "sha256")
+
+
+class ManifestError(EnvdoctorError):
+    code = "models-manifest-invalid"
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,13 @@ class ModelFile:
     sha256_prefix: str | None = None
     zip: bool = False
     alternatives: tuple[Alternative, ...] = ()
+    unknown: tuple[str, ...] = ()
+    """The facts the manifest says were not gathered (`size`, `sha256`): judged without them, and said so."""
+
+    @property
+    def hash_known(self) -> bool:
+        """Whether a file can be verified by hash: only the full sha256 proves the bytes."""
+        return self.sha256 is not None
 
     @property
     def title(self) -> str:
@@ -120,7 +134,24 @@ def _source(raw: Mapping[str, Any]) -> Source:
     return HubSource(str(raw["repo"]), str(raw["revision"]), str(raw["filename"]))
 
 
+def _unknown(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    path = raw.get("path", "?")
+    unknown = tuple(str(u) for u in raw.get("unknown", ()))
+    for fact in unknown:
+        if fact not in FACTS:
+            raise ManifestError(f"models manifest: {path} lists {fact!r} as unknown; the facts are {', '.join(FACTS)}.")
+        if fact in raw:
+            raise ManifestError(f"models manifest: {path} gives its {fact} and also lists it as unknown.")
+    for fact in FACTS:
+        if fact not in raw and fact not in unknown:
+            raise ManifestError(
+                f"models manifest: {path} has no {fact}; give it, or list it under `unknown` when it was not gathered."
+            )
+    return unknown
+
+
 def _file(raw: Mapping[str, Any]) -> ModelFile:
+    unknown = _unknown(raw)
     sources = tuple(_source(s) for s in raw.get("source", ()))
     hub = next((s for s in sources if isinstance(s, HubSource)), None)
     alternatives = tuple(
@@ -144,6 +175,7 @@ def _file(raw: Mapping[str, Any]) -> ModelFile:
         sha256_prefix=raw.get("sha256_prefix"),
         zip=bool(raw.get("zip", False)),
         alternatives=alternatives,
+        unknown=unknown,
     )
 
 

@@ -18,6 +18,15 @@ from envdoctor.models.hashing import HashCache, Stamp
 from envdoctor.models.manifest import Alternative, Manifest, ModelFile, Roots
 
 _PEEK = 512
+# What a file whose sha256 the manifest lists as unknown is reported as: never "verified".
+NO_HASH = "checked by size only, not verified by hash: the manifest has no sha256 for it (not gathered)"
+
+
+def prefix_only(prefix: str) -> str:
+    return (
+        f"checked by size and its sha256 prefix {prefix} only, not verified by hash: "
+        "the manifest has no full sha256 for it (not gathered)"
+    )
 
 
 class Wrongness(enum.Enum):
@@ -121,24 +130,26 @@ def judge_one(
     size, min_size, sha, prefix, zip_expected = _expected(spec)
     stamp = Stamp.of(st)
     known = cache.lookup(path, stamp)
-    if known and _matches(known, sha, prefix):
-        # The repeat's whole cost: one stat, no open.
+    wrong_size = (size is not None and st.st_size != size) or (min_size is not None and st.st_size < min_size)
+    # The repeat's whole cost: one stat, no open.
+    if known and sha and known == sha:
         return Verified(known, st.st_size, True)
+    if known and sha is None and prefix and known.startswith(prefix) and not wrong_size:
+        return SizeOnly(st.st_size, prefix_only(prefix))
     sniffed = sniff(path, st.st_size, zip_expected)
     if sniffed:
         return sniffed
-    wrong_size = (size is not None and st.st_size != size) or (min_size is not None and st.st_size < min_size)
+    if wrong_size and (sha is None or (not hash_files and known is None)):
+        return _size_wrong(st.st_size, size, min_size)
+    if sha is None and (prefix is None or (not hash_files and known is None)):
+        return SizeOnly(st.st_size, NO_HASH)
     if not hash_files and known is None:
-        if wrong_size:
-            return _size_wrong(st.st_size, size, min_size)
         return SizeOnly(st.st_size, "size only: `envdoctor models verify` checks the sha256")
-    if sha is None and prefix is None:
-        if wrong_size:
-            return _size_wrong(st.st_size, size, min_size)
-        return SizeOnly(st.st_size, "the manifest has no sha256 for it: judged by its size")
     digest, cached = (known, True) if known else cache.hash(path, stamp)
-    if _matches(digest, sha, prefix):
+    if sha and digest == sha:
         return Verified(digest, st.st_size, cached)
+    if sha is None and prefix and digest.startswith(prefix):
+        return SizeOnly(st.st_size, prefix_only(prefix))
     other = manifest.by_sha256().get(digest)
     if other is not None and other.path != f.path:
         return Wrong(Wrongness.OTHER_FILE, st.st_size, f"{other.title} ({other.why})", digest)
@@ -148,10 +159,6 @@ def judge_one(
     if size is not None:
         return Wrong(Wrongness.SAME_SIZE_OTHER_BYTES, st.st_size, "the right size with other bytes", digest)
     return Wrong(Wrongness.OTHER_BYTES, st.st_size, "other bytes than the official file", digest)
-
-
-def _matches(digest: str, sha: str | None, prefix: str | None) -> bool:
-    return digest == sha if sha else bool(prefix and digest.startswith(prefix))
 
 
 def _size_wrong(found: int, size: int | None, min_size: int | None) -> Wrong:

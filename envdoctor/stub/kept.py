@@ -6,7 +6,6 @@ are downloaded once into a cache folder and checked against the hashes in envdoc
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 from envdoctor import pypi
 from envdoctor.cachedir import cache_root
 from envdoctor.datafiles import load
+from envdoctor.digest import sha256_file
 from envdoctor.resources import stubs_dir
 from envdoctor.stub.generate import GeneratedStub, generate
 from envdoctor.stub.sources import SourceError
@@ -46,16 +46,12 @@ def default_cache() -> Path:
     return Path(os.environ.get("ENVDOCTOR_MMCV_SOURCES") or cache_root() / "mmcv-sources")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def fetch_sdist(version: str, cache: Path | None = None, expected_sha256: str | None = None) -> Path:
     """The PyPI sdist of mmcv `version`, downloaded once into `cache` (PyPI's simple JSON API)."""
     cache = cache or default_cache()
     name = f"mmcv-{version}.tar.gz"
     path = cache / name
-    if path.is_file() and (expected_sha256 is None or _sha256(path) == expected_sha256):
+    if path.is_file() and (expected_sha256 is None or sha256_file(path) == expected_sha256):
         return path
     try:
         return pypi.download_sdist("mmcv", version, cache, expected_sha256)
