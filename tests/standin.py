@@ -198,3 +198,174 @@ def write_checkout(root: Path, extra: dict[str, str] | None = None) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return root
+
+
+# What `smoke --bench` calls, by MuseTalk's names, as tiny numpy fakes (plus a cv2 and a transformers of the
+# same shape): each stage sleeps a little, so that every stage takes time the timer must attribute to it.
+BENCH_STAGE_SLEEP = {"whisper": 0.004, "unet": 0.003, "vae_decode": 0.002, "blend": 0.001}
+"""Seconds per frame each fake stage sleeps (whisper: per clip frame, the others per frame of a batch)."""
+BENCH = {
+    "cv2.py": """\
+import numpy as np
+
+INTER_LANCZOS4 = 4
+
+
+def resize(img, size, interpolation=None):
+    w, h = size
+    ys = np.arange(h) * img.shape[0] // h
+    xs = np.arange(w) * img.shape[1] // w
+    return img[ys][:, xs]
+""",
+    "transformers.py": """\
+class WhisperModel:
+    @classmethod
+    def from_pretrained(cls, path):
+        return cls()
+
+    def to(self, device=None, dtype=None):
+        return self
+
+    def eval(self):
+        return self
+
+    def requires_grad_(self, flag):
+        return self
+""",
+    "musetalk/utils/fake.py": f"""\
+import time
+
+import numpy as np
+
+SLEEP = {BENCH_STAGE_SLEEP!r}
+
+
+class Tensor(np.ndarray):
+    def to(self, *args, **kwargs):
+        return self
+
+
+def tensor(shape):
+    return np.zeros(shape, dtype=np.float32).view(Tensor)
+
+
+def nap(stage, frames=1):
+    time.sleep(SLEEP[stage] * frames)
+""",
+    "musetalk/utils/utils.py": """\
+import numpy as np
+
+from musetalk.utils.fake import Tensor, nap, tensor
+
+
+class Net:
+    dtype = "float32"
+
+    def half(self):
+        return self
+
+    def to(self, device):
+        return self
+
+
+class Sample:
+    def __init__(self, sample):
+        self.sample = sample
+
+
+class UNetModel(Net):
+    def __call__(self, latents, timesteps, encoder_hidden_states=None):
+        nap("unet", len(latents))
+        return Sample(tensor((len(latents), 4, 8, 8)))
+
+
+class UNet:
+    def __init__(self):
+        self.model = UNetModel()
+
+
+class VAE:
+    def __init__(self):
+        self.vae = Net()
+
+    def get_latents_for_unet(self, img):
+        return tensor((1, 8, 8, 8))
+
+    def decode_latents(self, latents):
+        nap("vae_decode", len(latents))
+        return [np.full((16, 16, 3), 128, dtype=np.float32) for _ in range(len(latents))]
+
+
+class PositionalEncoding(Net):
+    def __call__(self, x):
+        return x
+
+
+def load_all_model(unet_model_path=None, vae_type="sd-vae", unet_config=None, device=None):
+    return VAE(), UNet(), PositionalEncoding()
+
+
+def datagen(whisper_chunks, vae_encode_latents, batch_size=8, delay_frame=0, device="cpu"):
+    for i in range(0, len(whisper_chunks), batch_size):
+        chunk = whisper_chunks[i : i + batch_size]
+        latents = [vae_encode_latents[(i + j) % len(vae_encode_latents)] for j in range(len(chunk))]
+        yield np.stack(chunk).view(Tensor), np.concatenate(latents).view(Tensor)
+""",
+    "musetalk/utils/audio_processor.py": """\
+import wave
+
+from musetalk.utils.fake import nap, tensor
+
+
+class AudioProcessor:
+    def __init__(self, feature_extractor_path=None):
+        self.path = feature_extractor_path
+
+    def get_audio_feature(self, wav_path, start_index=0, weight_dtype=None):
+        with wave.open(wav_path, "rb") as w:
+            length = w.getnframes() * 16000 // w.getframerate()
+        return [tensor((1, 80, 3000))], length
+
+    def get_whisper_chunk(self, features, device, weight_dtype, whisper, librosa_length, fps=25, **kwargs):
+        frames = int(librosa_length / 16000 * fps)
+        nap("whisper", frames)
+        return [tensor((50, 384)) for _ in range(frames)]
+""",
+    "musetalk/utils/preprocessing.py": """\
+import numpy as np
+
+
+def get_landmark_and_bbox(img_list, upperbondrange=0):
+    frames = [np.zeros((64, 48, 3), dtype=np.uint8) for _ in img_list]
+    return [(8, 8, 40, 48) for _ in img_list], frames
+""",
+    "musetalk/utils/blending.py": """\
+import numpy as np
+
+from musetalk.utils.fake import nap
+
+
+def get_image_prepare_material(image, face_box, upper_boundary_ratio=0.5, expand=1.5, fp=None, mode="raw"):
+    return np.zeros(image.shape[:2], dtype=np.uint8), (0, 0, image.shape[1], image.shape[0])
+
+
+def get_image_blending(image, face, face_box, mask_array, crop_box):
+    x, y, x1, y1 = face_box
+    image[y:y1, x:x1] = face
+    nap("blend")
+    return image
+""",
+    "musetalk/utils/face_parsing/__init__.py": """\
+class Parser:
+    pass
+
+
+class FaceParsing:
+    def __init__(self, left_cheek_width=80, right_cheek_width=80):
+        pass
+""",
+}
+
+
+def write_bench_checkout(root: Path) -> Path:
+    return write_checkout(root, BENCH)

@@ -28,7 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "--synthetic-weights builds a stand-in models/ tree of random weights first, so every code path runs "
             "without the 4 GB download (lip-sync is then not assessed). "
             "--deps: one small real forward pass through each heavy library MuseTalk uses, with time and memory. "
-            "Writes smoke-report.json (and smoke-report.png) into --out."
+            "--bench (with --app): time MuseTalk's own stages per frame as its realtime script runs them (whisper, "
+            "UNet, VAE decode, blending; the avatar's one-time preparation apart), with peak memory, and say "
+            "whether this machine keeps up with the video's fps and the maintainers' figure; synthetic weights "
+            "unless --models is given (the arithmetic is the same). "
+            "Writes smoke-report.json (and smoke-report.png) into --out; --bench writes smoke-bench.json/png."
         ),
     )
     p.add_argument("--app", metavar="DIR", help="a MuseTalk checkout (the folder holding scripts/inference.py)")
@@ -36,6 +40,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--deps",
         action="store_true",
         help="forward passes through each heavy library (no checkout needed; with --app, DWPose uses its config)",
+    )
+    p.add_argument(
+        "--bench",
+        action="store_true",
+        help="with --app: ms per frame and peak memory of each MuseTalk stage, and a real-time verdict",
+    )
+    p.add_argument("--batch-size", type=int, default=8, metavar="N", help="for --bench: MuseTalk's batch size")
+    p.add_argument(
+        "--fp16",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="for --bench: halve the networks as the realtime script does (auto: on CUDA only)",
+    )
+    p.add_argument(
+        "--passes", type=int, default=4, metavar="N", help="for --bench: passes over the speech, the first a warm-up"
     )
     p.add_argument("--dwpose-config", metavar="FILE", help="for --deps: the DWPose config to build (default: found)")
     p.add_argument("--models", metavar="DIR", help="the weights folder (default DIR/models)")
@@ -50,7 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write a stand-in models/ tree of random weights (into a temporary folder) and run on it",
     )
     p.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="stop MuseTalk after S seconds")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="for --deps (default auto)")
+    p.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="for --deps and --bench (default auto)"
+    )
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"where the report goes (default ./{DEFAULT_OUT})")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
     add_target_args(p)
@@ -60,10 +81,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.app and not args.deps:
         raise UsageError("Say what to smoke: --app DIR (run MuseTalk) or --deps (forward passes).")
+    if args.bench and not args.app:
+        raise UsageError("--bench times MuseTalk's stages: give the checkout with --app DIR.")
+    if args.bench and (args.batch_size < 1 or args.passes < 2):
+        raise UsageError("--batch-size must be at least 1 and --passes at least 2 (one warm-up, one measured).")
     out = check_writable(Path(args.out))
     target = resolve_target(args)
     if args.deps:
         return _run_deps(args, target.python, out)
+    if args.bench:
+        from envdoctor.commands._smoke_bench import run_bench
+
+        return run_bench(args, target.python, out)
     return _run_app(args, target.python, out)
 
 

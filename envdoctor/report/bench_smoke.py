@@ -40,24 +40,28 @@ def advice_text(a: bench.Advice) -> str:
     return f"torch used {a.threads} of {a.cores} CPU cores: raise its threads (torch.set_num_threads)."
 
 
+def _stage(s: bench.Stage) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "warmup_ms": s.warmup_ms,
+        "median_ms": s.median_ms,
+        "spread_ms": s.spread_ms,
+        "frame_ms": list(s.frame_ms),
+        "peak_ram_mb": s.peak_ram_mb,
+        "peak_gpu_mb": s.peak_gpu_mb,
+    }
+
+
 def document(run: bench.Run, v: bench.Verdict) -> dict[str, Any]:
     return {
         **head(SCHEMA),
         "device": run.device,
         "fp16": run.fp16,
         "batch_size": run.batch_size,
-        "stages": [
-            {
-                "name": s.name,
-                "warmup_ms": s.warmup_ms,
-                "median_ms": s.median_ms,
-                "spread_ms": s.spread_ms,
-                "frame_ms": list(s.frame_ms),
-                "peak_ram_mb": s.peak_ram_mb,
-                "peak_gpu_mb": s.peak_gpu_mb,
-            }
-            for s in run.stages
-        ],
+        "stages": [_stage(s) for s in run.stages],
+        "wall_ms": list(run.wall_ms),
+        "prepare": [_stage(s) for s in run.prepare],
+        "notes": list(run.notes),
         "unclaimed_ms": v.unclaimed_ms,
         "coverage": v.coverage,
         "coverage_ok": v.coverage_ok,
@@ -79,12 +83,17 @@ def render(run: bench.Run, v: bench.Verdict, console: Console) -> None:
         )
     table.add_row("(no stage)", "", f"{v.unclaimed_ms:.1f}", "", "", "")
     console.print(table)
+    if run.prepare:
+        once = ", ".join(f"{s.name} {s.median_ms:.1f} ms" for s in run.prepare)
+        console.print(f"avatar preparation, once per avatar frame (not in the loop): {once}")
     console.print(f"named stages: {v.coverage:.0%} of the wall time{'' if v.coverage_ok else ' (below 90%)'}")
     video, theirs = _line(v.video, "the video's"), _line(v.maintainers, "the maintainers'")
     console.print(f"steady state: {v.fps:.2f} fps; {video}")
     console.print(f"{theirs} ({v.maintainers_device}, their figure)")
     for a in v.advice:
         console.print("advice: " + advice_text(a))
+    for note in run.notes:
+        console.print(f"note: {note}")
 
 
 def _line(p: bench.Pace, what: str) -> str:

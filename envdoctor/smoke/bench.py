@@ -43,6 +43,9 @@ class Run:
     cuda_present: bool  # a GPU the machine has, whether or not torch can use it
     stages: tuple[Stage, ...]
     wall_ms: tuple[float, ...]  # measured wall time of the same steady-state frames
+    # The avatar, prepared once before the loop (face detection and landmarks, VAE encode, mask): apart.
+    prepare: tuple[Stage, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def stage(self, name: str) -> Stage:
         return next(s for s in self.stages if s.name == name)
@@ -65,18 +68,19 @@ class Run:
         return min(1.0, self.frame_ms / wall) if wall > 0 else 0.0
 
 
+def _stage(s: dict[str, Any]) -> Stage:
+    return Stage(
+        name=s["name"],
+        warmup_ms=float(s["warmup_ms"]),
+        frame_ms=tuple(float(x) for x in s["frame_ms"]),
+        peak_ram_mb=float(s["peak_ram_mb"]),
+        peak_gpu_mb=None if s.get("peak_gpu_mb") is None else float(s["peak_gpu_mb"]),
+    )
+
+
 def run_from_json(doc: dict[str, Any]) -> Run:
     """A Run from the probe's (or a recorded profile's) JSON."""
-    stages = tuple(
-        Stage(
-            name=s["name"],
-            warmup_ms=float(s["warmup_ms"]),
-            frame_ms=tuple(float(x) for x in s["frame_ms"]),
-            peak_ram_mb=float(s["peak_ram_mb"]),
-            peak_gpu_mb=None if s.get("peak_gpu_mb") is None else float(s["peak_gpu_mb"]),
-        )
-        for s in doc["stages"]
-    )
+    stages = tuple(_stage(s) for s in doc["stages"])
     return Run(
         device=doc["device"],
         fp16=bool(doc["fp16"]),
@@ -87,6 +91,8 @@ def run_from_json(doc: dict[str, Any]) -> Run:
         cuda_present=bool(doc["cuda_present"]),
         stages=stages,
         wall_ms=tuple(float(x) for x in doc["wall_ms"]),
+        prepare=tuple(_stage(s) for s in doc.get("prepare", ())),
+        notes=tuple(str(n) for n in doc.get("notes", ())),
     )
 
 
