@@ -30,7 +30,7 @@ from envdoctor import cachedir, pypi
 from envdoctor.datafiles import load
 from envdoctor.errors import EnvdoctorError
 from envdoctor.inside import run_json
-from envdoctor.strategies.base import Step
+from envdoctor.steps import SdistBuild
 from envdoctor.uv import Uv, UvError
 
 
@@ -265,20 +265,19 @@ def build_labelled(
     return relabel(built[-1], version, wheelhouse)
 
 
-def run_step(step: Step, uv: Uv, python: Path, work: Path) -> str:
-    """Carry out a build step (`build-mmcv` of envdoctor/strategies/prebuilt.py, or any sdist build into
+def run_step(step: SdistBuild, uv: Uv, python: Path, work: Path) -> str:
+    """Carry out a build step (BuildMmcv of envdoctor/strategies/prebuilt.py, or any sdist build into
     the wheelhouse, e.g. xtcocotools against the target's numpy 2): the message for the user.
 
     The step names the requirement (`mmcv==2.1.0+pt2.13.0cpu`: the label is added to the built wheel;
-    `xtcocotools==1.14.3`), the wheelhouse (its first find-links folder), the build environment and the
-    build constraints.
+    `xtcocotools==1.14.3`), the wheelhouse, the build environment and the build constraints.
     """
-    wheelhouse = Path(step.find_links[0])
-    work = work / f"build-{canonicalize_name(step.packages[0].partition('==')[0])}"
+    wheelhouse = Path(step.wheelhouse)
+    work = work / f"build-{canonicalize_name(step.requirement.partition('==')[0])}"
     wheel = build_labelled(
         uv,
         python,
-        step.packages[0],
+        step.requirement,
         wheelhouse,
         work,
         env=step.env,

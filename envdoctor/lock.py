@@ -27,17 +27,16 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
-from packaging.version import Version
 
 from envdoctor import lockgate
 from envdoctor.datafiles import load
 from envdoctor.errors import EnvdoctorError
 from envdoctor.resources import lockfiles_dir
-from envdoctor.strategies import matrix
+from envdoctor.strategies import by_name
+from envdoctor.strategies import names as strategy_names
 from envdoctor.strategies.common import HELD, lock_name
 from envdoctor.strategies.sets import active_constraints, excludes, extra_build_pairs, get_set
 from envdoctor.uv import Indexes, Uv, UvError, find_uv, write_config
-from envdoctor.versionwindows import window_problems
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -53,7 +52,7 @@ MATRIX = "matrix.json"
 def _name_pattern() -> re.Pattern[str]:
     plats = "|".join(sorted(map(re.escape, lockgate.platforms()), key=len, reverse=True))
     return re.compile(
-        r"^(?P<strategy>prebuilt|lite-stub|mmpose-free)-(?P<set>.+)-py(?P<py>\d)(?P<minor>\d+)"
+        rf"^(?P<strategy>{'|'.join(map(re.escape, strategy_names()))})-(?P<set>.+)-py(?P<py>\d)(?P<minor>\d+)"
         rf"-(?P<acc>cpu|cu\d+|rocm[\d.]+)(?:-torch(?P<series>\d+\.\d+))?-(?P<platform>{plats})$"
     )
 
@@ -148,24 +147,6 @@ def _settings() -> dict[str, Any]:
     return load("lock.toml")
 
 
-def _prebuilt_mmcv(t: LockTarget, openmmlab: tuple[str, ...]) -> tuple[str, str]:
-    """(mmcv version, find-links page) of the official wheel for a prebuilt lock target."""
-    if not t.torch_series:
-        raise ValueError("a prebuilt lockfile needs a torch series: --torch-series M.m")
-    tag = "cp" + t.python.replace(".", "")
-    rows = [
-        r
-        for r in matrix.for_series(t.os, t.torch_series)
-        if t.accelerator in r.accelerators and tag in r.python and not window_problems(r.mmcv, openmmlab)
-    ]
-    if not rows:
-        raise ValueError(
-            f"no official mmcv wheel inside the windows for torch {t.torch_series}, {t.accelerator}, {tag}, {t.os}"
-        )
-    best = max(rows, key=lambda r: Version(r.mmcv))
-    return best.mmcv, matrix.index_url(t.accelerator, t.torch_series)
-
-
 def torch_index(accelerator: str) -> str:
     """Where the held torch comes from: PyPI for the accelerators it serves, else PyTorch's index."""
     torch = _settings()["torch"]
@@ -179,20 +160,12 @@ def inputs_for(t: LockTarget) -> LockInputs:
     """Everything that decides the lockfile's content, read from envdoctor's data files."""
     settings = _settings()
     rset = get_set(t.set_name).for_target(t.python, t.os)
-    find_links: tuple[str, ...] = ()
-    notes: list[str] = []
-    if t.strategy == "lite-stub":
-        packages = (*rset.requirements, *rset.openmmlab, f"mmcv-lite=={rset.mmcv}")
-        notes.append("after installing, envdoctor adds the generated mmcv._ext stub (envdoctor fix does)")
-    elif t.strategy == "prebuilt":
-        mmcv, page = _prebuilt_mmcv(t, rset.openmmlab)
-        packages = (*rset.requirements, *rset.openmmlab, f"mmcv=={mmcv}")
-        find_links = (page,)
-    elif t.strategy == "mmpose-free":
-        packages = rset.requirements
-        notes.append("after installing, envdoctor installs its DWPose port as `mmpose` (envdoctor fix does)")
-    else:
-        raise ValueError(f"unknown strategy {t.strategy}")
+    try:
+        strategy = by_name(t.strategy)
+    except KeyError:
+        raise ValueError(f"unknown strategy {t.strategy}") from None
+    cell = strategy.lock_packages(rset, t.python, t.os, t.accelerator, t.torch_series)
+    packages, find_links, notes = cell.requirements, cell.find_links, cell.notes
     if t.platform not in lockgate.platforms():
         raise ValueError(f"unknown platform {t.platform} (one of {', '.join(lockgate.platforms())})")
     # torch is unknown when locking: the torch rows are judged against the oldest torch this Python can have.

@@ -110,12 +110,3 @@ def test_healthy_environment_exits_0(cli, healthy_env):
     assert ext["status"] == "ok" and "envdoctor stub for mmcv 2.1.0" in ext["found"]
     imported = {r["title"] for r in doc["results"] if r["category"] == "Imports" and r["status"] == "ok"}
     assert {"import torch", "import mmcv.ops", "import mmdet.models", "import mmpose.apis"} <= imported
-
-
-def test_the_distribution_names_the_checks_know_are_the_real_ones():
-    # The stub's name is one constant (envdoctor.facts.STUB_DIST, used by its wheel); the port's is written
-    # twice, so that the checks do not import the port's builder.
-    from envdoctor import dwpose
-    from envdoctor.checks.base import PORT_DIST
-
-    assert PORT_DIST == dwpose.DIST_NAME

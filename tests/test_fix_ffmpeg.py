@@ -13,7 +13,7 @@ from envdoctor import plan as plan_mod
 from envdoctor import probe
 from envdoctor.apply.verification import Verifier
 from envdoctor.facts import Ffmpeg
-from envdoctor.strategies import Step
+from envdoctor.steps import Verify
 from envdoctor.target import Target, resolve
 from envdoctor.tools import ffmpeg as ff
 from envdoctor.uv import find_uv
@@ -38,7 +38,7 @@ def _apply(venv: Path, tmp_path: Path, *, ok: bool) -> apply_mod.ApplyResult:
     target = resolve(venv=str(venv))
     plan = plan_mod.make(target)
     step = next(s for s in plan.steps if s.kind == "provide-ffmpeg")
-    plan = replace(plan, steps=(step, Step(kind="verify", summary="test")), chosen="test", refusal=None)
+    plan = replace(plan, steps=(step, Verify(summary="test")), chosen="test", refusal=None)
     return apply_mod.apply(plan, progress=lambda m: None, verifier=_verifier(ok), cache=tmp_path / "cache")
 
 

@@ -15,10 +15,12 @@ from envdoctor import apply as apply_mod
 from envdoctor import checkrun
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
-from envdoctor.apply import preflight
 from envdoctor.apply.results import Verification
 from envdoctor.apply.verification import judge
-from envdoctor.strategies import Step
+from envdoctor.report import plan_text
+from envdoctor.sources import install_sources, pytorch_index_root, unreachable
+from envdoctor.steps import InstallTorch, InstallTorchvision, Uninstall, Verify
+from envdoctor.strategies import common
 from envdoctor.uv import Indexes, find_uv
 
 DEAD = "http://127.0.0.1:9/whl/cpu"
@@ -27,19 +29,22 @@ DEAD = "http://127.0.0.1:9/whl/cpu"
 @pytest.mark.network
 def test_torch_without_torchvision_plans_the_matching_release_from_torchs_index() -> None:
     plan = plan_mod.make(target_mod.resolve(venv=str(cpu_torch_env())))
-    step = next(s for s in plan.steps if s.kind == "torchvision")
-    assert step.packages == ("torchvision==0.28.*",) and step.constraints == ("torch==2.13.0+cpu",)
+    step = plan.first(InstallTorchvision)
+    assert step is not None
+    assert step.requirement == "torchvision==0.28.*" and step.torch_pin == "torch==2.13.0+cpu"
     assert step.index_url == "https://download.pytorch.org/whl/cpu"
     assert plan.steps.index(step) == 0, "torchvision comes before anything that needs it"
 
 
 @pytest.mark.network
-def test_torchvision_from_an_unreachable_index_is_refused_before_any_change() -> None:
+def test_torchvision_from_an_unreachable_index_is_refused_before_any_change(monkeypatch: pytest.MonkeyPatch) -> None:
     env = cpu_torch_env()
     before = find_uv().pip_freeze(python_of(env))
+    monkeypatch.setattr(common, "torch_index", lambda ctx: DEAD)
     plan = plan_mod.make(target_mod.resolve(venv=str(env)))
-    steps = tuple(replace(s, index_url=DEAD) if s.kind == "torchvision" else s for s in plan.steps)
-    result = apply_mod.apply(replace(plan, steps=steps))
+    # Decided in the plan, and shown there: `plan` and `fix --dry-run` say it before anyone says yes.
+    assert plan.refusal is not None and not plan.ok and DEAD in plan_text.render(plan)
+    result = apply_mod.apply(plan)
     assert not result.ok and not result.rolled_back and result.outcomes == ()
     assert "torchvision is missing beside torch 2.13.0+cpu" in result.message
     assert DEAD in result.message and "Nothing was changed" in result.message and "--torch-index" in result.message
@@ -52,27 +57,34 @@ def test_unreachable_pytorch_index_takes_torch_from_pypi_and_says_what_it_is(
 ) -> None:
     venv = tmp_path / "empty"
     find_uv().venv(venv, python=suite_python())
-    plan = plan_mod.make(target_mod.resolve(venv=str(venv)))
-    assert "torch" in [s.kind for s in plan.steps]
-    monkeypatch.setattr(preflight, "pytorch_index_root", lambda: "http://127.0.0.1:9/whl/")
-    got = preflight.prepare(plan, apply_mod.Sources())
-    assert got.refusal is None and got.sources.torch == Indexes(index_url="https://pypi.org/simple")
-    (notice,) = got.notices
+    target = target_mod.resolve(venv=str(venv))
+    monkeypatch.setattr(plan_mod, "pytorch_index_root", lambda: "http://127.0.0.1:9/whl/")
+    plan = plan_mod.make(target)
+    step = plan.first(InstallTorch)
+    assert step is not None and "torch" in [s.kind for s in plan.steps]
+    # The fallback is in the plan the user approves, not decided after the yes.
+    assert step.indexes == Indexes(index_url="https://pypi.org/simple")
+    notice = step.fallback
+    assert notice is not None and plan.fallbacks == (notice,) and f"notice: {notice}" in plan.notes
     assert notice.startswith("the PyTorch wheel index http://127.0.0.1:9/whl/ cannot be reached (")
     assert "torch comes from https://pypi.org/simple" in notice
     ctx = plan.context
     build = "a CUDA build" if (ctx.os, ctx.machine) == ("linux", "x86_64") else "a CPU build"
     assert build in notice
+    assert plan.to_dict()["steps"][0]["fallback"] == notice and notice in plan_text.render(plan)
     # A company mirror given with --index-url is the index that can be reached.
-    mirror = preflight.prepare(plan, apply_mod.sources(index_url="https://mirror.example/simple"))
-    assert mirror.sources.torch == Indexes(index_url="https://mirror.example/simple")
+    mirror = plan_mod.make(target, sources=install_sources(index_url="https://mirror.example/simple")).first(
+        InstallTorch
+    )
+    assert mirror is not None and mirror.indexes == Indexes(index_url="https://mirror.example/simple")
     # torch's index given by the user is used as given, reachable or not.
-    given = preflight.prepare(plan, apply_mod.sources(torch_index=(DEAD,)))
-    assert given.notices == () and given.sources.torch is not None and given.sources.torch.extra_index_urls == (DEAD,)
+    given = plan_mod.make(target, sources=install_sources(torch_index=(DEAD,))).first(InstallTorch)
+    assert given is not None and given.fallback is None
+    assert given.indexes is not None and given.indexes.extra_index_urls == (DEAD,)
 
 
 def test_this_machines_pytorch_index_is_judged_for_real() -> None:
-    why = preflight.unreachable(preflight.pytorch_index_root())
+    why = unreachable(pytorch_index_root())
     if why is None:
         pytest.skip("download.pytorch.org answers here; the fallback is covered with a dead loopback port above")
     assert why
@@ -107,7 +119,7 @@ def test_findings_it_does_not_manage_are_left_for_you_and_the_env_is_kept(tmp_pa
 
     assert set(real_check(target, None).failed_ids) == {"models.files"}  # type: ignore[arg-type]
     plan = plan_mod.make(target)
-    steps = (Step(kind="uninstall", summary="uninstall purepkg", packages=("purepkg",)), Step("verify", "check"))
+    steps = (Uninstall(summary="uninstall purepkg", packages=("purepkg",)), Verify(summary="check"))
     result = apply_mod.apply(
         replace(plan, steps=steps, chosen="test"), verifier=real_check, cache=tmp_path / "c",
         before=lambda t: frozenset(real_check(t, plan).failed_ids),

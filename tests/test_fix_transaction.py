@@ -27,7 +27,8 @@ from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
 from envdoctor.apply.envlock import locked
 from envdoctor.apply.journal import path_of
-from envdoctor.strategies import Step
+from envdoctor.sources import Sources
+from envdoctor.steps import Install, Uninstall, Verify
 from envdoctor.uv import Indexes, find_uv
 
 # Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
@@ -165,15 +166,13 @@ def test_failed_fix_keeps_a_compiled_extension_byte_identical(env: Path, wheels:
     target = target_mod.resolve(venv=str(env))
     plan = plan_mod.make(target)
     steps = (
-        Step(kind="uninstall", summary="uninstall tinyext and purepkg", packages=("tinyext", "purepkg")),
-        Step(kind="install", summary="install tinyext again", packages=("tinyext==1.0",)),
-        Step(kind="verify", summary="check"),
+        Uninstall(summary="uninstall tinyext and purepkg", packages=("tinyext", "purepkg")),
+        Install(summary="install tinyext again", packages=("tinyext==1.0",)),
+        Verify(summary="check"),
     )
-    plan = replace(plan, steps=steps, chosen="test", refusal=None)
-    result = apply_mod.apply(
-        plan, sources=apply_mod.Sources(indexes=Indexes(index_url="http://127.0.0.1:9/simple")),
-        cache=tmp_path / "cache",
-    )  # fmt: skip
+    dead = Sources(indexes=Indexes(index_url="http://127.0.0.1:9/simple"))
+    plan = replace(plan, steps=steps, chosen="test", refusal=None, sources=dead)
+    result = apply_mod.apply(plan, cache=tmp_path / "cache")
     assert not result.ok and result.rolled_back and result.restored is True, result.message
     assert "step 2 of 2 (install) failed" in result.message
     assert "put back 2 distribution(s)" in result.message and "every RECORD hash verified" in result.message

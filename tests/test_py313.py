@@ -14,6 +14,7 @@ from strategies.test_verdicts import facts, verdicts
 
 from envdoctor import lock
 from envdoctor.pythons import find_python
+from envdoctor.steps import BuildWheel, Install, InstallLock
 from envdoctor.strategies import CHOSEN, POSSIBLE, REJECTED, Context, Options, by_name
 from envdoctor.strategies.sets import active_constraints, get_set, pick_set
 from envdoctor.uv import find_uv
@@ -33,7 +34,7 @@ def _ctx(py: str = "3.13.0", torch: str | None = TORCH_PYPI, **opts: object) -> 
 
 
 def _install(strategy: str, ctx: Context):
-    return next(s for s in by_name(strategy).steps(ctx) if s.kind in ("install", "install-lock"))
+    return next(s for s in by_name(strategy).steps(ctx) if isinstance(s, Install | InstallLock))
 
 
 def test_313_with_pypi_torch_chooses_mmpose_free_on_numpy_2(tmp_path: Path) -> None:
@@ -111,7 +112,8 @@ def test_build_on_313_builds_xtcocotools_into_the_wheelhouse_before_the_install(
     steps = by_name("lite-stub").steps(_ctx(build=True, wheelhouse=tmp_path))
     kinds = [s.kind for s in steps]
     build = steps[kinds.index("build-wheel")]
-    assert build.packages == ("xtcocotools==1.14.3",) and build.find_links == (str(tmp_path),)
+    assert isinstance(build, BuildWheel)
+    assert build.requirement == "xtcocotools==1.14.3" and build.wheelhouse == str(tmp_path)
     install = _install("lite-stub", _ctx(build=True, wheelhouse=tmp_path))
     assert kinds.index("build-wheel") < kinds.index(install.kind), "the wheel exists before the install needs it"
     assert str(tmp_path) in install.find_links

@@ -19,6 +19,7 @@ from wheelserve import serve
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
 from envdoctor.build import relabel
+from envdoctor.steps import Install
 from envdoctor.strategies import Options
 from envdoctor.uv import Indexes, UvError, find_uv
 from envdoctor.wheelfile import wheel_text, write_wheel
@@ -119,8 +120,12 @@ def test_plan_takes_the_wheel_from_an_index_given_with_wheel_index(served, tmp_p
     assert pre.viable and "mmcv-2.1.0+pt2.13.0cpu-py3-none-any.whl) fits this target" in text
     assert f"the wheel index {url}" in text
     assert "mmcv-2.1.0+pt2.12.0cpu-py3-none-any.whl: built for torch 2.12.0" not in text, "found: no near misses"
-    install = next(s for s in p.steps if s.kind == "install")
-    assert install.find_links == (f"{url}mmcv/",) and "mmcv==2.1.0+pt2.13.0cpu" in install.packages
+    install = p.installs
+    assert (
+        isinstance(install, Install)
+        and install.find_links == (f"{url}mmcv/",)
+        and "mmcv==2.1.0+pt2.13.0cpu" in install.packages
+    )
     assert not any(s.kind == "build-mmcv" for s in p.steps)
 
 
@@ -196,7 +201,7 @@ def test_an_enabled_third_party_source_is_named_as_such_with_its_near_misses(
     index(folder)
     real = matrix.source("miropsota")
     local = dataclasses.replace(real, url=f"{base}/simple")
-    monkeypatch.setattr(matrix, "sources", lambda: (local,))
+    monkeypatch.setattr(matrix, "wheel_sources", lambda: (local,))
     target = target_mod.resolve(venv=str(cpu_torch_env()))
     opts = Options(wheel_sources=("miropsota",), wheelhouse=tmp_path / "empty", strategy="prebuilt")
     pre = next(v for v in plan_mod.make(target, opts).verdicts if v.strategy == "prebuilt")

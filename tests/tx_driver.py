@@ -19,7 +19,8 @@ from pathlib import Path
 from envdoctor import apply as apply_mod
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
-from envdoctor.strategies import Step
+from envdoctor.sources import Sources
+from envdoctor.steps import Install, Uninstall, Verify
 from envdoctor.uv import Indexes
 
 
@@ -37,19 +38,19 @@ def main() -> int:
     env, index, *flags = sys.argv[1:]
     target = target_mod.resolve(venv=env)
     plan = plan_mod.make(target)
-    steps = [Step(kind="uninstall", summary="uninstall purepkg", packages=("purepkg",))]
+    steps: list[Uninstall | Install] = [Uninstall(summary="uninstall purepkg", packages=("purepkg",))]
     if "--quick" not in flags:
         steps = [
-            Step(kind="uninstall", summary="uninstall tinyext", packages=("tinyext",)),
+            Uninstall(summary="uninstall tinyext", packages=("tinyext",)),
             *steps,
-            Step(kind="install", summary="install slowpkg from the slow index", packages=("slowpkg",), long=True),
+            Install(summary="install slowpkg from the slow index", packages=("slowpkg",)),
         ]
     plan = replace(
-        plan, steps=(*steps, Step(kind="verify", summary="import in the target")), chosen="test", refusal=None
-    )
+        plan, steps=(*steps, Verify(summary="import in the target")), chosen="test", refusal=None,
+        sources=Sources(indexes=Indexes(index_url=index)),
+    )  # fmt: skip
     result = apply_mod.apply(
         plan,
-        sources=apply_mod.Sources(indexes=Indexes(index_url=index)),
         progress=lambda m: print(m, flush=True),
         verifier=_imports("tinyext" if "--quick" in flags else "slowpkg"),
         cache=Path(env) / ".." / "cache",

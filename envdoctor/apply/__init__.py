@@ -1,8 +1,8 @@
 """Carry out a Plan on its target as a transaction.
 
-request.py       what was asked: plan options and package sources, parsed once
+request.py       what was asked: plan options, package sources and waiting, parsed once
 transaction.py   lock, journal, the step table, verification, rollback (apply, rollback)
-steps.py         one handler per step kind (HANDLERS)
+handlers.py      one handler per step type (HANDLERS)
 keep.py          the files kept before the first change, put back byte for byte, hashes verified
 journal.py       the journal in the environment; an unfinished fix, as every command reports it
 envlock.py       the per-environment lock of every command that changes an environment
@@ -10,13 +10,13 @@ verification.py  the check after the changes, judged by what fix owns
 results.py       outcomes and the result, as data
 """
 
-from envdoctor.apply.request import Request, Sources, sources
+from envdoctor.apply.handlers import HANDLERS, StepFailed
+from envdoctor.apply.request import Request
 from envdoctor.apply.results import ApplyResult, StepOutcome, Verification
-from envdoctor.apply.steps import HANDLERS, StepFailed
 from envdoctor.apply.transaction import apply, rollback
 from envdoctor.apply.verification import check_verifier
 
 __all__ = [
-    "HANDLERS", "ApplyResult", "Request", "Sources", "StepFailed", "StepOutcome",
-    "Verification", "apply", "check_verifier", "rollback", "sources",
+    "HANDLERS", "ApplyResult", "Request", "StepFailed", "StepOutcome",
+    "Verification", "apply", "check_verifier", "rollback",
 ]  # fmt: skip

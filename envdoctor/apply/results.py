@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from envdoctor.strategies import Step
+from envdoctor.steps import Step
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
     lock the environment (wait, or refuse with --no-wait)
     refuse if an earlier fix did not finish (fix --rollback / --resume finish it)
     snapshot: `uv pip freeze` and every installed file kept (keep.py), then the journal
-    each step from HANDLERS, the journal updated as it begins; torch checked after each when held
+    each step of the plan, exactly as planned, by its type's handler (handlers.py), the journal updated as
+    it begins; torch checked after each when held
     verify with the check, judged by what fix owns (verification.py)
     done: drop the journal and the kept files; failed or interrupted: restore exactly, verify hashes
 
@@ -26,14 +27,13 @@ from types import FrameType
 from envdoctor import uv as uv_mod
 from envdoctor.apply import keep
 from envdoctor.apply.envlock import locked, state_dir
+from envdoctor.apply.handlers import StepContext, StepFailed, run
 from envdoctor.apply.journal import Journal, read
-from envdoctor.apply.preflight import prepare
-from envdoctor.apply.request import Sources
 from envdoctor.apply.results import ApplyResult, StepOutcome, Verification
-from envdoctor.apply.steps import HANDLERS, StepContext, StepFailed
 from envdoctor.apply.verification import Baseline, Judgement, Verifier, baseline, check_verifier, judge
 from envdoctor.cachedir import cache_root
 from envdoctor.plan import Plan
+from envdoctor.steps import Verify
 from envdoctor.strategies.common import HELD
 from envdoctor.target import Target
 from envdoctor.uv import Uv, UvError, find_uv
@@ -189,7 +189,6 @@ def apply(
     plan: Plan,
     *,
     uv: Uv | None = None,
-    sources: Sources | None = None,
     progress: Progress | None = None,
     verifier: Verifier = check_verifier,
     keep_snapshot: Path | None = None,
@@ -198,32 +197,33 @@ def apply(
     notices: tuple[str, ...] = (),
     before: Baseline = baseline,
 ) -> ApplyResult:
-    """Apply `plan` as a transaction; on a failure or SIGINT/SIGTERM put the environment back exactly."""
+    """Apply `plan` as a transaction; on a failure or SIGINT/SIGTERM put the environment back exactly.
+
+    The steps run are the plan's, as they are: every decision (indexes, the kept stub, lock or resolve) was
+    made when the plan was built and is shown by `envdoctor plan`."""
     if plan.refusal:
         return ApplyResult(False, plan.refusal, (), (), ())
     if not plan.chosen:
         return ApplyResult(False, "no strategy works for this target: see the reasons in the plan", (), (), ())
     uv = uv or find_uv()
     say = progress or (lambda _m: None)
-    prepared = prepare(plan, sources or Sources())
-    if prepared.refusal:
-        return ApplyResult(False, prepared.refusal, (), (), ())
-    for notice in prepared.notices:
+    for notice in plan.fallbacks:
         say(f"notice: {notice}")
     with locked(plan.target.prefix, "fix", wait=wait, say=say):
         refusal = unfinished_refusal(plan.target)
         if refusal:
             return ApplyResult(False, refusal, (), (), ())
         # Read now, not at import: ENVDOCTOR_CACHE_DIR set after envdoctor was imported still counts.
-        return _run(plan, uv, prepared.sources, say, verifier, before, keep_snapshot, cache or cache_root(),
-                    (*notices, *prepared.notices))  # fmt: skip
+        return _run(plan, uv, say, verifier, before, keep_snapshot, cache or cache_root(),
+                    (*notices, *plan.fallbacks))  # fmt: skip
 
 
 def _steps(
     plan: Plan, ctx: StepContext, journal: Journal, snapshot: tuple[str, ...], say: Progress, sig: Signals
 ) -> tuple[list[StepOutcome], str | None]:
-    """Each step from HANDLERS, the journal updated as it begins; stops at the first failure or signal."""
-    work_steps = [s for s in plan.steps if s.kind != "verify"]
+    """Each step of the plan by its handler, the journal updated as it begins; stops at the first failure or
+    signal."""
+    work_steps = plan.work_steps
     n = len(work_steps)
     outcomes: list[StepOutcome] = []
     for i, step in enumerate(work_steps, 1):
@@ -234,7 +234,7 @@ def _steps(
         stop = _ticker(say, step.kind) if step.long else (lambda: None)
         t0 = time.monotonic()
         try:
-            message = HANDLERS[step.kind](ctx, step)
+            message = run(ctx, step)
             moved = _torch_moved(snapshot, ctx.uv.pip_freeze(ctx.python))
             if moved and not plan.context.options.allow_torch_change:
                 raise StepFailed("torch is held but moved (" + "; ".join(moved) + ")")
@@ -262,7 +262,7 @@ def _verify(
         verification = verifier(plan.target, plan)
     except Exception as exc:  # a crashing check is a failed verification, not a crash of fix
         verification = Verification(2, "envdoctor check", (describe(exc),))
-    step = next((s for s in plan.steps if s.kind == "verify"), None)
+    step = plan.first(Verify)
     outcomes = [] if step is None else [
         StepOutcome(step, verification.exit_code == 0, time.monotonic() - t0, verification.source)
     ]  # fmt: skip
@@ -270,11 +270,11 @@ def _verify(
 
 
 def _run(
-    plan: Plan, uv: Uv, sources: Sources, say: Progress, verifier: Verifier, before: Baseline,
+    plan: Plan, uv: Uv, say: Progress, verifier: Verifier, before: Baseline,
     keep_snapshot: Path | None, cache: Path, notices: tuple[str, ...],
 ) -> ApplyResult:  # fmt: skip
     target = plan.target
-    n_steps = len([s for s in plan.steps if s.kind != "verify"])
+    n_steps = len(plan.work_steps)
     verification: Verification | None = None
     left: tuple[str, ...] = ()
     snap_file = keep_snapshot or (cache / "snapshots" / f"{time.strftime('%Y%m%d-%H%M%S')}.txt")
@@ -290,14 +290,14 @@ def _run(
             return ApplyResult(False, f"interrupted by {sig.received} before the first change; nothing was changed",
                                (), snapshot, snapshot)  # fmt: skip
         journal = Journal.begin(
-            target.prefix, chosen=plan.chosen, steps=[s.kind for s in plan.steps if s.kind != "verify"],
+            target.prefix, chosen=plan.chosen, steps=[s.kind for s in plan.work_steps],
             snapshot=list(snapshot), snapshot_file=str(snap_file), kept=kept.to_dict(), plan=plan.to_dict(),
         )  # fmt: skip
         say(
             f"snapshot: {len(snapshot)} packages saved to {snap_file}; {kept.files} files kept "
             f"({'linked' if kept.linked else 'copied'}) in {time.monotonic() - t0:.1f} s"
         )
-        outcomes, failure = _steps(plan, StepContext(plan, uv, sources, Path(tmp), cache), journal, snapshot, say, sig)
+        outcomes, failure = _steps(plan, StepContext(plan, uv, Path(tmp), cache), journal, snapshot, say, sig)
         if failure is None:
             journal.update(step=n_steps + 1)
             checked, verification, verdict = _verify(plan, verifier, failing_before, say)

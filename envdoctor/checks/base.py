@@ -9,12 +9,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
+from envdoctor.dwpose.meta import DIST_NAME
 from envdoctor.facts import Distribution, Facts
 from envdoctor.manifest import Manifest
 from envdoctor.target import Target
 
 # envdoctor's mmpose-free port in a target (named, not imported: checks stay light); the stub's is facts.STUB_DIST.
-PORT_DIST = "envdoctor-mmpose-free"  # envdoctor.dwpose
 
 CATEGORIES = ("System", "GPU", "Packages", "Imports", "Models", "Tools")
 
@@ -123,7 +123,7 @@ class CheckContext:
     @property
     def port_provides_mmpose(self) -> bool:
         """mmpose comes from envdoctor's mmpose-free port, not from OpenMMLab."""
-        return any(d.key == PORT_DIST for d in self.facts.providers("mmpose"))
+        return any(d.key == DIST_NAME for d in self.facts.providers("mmpose"))
 
     def mmcv_providers(self) -> list[Distribution]:
         """Distributions that install the mmcv package itself; envdoctor's stub only adds mmcv/_ext.py."""

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from envdoctor.cuda import archs
 from envdoctor.errors import UsageError
+from envdoctor.sources import Sources, install_sources
 from envdoctor.strategies import ALL, Options
-from envdoctor.strategies.matrix import sources
+from envdoctor.strategies.matrix import wheel_sources
 
 
 def add_plan_args(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +33,7 @@ def add_plan_args(parser: argparse.ArgumentParser) -> None:
         help="a PEP 503 index of labelled wheels you trust (e.g. `envdoctor wheelhouse index` served "
         "over HTTP): mmcv is taken from it when a wheel there fits",
     )
-    third = [s.name for s in sources() if s.third_party]
+    third = [s.name for s in wheel_sources() if s.third_party]
     g.add_argument(
         "--wheel-source",
         metavar="NAME",
@@ -59,7 +60,29 @@ def add_plan_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--lockfile", metavar="FILE", help="install from this lockfile, not the matching committed one")
     g.add_argument("--resolve", action="store_true", help="ignore the committed lockfiles: resolve the set with uv now")
     g.add_argument("--allow-torch-change", action="store_true", help="let uv replace torch and torchvision")
+    w = parser.add_argument_group(
+        "where packages come from (the plan checks now that the torch indexes it needs answer)"
+    )
+    w.add_argument("--index-url", metavar="URL", help="the package index for everything but torch (default PyPI)")
+    w.add_argument(
+        "--torch-index",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="index for torch/torchvision when the target has none (default: uv's --torch-backend auto)",
+    )
+    w.add_argument(
+        "--torch-find-links",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="local folder with torch wheels, for an environment without torch",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def package_sources(args: argparse.Namespace) -> Sources:
+    return install_sources(args.index_url, tuple(args.torch_index), tuple(args.torch_find_links))
 
 
 def options(args: argparse.Namespace) -> Options:

@@ -12,7 +12,7 @@ from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
 from envdoctor.apply.journal import unfinished
 from envdoctor.commands._common import add_target_args, resolve_target
-from envdoctor.commands._fixargs import add_plan_args, options
+from envdoctor.commands._fixargs import add_plan_args, options, package_sources
 from envdoctor.errors import UsageError
 from envdoctor.pythons import find_python
 from envdoctor.report import plan_json, plan_text
@@ -58,22 +58,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     unfinished_g.add_argument(
         "--resume", action="store_true", help="finish an interrupted fix: roll it back exactly, then run fix again"
     )
-    g = p.add_argument_group("where packages come from")
-    g.add_argument("--index-url", metavar="URL", help="the package index for everything but torch (default PyPI)")
-    g.add_argument(
-        "--torch-index",
-        metavar="URL",
-        action="append",
-        default=[],
-        help="index for torch/torchvision when the target has none (default: uv's --torch-backend auto)",
-    )
-    g.add_argument(
-        "--torch-find-links",
-        metavar="DIR",
-        action="append",
-        default=[],
-        help="local folder with torch wheels, for an environment without torch",
-    )
     p.set_defaults(func=main)
 
 
@@ -81,7 +65,7 @@ def request(args: argparse.Namespace) -> apply_mod.Request:
     """Every option of the command line, parsed once."""
     return apply_mod.Request(
         options=options(args),
-        sources=apply_mod.sources(args.index_url, tuple(args.torch_index), tuple(args.torch_find_links)),
+        sources=package_sources(args),
         wait=not args.no_wait,
     )
 
@@ -138,7 +122,7 @@ def main(args: argparse.Namespace) -> int:
     if pending is not None and not args.dry_run:
         print(f"FAILED: {pending.sentence()}.", file=sys.stderr)
         return 1
-    plan = plan_mod.make(target, req.options, progress=None)
+    plan = plan_mod.make(target, req.options, req.sources, progress=None)
     if args.dry_run or not plan.ok:
         if pending is not None:
             print(f"note: {pending.sentence()}.", file=sys.stderr)
@@ -150,6 +134,6 @@ def main(args: argparse.Namespace) -> int:
     if not args.yes and not _ask(plan):
         print("Nothing changed.")
         return 1
-    result = apply_mod.apply(plan, sources=req.sources, progress=say, wait=req.wait)
+    result = apply_mod.apply(plan, progress=say, wait=req.wait)
     _print_result(args, result, plan)
     return result.exit_code

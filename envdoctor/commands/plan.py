@@ -8,7 +8,7 @@ import sys
 from envdoctor import plan as plan_mod
 from envdoctor.apply.journal import unfinished
 from envdoctor.commands._common import add_target_args, resolve_target
-from envdoctor.commands._fixargs import add_plan_args, options
+from envdoctor.commands._fixargs import add_plan_args, options, package_sources
 from envdoctor.report import plan_json, plan_text
 
 
@@ -29,6 +29,7 @@ def main(args: argparse.Namespace) -> int:
     pending = unfinished(target.prefix)
     if pending is not None:
         print(f"note: {pending.sentence()}.", file=sys.stderr)
-    plan = plan_mod.make(target, options(args), progress=lambda m: print(m, file=sys.stderr) if not args.json else None)
+    say = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
+    plan = plan_mod.make(target, options(args), package_sources(args), progress=say)
     print(plan_json.plan_document(plan) if args.json else plan_text.render(plan))
     return 0 if plan.ok else 1

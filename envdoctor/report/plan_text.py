@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from envdoctor.apply.results import ApplyResult
 from envdoctor.plan import Plan
+from envdoctor.steps import Install, InstallLock, InstallTorch, InstallTorchvision, SdistBuild, Step, Uninstall
 from envdoctor.strategies import CHOSEN, REJECTED
+from envdoctor.uv import Indexes
 
 MARKS = {CHOSEN: "[✓]", REJECTED: "[✗]"}
 
@@ -31,16 +33,33 @@ def render(plan: Plan) -> str:
     lines += ["", f"Plan ({plan.chosen}):"]
     for i, step in enumerate(plan.steps, 1):
         lines.append(f"  {i}. {step.summary}")
-        if step.lockfile:
-            lines.append(f"       lockfile: {step.lockfile}")
-        if step.packages and step.kind in ("install", "uninstall"):
-            lines.append(f"       packages: {' '.join(step.packages)}")
-        if step.constraints:
-            lines.append(f"       constraints: {' '.join(step.constraints)}")
-        if step.find_links:
-            lines.append(f"       find-links: {' '.join(step.find_links)}")
+        lines += [f"       {key}: {value}" for key, value in _details(step)]
     lines += ["", "Notes:"] + [f"  - {n}" for n in plan.notes]
     return "\n".join(lines)
+
+
+def _details(step: Step) -> list[tuple[str, str]]:
+    """The fields of a step a person checks before saying yes: what goes in, from where."""
+    out: list[tuple[str, str]] = []
+    if isinstance(step, InstallLock):
+        out.append(("lockfile", step.lockfile))
+    if isinstance(step, Install | Uninstall) and step.packages:
+        out.append(("packages", " ".join(step.packages)))
+    if isinstance(step, Install) and step.constraints:
+        out.append(("constraints", " ".join(step.constraints)))
+    if isinstance(step, Install) and step.find_links:
+        out.append(("find-links", " ".join(step.find_links)))
+    if isinstance(step, InstallTorchvision):
+        out.append(("constraints", step.torch_pin))
+    if isinstance(step, InstallTorch | InstallTorchvision) and step.indexes is not None:
+        out.append(("indexes", _indexes(step.indexes)))
+    if isinstance(step, SdistBuild):
+        out.append(("wheelhouse", step.wheelhouse))
+    return out
+
+
+def _indexes(i: Indexes) -> str:
+    return " ".join(i.args()) or "uv's defaults (PyPI)"
 
 
 def render_result(result: ApplyResult) -> str:

@@ -1,15 +1,28 @@
 """The ways to give MuseTalk a working `mmpose`, each judged against the facts of one target.
 
-Every strategy module has `name`, `rank` (lower is preferred), `description`,
-`judge(ctx) -> Verdict` and `steps(ctx) -> tuple[Step, ...]`.
+Each is one class behind envdoctor.strategies.base.Strategy; `plan` and `lock` iterate over ALL and
+never name one.
 """
 
 from __future__ import annotations
 
-from envdoctor.strategies import lite_stub, mmpose_free, prebuilt
-from envdoctor.strategies.base import CHOSEN, POSSIBLE, REJECTED, Context, Options, Step, Strategy, Verdict
+from envdoctor.strategies.base import (
+    CHOSEN,
+    POSSIBLE,
+    REJECTED,
+    Candidate,
+    Context,
+    LockPackages,
+    Options,
+    Rejection,
+    Strategy,
+    StrategyVerdict,
+)
+from envdoctor.strategies.lite_stub import LiteStub
+from envdoctor.strategies.mmpose_free import MmposeFree
+from envdoctor.strategies.prebuilt import Prebuilt
 
-ALL: tuple[Strategy, ...] = tuple(sorted((prebuilt, lite_stub, mmpose_free), key=lambda s: s.rank))
+ALL: tuple[Strategy, ...] = tuple(sorted((Prebuilt(), LiteStub(), MmposeFree()), key=lambda s: s.rank))
 
 
 def by_name(name: str) -> Strategy:
@@ -19,4 +32,11 @@ def by_name(name: str) -> Strategy:
     raise KeyError(name)
 
 
-__all__ = ["ALL", "CHOSEN", "POSSIBLE", "REJECTED", "Context", "Options", "Step", "Strategy", "Verdict", "by_name"]
+def names() -> tuple[str, ...]:
+    return tuple(s.name for s in ALL)
+
+
+__all__ = [
+    "ALL", "CHOSEN", "POSSIBLE", "REJECTED", "Candidate", "Context", "LockPackages", "Options", "Rejection",
+    "Strategy", "StrategyVerdict", "by_name", "names",
+]  # fmt: skip

@@ -1,20 +1,22 @@
-"""What every strategy shares: the context it judges, its verdict, and the steps it gives.
+"""What every strategy shares: the context it judges, the interface, and its verdict.
 
-A strategy is a small object with a name, `judge(ctx) -> Verdict` and `steps(ctx) -> tuple[Step, ...]`.
-Verdict reasons are written for the user ("no mmcv wheel for torch 2.13"), not for the code.
+A strategy is one class behind `Strategy`: what it installs for a requirement set, what its lockfiles
+hold, and `judge(ctx)`, which is either a Candidate carrying its steps or a Rejection carrying its reasons.
+Reasons are written for the user ("no mmcv wheel for torch 2.13"), not for the code.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envdoctor.facts import Facts
+from envdoctor.steps import Step
+from envdoctor.strategies.sets import RequirementSet
 
 CHOSEN, POSSIBLE, REJECTED = "chosen", "possible", "rejected"
 
@@ -115,86 +117,89 @@ def accelerator_of(torch: Version, cuda: str | None) -> str:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Candidate:
+    """A strategy that works for this target, with the steps that give it."""
+
     strategy: str
-    status: str  # chosen | possible | rejected
     reasons: tuple[str, ...]
     summary: str
     """One line: what this strategy would give the user."""
+    steps: tuple[Step, ...]
+    chosen: bool = False
+    """Set by the plan on the one candidate it runs."""
+
+    viable: ClassVar[bool] = True
 
     @property
-    def viable(self) -> bool:
-        return self.status != REJECTED
+    def status(self) -> str:
+        return CHOSEN if self.chosen else POSSIBLE
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "strategy": self.strategy,
-            "status": self.status,
-            "summary": self.summary,
-            "reasons": list(self.reasons),
-        }
+        return _verdict_dict(self)
 
 
 @dataclass(frozen=True)
-class Step:
-    """One thing `fix` does. `kind` picks its handler in envdoctor/apply/steps.py."""
+class Rejection:
+    """A strategy that does not work for this target, and why, in the user's words."""
 
-    kind: str
-    """uninstall | install | install-lock | torch | torchvision | build-mmcv | build-wheel | stub | dwpose |
-    provide-ffmpeg | verify"""
+    strategy: str
+    reasons: tuple[str, ...]
     summary: str
-    packages: tuple[str, ...] = ()
-    constraints: tuple[str, ...] = ()
-    build_constraints: tuple[str, ...] = ()
-    excludes: tuple[str, ...] = ()
-    reinstall: tuple[str, ...] = ()
-    find_links: tuple[str, ...] = ()
-    only_binary: tuple[str, ...] = ()
-    """Packages uv must take from a wheel: never a silent source build."""
-    extra_build: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    """(package, build requirements its sdist does not declare), for uv's extra-build-dependencies."""
-    lockfile: str | None = None
-    env: tuple[tuple[str, str], ...] = ()
-    index_url: str | None = None
-    """The index this step's packages come from, when it is not the one for everything else."""
-    long: bool = False
-    """Minutes rather than seconds: apply shows progress."""
+
+    viable: ClassVar[bool] = False
+    status: ClassVar[str] = REJECTED
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "summary": self.summary}
-        for key in (
-            "packages",
-            "constraints",
-            "build_constraints",
-            "excludes",
-            "reinstall",
-            "find_links",
-            "only_binary",
-        ):
-            value = getattr(self, key)
-            if value:
-                out[key] = list(value)
-        if self.lockfile:
-            out["lockfile"] = self.lockfile
-        if self.env:
-            out["env"] = dict(self.env)
-        if self.index_url:
-            out["index_url"] = self.index_url
-        if self.extra_build:
-            out["extra_build"] = {name: list(reqs) for name, reqs in self.extra_build}
-        return out
+        return _verdict_dict(self)
 
 
-class Strategy(Protocol):
-    name: str
-    rank: int
+StrategyVerdict = Candidate | Rejection
+
+
+def _verdict_dict(v: StrategyVerdict) -> dict[str, Any]:
+    return {"strategy": v.strategy, "status": v.status, "summary": v.summary, "reasons": list(v.reasons)}
+
+
+@dataclass(frozen=True)
+class LockPackages:
+    """What a strategy puts into a lockfile of envdoctor's matrix."""
+
+    requirements: tuple[str, ...]
+    find_links: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    """Said in the lockfile's header: what fix adds after the pins."""
+
+
+class Strategy(ABC):
+    """One way to give MuseTalk a working `mmpose`. `plan` and `lock` iterate over these and name none."""
+
+    name: ClassVar[str]
+    rank: ClassVar[int]
     """Lower is preferred when several are viable."""
-    description: str
+    description: ClassVar[str]
 
-    def judge(self, ctx: Context) -> Verdict: ...
+    @abstractmethod
+    def judge(self, ctx: Context) -> StrategyVerdict:
+        """A Candidate carrying its steps, or a Rejection carrying its reasons."""
 
-    def steps(self, ctx: Context) -> tuple[Step, ...]: ...
+    @abstractmethod
+    def installs(self, rset: RequirementSet, mmcv: str | None = None) -> tuple[str, ...]:
+        """The requirements this strategy installs for a requirement set (mmcv: the version it found)."""
 
+    @abstractmethod
+    def lock_packages(self, rset: RequirementSet, python: str, os: str, accelerator: str,
+                      torch_series: str | None) -> LockPackages:  # fmt: skip
+        """What a lockfile of envdoctor's matrix holds for this strategy (ValueError: no such cell)."""
 
-def req_name(requirement: str) -> str:
-    return canonicalize_name(Requirement(requirement).name)
+    def steps(self, ctx: Context) -> tuple[Step, ...]:
+        """The steps of a viable verdict (ValueError when the strategy rejects the target)."""
+        verdict = self.judge(ctx)
+        if isinstance(verdict, Rejection):
+            raise ValueError(f"{self.name} does not work for this target: " + "; ".join(verdict.reasons))
+        return verdict.steps
+
+    def candidate(self, ctx: Context, reasons: tuple[str, ...] | list[str], steps: tuple[Step, ...]) -> Candidate:
+        return Candidate(self.name, tuple(reasons), self.description, steps)
+
+    def reject(self, *reasons: str) -> Rejection:
+        return Rejection(self.name, reasons, self.description)

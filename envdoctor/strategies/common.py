@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from envdoctor.cachedir import cache_root
 from envdoctor.datafiles import load
+from envdoctor.lockgate import platform_for
 from envdoctor.resources import lockfiles_dir
-from envdoctor.strategies.base import Context, Step
+from envdoctor.sources import PYPI
+from envdoctor.steps import Install as InstallStep
+from envdoctor.steps import InstallLock as InstallLockStep
+from envdoctor.steps import Installs, InstallTorch, InstallTorchvision, Step, Uninstall, Verify
+from envdoctor.strategies.base import Context
 from envdoctor.strategies.sets import RequirementSet, active_constraints, coverage, excludes, extra_build_pairs
 
 MMCV_PROVIDERS = ("mmcv", "mmcv-lite", "mmcv-full")
-OPENMMLAB_DISTS = ("mmcv", "mmcv-lite", "mmcv-full", "mmdet", "mmpose", "mmengine", "mmcv-ext-stub")
 HELD = ("torch", "torchvision")
-
-
-def available(module: str) -> bool:
-    """Whether an optional part of envdoctor (stub, dwpose port) is present in this install."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def held(ctx: Context) -> tuple[str, ...]:
@@ -36,8 +31,6 @@ def lock_name(strategy: str, set_name: str, python_series: str, accelerator: str
 def find_lockfile(ctx: Context, strategy: str, rset: RequirementSet, torch_free: bool) -> Path | None:
     """The committed lockfile for this target. A strategy that never touches torch-built binaries
     (torch is held, out of the lock) may use the cpu lockfile on any accelerator."""
-    from envdoctor.lockgate import platform_for
-
     platform = platform_for(ctx.os, ctx.machine)  # linux x86_64 and linux aarch64 have lockfiles of their own
     if platform is None:
         return None
@@ -51,40 +44,44 @@ def find_lockfile(ctx: Context, strategy: str, rset: RequirementSet, torch_free:
     return None
 
 
+def matching_lockfile(ctx: Context, strategy: str, rset: RequirementSet, torch_free: bool) -> Path | None:
+    """The lockfile the install uses: --lockfile, else the committed one for this target; None with --resolve.
+    Decided here, once: local wheels never turn a locked install into a resolve behind the plan's back."""
+    if ctx.options.lockfile:
+        return ctx.options.lockfile
+    if ctx.options.resolve:
+        return None
+    return find_lockfile(ctx, strategy, rset, torch_free)
+
+
 def install_step(
     ctx: Context,
-    strategy: str,
     rset: RequirementSet,
     packages: tuple[str, ...],
     *,
-    torch_free: bool,
+    lockfile: Path | None,
     find_links: tuple[str, ...] = (),
     reinstall: tuple[str, ...] = (),
     no_build: tuple[str, ...] = (),
-) -> Step:
+) -> Installs:
     cons = active_constraints(ctx.torch, packages, ctx.python_version)
     runtime = tuple(dict.fromkeys(c.requirement for c in cons if not c.build))
     build = tuple(dict.fromkeys(c.requirement for c in cons if c.build))
     excl = tuple(name for name, _ in excludes()) + held(ctx)
-    lock = find_lockfile(ctx, strategy, rset, torch_free) if not (find_links or ctx.options.resolve) else None
-    if ctx.options.lockfile:
-        lock = ctx.options.lockfile
-    if lock:
-        return Step(
-            kind="install-lock",
-            summary=f"install the pinned set from {lock.name} (hashes checked; torch and torchvision untouched)",
-            lockfile=str(lock),
+    if lockfile:
+        return InstallLockStep(
+            summary=f"install the pinned set from {lockfile.name} (hashes checked; torch and torchvision untouched)",
+            lockfile=str(lockfile),
             build_constraints=build,
             extra_build=extra_build_pairs(ctx.python_version),
             reinstall=reinstall,
-            long=True,
         )
-    return Step(
-        kind="install",
+    why = "--resolve: committed lockfiles ignored" if ctx.options.resolve else "no lockfile matches"
+    return InstallStep(
         summary=(
             f"resolve and install MuseTalk's '{rset.name}' set with uv"
             + (", with mmcv only from a wheel" if no_build else "")
-            + (" (--resolve: committed lockfiles ignored)" if ctx.options.resolve else " (no lockfile matches)")
+            + f" ({why})"
         ),
         packages=packages,
         constraints=runtime,
@@ -94,7 +91,7 @@ def install_step(
         find_links=find_links,
         only_binary=no_build,
         extra_build=extra_build_pairs(ctx.python_version),
-        long=True,
+        why=why,
     )
 
 
@@ -116,7 +113,7 @@ def provider_steps(ctx: Context, keep: str | None) -> tuple[tuple[Step, ...], tu
     summary = "uninstall " + ", ".join(remove) + ": exactly one distribution may provide `mmcv`"
     if reinstall:
         summary += f" ({keep} is reinstalled below, its files were overwritten)"
-    return (Step(kind="uninstall", summary=summary, packages=tuple(remove)),), reinstall
+    return (Uninstall(summary=summary, packages=tuple(remove)),), reinstall
 
 
 def wheelhouse(ctx: Context) -> Path:
@@ -129,11 +126,12 @@ def torch_index(ctx: Context) -> str:
     local = ctx.torch.local if ctx.torch is not None else None
     if local:
         return str(load("lock.toml")["torch"]["index"]).format(accelerator=local)
-    return "https://pypi.org/simple"
+    return PYPI
 
 
 def torchvision_step(ctx: Context) -> tuple[Step, ...]:
-    """torch without torchvision: the torchvision made for that torch, from the index that serves it."""
+    """torch without torchvision: the torchvision made for that torch, from the index that serves it (the
+    plan binds the indexes uv is given, with the sources the user named)."""
     if ctx.torch is None or ctx.torchvision is not None or not held(ctx):
         return ()
     series = load("torchvision.toml")["series"].get(ctx.torch_series)
@@ -141,11 +139,10 @@ def torchvision_step(ctx: Context) -> tuple[Step, ...]:
         return ()
     index = torch_index(ctx)
     return (
-        Step(
-            kind="torchvision",
+        InstallTorchvision(
             summary=f"install torchvision {series}.x, the release made for torch {ctx.torch}, from {index}",
-            packages=(f"torchvision=={series}.*",),
-            constraints=(f"torch=={ctx.torch}",),
+            requirement=f"torchvision=={series}.*",
+            torch_pin=f"torch=={ctx.torch}",
             index_url=index,
         ),
     )
@@ -155,17 +152,16 @@ def torch_step(ctx: Context) -> tuple[Step, ...]:
     if ctx.torch is not None:
         return torchvision_step(ctx)
     return (
-        Step(
-            kind="torch",
+        InstallTorch(
             summary="install torch and torchvision (the target has none) from the torch index for this machine",
-            packages=HELD,
-            long=True,
+            requirements=HELD,
+            source="uv's --torch-backend auto (the index for this machine's driver)",
         ),
     )
 
 
-def verify_step() -> Step:
-    return Step(kind="verify", summary="run `envdoctor check` again: success is a green check, not a finished install")
+def verify_step() -> Verify:
+    return Verify(summary="run `envdoctor check` again: success is a green check, not a finished install")
 
 
 def no_set(ctx: Context) -> str:

@@ -11,10 +11,11 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from envdoctor.strategies.base import POSSIBLE, REJECTED, Context, Step, Verdict
+from envdoctor.steps import BuildWheel, Step, Stub
+from envdoctor.strategies.base import Context, LockPackages, Strategy, StrategyVerdict
 from envdoctor.strategies.common import (
-    available,
     install_step,
+    matching_lockfile,
     no_set,
     provider_steps,
     torch_step,
@@ -25,92 +26,91 @@ from envdoctor.strategies.sets import NeedsWheel, RequirementSet, extra_builds, 
 from envdoctor.versionwindows import window_problems
 from envdoctor.wheelmatch import target_tags
 
-name = "lite-stub"
-rank = 2
-description = "mmcv-lite (pure Python) inside every mmdet/mmpose window, plus the generated `_ext` stub"
 
+class LiteStub(Strategy):
+    name = "lite-stub"
+    rank = 2
+    description = "mmcv-lite (pure Python) inside every mmdet/mmpose window, plus the generated `_ext` stub"
 
-def judge(ctx: Context) -> Verdict:
-    rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
-    if rset is None:
-        return Verdict(name, REJECTED, (no_set(ctx),), description)
-    if not available("envdoctor.stub"):
-        return Verdict(
-            name, REJECTED, ("the `_ext` stub generator (envdoctor.stub) is not in this install",), description
+    def installs(self, rset: RequirementSet, mmcv: str | None = None) -> tuple[str, ...]:
+        return (*rset.requirements, *rset.openmmlab, f"mmcv-lite=={mmcv or rset.mmcv}")
+
+    def lock_packages(self, rset: RequirementSet, python: str, os: str, accelerator: str,
+                      torch_series: str | None) -> LockPackages:  # fmt: skip
+        return LockPackages(
+            self.installs(rset),
+            notes=("after installing, envdoctor adds the generated mmcv._ext stub (envdoctor fix does)",),
         )
-    problems = window_problems(rset.mmcv, rset.openmmlab)
-    if problems:
-        return Verdict(
-            name, REJECTED, (f"mmcv-lite {rset.mmcv} is outside a window: " + "; ".join(problems),), description
-        )
-    reasons = [
-        f"mmcv-lite {rset.mmcv} is a universal wheel: no build, no dependence on torch {ctx.torch or '(none)'}",
-        f"it sits inside every window: {', '.join(rset.openmmlab)}",
-        "the stub gives all 112 `_ext` names; nms, bbox_overlaps, roi_align, roi_pool and the deformable convs "
-        "are real (on torch and torchvision), the rest raise by name if called (DWPose inference calls none)",
-    ]
-    for need in needs_wheel(ctx.python_version, _packages(rset)):
-        local = local_wheel(ctx, need)
-        if local is not None:
-            reasons.append(f"{need.pin} from the local wheel {local}")
-        else:
+
+    def judge(self, ctx: Context) -> StrategyVerdict:
+        rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
+        if rset is None:
+            return self.reject(no_set(ctx))
+        problems = window_problems(rset.mmcv, rset.openmmlab)
+        if problems:
+            return self.reject(f"mmcv-lite {rset.mmcv} is outside a window: " + "; ".join(problems))
+        reasons = [
+            f"mmcv-lite {rset.mmcv} is a universal wheel: no build, no dependence on torch {ctx.torch or '(none)'}",
+            f"it sits inside every window: {', '.join(rset.openmmlab)}",
+            "the stub gives all 112 `_ext` names; nms, bbox_overlaps, roi_align, roi_pool and the deformable convs "
+            "are real (on torch and torchvision), the rest raise by name if called (DWPose inference calls none)",
+        ]
+        packages = self.installs(rset)
+        lockfile = matching_lockfile(ctx, self.name, rset, torch_free=True)
+        wheels: list[Path] = []
+        builds: list[Step] = []
+        for need in needs_wheel(ctx.python_version, packages):
+            local = local_wheel(ctx, need)
+            if lockfile is not None:
+                if local is not None:  # said, so a wheel in the wheelhouse never silently changes the install
+                    reasons.append(f"{local} is not used: {lockfile.name} pins {need.pin} with its hashes")
+                continue
+            if local is not None:
+                reasons.append(f"{need.pin} from the local wheel {local}")
+                wheels.append(local)
+                continue
             missing = (
                 f"{need.package} {need.version} has no wheel for {target_tag(ctx)} (PyPI has wheels for Python "
                 f"{need.wheels}); `--build` would compile it from its sdist, or --find-links DIR with such a wheel"
             )
             if not ctx.options.build:
-                return Verdict(name, REJECTED, (missing,), description)
+                return self.reject(missing)
             reasons.append(
                 f"{need.package} {need.version} has no wheel for {target_tag(ctx)}: --build compiles it once from "
                 f"its sdist against the target's numpy into the wheelhouse (about a minute); the next environment "
                 f"on this machine installs that wheel"
             )
-    reasons += [f"{e.why} (breaker #{e.breaker})" for e in extra_builds(ctx.python_version)]
-    if ctx.accelerator and ctx.accelerator != "cpu":
-        reasons.append("mmcv's CUDA ops are not compiled: code that needs them fails loudly")
-    return Verdict(name, POSSIBLE, tuple(reasons), description)
+            builds.append(_build_step(ctx, need))
+        reasons += [f"{e.why} (breaker #{e.breaker})" for e in extra_builds(ctx.python_version)]
+        if ctx.accelerator and ctx.accelerator != "cpu":
+            reasons.append("mmcv's CUDA ops are not compiled: code that needs them fails loudly")
+        links = tuple(dict.fromkeys(str(w.parent) for w in wheels))
+        if builds:
+            links = (*links, str(wheelhouse(ctx)))
+        pre, reinstall = provider_steps(ctx, keep="mmcv-lite")
+        install = install_step(ctx, rset, packages, lockfile=lockfile, reinstall=reinstall, find_links=links)
+        steps = (
+            *torch_step(ctx),
+            *builds,
+            *pre,
+            install,
+            Stub(
+                summary="the `mmcv._ext` stub: generated from the installed mmcv-lite and installed "
+                "(the plan says when the kept one goes in with the pinned set instead)",
+            ),
+            verify_step(),
+        )
+        return self.candidate(ctx, reasons, steps)
 
 
-def steps(ctx: Context) -> tuple[Step, ...]:
-    rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
-    assert rset is not None, "judge() rejects a target without a requirement set"
-    pre, reinstall = provider_steps(ctx, keep="mmcv-lite")
-    packages = _packages(rset)
-    needs = needs_wheel(ctx.python_version, packages)
-    wheels = [local_wheel(ctx, need) for need in needs]
-    links = tuple(dict.fromkeys(str(w.parent) for w in wheels if w is not None))
-    builds = tuple(_build_step(ctx, need) for need, w in zip(needs, wheels, strict=True) if w is None)
-    if builds:
-        links = (*links, str(wheelhouse(ctx)))
-    return (
-        *torch_step(ctx),
-        *builds,
-        *pre,
-        install_step(ctx, name, rset, packages, torch_free=True, reinstall=reinstall, find_links=links),
-        Step(
-            kind="stub",
-            summary="the `mmcv._ext` stub: the kept one goes in with the pinned set when it matches, "
-            "else it is generated from the installed mmcv-lite and installed",
-        ),
-        verify_step(),
-    )
-
-
-def _build_step(ctx: Context, need: NeedsWheel) -> Step:
+def _build_step(ctx: Context, need: NeedsWheel) -> BuildWheel:
     """`--build`: the wheel PyPI lacks, compiled from its sdist into the wheelhouse (envdoctor/build.py)."""
-    assert ctx.options.build, "judge() rejects a missing wheel without --build"
-    return Step(
-        kind="build-wheel",
+    return BuildWheel(
         summary=f"build {need.package} {need.version} from its sdist against the target's numpy into "
         f"{wheelhouse(ctx)} (no wheel for {target_tag(ctx)} on PyPI; about a minute)",
-        packages=(need.pin,),
-        find_links=(str(wheelhouse(ctx)),),
-        long=True,
+        requirement=need.pin,
+        wheelhouse=str(wheelhouse(ctx)),
     )
-
-
-def _packages(rset: RequirementSet) -> tuple[str, ...]:
-    return (*rset.requirements, *rset.openmmlab, f"mmcv-lite=={rset.mmcv}")
 
 
 _WHEEL_MACHINE = {"amd64": "x86_64", "arm64": "aarch64"}

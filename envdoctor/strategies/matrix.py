@@ -96,7 +96,7 @@ class Source:
 
 
 @cache
-def sources() -> tuple[Source, ...]:
+def wheel_sources() -> tuple[Source, ...]:
     return tuple(
         Source(
             name=s["name"],
@@ -116,7 +116,7 @@ def sources() -> tuple[Source, ...]:
 
 
 def source(name: str) -> Source:
-    for s in sources():
+    for s in wheel_sources():
         if s.name == name:
             return s
     raise KeyError(name)

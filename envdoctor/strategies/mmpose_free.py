@@ -5,72 +5,45 @@ The port (envdoctor/dwpose/) runs the same DWPose weights, so MuseTalk's crop bo
 
 from __future__ import annotations
 
-from envdoctor.strategies.base import POSSIBLE, REJECTED, Context, Step, Verdict
-from envdoctor.strategies.common import (
-    OPENMMLAB_DISTS,
-    available,
-    install_step,
-    no_set,
-    torch_step,
-    verify_step,
-)
-from envdoctor.strategies.sets import pick_set
-
-name = "mmpose-free"
-rank = 3
-description = "no OpenMMLab package: envdoctor's DWPose port provides `mmpose` (same weights, same landmarks)"
-PORT_DIST = "envdoctor-mmpose-free"
+from envdoctor.dwpose.meta import DIST_NAME, REMOVES
+from envdoctor.steps import Dwpose, Uninstall
+from envdoctor.strategies.base import Context, LockPackages, Strategy, StrategyVerdict
+from envdoctor.strategies.common import install_step, matching_lockfile, no_set, torch_step, verify_step
+from envdoctor.strategies.sets import RequirementSet, pick_set
 
 
-def judge(ctx: Context) -> Verdict:
-    rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
-    if rset is None:
-        return Verdict(name, REJECTED, (no_set(ctx),), description)
-    if not _port_ready():
-        return Verdict(
-            name, REJECTED, ("the DWPose port's wheel builder (envdoctor.dwpose) is not in this install",), description
+class MmposeFree(Strategy):
+    name = "mmpose-free"
+    rank = 3
+    description = "no OpenMMLab package: envdoctor's DWPose port provides `mmpose` (same weights, same landmarks)"
+
+    def installs(self, rset: RequirementSet, mmcv: str | None = None) -> tuple[str, ...]:
+        return rset.requirements
+
+    def lock_packages(self, rset: RequirementSet, python: str, os: str, accelerator: str,
+                      torch_series: str | None) -> LockPackages:  # fmt: skip
+        return LockPackages(
+            self.installs(rset),
+            notes=("after installing, envdoctor installs its DWPose port as `mmpose` (envdoctor fix does)",),
         )
-    return Verdict(
-        name,
-        POSSIBLE,
-        (
+
+    def judge(self, ctx: Context) -> StrategyVerdict:
+        rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
+        if rset is None:
+            return self.reject(no_set(ctx))
+        gone = tuple(d for d in REMOVES if ctx.has(d))
+        summary = "uninstall the OpenMMLab packages (the port replaces them): " + ", ".join(gone)
+        pre = (Uninstall(summary=summary, packages=gone),) if gone else ()
+        lockfile = matching_lockfile(ctx, self.name, rset, torch_free=True)
+        steps = (
+            *torch_step(ctx),
+            *pre,
+            install_step(ctx, rset, self.installs(rset), lockfile=lockfile),
+            Dwpose(summary=f"build the DWPose port wheel ({DIST_NAME}) and install it", dist=DIST_NAME),
+            verify_step(),
+        )
+        reasons = (
             "needs no mmcv, mmdet, mmengine, xtcocotools or compiler, on any torch",
             "ranked after the strategies that keep the real mmpose",
-        ),
-        description,
-    )
-
-
-def _port_ready() -> bool:
-    """The port's builder API (docs/dwpose.md): build_wheel(outdir) and requirements(wheel)."""
-    if not available("envdoctor.dwpose"):
-        return False
-    try:
-        import envdoctor.dwpose as port
-    except Exception:  # a broken port is the same as none here: the verdict says so
-        return False
-    return callable(getattr(port, "build_wheel", None)) and callable(getattr(port, "requirements", None))
-
-
-def _removes() -> tuple[str, ...]:
-    try:
-        from envdoctor.dwpose import REMOVES
-
-        return tuple(REMOVES)
-    except ImportError:
-        return OPENMMLAB_DISTS
-
-
-def steps(ctx: Context) -> tuple[Step, ...]:
-    rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
-    assert rset is not None, "judge() rejects a target without a requirement set"
-    gone = tuple(d for d in _removes() if ctx.has(d))
-    summary = "uninstall the OpenMMLab packages (the port replaces them): " + ", ".join(gone)
-    pre = (Step(kind="uninstall", summary=summary, packages=gone),) if gone else ()
-    return (
-        *torch_step(ctx),
-        *pre,
-        install_step(ctx, name, rset, rset.requirements, torch_free=True),
-        Step(kind="dwpose", summary=f"build the DWPose port wheel ({PORT_DIST}) and install it", packages=(PORT_DIST,)),
-        verify_step(),
-    )
+        )
+        return self.candidate(ctx, reasons, steps)

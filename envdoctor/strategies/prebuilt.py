@@ -18,10 +18,12 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from envdoctor.cuda import archs
+from envdoctor.steps import BuildMmcv, Step, Unstub
 from envdoctor.strategies import matrix
-from envdoctor.strategies.base import POSSIBLE, REJECTED, Context, Step, Verdict
+from envdoctor.strategies.base import Context, LockPackages, Strategy, StrategyVerdict
 from envdoctor.strategies.common import (
     install_step,
+    matching_lockfile,
     no_set,
     provider_steps,
     torch_step,
@@ -33,10 +35,6 @@ from envdoctor.versionwindows import window_for, window_problems
 from envdoctor.wheelhouse import local_candidates, project_page, remote_candidates
 from envdoctor.wheellabel import TorchLabel, label_for, labelled
 from envdoctor.wheelmatch import RELEASE, Candidate, NearMiss, Selection, Want, describe, select, target_tags
-
-name = "prebuilt"
-rank = 1
-description = "a real mmcv with compiled ops, from a wheel built for this torch, CUDA, Python and OS"
 
 NEAR_MISSES_SHOWN = 8
 
@@ -238,7 +236,7 @@ def opt_in_sources(ctx: Context, rset: RequirementSet) -> list[str]:
     """The known third-party sources not enabled, each with the exact wheel it would be asked for."""
     assert ctx.torch is not None
     lines = []
-    for s in matrix.sources():
+    for s in matrix.wheel_sources():
         if not s.third_party or s.name in ctx.options.wheel_sources:
             continue
         tag = s.platform_tag(ctx.os, ctx.machine, ctx.accelerator or "cpu")
@@ -256,105 +254,115 @@ def opt_in_sources(ctx: Context, rset: RequirementSet) -> list[str]:
     return lines
 
 
-def judge(ctx: Context) -> Verdict:
-    rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
-    if ctx.torch is None:
-        return Verdict(
-            name, REJECTED, ("torch is not installed: a prebuilt mmcv is matched to the torch it runs on",), description
-        )
-    if rset is None:
-        return Verdict(name, REJECTED, (no_set(ctx),), description)
-    found = search(ctx, rset)
-    if found.found:
-        f = found.found
-        return Verdict(
-            name,
-            POSSIBLE,
-            (f"mmcv {f.wheel.version} ({f.wheel.filename}) fits this target, from {f.source}", *found.reasons),
-            description,
-        )
-    row, reasons = _official(ctx, rset)
-    if row:
-        return Verdict(
-            name,
-            POSSIBLE,
-            (
-                f"OpenMMLab publishes mmcv {row.mmcv} for torch {row.torch_series} with {ctx.accelerator} on "
-                f"{ctx.python_tag} {ctx.os}: {matrix.index_url(ctx.accelerator or 'cpu', row.torch_series)}",
-            ),
-            description,
-        )
-    reasons = [*reasons, *found.reasons]
-    built = describe(rset.mmcv, label(ctx), ctx.python_tag, _platform_tag(ctx))
-    if ctx.options.build:
-        problems = _build_problems(ctx)
-        if problems:
-            return Verdict(name, REJECTED, (*reasons, "--build: " + "; ".join(problems)), description)
-        arch, arch_from = cuda_arch(ctx)
-        arch_text = f", TORCH_CUDA_ARCH_LIST={arch} from {arch_from}" if _is_cuda(ctx) else ""
-        return Verdict(
-            name,
-            POSSIBLE,
-            (
-                *reasons,
-                f"--build: compile {built} against torch {ctx.torch} once into {wheelhouse(ctx)}{arch_text} "
-                f"({build_time(ctx)}), so the next environment with this torch gets it prebuilt",
-            ),
-            description,
-        )
-    return Verdict(
-        name,
-        REJECTED,
-        (
+class Prebuilt(Strategy):
+    name = "prebuilt"
+    rank = 1
+    description = "a real mmcv with compiled ops, from a wheel built for this torch, CUDA, Python and OS"
+
+    def installs(self, rset: RequirementSet, mmcv: str | None = None) -> tuple[str, ...]:
+        return (*rset.requirements, *rset.openmmlab, f"mmcv=={mmcv or rset.mmcv}")
+
+    def lock_packages(self, rset: RequirementSet, python: str, os: str, accelerator: str,
+                      torch_series: str | None) -> LockPackages:  # fmt: skip
+        """The official wheel of the cell's torch series: its mmcv version and its index page."""
+        if not torch_series:
+            raise ValueError("a prebuilt lockfile needs a torch series: --torch-series M.m")
+        tag = "cp" + python.replace(".", "")
+        rows = [
+            r
+            for r in matrix.for_series(os, torch_series)
+            if accelerator in r.accelerators and tag in r.python and not window_problems(r.mmcv, rset.openmmlab)
+        ]
+        if not rows:
+            raise ValueError(
+                f"no official mmcv wheel inside the windows for torch {torch_series}, {accelerator}, {tag}, {os}"
+            )
+        best = max(rows, key=lambda r: Version(r.mmcv))
+        return LockPackages(self.installs(rset, best.mmcv), find_links=(matrix.index_url(accelerator, torch_series),))
+
+    def judge(self, ctx: Context) -> StrategyVerdict:
+        rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
+        if ctx.torch is None:
+            return self.reject("torch is not installed: a prebuilt mmcv is matched to the torch it runs on")
+        if rset is None:
+            return self.reject(no_set(ctx))
+        found = search(ctx, rset)
+        if found.found:
+            f = found.found
+            return self.candidate(
+                ctx,
+                (f"mmcv {f.wheel.version} ({f.wheel.filename}) fits this target, from {f.source}", *found.reasons),
+                self._steps(ctx, rset, (f.links,), str(f.wheel.version)),
+            )
+        row, reasons = _official(ctx, rset)
+        if row:
+            index = matrix.index_url(ctx.accelerator or "cpu", row.torch_series)
+            return self.candidate(
+                ctx,
+                (
+                    f"OpenMMLab publishes mmcv {row.mmcv} for torch {row.torch_series} with {ctx.accelerator} on "
+                    f"{ctx.python_tag} {ctx.os}: {index}",
+                ),
+                self._steps(ctx, rset, (index,), row.mmcv),
+            )
+        reasons = [*reasons, *found.reasons]
+        built = describe(rset.mmcv, label(ctx), ctx.python_tag, _platform_tag(ctx))
+        if ctx.options.build:
+            problems = _build_problems(ctx)
+            if problems:
+                return self.reject(*reasons, "--build: " + "; ".join(problems))
+            arch, arch_from = cuda_arch(ctx)
+            arch_text = f", TORCH_CUDA_ARCH_LIST={arch} from {arch_from}" if _is_cuda(ctx) else ""
+            build = _build_step(ctx, rset)
+            return self.candidate(
+                ctx,
+                (
+                    *reasons,
+                    f"--build: compile {built} against torch {ctx.torch} once into {wheelhouse(ctx)}{arch_text} "
+                    f"({build_time(ctx)}), so the next environment with this torch gets it prebuilt",
+                ),
+                self._steps(ctx, rset, (build.wheelhouse,), build.requirement.partition("==")[2], build),
+            )
+        return self.reject(
             *reasons,
             *opt_in_sources(ctx, rset),
             f"mmcv on PyPI is a source archive only: add --build to compile {built} here instead "
             f"({build_time(ctx)}), or give a wheelhouse that has it (--find-links DIR, --wheel-index URL)",
-        ),
-        description,
-    )
-
-
-def steps(ctx: Context) -> tuple[Step, ...]:
-    rset = pick_set(ctx.torch, ctx.python_version, ctx.os)
-    assert rset is not None and ctx.torch is not None, "judge() rejects these targets"
-    pre, reinstall = provider_steps(ctx, keep="mmcv")
-    removal: tuple[Step, ...] = ()
-    if ctx.has("mmcv-ext-stub"):
-        removal = (Step(kind="unstub", summary="remove the `_ext` stub: the real compiled ops replace it"),)
-    found = search(ctx, rset).found
-    row, _ = _official(ctx, rset) if found is None else (None, [])
-    build: tuple[Step, ...] = ()
-    if found:
-        links: tuple[str, ...] = (found.links,)
-        mmcv = str(found.wheel.version)
-    elif row:
-        links = (matrix.index_url(ctx.accelerator or "cpu", row.torch_series),)
-        mmcv = row.mmcv
-    else:
-        folder = wheelhouse(ctx)
-        mmcv = str(labelled(rset.mmcv, label(ctx)))
-        links = (str(folder),)
-        env = [("MMCV_WITH_OPS", "1")]
-        arch_note = ""
-        if _is_cuda(ctx):
-            arch, arch_from = cuda_arch(ctx)
-            env += [("FORCE_CUDA", "1"), ("TORCH_CUDA_ARCH_LIST", arch or "")]
-            arch_note = f", TORCH_CUDA_ARCH_LIST={arch} from {arch_from}"
-        build = (
-            Step(
-                kind="build-mmcv",
-                summary=f"build mmcv {mmcv} from its sdist against torch {ctx.torch} into {folder}{arch_note} "
-                f"({build_time(ctx)}; no build isolation: setuptools <82, wheel and ninja go into the target first)",
-                packages=(f"mmcv=={mmcv}",),
-                build_constraints=("setuptools<82",),
-                find_links=(str(folder),),
-                env=tuple(env),
-                long=True,
-            ),
         )
-    packages = (*rset.requirements, *rset.openmmlab, f"mmcv=={mmcv}")
-    install = install_step(
-        ctx, name, rset, packages, torch_free=False, find_links=links, reinstall=reinstall, no_build=("mmcv",)
+
+    def _steps(self, ctx: Context, rset: RequirementSet, links: tuple[str, ...], mmcv: str,
+               build: BuildMmcv | None = None) -> tuple[Step, ...]:  # fmt: skip
+        pre, reinstall = provider_steps(ctx, keep="mmcv")
+        removal: tuple[Step, ...] = ()
+        if ctx.has("mmcv-ext-stub"):
+            removal = (Unstub(summary="remove the `_ext` stub: the real compiled ops replace it"),)
+        install = install_step(
+            ctx,
+            rset,
+            self.installs(rset, mmcv),
+            lockfile=matching_lockfile(ctx, self.name, rset, torch_free=False) if ctx.options.lockfile else None,
+            find_links=links,
+            reinstall=reinstall,
+            no_build=("mmcv",),
+        )
+        return (*torch_step(ctx), *((build,) if build else ()), *removal, *pre, install, verify_step())
+
+
+def _build_step(ctx: Context, rset: RequirementSet) -> BuildMmcv:
+    """`--build`: mmcv from its PyPI sdist against the target's torch, into the local wheelhouse."""
+    folder = wheelhouse(ctx)
+    mmcv = str(labelled(rset.mmcv, label(ctx)))
+    env = [("MMCV_WITH_OPS", "1")]
+    arch_note = ""
+    if _is_cuda(ctx):
+        arch, arch_from = cuda_arch(ctx)
+        env += [("FORCE_CUDA", "1"), ("TORCH_CUDA_ARCH_LIST", arch or "")]
+        arch_note = f", TORCH_CUDA_ARCH_LIST={arch} from {arch_from}"
+    return BuildMmcv(
+        summary=f"build mmcv {mmcv} from its sdist against torch {ctx.torch} into {folder}{arch_note} "
+        f"({build_time(ctx)}; no build isolation: setuptools <82, wheel and ninja go into the target first)",
+        requirement=f"mmcv=={mmcv}",
+        wheelhouse=str(folder),
+        build_constraints=("setuptools<82",),
+        env=tuple(env),
     )
-    return (*torch_step(ctx), *build, *removal, *pre, install, verify_step())

@@ -7,10 +7,14 @@ from functools import cache
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envdoctor.datafiles import load
-from envdoctor.strategies.base import req_name
+
+
+def req_name(requirement: str) -> str:
+    return canonicalize_name(Requirement(requirement).name)
 
 
 @dataclass(frozen=True)

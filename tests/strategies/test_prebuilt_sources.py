@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.strategies import REJECTED, Context, Options, Verdict, by_name
+from envdoctor.steps import BuildMmcv, Install
+from envdoctor.strategies import REJECTED, Context, Options, StrategyVerdict, by_name
 from strategies.test_verdicts import facts, verdicts
 
 
-def _text(v: Verdict) -> str:
+def _text(v: StrategyVerdict) -> str:
     return " ".join(v.reasons)
 
 
@@ -61,7 +62,7 @@ def test_a_local_labelled_wheel_is_taken_without_folder_conventions(tmp_path: Pa
     assert "mmcv 2.1.0+pt2.13.0cpu (mmcv-2.1.0+pt2.13.0cpu-cp311-cp311-linux_x86_64.whl) fits this target" in text
     steps = by_name("prebuilt").steps(Context.from_facts(f, Options(wheelhouse=tmp_path)))
     assert not [s for s in steps if s.kind == "build-mmcv"], "a fitting wheel is never rebuilt"
-    install = next(s for s in steps if s.kind == "install")
+    install = next(s for s in steps if isinstance(s, Install))
     assert "mmcv==2.1.0+pt2.13.0cpu" in install.packages and install.find_links == (str(deep),)
     assert install.only_binary == ("mmcv",)
 
@@ -83,20 +84,20 @@ def test_build_for_cuda_without_a_gpu_takes_the_given_arch_list_and_says_from_wh
     v = verdicts(f, build=True, wheelhouse=tmp_path, cuda_arch=opts.cuda_arch, cuda_arch_from=source)
     assert v.chosen == "prebuilt"
     assert f"TORCH_CUDA_ARCH_LIST=8.0;8.6;9.0+PTX from {source}" in _text(v["prebuilt"])
-    build = next(s for s in by_name("prebuilt").steps(Context.from_facts(f, opts)) if s.kind == "build-mmcv")
+    build = next(s for s in by_name("prebuilt").steps(Context.from_facts(f, opts)) if isinstance(s, BuildMmcv))
     assert dict(build.env)["TORCH_CUDA_ARCH_LIST"] == "8.0;8.6;9.0+PTX"
-    assert build.packages == ("mmcv==2.1.0+pt2.13.0cu121",)
+    assert build.requirement == "mmcv==2.1.0+pt2.13.0cu121"
 
 
 def test_the_given_arch_list_wins_over_the_visible_gpus(tmp_path: Path) -> None:
     f = facts(**CUDA, gpus=(("RTX 3090", "8.6"),))  # type: ignore[arg-type]
     opts = Options(build=True, wheelhouse=tmp_path, cuda_arch="9.0", cuda_arch_from="--cuda-arch")
-    build = next(s for s in by_name("prebuilt").steps(Context.from_facts(f, opts)) if s.kind == "build-mmcv")
+    build = next(s for s in by_name("prebuilt").steps(Context.from_facts(f, opts)) if isinstance(s, BuildMmcv))
     assert dict(build.env)["TORCH_CUDA_ARCH_LIST"] == "9.0"
     gpus = next(
         s
         for s in by_name("prebuilt").steps(Context.from_facts(f, Options(build=True, wheelhouse=tmp_path)))
-        if s.kind == "build-mmcv"
+        if isinstance(s, BuildMmcv)
     )
     assert dict(gpus.env)["TORCH_CUDA_ARCH_LIST"] == "8.6" and "from the visible GPUs" in gpus.summary
 

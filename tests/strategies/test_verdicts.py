@@ -13,7 +13,8 @@ import pytest
 
 from envdoctor.facts import Distribution, Facts, Gpu, GpuDevice, Nvcc, Platform, Python, Torch
 from envdoctor.plan import rank
-from envdoctor.strategies import CHOSEN, REJECTED, Context, Options, Verdict, by_name
+from envdoctor.steps import BuildMmcv, Install, InstallLock, InstallTorchvision, Uninstall
+from envdoctor.strategies import CHOSEN, REJECTED, Context, Options, StrategyVerdict, by_name
 
 
 def facts(
@@ -42,10 +43,10 @@ def facts(
     )
 
 
-class Judged(dict[str, Verdict]):
+class Judged(dict[str, StrategyVerdict]):
     """Each strategy's verdict by name, and the name of the chosen one."""
 
-    def __init__(self, judged: list[Verdict], chosen: str | None) -> None:
+    def __init__(self, judged: list[StrategyVerdict], chosen: str | None) -> None:
         super().__init__((v.strategy, v) for v in judged)
         self.chosen = chosen
 
@@ -72,7 +73,7 @@ def test_torch_2_1_cu121_gets_the_official_wheel_index() -> None:
     assert "cu121/torch2.1.0/index.html" in " ".join(v["prebuilt"].reasons)
     assert any("ranks higher" in r for r in v["lite-stub"].reasons)
     steps = by_name("prebuilt").steps(Context.from_facts(facts("2.1.2+cu121", cuda="12.1")))
-    install = next(s for s in steps if s.kind in ("install", "install-lock"))
+    install = next(s for s in steps if isinstance(s, Install))
     assert install.only_binary == ("mmcv",), "never a silent source build"
     assert "mmcv==2.1.0" in install.packages
     assert any("download.openmmlab.com/mmcv/dist/cu121/torch2.1.0" in u for u in install.find_links)
@@ -105,16 +106,16 @@ def test_build_plans_a_correct_source_build(tmp_path: Path) -> None:
     v = verdicts(f, build=True, wheelhouse=tmp_path)
     assert v.chosen == "prebuilt"
     steps = by_name("prebuilt").steps(Context.from_facts(f, Options(build=True, wheelhouse=tmp_path)))
-    build = next(s for s in steps if s.kind == "build-mmcv")
+    build = next(s for s in steps if isinstance(s, BuildMmcv))
     env = dict(build.env)
     assert env == {"MMCV_WITH_OPS": "1", "FORCE_CUDA": "1", "TORCH_CUDA_ARCH_LIST": "8.0;8.6"}
     assert build.build_constraints == ("setuptools<82",)
     # One flat wheelhouse: the wheel's label, not a folder, says which torch it needs.
-    assert build.find_links == (str(tmp_path),)
-    assert build.packages == ("mmcv==2.1.0+pt2.13.0cu121",)
+    assert build.wheelhouse == str(tmp_path)
+    assert build.requirement == "mmcv==2.1.0+pt2.13.0cu121"
     # The wheel it builds is what the install step then takes, as a wheel only.
-    install = next(s for s in steps if s.kind in ("install", "install-lock"))
-    assert install.find_links[0] == build.find_links[0] and install.only_binary == ("mmcv",)
+    install = next(s for s in steps if isinstance(s, Install))
+    assert install.find_links[0] == build.wheelhouse and install.only_binary == ("mmcv",)
     assert "mmcv==2.1.0+pt2.13.0cu121" in install.packages
 
 
@@ -142,9 +143,9 @@ def test_the_visible_gpus_are_checked_like_a_named_list() -> None:
 def test_both_mmcv_providers_are_removed_and_lite_reinstalled() -> None:
     f = facts(installed=(("torchvision", "0.28.0+cpu"), ("mmcv", "2.1.0"), ("mmcv-lite", "2.1.0"), ("numpy", "2.4.1")))
     steps = by_name("lite-stub").steps(Context.from_facts(f))
-    assert steps[0].kind == "uninstall" and set(steps[0].packages) == {"mmcv", "mmcv-lite"}
+    assert isinstance(steps[0], Uninstall) and set(steps[0].packages) == {"mmcv", "mmcv-lite"}
     install = steps[1]
-    assert install.reinstall == ("mmcv-lite",)
+    assert isinstance(install, Install | InstallLock) and install.reinstall == ("mmcv-lite",)
     assert [s.kind for s in steps[2:]] == ["stub", "verify"]
 
 
@@ -153,17 +154,18 @@ def test_torch_is_held_unless_allowed(allow: bool) -> None:
     # Resolving now (no lockfile): held, torch and torchvision are kept out of the resolution; allowed, uv
     # may move them. (A committed lockfile is torch-free either way; fix refuses a held torch that moved.)
     ctx = Context.from_facts(facts("2.14.1"), Options(allow_torch_change=allow, resolve=True))
-    (step,) = [s for s in by_name("lite-stub").steps(ctx) if s.kind in ("install", "install-lock")]
-    assert step.kind == "install"
+    (step,) = [s for s in by_name("lite-stub").steps(ctx) if isinstance(s, Install | InstallLock)]
+    assert isinstance(step, Install)
     assert {"torch", "torchvision"} & set(step.excludes) == (set() if allow else {"torch", "torchvision"})
 
 
 def test_torch_without_torchvision_gets_the_matching_release_first() -> None:
     steps = by_name("lite-stub").steps(Context.from_facts(facts("2.13.0+cpu")))
     tv = steps[0]
-    assert tv.kind == "torchvision" and tv.packages == ("torchvision==0.28.*",)
-    assert tv.constraints == ("torch==2.13.0+cpu",) and tv.index_url == "https://download.pytorch.org/whl/cpu"
+    assert isinstance(tv, InstallTorchvision) and tv.requirement == "torchvision==0.28.*"
+    assert tv.torch_pin == "torch==2.13.0+cpu" and tv.index_url == "https://download.pytorch.org/whl/cpu"
     pypi = by_name("lite-stub").steps(Context.from_facts(facts("2.14.1")))[0]
-    assert pypi.index_url == "https://pypi.org/simple" and pypi.packages == ("torchvision==0.29.*",)
+    assert isinstance(pypi, InstallTorchvision)
+    assert pypi.index_url == "https://pypi.org/simple" and pypi.requirement == "torchvision==0.29.*"
     held_off = by_name("lite-stub").steps(Context.from_facts(facts("2.13.0+cpu"), Options(allow_torch_change=True)))
     assert "torchvision" not in [s.kind for s in held_off], "with --allow-torch-change uv resolves torchvision"
