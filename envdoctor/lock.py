@@ -28,7 +28,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from envdoctor import lockgate
+from envdoctor import lockgate, sources
 from envdoctor.datafiles import load
 from envdoctor.errors import EnvdoctorError
 from envdoctor.resources import lockfiles_dir
@@ -147,15 +147,6 @@ def _settings() -> dict[str, Any]:
     return load("lock.toml")
 
 
-def torch_index(accelerator: str) -> str:
-    """Where the held torch comes from: PyPI for the accelerators it serves, else PyTorch's index."""
-    torch = _settings()["torch"]
-    pypi = torch.get("pypi", {})
-    if accelerator in pypi:
-        return str(pypi[accelerator])
-    return str(torch["index"]).format(accelerator=accelerator)
-
-
 def inputs_for(t: LockTarget) -> LockInputs:
     """Everything that decides the lockfile's content, read from envdoctor's data files."""
     settings = _settings()
@@ -179,7 +170,7 @@ def inputs_for(t: LockTarget) -> LockInputs:
         python_version=t.python,
         python_platform=lockgate.platforms()[t.platform].uv,
         exclude_newer=str(settings["exclude_newer"]),
-        torch_index=torch_index(t.accelerator),
+        torch_index=sources.torch_index(t.accelerator),
         held=HELD,
         notes=tuple(notes),
         extra_build=extra_build_pairs(t.python),

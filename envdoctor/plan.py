@@ -204,6 +204,23 @@ def _notes(ctx: Context, rset: RequirementSet | None, steps: tuple[Step, ...]) -
     return tuple(notes)
 
 
+def _passed_over_locks(verdicts: tuple[StrategyVerdict, ...], steps: tuple[Step, ...]) -> tuple[str, ...]:
+    """A resolve chosen over a strategy that would install a lockfile's pins (a wheel left in the wheelhouse
+    makes a higher-ranked strategy viable) is said, with the way to the pins."""
+    if not any(isinstance(s, Install) for s in steps):
+        return ()
+    out = []
+    for v in verdicts:
+        if isinstance(v, Candidate) and not v.chosen:
+            locked = next((s for s in v.steps if isinstance(s, InstallLock)), None)
+            if locked is not None:
+                out.append(
+                    f"this plan resolves with uv now, while {v.strategy} would install the pinned set of "
+                    f"{Path(locked.lockfile).name}: `--strategy {v.strategy}` installs those pins"
+                )
+    return tuple(out)
+
+
 def _set_packages(rset: RequirementSet | None) -> tuple[str, ...]:
     return (*rset.requirements, *rset.openmmlab) if rset else ()
 
@@ -348,7 +365,8 @@ def build(target: Target, facts: Facts, options: Options | None = None, sources:
         )
     else:
         steps, refusal = _bind_sources(steps, ctx, rset, sources)
-    return Plan(target, ctx, rset, verdicts, chosen, steps, _notes(ctx, rset, steps), refusal, sources)
+    notes = (*_notes(ctx, rset, steps), *_passed_over_locks(verdicts, steps))
+    return Plan(target, ctx, rset, verdicts, chosen, steps, notes, refusal, sources)
 
 
 def make(

@@ -28,10 +28,7 @@ class Sources:
     torch: Indexes | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        def one(i: Indexes) -> dict[str, Any]:
-            return {k: list(v) if isinstance(v, tuple) else v for k, v in i.__dict__.items() if v not in (None, ())}
-
-        return {"indexes": one(self.indexes), "torch": None if self.torch is None else one(self.torch)}
+        return {"indexes": self.indexes.to_dict(), "torch": None if self.torch is None else self.torch.to_dict()}
 
 
 def install_sources(
@@ -49,6 +46,21 @@ def install_sources(
             strategy="first-index",
         )
     return Sources(indexes=Indexes(index_url=index_url), torch=torch)
+
+
+def pytorch_index(accelerator: str) -> str:
+    """PyTorch's own index for an accelerator: where a torch whose version says +cpu or +cu121 came from."""
+    return str(load("lock.toml")["torch"]["index"]).format(accelerator=accelerator)
+
+
+def torch_index(accelerator: str) -> str:
+    """Where a lock cell's held torch comes from: PyPI for the accelerators PyPI itself serves (lock.toml
+    [torch.pypi]), else PyTorch's index."""
+    return str(load("lock.toml")["torch"].get("pypi", {}).get(accelerator) or pytorch_index(accelerator))
+
+
+def served_by_pypi(accelerator: str) -> bool:
+    return accelerator in load("lock.toml")["torch"].get("pypi", {})
 
 
 def pytorch_index_root() -> str:

@@ -37,7 +37,7 @@ class Step:
 
 def _jsonable(name: str, value: Any) -> Any:
     if isinstance(value, Indexes):
-        return {k: _jsonable(k, v) for k, v in value.__dict__.items() if v not in (None, (), False)}
+        return value.to_dict()
     if name in ("env", "extra_build"):  # pairs read better as a table
         return {k: list(v) if isinstance(v, tuple) else v for k, v in value}
     if isinstance(value, tuple):

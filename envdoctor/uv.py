@@ -46,6 +46,12 @@ class Indexes:
     strategy: str | None = None  # uv's --index-strategy
     no_index: bool = False
 
+    def to_dict(self) -> dict[str, object]:
+        """What is set, for a plan's JSON (uv's defaults left out)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items() if v not in (None, (), False)
+        }
+
     def args(self) -> list[str]:
         out: list[str] = []
         if self.no_index:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from envkit import PYTHONS_HINT, find_python, python_of, run_inside, torch_index_args, torch_series
 from fixenv import broken_env
+from planfix import plan_then_fix
 
 from envdoctor import checkrun
 from envdoctor import target as target_mod
@@ -55,14 +56,16 @@ def test_committed_lockfile_into_an_empty_venv_is_green(cli, tmp_path: Path) -> 
     series = torch_series("vision")[0]
     if find_python(series) is None:
         pytest.skip(f"no Python {series} for the local torch: {PYTHONS_HINT}")
-    run = cli(
-        "fix", "--venv", str(venv), "--create", "--python-version", series, "--yes",
-        # torch from the local index only (never a multi-GB download here); the rest from the lockfile.
-        *torch_index_args(),
-    )  # fmt: skip
+    made = cli("fix", "--venv", str(venv), "--create", "--python-version", series, "--dry-run", "--json")
+    assert made.code == 0 and (venv / "pyvenv.cfg").is_file(), made.err[-2000:]
+    # torch from the local index only (never a multi-GB download here); the rest from the lockfile.
+    plan, run = plan_then_fix(cli, venv, *torch_index_args())
     assert run.code == 0, run.out[-4000:]
-    assert f"install the pinned set from lite-stub-modern-py{series.replace('.', '')}-cpu-linux.txt" in run.out
-    assert "OK: lite-stub: applied and verified" in run.out
+    assert plan["steps"][0]["kind"] == "torch" and plan["sources"]["torch"] is not None
+    summaries = [s["summary"] for s in plan["steps"]]
+    lockfile = f"lite-stub-modern-py{series.replace('.', '')}-cpu-linux.txt"
+    assert any(s.startswith(f"install the pinned set from {lockfile}") for s in summaries), summaries
+    assert run.json()["result"]["message"].startswith("lite-stub: applied and verified")
     report = checkrun.run(target_mod.resolve(venv=str(venv)))
     assert report.exit_code == 0, [(r.id, r.found) for r in report.failures]
 
@@ -71,10 +74,11 @@ def test_committed_lockfile_into_an_empty_venv_is_green(cli, tmp_path: Path) -> 
 def test_mmpose_free_resolved_now_removes_openmmlab_and_is_green(cli) -> None:
     with broken_env("free") as env:
         torch_before = _held(env)
-        run = cli("fix", "--venv", str(env), "--yes", "--strategy", "mmpose-free", "--resolve")
+        plan, run = plan_then_fix(cli, env, "--strategy", "mmpose-free", "--resolve")
         assert run.code == 0, run.out[-4000:]
-        assert "resolve and install MuseTalk's 'modern' set with uv (--resolve" in run.out
-        assert "OK: mmpose-free: applied and verified" in run.out
+        install = next(s for s in plan["steps"] if s["kind"] == "install")
+        assert install["summary"].startswith("resolve and install MuseTalk's 'modern' set with uv (--resolve")
+        assert run.json()["result"]["message"].startswith("mmpose-free: applied and verified")
         names = {ln.split("==")[0].split(" @ ")[0] for ln in find_uv().pip_freeze(python_of(env))}
         assert not names & {"mmcv", "mmcv-lite", "mmdet", "mmengine", "mmpose", "xtcocotools"}
         assert "envdoctor-mmpose-free" in names

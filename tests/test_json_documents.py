@@ -15,8 +15,9 @@ from envdoctor.checks import REGISTRY
 from envdoctor.uv import find_uv
 
 
-def _head(doc: dict[str, Any], schema: str) -> None:
-    assert (doc.get("schema"), doc.get("schema_version"), doc.get("envdoctor_version")) == (schema, 1, __version__)
+def _head(doc: dict[str, Any], schema: str, version: int = 1) -> None:
+    got = (doc.get("schema"), doc.get("schema_version"), doc.get("envdoctor_version"))
+    assert got == (schema, version, __version__)
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +62,10 @@ def test_smoke_deps_prints_what_it_writes(cli, bare: Path, tmp_path: Path) -> No
 
 
 def test_plan_and_fix_and_wheelhouse(cli, bare: Path, tmp_path: Path) -> None:
-    _head(json.loads(cli("plan", "--venv", str(bare), "--json").out), "envdoctor.plan")
+    _head(json.loads(cli("plan", "--venv", str(bare), "--json").out), "envdoctor.plan", 2)
     # --rollback with nothing to roll back answers at once, and in the fix document
     fixed = cli("fix", "--venv", str(bare), "--rollback", "--json")
-    _head(json.loads(fixed.out), "envdoctor.fix")
+    _head(json.loads(fixed.out), "envdoctor.fix", 2)
     house = tmp_path / "house"
     house.mkdir()
     listed = json.loads(cli("wheelhouse", "list", str(house), "--json").out)

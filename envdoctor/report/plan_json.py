@@ -17,5 +17,10 @@ def plan_document(plan: Plan) -> str:
     return dump(plan.to_dict())
 
 
+FIX_SCHEMA_VERSION = 2
+"""2: the plan inside is envdoctor.plan 2, and each step's outcome carries the typed step as planned."""
+
+
 def fix_document(plan: Plan | None, result: ApplyResult) -> str:
-    return dump({**head("envdoctor.fix"), "plan": plan.to_dict() if plan else None, "result": result.to_dict()})
+    doc = {"plan": plan.to_dict() if plan else None, "result": result.to_dict()}
+    return dump({**head("envdoctor.fix", FIX_SCHEMA_VERSION), **doc})

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from envdoctor import sources
 from envdoctor.cachedir import cache_root
 from envdoctor.datafiles import load
 from envdoctor.lockgate import platform_for
 from envdoctor.resources import lockfiles_dir
-from envdoctor.sources import PYPI
-from envdoctor.steps import Install as InstallStep
-from envdoctor.steps import InstallLock as InstallLockStep
-from envdoctor.steps import Installs, InstallTorch, InstallTorchvision, Step, Uninstall, Verify
+from envdoctor.steps import Install, InstallLock, Installs, InstallTorch, InstallTorchvision, Step, Uninstall, Verify
 from envdoctor.strategies.base import Context
 from envdoctor.strategies.sets import RequirementSet, active_constraints, coverage, excludes, extra_build_pairs
 
@@ -69,7 +67,7 @@ def install_step(
     build = tuple(dict.fromkeys(c.requirement for c in cons if c.build))
     excl = tuple(name for name, _ in excludes()) + held(ctx)
     if lockfile:
-        return InstallLockStep(
+        return InstallLock(
             summary=f"install the pinned set from {lockfile.name} (hashes checked; torch and torchvision untouched)",
             lockfile=str(lockfile),
             build_constraints=build,
@@ -77,7 +75,7 @@ def install_step(
             reinstall=reinstall,
         )
     why = "--resolve: committed lockfiles ignored" if ctx.options.resolve else "no lockfile matches"
-    return InstallStep(
+    return Install(
         summary=(
             f"resolve and install MuseTalk's '{rset.name}' set with uv"
             + (", with mmcv only from a wheel" if no_build else "")
@@ -124,9 +122,7 @@ def wheelhouse(ctx: Context) -> Path:
 def torch_index(ctx: Context) -> str:
     """The index that serves the target's torch: PyTorch's for a +cpu/+cuXYZ build, else PyPI."""
     local = ctx.torch.local if ctx.torch is not None else None
-    if local:
-        return str(load("lock.toml")["torch"]["index"]).format(accelerator=local)
-    return PYPI
+    return sources.pytorch_index(local) if local else sources.PYPI
 
 
 def torchvision_step(ctx: Context) -> tuple[Step, ...]:
