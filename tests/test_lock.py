@@ -14,6 +14,7 @@ import pytest
 
 from envdoctor import lock
 from envdoctor.datafiles import load
+from envdoctor.lock import registry
 from envdoctor.resources import lockfiles_dir
 from envdoctor.strategies.common import HELD
 from envdoctor.uv import find_uv, write_config
@@ -68,7 +69,7 @@ def test_check_cli_fails_on_a_lockfile_from_other_inputs(maint_cli, tmp_path: Pa
     lock.copy_cell(t, lockfiles_dir(), tmp_path)
     for path in lock.paths(t, tmp_path):
         _record_inputs(path, older)
-    assert lock.read_header(lock.paths(t, tmp_path)[0])["sha256"] == older.digest()
+    assert lock.read_header(lock.paths(t, tmp_path)[0]).sha256 == older.digest()
     run = maint_cli("lock", "--check", "--output-dir", str(tmp_path))
     assert run.code == 1 and "stale" in run.out and "requirements" in run.out
     assert "edited" not in run.out
@@ -86,7 +87,7 @@ def test_lockfiles_hold_no_torch_and_name_their_inputs() -> None:
         assert not names & set(HELD) and "chumpy" not in names
         assert {"mmpose", "mmcv-lite"} <= names if t.strategy == "lite-stub" else "mmpose" not in names
         head = lock.read_header(txt)
-        assert head["name"] == t.name and head["sha256"] == lock.inputs_for(t).digest()
+        assert head.name == t.name and head.sha256 == lock.inputs_for(t).digest()
         where = "download.pytorch.org/whl/cpu" if t.accelerator == "cpu" else "pypi.org/simple"
         assert where in txt.read_text().split("\n", 4)[2]
         assert 'lock-version = "1.0"' in pylock.read_text()
@@ -116,7 +117,8 @@ def test_exclude_newer_keeps_its_margin_before_the_lock_date() -> None:
     for t in lock.committed_targets():
         path = lock.paths(t, lockfiles_dir())[0]
         if path.is_file():
-            assert lock.read_header(path)["inputs"]["exclude_newer"] == settings["exclude_newer"], t.name
+            recorded = lock.read_header(path).inputs
+            assert recorded is not None and recorded["exclude_newer"] == settings["exclude_newer"], t.name
 
 
 def test_drift_names_each_pin_the_registry_moved(tmp_path: Path) -> None:
@@ -126,14 +128,14 @@ def test_drift_names_each_pin_the_registry_moved(tmp_path: Path) -> None:
     moved = re.sub(r"^decorator==\S+", "decorator==0.0.1", committed.read_text(), count=1, flags=re.M)
 
     class FreshResolve:
-        def __call__(self, target: lock.LockTarget, directory: Path, **_: object) -> lock.LockResult:
+        def __call__(self, target: lock.LockTarget, directory: Path, **_: object) -> lock.Locked:
             txt, pylock = lock.paths(target, directory)
             txt.write_text(moved)
             pylock.write_text("")
-            return lock.LockResult(target, txt, pylock, 0)
+            return lock.Locked(target, txt, pylock, 0)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(lock, "make", FreshResolve())
+        mp.setattr(registry, "make", FreshResolve())
         [d] = lock.drift([t], lockfiles_dir(), uv=object())  # type: ignore[arg-type]
     assert not d.same and d.error is None
     assert [(name, new) for name, _old, new in d.changed] == [("decorator", "0.0.1")]
@@ -327,7 +329,8 @@ def test_every_locked_cell_reproduces_from_pypi(tmp_path: Path) -> None:
     """The whole matrix, resolved again: the same bytes as committed (exclude-newer pins PyPI's state)."""
     targets = _locked()
     results = lock.make_all(targets, tmp_path, jobs=3)
-    for t, outcome in results:
-        assert isinstance(outcome, lock.LockResult), f"{t.name}: {outcome}"
+    for outcome in results:
+        t = outcome.target
+        assert isinstance(outcome, lock.Locked), f"{t.name}: {outcome}"
         for made, committed in zip(lock.paths(t, tmp_path), lock.paths(t, lockfiles_dir()), strict=True):
             assert made.read_text() == committed.read_text(), made.name

@@ -96,19 +96,19 @@ def main(args: argparse.Namespace) -> int:
         except (UvError, ValueError) as exc:
             print(lock_text.failed(t, exc))
             if recorded and isinstance(exc, (UvError, lock_mod.LockRefused)):
-                lock_mod.record(directory, [(t, lock_mod.reason(exc))])
+                lock_mod.record(directory, [lock_mod.left_out_by(t, exc)])
             return 1
         if recorded:
-            lock_mod.record(directory, [(t, result)])
+            lock_mod.record(directory, [result])
         print(lock_text.wrote(result))
         return 0
     targets = lock_mod.committed_targets()
     start = time.monotonic()
     done = [0]
 
-    def progress(t: lock_mod.LockTarget, outcome: lock_mod.LockResult | str) -> None:
+    def progress(outcome: lock_mod.CellOutcome) -> None:
         done[0] += 1
-        print(lock_text.progress(done[0], len(targets), time.monotonic() - start, t, outcome), flush=True)
+        print(lock_text.progress(done[0], len(targets), time.monotonic() - start, outcome), flush=True)
 
     outcomes = lock_mod.make_all(targets, directory, jobs=args.jobs, progress=progress)
     print(lock_text.made_all(outcomes, time.monotonic() - start))

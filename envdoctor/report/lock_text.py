@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from envdoctor.lock import CellDrift, LockfileCheck, LockRefused, LockResult, LockTarget
+from envdoctor.lock import CellDrift, CellOutcome, Locked, LockfileCheck, LockRefused, LockTarget
 
 
 def checks(results: Sequence[LockfileCheck]) -> str:
@@ -20,18 +20,18 @@ def failed(t: LockTarget, exc: Exception) -> str:
     return f"REFUSED {exc}" if isinstance(exc, LockRefused) else f"FAILED {t.name}: {exc}"
 
 
-def wrote(result: LockResult) -> str:
+def wrote(result: Locked) -> str:
     return f"wrote {result.requirements_txt} and {result.pylock.name} ({result.packages} packages)"
 
 
-def progress(done: int, total: int, seconds: float, t: LockTarget, outcome: LockResult | str) -> str:
+def progress(done: int, total: int, seconds: float, outcome: CellOutcome) -> str:
     """One cell of the whole matrix finished: how far along, and what came of it."""
-    what = f"{outcome.packages} packages" if isinstance(outcome, LockResult) else f"left out: {outcome}"
-    return f"[{done}/{total} {seconds:4.0f}s] {t.name}: {what}"
+    what = f"{outcome.packages} packages" if isinstance(outcome, Locked) else f"left out: {outcome.sentence}"
+    return f"[{done}/{total} {seconds:4.0f}s] {outcome.target.name}: {what}"
 
 
-def made_all(results: Sequence[tuple[LockTarget, LockResult | str]], seconds: float) -> str:
-    made = sum(isinstance(o, LockResult) for _, o in results)
+def made_all(results: Sequence[CellOutcome], seconds: float) -> str:
+    made = sum(isinstance(o, Locked) for o in results)
     return (
         f"{made}/{len(results)} cells locked, {len(results) - made} left out (lockfiles/matrix.json says why), "
         f"in {seconds:.0f} s."
