@@ -11,6 +11,7 @@ from envdoctor import apply as apply_mod
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
 from envdoctor.apply.journal import unfinished
+from envdoctor.commands import _fromargs
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.commands._fixargs import add_plan_args, options
 from envdoctor.errors import UsageError
@@ -74,6 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[],
         help="local folder with torch wheels, for an environment without torch",
     )
+    _fromargs.add_from_args(p)
     p.set_defaults(func=main)
 
 
@@ -123,6 +125,8 @@ def _print_result(args: argparse.Namespace, result: apply_mod.ApplyResult, plan:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.from_bundle:
+        return _fromargs.main(args)
     if args.create:
         _create(args)
     target = resolve_target(args) if not args.create else target_mod.resolve(venv=args.venv)
