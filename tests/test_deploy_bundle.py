@@ -7,6 +7,7 @@ with no network (`unshare -n`, as root), envdoctor itself installed there from t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -58,10 +59,11 @@ def _offline(script: str, *, this_checkout: bool = False) -> subprocess.Complete
                           text=True, env=env)  # fmt: skip
 
 
-def _lock(tmp_path: Path, venv: Path, *find_links: Path) -> Path:
+def _lock(tmp_path: Path, venv: Path, *find_links: Path, offline: bool = True) -> Path:
     out = tmp_path / "deploy"
     links = [a for f in find_links for a in ("--find-links", str(f))]
-    run = _cli("lock", "--venv", str(venv), "--output", str(out), "--allow-failing", "--offline", *links)
+    flags = ["--offline"] if offline else []
+    run = _cli("lock", "--venv", str(venv), "--output", str(out), "--allow-failing", *flags, *links)
     assert run.returncode == 0, run.stdout + run.stderr
     return out
 
@@ -196,15 +198,18 @@ def test_an_environment_that_differs_from_the_lock_after_install_fails(
 
 @pytest.mark.envs
 @pytest.mark.slow
+@pytest.mark.network
 @offline
 def test_a_cpu_torch_environment_is_reproduced_offline(tmp_path: Path) -> None:
     venv = cpu_torch_env()  # skips, naming the variable to set, on a machine with no local CPU torch wheel
-    deploy = _lock(tmp_path, venv)
+    # torch's own dependencies came from PyPI: the lock asks it for their hashes, the bundle downloads them.
+    deploy = _lock(tmp_path, venv, offline=False)
     t0 = time.perf_counter()
     bundled = _cli("bundle", str(deploy), "--json")
     assert bundled.returncode == 0, bundled.stdout + bundled.stderr
     doc = json.loads(bundled.stdout)
     assert any(w["file"].startswith("torch-") for w in doc["wheels"])
+    assert {w["how"] for w in doc["wheels"]} == {"Copied", "Downloaded"}
     bundle_s = time.perf_counter() - t0
     new = tmp_path / "new"
     t1 = time.perf_counter()
@@ -218,3 +223,43 @@ def test_a_cpu_torch_environment_is_reproduced_offline(tmp_path: Path) -> None:
     assert json.loads(ran.stdout)["matches_lock"]
     assert _dists(new) == _dists(venv)
     print(f"\nbundle: {doc['size_after'] / 1e6:.1f} MB in {bundle_s:.1f} s; offline reproduction {reproduce_s:.1f} s")
+
+
+@pytest.fixture
+def manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A model manifest of three files (one without a known sha256), and a models/ folder with two of them."""
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("unet.bin", "vae.bin"):
+        (models / name).write_bytes(name.encode() * 1000)
+    entry = '[[file]]\npath = "{}"\nneeded_for = ["v15-inference"]\nwhy = "x"\n{}[[file.source]]\nurl = "https://example.invalid/{}"\n'
+    body = '[purposes.inference]\nv15 = ["v15-inference"]\nv1 = ["v1-inference"]\n' + "".join(
+        entry.format(name, facts, name)
+        for name, facts in [
+            ("unet.bin", f'size = 8000\nsha256 = "{hashlib.sha256(b"unet.bin" * 1000).hexdigest()}"\n'),
+            ("vae.bin", 'size = 7000\nunknown = ["sha256"]\n'),
+            ("whisper.bin", f'size = 1\nsha256 = "{"0" * 64}"\n'),
+        ]
+    )
+    (tmp_path / "manifest.toml").write_text(body)
+    monkeypatch.setenv("ENVDOCTOR_MODELS_MANIFEST", str(tmp_path / "manifest.toml"))
+    return models
+
+
+@pytest.mark.envs
+def test_bundle_models_copies_the_locked_model_files_hash_checked(manifest: Path, small: tuple[Path, Path]) -> None:
+    _venv, deploy = small
+    unet = manifest / "unet.bin"
+    unet.write_bytes(b"not the locked bytes")
+    refused = _cli("bundle", str(deploy), "--no-tool", "--models", str(manifest))
+    assert refused.returncode == 2 and "unet.bin" in refused.stderr and "not placed" in refused.stderr
+    assert not (deploy / "models" / "unet.bin").exists()
+    unet.write_bytes(b"unet.bin" * 1000)
+    run = _cli("bundle", str(deploy), "--no-tool", "--models", str(manifest), "--json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    doc = json.loads(run.stdout)
+    assert {m["path"]: m["verified"] for m in doc["models"]} == {"models/unet.bin": True, "models/vae.bin": False}
+    assert doc["models_absent"] == ["models/whisper.bin"]
+    assert (deploy / "models" / "unet.bin").read_bytes() == b"unet.bin" * 1000
+    sums = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=deploy, capture_output=True, text=True)
+    assert sums.returncode == 0 and "models/vae.bin: OK" in sums.stdout

@@ -32,7 +32,7 @@ from envdoctor.deploy import envlock, inventory
 from envdoctor.deploy.envlock import LockedEntry
 from envdoctor.deploy.hashes import Sources, default_sources
 from envdoctor.digest import sha256_file
-from envdoctor.errors import EnvdoctorError
+from envdoctor.errors import EnvdoctorError, UsageError
 from envdoctor.uv import Indexes, UvError, find_uv
 
 SUMS = "SHA256SUMS"
@@ -253,7 +253,7 @@ def _tool(
         old.unlink()
     if envdoctor_wheel is not None:
         if not envdoctor_wheel.is_file() or parse_wheel_filename(envdoctor_wheel.name)[0] != "envdoctor":
-            raise BundleError(f"--envdoctor-wheel {envdoctor_wheel} is not a wheel of envdoctor.")
+            raise UsageError(f"--envdoctor-wheel {envdoctor_wheel} is not a wheel of envdoctor.")
         own = out / envdoctor_wheel.name
         shutil.copyfile(envdoctor_wheel, own)
         first: Placed = Copied(own.name, own.stat().st_size, str(envdoctor_wheel))
@@ -291,7 +291,7 @@ def _models(
     """The model files the lock's manifest names that `models_dir` has, copied (hash-checked where the lock
     gives a sha256) into folder/models/; and the ones it lacks, which the report names."""
     if not models_dir.is_dir():
-        raise BundleError(f"--models {models_dir} is not a folder.")
+        raise UsageError(f"--models {models_dir} is not a folder.")
     raw = head.get("models") or "[]"
     entries: list[object] = json.loads(raw) if isinstance(raw, str) else list(raw) if isinstance(raw, list) else []
     named = [str(e["path"]) for e in entries if isinstance(e, dict) and str(e.get("path", "")).startswith(f"{MODELS}/")]
@@ -336,7 +336,7 @@ def make(
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
     if not folder.is_dir():
-        raise BundleError(f"{folder} is not a folder: make a lock first with `envdoctor lock --output {folder}`.")
+        raise UsageError(f"{folder} is not a folder: make a lock first with `envdoctor lock --output {folder}`.")
     head, entries = envlock.read(folder)
     before = folder_size(folder)
     jobs = _wheel_jobs(folder, entries.values())

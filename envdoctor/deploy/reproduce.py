@@ -20,6 +20,7 @@ from envdoctor import checkrun
 from envdoctor import target as target_mod
 from envdoctor.checkrun import CheckReport
 from envdoctor.deploy import envlock, inventory
+from envdoctor.deploy.bundle import HashMismatch
 from envdoctor.deploy.compare import Difference, compare
 from envdoctor.deploy.envlock import LockedEntry
 from envdoctor.digest import sha256_file
@@ -35,12 +36,6 @@ class BundleIncomplete(EnvdoctorError):
     """The bundle lacks a wheel the lock names: nothing was installed."""
 
     code = "bundle-incomplete"
-
-
-class BundleTampered(EnvdoctorError):
-    """A wheel of the bundle is not the one the lock pinned: nothing was installed."""
-
-    code = "bundle-hash-mismatch"
 
 
 class InstallFailed(EnvdoctorError):
@@ -80,7 +75,7 @@ def _verify_bundle(folder: Path, entries: Sequence[LockedEntry]) -> None:
         assert e.filename and e.sha256
         got = sha256_file(wheels / e.filename)
         if got != e.sha256:
-            raise BundleTampered(
+            raise HashMismatch(
                 f"{wheels / e.filename} has sha256 {got}, not the {e.sha256} the lock pinned: nothing installed."
             )
 
