@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from fixenv import cpu_torch_env
+from wheelserve import serve
 
 from envdoctor.deploy import inventory
 from envdoctor.target import resolve
@@ -263,3 +264,23 @@ def test_bundle_models_copies_the_locked_model_files_hash_checked(manifest: Path
     assert (deploy / "models" / "unet.bin").read_bytes() == b"unet.bin" * 1000
     sums = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=deploy, capture_output=True, text=True)
     assert sums.returncode == 0 and "models/vae.bin: OK" in sums.stdout
+
+
+@pytest.mark.envs
+def test_bundle_downloads_a_wheel_from_the_url_the_lock_names(small: tuple[Path, Path], tmp_path: Path) -> None:
+    _venv, deploy = small
+    wheels = tmp_path / "wheels"
+    lock = deploy / "pylock.toml"
+    name = "deployother-2.0-py3-none-any.whl"
+    with serve(wheels) as base:
+        lock.write_text(lock.read_text().replace((wheels / name).as_uri(), f"{base}/{name}"))
+        run = _cli("bundle", str(deploy), "--no-tool", "--json")
+        assert run.returncode == 0, run.stdout + run.stderr
+        how = {w["file"]: (w["how"], w.get("url")) for w in json.loads(run.stdout)["wheels"]}
+        assert how[name] == ("Downloaded", f"{base}/{name}")
+        assert (deploy / "wheels" / name).read_bytes() == (wheels / name).read_bytes()
+        (deploy / "wheels" / name).unlink()
+        (wheels / name).write_bytes((wheels / name).read_bytes() + b"\0")  # the server now sends other bytes
+        refused = _cli("bundle", str(deploy), "--no-tool")
+    assert refused.returncode == 2 and f"{name} from {base}/{name} has sha256" in refused.stderr
+    assert not (deploy / "wheels" / name).exists()
