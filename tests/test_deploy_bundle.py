@@ -150,7 +150,11 @@ def test_bundle_never_places_a_wheel_that_differs_from_the_lock(small: tuple[Pat
 
 @pytest.mark.envs
 def test_bad_bundles_get_one_sentence_and_nothing_is_made(small: tuple[Path, Path], tmp_path: Path) -> None:
-    _venv, deploy = small
+    venv, deploy = small
+    before = _dists(venv)
+    existing = _cli("fix", "--from", str(deploy), "--venv", str(venv))
+    assert existing.returncode == 2 and "pass --create" in existing.stderr
+    assert _dists(venv) == before
     new = tmp_path / "new"
     nowhere = _cli("fix", "--from", str(tmp_path / "nowhere"), "--venv", str(new), "--create")
     assert nowhere.returncode == 2 and "is not a folder" in nowhere.stderr

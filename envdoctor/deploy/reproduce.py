@@ -4,7 +4,8 @@ Before anything is made, every wheel the lock names must be in DIR/wheels/ with 
 install is uv's, from that folder alone (no index; `--offline` also keeps uv off the network), of the
 lock's pins with their hashes and no resolution: `uv pip sync`, so the environment holds the lock and
 nothing else. Afterwards each distribution and the digest of its installed files are compared with the
-lock (deploy/compare.py), and `check` runs. A venv this call created is removed when the install fails.
+lock (deploy/compare.py), and `check` runs. The venv is always new (`create`), and removed when the install
+fails.
 """
 
 from __future__ import annotations
@@ -112,19 +113,18 @@ def reproduce(
     t0 = time.perf_counter()
     if not folder.is_dir():
         raise UsageError(f"--from {folder} is not a folder.")
+    # Always a new environment: an existing one would be changed without fix's snapshot and rollback.
+    if not create:
+        raise UsageError("--from installs into a new environment: pass --create with a new or empty --venv folder.")
+    if venv.exists() and (not venv.is_dir() or any(venv.iterdir())):
+        raise UsageError(f"{venv} exists and is not empty: --create makes a new environment; pick an empty folder.")
     head, entries = envlock.read(folder)
     if not entries:
         raise UsageError(f"the lock in {folder} names no distribution.")
     _verify_bundle(folder, list(entries.values()))
     checkrun.selected(only)  # an unknown check id is refused before anything is made
-    exists = venv.exists() and any(venv.iterdir())
-    if create and exists:
-        raise UsageError(f"{venv} exists and is not empty: --create makes a new environment; pick an empty folder.")
-    if not create and not (venv / "pyvenv.cfg").is_file():
-        raise UsageError(f"{venv} is not a virtual environment: pass --create to make it.")
     python_version = str(head.get("python") or "")
-    if create:
-        _create(venv, python_version or "3.11", say)
+    _create(venv, python_version or "3.11", say)
     try:
         target = target_mod.resolve(venv=str(venv))
         if python_version and target.version != python_version:
@@ -143,10 +143,9 @@ def reproduce(
                 timeout=1800,
             )
         install_seconds = round(time.perf_counter() - t1, 2)
-    except (UvError, EnvdoctorError) as exc:
-        if create:
-            shutil.rmtree(venv, ignore_errors=True)
-            say(f"removed {venv}, which this run created")
+    except BaseException as exc:  # Ctrl-C too: a half-installed environment is never left behind
+        shutil.rmtree(venv, ignore_errors=True)
+        say(f"removed {venv}, which this run created")
         if isinstance(exc, UvError):
             raise InstallFailed(f"the install from {folder} failed: {exc}") from None
         raise
