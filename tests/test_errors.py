@@ -61,6 +61,8 @@ CASES = [
     ("models fetch", "models fetch --models {tmp} --from {tmp}/missing", "usage"),
     ("wheelhouse list", "wheelhouse list {tmp}/not-mmcv.txt", "usage"),
     ("lock", "lock --venv {tmp}/missing --output {tmp}/out", "usage"),
+    ("bundle", "bundle {tmp}/missing", "usage"),
+    ("fix", "fix --from {tmp}/missing --venv {tmp}/new --create", "usage"),
 ]
 
 # The same for the maintainers' entry point (`envdoctor-maint`), which shares the CLI's error mapping.

@@ -11,6 +11,7 @@ from envdoctor import apply as apply_mod
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
 from envdoctor.apply.journal import unfinished
+from envdoctor.commands import _fromargs
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.commands._fixargs import add_plan_args, options, package_sources
 from envdoctor.errors import UsageError
@@ -58,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     unfinished_g.add_argument(
         "--resume", action="store_true", help="finish an interrupted fix: roll it back exactly, then run fix again"
     )
+    _fromargs.add_from_args(p)
     p.set_defaults(func=main)
 
 
@@ -107,6 +109,8 @@ def _print_result(args: argparse.Namespace, result: apply_mod.ApplyResult, plan:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.from_bundle:
+        return _fromargs.main(args)
     if args.create:
         _create(args)
     target = resolve_target(args) if not args.create else target_mod.resolve(venv=args.venv)
