@@ -161,7 +161,9 @@ def _lockfile_gate(strategy: Strategy, ctx: Context, verdict: StrategyVerdict) -
     return verdict
 
 
-def _notes(ctx: Context, rset: RequirementSet | None, steps: tuple[Step, ...]) -> tuple[str, ...]:
+def _notes(
+    ctx: Context, rset: RequirementSet | None, steps: tuple[Step, ...], chosen: str | None
+) -> tuple[str, ...]:
     notes: list[str] = [f"notice: {s.fallback}" for s in steps if isinstance(s, InstallTorch) and s.fallback]
     if held(ctx):
         if ctx.torch:
@@ -193,7 +195,10 @@ def _notes(ctx: Context, rset: RequirementSet | None, steps: tuple[Step, ...]) -
         notes.append(f"left out: {name}: {why}")
     installs = next((s for s in steps if isinstance(s, Install | InstallLock)), None)
     if installs is not None:
-        packages = installs.packages if isinstance(installs, Install) else _set_packages(rset)
+        if isinstance(installs, Install):
+            packages = installs.packages
+        else:  # the lockfile's pins: the constraints of what the chosen strategy installs
+            packages = by_name(chosen).installs(rset) if chosen and rset else ()
         for c in active_constraints(ctx.torch, packages, ctx.python_version):
             source = f" (breaker #{c.breaker})" if c.breaker is not None else ""
             note = f"constraint {c.requirement}{source}: {c.why}"
@@ -219,10 +224,6 @@ def _passed_over_locks(verdicts: tuple[StrategyVerdict, ...], steps: tuple[Step,
                     f"{Path(locked.lockfile).name}: `--strategy {v.strategy}` installs those pins"
                 )
     return tuple(out)
-
-
-def _set_packages(rset: RequirementSet | None) -> tuple[str, ...]:
-    return (*rset.requirements, *rset.openmmlab) if rset else ()
 
 
 def _with_ffmpeg(steps: tuple[Step, ...], facts: Facts) -> tuple[Step, ...]:
@@ -365,7 +366,7 @@ def build(target: Target, facts: Facts, options: Options | None = None, sources:
         )
     else:
         steps, refusal = _bind_sources(steps, ctx, rset, sources)
-    notes = (*_notes(ctx, rset, steps), *_passed_over_locks(verdicts, steps))
+    notes = (*_notes(ctx, rset, steps, chosen), *_passed_over_locks(verdicts, steps))
     return Plan(target, ctx, rset, verdicts, chosen, steps, notes, refusal, sources)
 
 

@@ -62,6 +62,22 @@ class Selection:
     near_misses: tuple[NearMiss, ...]
 
 
+def _arch(os: str, machine: str) -> str:
+    """The machine as wheel tags spell it: x86_64/aarch64 on Linux, arm64 on macOS."""
+    return {"amd64": "x86_64", "arm64": "aarch64" if os == "linux" else "arm64"}.get(machine.lower(), machine.lower())
+
+
+def built_platform(os: str, machine: str) -> str:
+    """The platform tag of a wheel built on this target (no manylinux repair): linux_x86_64, win_amd64,
+    macosx_*_arm64 (the macOS version is whatever the build machine says)."""
+    arch = _arch(os, machine)
+    if os == "windows":
+        return {"x86_64": "win_amd64", "arm64": "win_arm64", "aarch64": "win_arm64"}.get(arch, f"win_{arch}")
+    if os == "macos":
+        return f"macosx_*_{arch}"
+    return f"{os}_{arch}"
+
+
 def target_tags(
     python_tag: str, os: str, machine: str, glibc: str | None = None, mac_ver: str | None = None
 ) -> frozenset[Tag]:
@@ -70,7 +86,7 @@ def target_tags(
     packaging computes a platform list only for the interpreter it runs in; envdoctor runs outside the
     target, so the platform list is built from the target's probed libc / macOS version.
     """
-    arch = {"amd64": "x86_64", "arm64": "aarch64" if os == "linux" else "arm64"}.get(machine.lower(), machine.lower())
+    arch = _arch(os, machine)
     platforms: list[str]
     if os == "linux":
         glibc_minor = int(glibc.split(".")[1]) if glibc and glibc.startswith("2.") else 17
@@ -82,7 +98,7 @@ def target_tags(
         parts = (mac_ver or "11.0").split(".")
         platforms = list(tags.mac_platforms((int(parts[0]), int(parts[1]) if len(parts) > 1 else 0), arch))
     elif os == "windows":
-        platforms = [{"x86_64": "win_amd64", "arm64": "win_arm64", "aarch64": "win_arm64"}.get(arch, f"win_{arch}")]
+        platforms = [built_platform(os, machine)]
     else:
         platforms = []
     return tags_for(python_tag, platforms)

@@ -24,7 +24,7 @@ from envdoctor.strategies.common import (
 )
 from envdoctor.strategies.sets import NeedsWheel, RequirementSet, extra_builds, needs_wheel, pick_set
 from envdoctor.versionwindows import window_problems
-from envdoctor.wheelmatch import target_tags
+from envdoctor.wheelmatch import built_platform, target_tags
 
 
 class LiteStub(Strategy):
@@ -113,17 +113,9 @@ def _build_step(ctx: Context, need: NeedsWheel) -> BuildWheel:
     )
 
 
-_WHEEL_MACHINE = {"amd64": "x86_64", "arm64": "aarch64"}
-
-
 def target_tag(ctx: Context) -> str:
-    """How a wheel tag names this target: cp313-linux_x86_64, cp313-macosx_arm64, cp313-win_amd64."""
-    machine = ctx.machine or "unknown"
-    if ctx.os == "windows":
-        return f"{ctx.python_tag}-win_{'amd64' if machine in ('amd64', 'x86_64') else machine}"
-    if ctx.os == "macos":
-        return f"{ctx.python_tag}-macosx_{'arm64' if machine in ('arm64', 'aarch64') else machine}"
-    return f"{ctx.python_tag}-{ctx.os}_{_WHEEL_MACHINE.get(machine, machine)}"
+    """How a wheel tag names this target: cp313-linux_x86_64, cp313-macosx_*_arm64, cp313-win_amd64."""
+    return f"{ctx.python_tag}-{built_platform(ctx.os, ctx.machine or 'unknown')}"
 
 
 def _fits(ctx: Context, whl: Path) -> bool:

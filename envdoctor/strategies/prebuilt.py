@@ -34,7 +34,17 @@ from envdoctor.strategies.sets import RequirementSet, pick_set
 from envdoctor.versionwindows import window_for, window_problems
 from envdoctor.wheelhouse import local_candidates, project_page, remote_candidates
 from envdoctor.wheellabel import TorchLabel, label_for, labelled
-from envdoctor.wheelmatch import RELEASE, Candidate, NearMiss, Selection, Want, describe, select, target_tags
+from envdoctor.wheelmatch import (
+    RELEASE,
+    Candidate,
+    NearMiss,
+    Selection,
+    Want,
+    built_platform,
+    describe,
+    select,
+    target_tags,
+)
 
 NEAR_MISSES_SHOWN = 8
 
@@ -211,16 +221,6 @@ def build_time(ctx: Context) -> str:
     return f"about {minutes:.0f} minutes on this machine's {cores} cores{cuda}"
 
 
-def _platform_tag(ctx: Context) -> str:
-    """The platform tag of a wheel built here (setuptools names the build platform, no manylinux repair)."""
-    machine = ctx.machine.lower()
-    if ctx.os == "windows":
-        return "win_amd64" if machine in ("amd64", "x86_64") else f"win_{machine}"
-    if ctx.os == "macos":
-        return f"macosx_*_{machine}"
-    return f"{ctx.os}_{machine}"
-
-
 def _window_note(rset: RequirementSet) -> str:
     parts = []
     for req in rset.openmmlab:
@@ -306,7 +306,7 @@ class Prebuilt(Strategy):
                 self._steps(ctx, rset, (index,), row.mmcv),
             )
         reasons = [*reasons, *found.reasons]
-        built = describe(rset.mmcv, label(ctx), ctx.python_tag, _platform_tag(ctx))
+        built = describe(rset.mmcv, label(ctx), ctx.python_tag, built_platform(ctx.os, ctx.machine))
         if ctx.options.build:
             problems = _build_problems(ctx)
             if problems:
