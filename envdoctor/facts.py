@@ -116,7 +116,7 @@ class Python:
 
 
 @dataclass(frozen=True)
-class Platform:
+class HostPlatform:
     system: str | None = None
     machine: str | None = None
     release: str | None = None
@@ -214,7 +214,7 @@ class Torch:
 
 
 SECTIONS: dict[str, type[Any]] = {
-    "python": Python, "platform": Platform, "gpu": Gpu, "nvcc": Nvcc, "ffmpeg": Ffmpeg, "mmcv": Mmcv,
+    "python": Python, "platform": HostPlatform, "gpu": Gpu, "nvcc": Nvcc, "ffmpeg": Ffmpeg, "mmcv": Mmcv,
     "torch": Torch,
 }  # fmt: skip
 """The probes' sections and the class each is read into."""
@@ -226,7 +226,7 @@ class Facts:
     strategies, plan, stub and explain all read these, never the probes' JSON."""
 
     python: Python = Python()
-    platform: Platform = Platform()
+    platform: HostPlatform = HostPlatform()
     distributions: Mapping[str, Distribution] = field(default_factory=dict)
     gpu: Gpu = Gpu()
     nvcc: Nvcc = Nvcc()

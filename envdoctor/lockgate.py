@@ -34,7 +34,7 @@ BUILD_STEP = "install-lock"
 
 
 @dataclass(frozen=True)
-class Platform:
+class CellPlatform:
     key: str
     label: str
     os: str
@@ -81,10 +81,10 @@ class Platform:
 
 
 @cache
-def platforms() -> dict[str, Platform]:
+def platforms() -> dict[str, CellPlatform]:
     out = {}
     for key, row in load("lock.toml")["platform"].items():
-        out[key] = Platform(
+        out[key] = CellPlatform(
             key=key,
             label=row["label"],
             os=row["os"],
@@ -98,7 +98,7 @@ def platforms() -> dict[str, Platform]:
     return out
 
 
-def platform_for(os_name: str, machine: str) -> Platform | None:
+def platform_for(os_name: str, machine: str) -> CellPlatform | None:
     """The lock platform a machine runs (os from envdoctor's facts, machine from platform.machine())."""
     for p in platforms().values():
         if p.os == os_name and machine.lower() in p.machines:

@@ -161,9 +161,7 @@ def _lockfile_gate(strategy: Strategy, ctx: Context, verdict: StrategyVerdict) -
     return verdict
 
 
-def _notes(
-    ctx: Context, rset: RequirementSet | None, steps: tuple[Step, ...], chosen: str | None
-) -> tuple[str, ...]:
+def _notes(ctx: Context, rset: RequirementSet | None, steps: tuple[Step, ...], chosen: str | None) -> tuple[str, ...]:
     notes: list[str] = [f"notice: {s.fallback}" for s in steps if isinstance(s, InstallTorch) and s.fallback]
     if held(ctx):
         if ctx.torch:

@@ -26,10 +26,10 @@ from envdoctor.facts import (
     Facts,
     Ffmpeg,
     Gpu,
+    HostPlatform,
     ImportResult,
     Mmcv,
     Nvcc,
-    Platform,
     Python,
     read_distributions,
     read_section,
@@ -342,7 +342,7 @@ def facts_from_raw(raw: dict[str, Any], imports: Sequence[ImportResult], torch: 
     dists, damaged = read_distributions(raw.get("distributions"))
     return Facts(
         python=read_section("python", Python, raw.get("python"), probe_errors),
-        platform=read_section("platform", Platform, raw.get("platform"), probe_errors),
+        platform=read_section("platform", HostPlatform, raw.get("platform"), probe_errors),
         distributions=dists,
         gpu=read_section("gpu", Gpu, raw.get("gpu"), probe_errors),
         nvcc=read_section("nvcc", Nvcc, raw.get("nvcc"), probe_errors),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from envdoctor.cachedir import cache_root
-from envdoctor.facts import Facts, Platform, Python
+from envdoctor.facts import Facts, HostPlatform, Python
 from envdoctor.strategies import Context, Options
 from envdoctor.strategies.common import wheelhouse
 from envdoctor.stub.kept import default_cache
@@ -42,7 +42,9 @@ def test_every_cache_user_takes_the_one_root(monkeypatch: pytest.MonkeyPatch, tm
     root = tmp_path / "envdoctor"
     assert backup_dir() == root / "replaced-ext"
     assert default_cache() == root / "mmcv-sources"
-    facts = Facts(python=Python(version="3.11.7", cp_tag="cp311"), platform=Platform(system="Linux", machine="x86_64"))
+    facts = Facts(
+        python=Python(version="3.11.7", cp_tag="cp311"), platform=HostPlatform(system="Linux", machine="x86_64")
+    )
     assert wheelhouse(Context.from_facts(facts, Options())) == root / "wheelhouse"
 
 

@@ -26,9 +26,9 @@ from envdoctor.facts import (
     Ffmpeg,
     Gpu,
     GpuDevice,
+    HostPlatform,
     Mmcv,
     MmcvExt,
-    Platform,
     Python,
     Torch,
     TorchDevice,
@@ -178,7 +178,7 @@ def _holds(out: Any, sent: Any, where: str) -> None:
 def test_the_usable_ffmpeg_is_one_fact_for_the_check_and_the_plan(ffmpeg: Ffmpeg, usable: bool, status: Status) -> None:
     facts = Facts(
         python=Python(version="3.11.7", cp_tag="cp311"),
-        platform=Platform(system="Linux", machine="x86_64"),
+        platform=HostPlatform(system="Linux", machine="x86_64"),
         ffmpeg=ffmpeg,
     )
     assert ffmpeg.usable is usable

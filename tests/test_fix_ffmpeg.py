@@ -27,9 +27,9 @@ def venv(tmp_path: Path) -> Path:
 
 
 def _verifier(ok: bool) -> Verifier:
-    def verify(target: Target, plan: plan_mod.Plan) -> apply_mod.Verification:
+    def verify(target: Target, plan: plan_mod.Plan) -> apply_mod.FixVerification:
         failures = () if ok else ("imports: the test's verification fails on purpose",)
-        return apply_mod.Verification(0 if ok else 1, "test", failures, () if ok else ("imports",))
+        return apply_mod.FixVerification(0 if ok else 1, "test", failures, () if ok else ("imports",))
 
     return verify
 

@@ -15,7 +15,7 @@ from envdoctor import apply as apply_mod
 from envdoctor import checkrun
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
-from envdoctor.apply.results import Verification
+from envdoctor.apply.results import FixVerification
 from envdoctor.apply.verification import judge
 from envdoctor.report import plan_text
 from envdoctor.sources import install_sources, pytorch_index_root, unreachable
@@ -91,8 +91,8 @@ def test_this_machines_pytorch_index_is_judged_for_real() -> None:
 
 
 def test_judged_on_what_it_owns() -> None:
-    def v(*ids: str) -> Verification:
-        return Verification(1 if ids else 0, "envdoctor check", tuple(f"{i}: bad" for i in ids), ids)
+    def v(*ids: str) -> FixVerification:
+        return FixVerification(1 if ids else 0, "envdoctor check", tuple(f"{i}: bad" for i in ids), ids)
 
     kept = judge(v("models.files", "tools.ffmpeg"), frozenset({"models.files", "tools.ffmpeg"}))
     assert not kept.roll_back and kept.left_for_you == ("models.files: bad", "tools.ffmpeg: bad")
@@ -111,11 +111,12 @@ def test_findings_it_does_not_manage_are_left_for_you_and_the_env_is_kept(tmp_pa
     models.mkdir()
     target = target_mod.resolve(venv=str(env))
 
-    def real_check(t: target_mod.Target, _plan: plan_mod.Plan) -> Verification:
+    def real_check(t: target_mod.Target, _plan: plan_mod.Plan) -> FixVerification:
         # The real check, its model-file family (which fix does not manage) and the journal check.
         report = checkrun.run(t, models=models, only=("models.files", "system.unfinished-fix"))
-        return Verification(report.exit_code, "envdoctor check", tuple(f"{r.id}: {r.found}" for r in report.failures),
-                            tuple(r.id for r in report.failures))  # fmt: skip
+        failures = tuple(f"{r.id}: {r.found}" for r in report.failures)
+        failures = tuple(f"{r.id}: {r.found}" for r in report.failures)
+        return FixVerification(report.exit_code, "envdoctor check", failures, tuple(r.id for r in report.failures))
 
     assert set(real_check(target, None).failed_ids) == {"models.files"}  # type: ignore[arg-type]
     plan = plan_mod.make(target)

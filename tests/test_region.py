@@ -25,7 +25,7 @@ import numpy as np
 
 from envdoctor.smoke import inputs
 from envdoctor.verify import media, region
-from envdoctor.verify.verdicts import RegionSource, Verdict
+from envdoctor.verify.verdicts import RegionSource, VideoVerdict
 from envdoctor.verify.verify import verify
 
 BOX = (120, 330, 96, 88)
@@ -66,7 +66,7 @@ def test_fresh_noise_in_the_generated_box_moves_and_the_region_is_that_box(
     assert found is not None and found.source is RegionSource.DIFFERENCE
     assert found.box is not None and _near((found.box.x, found.box.y, found.box.w, found.box.h)), found
     result = verify(clip, material["speech"], assess_sync=False, region=found)
-    assert result.verdict is Verdict.NOT_ASSESSED and result.success, result.reason
+    assert result.verdict is VideoVerdict.NOT_ASSESSED and result.success, result.reason
     assert "changes from frame to frame" in result.reason
     assert _near(result.region) and result.region_source is RegionSource.DIFFERENCE
     assert result.to_dict()["region_source"] == "difference"
@@ -77,7 +77,7 @@ def test_a_fixed_patch_in_the_generated_box_is_static(material: dict[str, Path],
     found = region.locate(clip, material["face"])
     assert found is not None and found.box is not None
     result = verify(clip, material["speech"], assess_sync=False, region=found)
-    assert result.verdict is Verdict.STATIC and not result.success, result.reason
+    assert result.verdict is VideoVerdict.STATIC and not result.success, result.reason
     assert _near(result.region)
 
 
@@ -86,7 +86,7 @@ def test_an_output_equal_to_its_input_is_static(material: dict[str, Path], tmp_p
     found = region.locate(clip, material["face"], _crop())
     assert found is not None and found.box is None
     result = verify(clip, material["speech"], assess_sync=False, region=found)
-    assert result.verdict is Verdict.STATIC and not result.success
+    assert result.verdict is VideoVerdict.STATIC and not result.success
     assert "nothing was generated" in result.reason
 
 
@@ -95,11 +95,11 @@ def test_a_moving_face_outside_a_still_generated_box_does_not_pass(material: dic
     detected = verify(clip, material["speech"], assess_sync=False)
     # What a face detector on the output says: the real face moves, so the clip would pass.
     assert detected.region_source is RegionSource.FACE and detected.face_fraction >= 0.5
-    assert detected.verdict is Verdict.NOT_ASSESSED and detected.success, detected.reason
+    assert detected.verdict is VideoVerdict.NOT_ASSESSED and detected.success, detected.reason
     found = region.locate(clip, material["face"], _crop(), extra_margin=0)
     assert found is not None and found.box is not None
     result = verify(clip, material["speech"], assess_sync=False, region=found)
-    assert result.verdict is Verdict.STATIC and not result.success, result.reason
+    assert result.verdict is VideoVerdict.STATIC and not result.success, result.reason
     assert _near(result.region), result.region
 
 

@@ -26,7 +26,7 @@ from envdoctor.cli import main
 from envdoctor.explain import explain_file
 from envdoctor.smoke import app as app_mod
 from envdoctor.smoke import models, runner
-from envdoctor.verify.verdicts import Verdict
+from envdoctor.verify.verdicts import VideoVerdict
 
 # Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
 pytestmark = pytest.mark.envs
@@ -140,7 +140,7 @@ def run_smoke(tmp_path: Path, mode: str, speech: Path) -> app_mod.AppSmoke:
 def test_synced_standin_passes(tmp_path: Path, speech: Path) -> None:
     result = run_smoke(tmp_path, "synced", speech)
     assert result.success, result.message
-    assert result.verification is not None and result.verification.verdict is Verdict.SYNCED
+    assert result.verification is not None and result.verification.verdict is VideoVerdict.SYNCED
     assert result.run.exit_code == 0
     assert Path(result.run.output or "").name == "face_speech.mp4"
     assert any("save_dir_full" in n for n in result.run.notes)  # the known quirk is named, not failed on
@@ -158,7 +158,7 @@ def test_static_standin_fails_as_static(tmp_path: Path, speech: Path) -> None:
     result = run_smoke(tmp_path, "static", speech)
     assert not result.success
     assert result.run.exit_code == 0
-    assert result.verification is not None and result.verification.verdict is Verdict.STATIC
+    assert result.verification is not None and result.verification.verdict is VideoVerdict.STATIC
     assert "STATIC" in result.message and "nothing was generated" in result.message
 
 

@@ -30,7 +30,7 @@ from test_smoke_deps import MODEL_LIBS, _port_requirement
 from envdoctor.resources import data_dir
 from envdoctor.smoke import app as app_mod
 from envdoctor.smoke import runner, synthetic
-from envdoctor.verify.verdicts import RegionSource, Verdict
+from envdoctor.verify.verdicts import RegionSource, VideoVerdict
 
 # Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
 pytestmark = pytest.mark.envs
@@ -267,7 +267,7 @@ def test_synthetic_tree_loads_and_runs_through_the_standin(model_env: Path, tmp_
     assert "models loaded" in log and "crop box" in log, log
     assert result.success, result.message
     v = result.verification
-    assert v is not None and v.verdict is Verdict.NOT_ASSESSED and v.structure_ok
+    assert v is not None and v.verdict is VideoVerdict.NOT_ASSESSED and v.structure_ok
     assert "not assessed (synthetic weights)" in result.message
     assert "MuseTalk's code ran end to end and the region it generated changes" in result.message
     assert v.region_source is RegionSource.DIFFERENCE and v.region is not None

@@ -25,7 +25,7 @@ import clips
 from envdoctor.cli import main
 from envdoctor.smoke import inputs
 from envdoctor.verify import media
-from envdoctor.verify.verdicts import Verdict
+from envdoctor.verify.verdicts import VideoVerdict
 from envdoctor.verify.verify import verify
 
 # Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
@@ -54,20 +54,20 @@ def material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.mark.parametrize(
     "kind, verdict",
     [
-        ("synced", Verdict.SYNCED),
-        ("partial", Verdict.SYNCED),
-        ("static", Verdict.STATIC),
-        ("random", Verdict.UNSYNCED),
-        ("jitter", Verdict.UNSYNCED),
-        ("shifted", Verdict.UNSYNCED),
-        ("noise", Verdict.NO_FACE),
+        ("synced", VideoVerdict.SYNCED),
+        ("partial", VideoVerdict.SYNCED),
+        ("static", VideoVerdict.STATIC),
+        ("random", VideoVerdict.UNSYNCED),
+        ("jitter", VideoVerdict.UNSYNCED),
+        ("shifted", VideoVerdict.UNSYNCED),
+        ("noise", VideoVerdict.NO_FACE),
     ],
 )
-def test_each_clip_gets_its_verdict(material: dict[str, Path], kind: str, verdict: Verdict) -> None:
+def test_each_clip_gets_its_verdict(material: dict[str, Path], kind: str, verdict: VideoVerdict) -> None:
     result = verify(material[kind], material["speech"])
     assert result.structure_ok, result.checks
     assert result.verdict is verdict, result.reason
-    assert result.success is (verdict is Verdict.SYNCED)
+    assert result.success is (verdict is VideoVerdict.SYNCED)
 
 
 def test_synced_clip_scores_high_near_lag_zero(material: dict[str, Path]) -> None:
@@ -90,12 +90,12 @@ def test_one_second_shift_is_found_by_the_wide_search(material: dict[str, Path])
 def test_wrong_audio_is_unsynced(material: dict[str, Path]) -> None:
     result = verify(material["synced"], material["other"])
     assert result.structure_ok, result.checks
-    assert result.verdict is Verdict.UNSYNCED, result.reason
+    assert result.verdict is VideoVerdict.UNSYNCED, result.reason
 
 
 def test_default_audio_is_the_videos_own_track(material: dict[str, Path]) -> None:
     result = verify(material["synced"])
-    assert result.verdict is Verdict.SYNCED, result.reason
+    assert result.verdict is VideoVerdict.SYNCED, result.reason
 
 
 def test_truncated_video_fails_the_frame_count(material: dict[str, Path], tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ def test_video_without_audio_stream_fails_structure(material: dict[str, Path], t
     )
     result = verify(silent, material["speech"])
     assert not next(c for c in result.checks if c.name == "audio stream").ok
-    assert result.verdict is Verdict.SYNCED  # the lips still follow the given speech
+    assert result.verdict is VideoVerdict.SYNCED  # the lips still follow the given speech
     assert not result.success
 
 
@@ -149,11 +149,11 @@ def test_cli_missing_video_is_a_usage_error(tmp_path: Path, capsys: pytest.Captu
 
 def test_not_assessed_judges_structure_only(material: dict[str, Path]) -> None:
     moving = verify(material["random"], material["speech"], assess_sync=False, not_assessed_reason="not assessed (x)")
-    assert moving.verdict is Verdict.NOT_ASSESSED and moving.success and "not assessed (x)" in moving.reason
+    assert moving.verdict is VideoVerdict.NOT_ASSESSED and moving.success and "not assessed (x)" in moving.reason
     painted_over = verify(material["noise"], material["speech"], assess_sync=False)
-    assert painted_over.verdict is Verdict.NOT_ASSESSED and painted_over.success
+    assert painted_over.verdict is VideoVerdict.NOT_ASSESSED and painted_over.success
     frozen = verify(material["static"], material["speech"], assess_sync=False)
-    assert frozen.verdict is Verdict.STATIC and not frozen.success
+    assert frozen.verdict is VideoVerdict.STATIC and not frozen.success
 
 
 def test_clip_too_short_to_score_is_not_a_success(material: dict[str, Path], tmp_path: Path) -> None:
@@ -164,7 +164,7 @@ def test_clip_too_short_to_score_is_not_a_success(material: dict[str, Path], tmp
     clip = clips.make_clip("synced", inputs.astronaut_rgb(), short_audio, tmp_path / "short.mp4")
     result = verify(clip, short_audio)
     assert result.structure_ok, result.checks
-    assert result.verdict is Verdict.NOT_ASSESSED and "needs at least" in result.reason
+    assert result.verdict is VideoVerdict.NOT_ASSESSED and "needs at least" in result.reason
     assert not result.success
 
 
@@ -205,7 +205,7 @@ def test_synced_survives_heavy_compression_and_a_small_frame(
         check=True,
     )
     result = verify(worse, material["speech"])
-    assert result.verdict is Verdict.SYNCED, result.reason
+    assert result.verdict is VideoVerdict.SYNCED, result.reason
 
 
 def test_a_wobbling_head_is_not_speech_through_either_ffmpeg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -222,9 +222,9 @@ def test_a_wobbling_head_is_not_speech_through_either_ffmpeg(tmp_path: Path, mon
     speech = inputs.write_speech(tmp_path / "speech.wav")
     image = inputs.astronaut_rgb()
     jitter = verify(clips.make_clip("jitter", image, speech, tmp_path / "jitter.mp4"), speech)
-    assert jitter.verdict is Verdict.UNSYNCED, jitter.reason
+    assert jitter.verdict is VideoVerdict.UNSYNCED, jitter.reason
     synced = verify(clips.make_clip("synced", image, speech, tmp_path / "synced.mp4"), speech)
-    assert synced.verdict is Verdict.SYNCED, synced.reason
+    assert synced.verdict is VideoVerdict.SYNCED, synced.reason
 
 
 def test_to_mono_wav_cuts_and_resamples_and_names_a_bad_input(material: dict[str, Path], tmp_path: Path) -> None:

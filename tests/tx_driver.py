@@ -25,10 +25,10 @@ from envdoctor.uv import Indexes
 
 
 def _imports(module: str):
-    def verify(target: target_mod.Target, plan: plan_mod.Plan) -> apply_mod.Verification:
+    def verify(target: target_mod.Target, plan: plan_mod.Plan) -> apply_mod.FixVerification:
         proc = subprocess.run([str(target.python), "-c", f"import {module}"], capture_output=True, text=True)
         failures = () if proc.returncode == 0 else (f"imports: {proc.stderr.strip()[-200:]}",)
-        return apply_mod.Verification(1 if failures else 0, f"import {module}", failures,
+        return apply_mod.FixVerification(1 if failures else 0, f"import {module}", failures,
                                       ("imports",) if failures else ())  # fmt: skip
 
     return verify

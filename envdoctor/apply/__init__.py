@@ -12,11 +12,18 @@ results.py       outcomes and the result, as data
 
 from envdoctor.apply.handlers import HANDLERS, StepFailed
 from envdoctor.apply.request import Request
-from envdoctor.apply.results import ApplyResult, StepOutcome, Verification
+from envdoctor.apply.results import ApplyResult, FixVerification, StepOutcome
 from envdoctor.apply.transaction import apply, rollback
 from envdoctor.apply.verification import check_verifier
 
 __all__ = [
-    "HANDLERS", "ApplyResult", "Request", "StepFailed", "StepOutcome",
-    "Verification", "apply", "check_verifier", "rollback",
+    "HANDLERS",
+    "ApplyResult",
+    "FixVerification",
+    "Request",
+    "StepFailed",
+    "StepOutcome",
+    "apply",
+    "check_verifier",
+    "rollback",
 ]  # fmt: skip

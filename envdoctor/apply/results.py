@@ -20,7 +20,7 @@ class StepOutcome:
 
 
 @dataclass(frozen=True)
-class Verification:
+class FixVerification:
     exit_code: int
     source: str
     """envdoctor check, or what stood in for it."""
@@ -39,7 +39,7 @@ class ApplyResult:
     rolled_back: bool = False
     restored: bool | None = None
     """After a rollback: are the environment's files the snapshot's again (every RECORD hash checked)?"""
-    verification: Verification | None = None
+    verification: FixVerification | None = None
     snapshot_file: str | None = None
     left_for_you: tuple[str, ...] = ()
     """Findings fix does not manage (model files, GPU driver, a system tool): the repaired env is kept."""

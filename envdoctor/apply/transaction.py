@@ -29,7 +29,7 @@ from envdoctor.apply import keep
 from envdoctor.apply.envlock import locked, state_dir
 from envdoctor.apply.handlers import StepContext, StepFailed, run
 from envdoctor.apply.journal import Journal, read
-from envdoctor.apply.results import ApplyResult, StepOutcome, Verification
+from envdoctor.apply.results import ApplyResult, FixVerification, StepOutcome
 from envdoctor.apply.verification import Baseline, Judgement, Verifier, baseline, check_verifier, judge
 from envdoctor.cachedir import cache_root
 from envdoctor.plan import Plan
@@ -255,13 +255,13 @@ def _steps(
 
 def _verify(
     plan: Plan, verifier: Verifier, failing_before: frozenset[str], say: Progress
-) -> tuple[list[StepOutcome], Verification, Judgement]:
+) -> tuple[list[StepOutcome], FixVerification, Judgement]:
     say("verifying: envdoctor check on the target")
     t0 = time.monotonic()
     try:
         verification = verifier(plan.target, plan)
     except Exception as exc:  # a crashing check is a failed verification, not a crash of fix
-        verification = Verification(2, "envdoctor check", (describe(exc),))
+        verification = FixVerification(2, "envdoctor check", (describe(exc),))
     step = plan.first(Verify)
     outcomes = [] if step is None else [
         StepOutcome(step, verification.exit_code == 0, time.monotonic() - t0, verification.source)
@@ -275,7 +275,7 @@ def _run(
 ) -> ApplyResult:  # fmt: skip
     target = plan.target
     n_steps = len(plan.work_steps)
-    verification: Verification | None = None
+    verification: FixVerification | None = None
     left: tuple[str, ...] = ()
     snap_file = keep_snapshot or (cache / "snapshots" / f"{time.strftime('%Y%m%d-%H%M%S')}.txt")
     with tempfile.TemporaryDirectory(prefix="envdoctor-fix-") as tmp, Signals().installed() as sig:

@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from envdoctor.apply.results import Verification
+from envdoctor.apply.results import FixVerification
 from envdoctor.plan import Plan
 from envdoctor.target import Target
 
 # Check families whose findings fix does not manage (prefixes of check ids).
 NOT_MANAGED = ("models.", "gpu.", "tools.")
 
-Verifier = Callable[[Target, Plan], Verification]
+Verifier = Callable[[Target, Plan], FixVerification]
 Baseline = Callable[[Target], frozenset[str]]
 """The ids of the checks fix does not manage that fail before any change."""
 
@@ -27,14 +27,14 @@ def _managed(check_id: str) -> bool:
     return not check_id.startswith(NOT_MANAGED)
 
 
-def check_verifier(target: Target, plan: Plan) -> Verification:
+def check_verifier(target: Target, plan: Plan) -> FixVerification:
     """`envdoctor check` on the target: exit code 0 means every required check passes."""
     from envdoctor import checkrun as check
 
     report = check.run(target)
     failed = [r for r in report.results if getattr(r.status, "value", r.status) == "fail"]
     failures = tuple(f"{r.id}: {r.found or r.title}" + (f" ({r.why})" if r.why else "") for r in failed)
-    return Verification(report.exit_code, "envdoctor check", failures, tuple(r.id for r in failed))
+    return FixVerification(report.exit_code, "envdoctor check", failures, tuple(r.id for r in failed))
 
 
 def baseline(target: Target) -> frozenset[str]:
@@ -53,7 +53,7 @@ class Judgement:
     left_for_you: tuple[str, ...]
 
 
-def judge(verification: Verification, failing_before: frozenset[str] | None) -> Judgement:
+def judge(verification: FixVerification, failing_before: frozenset[str] | None) -> Judgement:
     """Roll back for an owned failure or a new failure; what fix does not manage and failed before stays."""
     if verification.exit_code == 0:
         return Judgement(False, (), ())

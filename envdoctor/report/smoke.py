@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from envdoctor.verify.verdicts import RegionSource, Verification
+from envdoctor.verify.verdicts import RegionSource, VideoVerification
 
 if TYPE_CHECKING:
     from envdoctor.smoke.deps import DepsResult
 
 
-def print_verification(v: Verification, console: Console | None = None) -> None:
+def print_verification(v: VideoVerification, console: Console | None = None) -> None:
     console = console or Console()
     table = Table(show_header=False, box=None, pad_edge=False)
     for c in v.checks:

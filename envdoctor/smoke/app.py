@@ -12,7 +12,7 @@ from envdoctor.explain import Explained, explain_file
 from envdoctor.smoke import inputs, record
 from envdoctor.smoke.runner import AppRun, run_app
 from envdoctor.verify import media, region
-from envdoctor.verify.verdicts import RegionSource, Verification
+from envdoctor.verify.verdicts import RegionSource, VideoVerification
 from envdoctor.verify.verify import verify
 
 
@@ -21,7 +21,7 @@ class AppSmoke:
     success: bool
     message: str
     run: AppRun
-    verification: Verification | None
+    verification: VideoVerification | None
     face: str
     audio: str
     synthetic_weights: bool
@@ -30,7 +30,7 @@ class AppSmoke:
     """What `envdoctor explain` finds in MuseTalk's log when the run failed (None when it passed)."""
 
 
-def judge_run(run: AppRun, verification: Verification | None, synthetic: bool) -> tuple[bool, str]:
+def judge_run(run: AppRun, verification: VideoVerification | None, synthetic: bool) -> tuple[bool, str]:
     """Success and one message, from the video alone (the exit code only explains a failure)."""
     if run.timed_out:
         return False, f"MuseTalk did not finish within the timeout ({run.seconds:.0f} s); see {run.log}."

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor.document import head
-from envdoctor.verify.verdicts import Verification
+from envdoctor.verify.verdicts import VideoVerification
 
 REPORT_JSON = "smoke-report.json"
 REPORT_PNG = "smoke-report.png"
 SCHEMA = "envdoctor.smoke"
 
 
-def message_for(v: Verification | None, prefix: str = "") -> str:
+def message_for(v: VideoVerification | None, prefix: str = "") -> str:
     if v is None:
         return prefix or "no video was produced."
     broken = [f"{c.name}: {c.detail}" for c in v.checks if not c.ok]
@@ -33,7 +33,7 @@ def write_report(
     success: bool,
     output_path: str | None,
     message: str,
-    verification: Verification | None,
+    verification: VideoVerification | None,
     extra: dict[str, Any] | None = None,
     plot: bool = True,
 ) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def write_report(
     return report
 
 
-def write_plot(v: Verification, out: Path) -> Path:
+def write_plot(v: VideoVerification, out: Path) -> Path:
     """Speech envelope and mouth signal over time, above four sample frames with the measured region."""
     import matplotlib
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 
-class Verdict(str, Enum):
+class VideoVerdict(str, Enum):
     SYNCED = "SYNCED"
     UNSYNCED = "UNSYNCED"
     STATIC = "STATIC"
@@ -73,11 +73,11 @@ class SyncScore:
 
 
 @dataclass(frozen=True)
-class Verification:
+class VideoVerification:
     video: str
     audio: str
     checks: tuple[Check, ...]
-    verdict: Verdict
+    verdict: VideoVerdict
     reason: str
     """One sentence: why this verdict (the numbers that decided it)."""
     fps: float
@@ -110,9 +110,9 @@ class Verification:
         weights), the structure alone. A clip too short to score is not a success."""
         if not self.structure_ok:
             return False
-        if self.verdict is Verdict.NOT_ASSESSED and not self.sync_required:
+        if self.verdict is VideoVerdict.NOT_ASSESSED and not self.sync_required:
             return True
-        return self.verdict is Verdict.SYNCED
+        return self.verdict is VideoVerdict.SYNCED
 
     def to_dict(self, *, signals: bool = False) -> dict[str, object]:
         d = asdict(self)

@@ -23,8 +23,8 @@ from envdoctor.verify.verdicts import (
     RegionSource,
     SyncScore,
     Thresholds,
-    Verdict,
-    Verification,
+    VideoVerdict,
+    VideoVerification,
 )
 
 if TYPE_CHECKING:
@@ -313,7 +313,7 @@ def score_sync(mouth: np.ndarray, envelope: np.ndarray, fps: float, th: Threshol
     )
 
 
-def judge_sync(s: SyncScore, fps: float, th: Thresholds) -> tuple[Verdict, str]:
+def judge_sync(s: SyncScore, fps: float, th: Thresholds) -> tuple[VideoVerdict, str]:
     numbers = f"peak r {s.peak_r:.2f} at lag {s.lag_frames:+d} frames, confidence {s.confidence:.2f}"
     numbers += f", null p95 {s.null_p95:.2f}" if s.null_p95 is not None else ", no null (clip too short)"
     fails = []
@@ -326,11 +326,11 @@ def judge_sync(s: SyncScore, fps: float, th: Thresholds) -> tuple[Verdict, str]:
     if s.null_p95 is not None and s.peak_r <= s.null_p95:
         fails.append("not above the circular-shift null")
     if not fails:
-        return Verdict.SYNCED, f"the mouth follows the speech: {numbers}."
+        return VideoVerdict.SYNCED, f"the mouth follows the speech: {numbers}."
     hint = ""
     if s.wide_peak_r >= th.min_peak_r and abs(s.wide_lag_frames) > th.max_lag_frames:
         hint = f"; the best match is {s.wide_lag_frames / fps:+.2f} s away (r {s.wide_peak_r:.2f})"
-    return Verdict.UNSYNCED, f"the mouth does not follow the speech ({', '.join(fails)}): {numbers}{hint}."
+    return VideoVerdict.UNSYNCED, f"the mouth does not follow the speech ({', '.join(fails)}): {numbers}{hint}."
 
 
 # --- the whole verification ---------------------------------------------------------------------
@@ -342,7 +342,7 @@ def verify(
     not_assessed_reason: str = "sync not assessed",
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     region: Region | None = None,
-) -> Verification:
+) -> VideoVerification:
     """Verify `video` against the speech in `audio` (default: the video's own audio stream).
 
     With `region` (envdoctor.verify.region.locate: the caller knows what the video was made from)
@@ -360,7 +360,7 @@ def verify(
     video, audio_path = Path(video), Path(audio) if audio else Path(video)
     checks: list[Check] = []
 
-    def result(verdict: Verdict, reason: str, **kw: object) -> Verification:
+    def result(verdict: VideoVerdict, reason: str, **kw: object) -> VideoVerification:
         base: dict[str, object] = {
             "video": str(video),
             "audio": str(audio_path),
@@ -377,20 +377,20 @@ def verify(
             "sync_required": assess_sync,
         }
         base.update(kw)
-        return Verification(**base)  # type: ignore[arg-type]
+        return VideoVerification(**base)  # type: ignore[arg-type]
 
     if not video.is_file():
         checks.append(Check("exists", False, f"{video} does not exist"))
-        return result(Verdict.NOT_ASSESSED, "there is no video to judge.")
+        return result(VideoVerdict.NOT_ASSESSED, "there is no video to judge.")
     try:
         info = media.probe(video)
     except media.MediaError as exc:
         checks.append(Check("decodes", False, str(exc)))
-        return result(Verdict.NOT_ASSESSED, "the file is not a readable video.")
+        return result(VideoVerdict.NOT_ASSESSED, "the file is not a readable video.")
     checks.append(Check("video stream", info.has_video, info.video_codec or "none"))
     checks.append(Check("audio stream", info.has_audio, info.audio_codec or "none"))
     if not info.has_video:
-        return result(Verdict.NOT_ASSESSED, "the file holds no video stream.")
+        return result(VideoVerdict.NOT_ASSESSED, "the file holds no video stream.")
     fps = info.fps or 25.0
     w, h = media.scaled_size(info.width, info.height, ANALYSIS_SIZE)
     estimate = int(round(info.duration * fps))
@@ -399,13 +399,13 @@ def verify(
         n, sampled = count_and_sample(video, w, h, estimate)
     except media.MediaError as exc:
         checks.append(Check("decodes", False, str(exc)))
-        return result(Verdict.NOT_ASSESSED, "no frame of the video decodes.", fps=fps)
+        return result(VideoVerdict.NOT_ASSESSED, "no frame of the video decodes.", fps=fps)
     checks.insert(0, Check("decodes", True, f"{n} frames {info.width}x{info.height} at {fps:g} fps"))
     try:
         envelope, sample_count = envelope_of_chunks(stream.audio(audio_path), media.AUDIO_RATE, fps, n)
     except media.MediaError as exc:
         checks.append(Check("speech", False, str(exc)))
-        return result(Verdict.NOT_ASSESSED, "there is no speech to compare with.", fps=fps, frames=n)
+        return result(VideoVerdict.NOT_ASSESSED, "there is no speech to compare with.", fps=fps, frames=n)
     audio_seconds = sample_count / media.AUDIO_RATE
     expected = audio_seconds * fps
     checks.append(
@@ -429,7 +429,7 @@ def verify(
         common["region_source"] = region.source
         if region.box is None:
             return result(
-                Verdict.STATIC,
+                VideoVerdict.STATIC,
                 f"nothing was generated: {region.detail}",
                 analysed_fps=round(n / (time.perf_counter() - started), 1),
                 **common,
@@ -453,14 +453,14 @@ def verify(
         if not assess_sync and face_fraction < th.min_face_fraction:
             # Random weights may well paint over the face: only the structure is judged then.
             return result(
-                Verdict.NOT_ASSESSED,
+                VideoVerdict.NOT_ASSESSED,
                 f"lip-sync {not_assessed_reason}; a face was found in {len(found)} of {len(idx)} sampled frames.",
                 analysed_fps=round(n / (time.perf_counter() - started), 1),
                 **common,
             )
         if face_fraction < th.min_face_fraction:
             return result(
-                Verdict.NO_FACE,
+                VideoVerdict.NO_FACE,
                 f"a face was found in {len(found)} of {len(idx)} sampled frames (needs {th.min_face_fraction:.0%}).",
                 analysed_fps=round(n / (time.perf_counter() - started), 1),
                 **common,
@@ -488,7 +488,7 @@ def verify(
     sync = score_sync(opening[:m], envelope[:m], fps, th) if m >= 8 else None
     if mouth_motion < th.static_motion:
         verdict, reason = (
-            Verdict.STATIC,
+            VideoVerdict.STATIC,
             (
                 f"{where} does not move: median frame difference {mouth_motion:.3f} grey levels"
                 f" (below {th.static_motion})."
@@ -496,13 +496,13 @@ def verify(
         )
     elif not assess_sync:
         verdict, reason = (
-            Verdict.NOT_ASSESSED,
+            VideoVerdict.NOT_ASSESSED,
             f"lip-sync {not_assessed_reason}; {where} changes from frame to frame: median frame difference"
             f" {mouth_motion:.3f} grey levels.",
         )
     elif sync is None or n < th.min_sync_seconds * fps:
         verdict, reason = (
-            Verdict.NOT_ASSESSED,
+            VideoVerdict.NOT_ASSESSED,
             (f"the clip is {n / fps:.2f} s long; lip-sync needs at least {th.min_sync_seconds:g} s."),
         )
     else:

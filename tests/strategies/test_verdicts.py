@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from envdoctor.facts import Distribution, Facts, Gpu, GpuDevice, Nvcc, Platform, Python, Torch
+from envdoctor.facts import Distribution, Facts, Gpu, GpuDevice, HostPlatform, Nvcc, Python, Torch
 from envdoctor.plan import rank
 from envdoctor.steps import BuildMmcv, Install, InstallLock, InstallTorchvision, Uninstall
 from envdoctor.strategies import CHOSEN, REJECTED, Context, Options, StrategyVerdict, by_name
@@ -35,7 +35,7 @@ def facts(
     major, minor = py.split(".")[:2]
     return Facts(
         python=Python(version=py, cp_tag=f"cp{major}{minor}", externally_managed=externally_managed),
-        platform=Platform(system=system, machine=machine),
+        platform=HostPlatform(system=system, machine=machine),
         distributions=dists,
         gpu=Gpu(gpus=tuple(GpuDevice(n, c, "nvidia-smi") for n, c in gpus)),
         nvcc=Nvcc(version=nvcc),
