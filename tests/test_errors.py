@@ -16,7 +16,7 @@ import pytest
 
 import envdoctor
 from envdoctor import __version__
-from envdoctor.apply.envlock import locked
+from envdoctor.envstate.guard import locked
 from envdoctor.errors import INTERNAL, INTERRUPTED, EnvdoctorError, UsageError
 from envdoctor.uv import UvError, find_uv
 

@@ -25,8 +25,8 @@ from txenv import build_ext_wheel, driver, files_state, make_env, pure_wheel, sl
 from envdoctor import apply as apply_mod
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
-from envdoctor.apply.envlock import locked
-from envdoctor.apply.journal import path_of
+from envdoctor.envstate.guard import locked
+from envdoctor.envstate.journal import path_of
 from envdoctor.sources import Sources
 from envdoctor.steps import Install, Uninstall, Verify
 from envdoctor.uv import Indexes, find_uv

@@ -4,8 +4,6 @@ request.py       what was asked: plan options, package sources and waiting, pars
 transaction.py   lock, journal, the step table, verification, rollback (apply, rollback)
 handlers.py      one handler per step type (HANDLERS)
 keep.py          the files kept before the first change, put back byte for byte, hashes verified
-journal.py       the journal in the environment; an unfinished fix, as every command reports it
-envlock.py       the per-environment lock of every command that changes an environment
 verification.py  the check after the changes, judged by what fix owns
 results.py       outcomes and the result, as data
 """

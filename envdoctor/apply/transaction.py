@@ -26,12 +26,12 @@ from types import FrameType
 
 from envdoctor import uv as uv_mod
 from envdoctor.apply import keep
-from envdoctor.apply.envlock import locked, state_dir
 from envdoctor.apply.handlers import StepContext, StepFailed, run
-from envdoctor.apply.journal import Journal, read
 from envdoctor.apply.results import ApplyResult, FixVerification, StepOutcome
 from envdoctor.apply.verification import Baseline, Judgement, Verifier, baseline, check_verifier, judge
 from envdoctor.cachedir import cache_root
+from envdoctor.envstate.guard import locked, state_dir
+from envdoctor.envstate.journal import Journal, read, unfinished
 from envdoctor.plan import Plan
 from envdoctor.steps import Verify
 from envdoctor.strategies.common import HELD
@@ -148,8 +148,6 @@ def unfinished_refusal(target: Target) -> str | None:
     journal = read(target.prefix)
     if journal is None:
         return None
-    from envdoctor.apply.journal import unfinished
-
     state = unfinished(target.prefix)
     return state.sentence() if state else None
 

@@ -8,6 +8,7 @@ from packaging.version import InvalidVersion, Version
 
 from envdoctor.checks.base import CheckContext, CheckResult, ResultFactory, Status, check
 from envdoctor.checks.texts import said
+from envdoctor.envstate.journal import unfinished
 
 
 @check("system.python", "System", "Python version")
@@ -72,8 +73,6 @@ def externally_managed(ctx: CheckContext, result: ResultFactory) -> Iterator[Che
 
 @check("system.unfinished-fix", "System", "No unfinished envdoctor fix")
 def unfinished_fix(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
-    from envdoctor.apply.journal import unfinished
-
     state = unfinished(ctx.target.prefix)
     if state is None:
         yield result(Status.OK, found="no fix in progress")

@@ -10,10 +10,10 @@ from pathlib import Path
 from envdoctor import apply as apply_mod
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
-from envdoctor.apply.journal import unfinished
 from envdoctor.commands import _fromargs
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.commands._fixargs import add_plan_args, options, package_sources
+from envdoctor.envstate.journal import unfinished
 from envdoctor.errors import UsageError
 from envdoctor.pythons import find_python
 from envdoctor.report import plan_json, plan_text

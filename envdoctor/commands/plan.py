@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from envdoctor import plan as plan_mod
-from envdoctor.apply.journal import unfinished
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.commands._fixargs import add_plan_args, options, package_sources
+from envdoctor.envstate.journal import unfinished
 from envdoctor.report import plan_json, plan_text
 
 

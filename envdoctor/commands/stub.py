@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from envdoctor import stub as stub_lib
-from envdoctor.apply.envlock import locked
-from envdoctor.apply.journal import unfinished
 from envdoctor.commands._common import add_target_args, resolve_target
+from envdoctor.envstate.guard import locked
+from envdoctor.envstate.journal import unfinished
 from envdoctor.errors import UsageError
 from envdoctor.outdir import check_writable, check_writable_file
 from envdoctor.report import stub_json, stub_text

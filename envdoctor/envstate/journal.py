@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envdoctor.apply.envlock import is_held, state_dir
+from envdoctor.envstate.guard import is_held, state_dir
 
 SCHEMA = 1
 NAME = "journal.json"
