@@ -440,3 +440,48 @@ def test_a_partial_file_another_fetch_holds_is_left_to_it(cli, world: World) -> 
     assert run.code == 1 and "another envdoctor is downloading into" in run.out, run.out
     assert world.hub.served[Path(DW).name] == 0 and not world.target(world.file(DW)).exists()
     assert world.target(world.files[0]).exists()
+
+
+def test_check_models_remembers_what_it_verified(cli, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check --models` hashes each file once and remembers it: the repeat costs a stat per file. Proven twice:
+    no file goes through the hasher, and bytes changed in place under the same stamp (size, mtime, inode,
+    device) are still reported verified, which only a check that read no bytes can say."""
+    monkeypatch.setenv("TORCH_HOME", str(world.torch))
+    for f in _v15(world):  # placed by hand, not by fetch: nothing remembered yet
+        world.target(f).parent.mkdir(parents=True, exist_ok=True)
+        world.target(f).write_bytes(f.data)
+    hashed: list[Path] = []
+    real = hashing.sha256_file
+
+    def counting(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(hashing, "sha256_file", counting)
+
+    def check() -> dict[str, tuple[str, str]]:
+        run = cli("check", "--models", str(world.models), "--only", "models", "--json")
+        return {r["title"]: (r["status"], r["found"]) for r in run.json()["results"] if r["id"].startswith("models")}
+
+    first = check()
+    assert sorted(hashed) == sorted(world.target(f) for f in _v15(world)), "the first check hashes every file"
+    for f in _v15(world):
+        status, found = next(v for k, v in first.items() if f.path in k or f.path in v[1])
+        assert status == "ok" and "sha256 verified" in found, (f.path, found)
+
+    hashed.clear()
+    unet = world.target(world.files[0])
+    st = os.stat(unet)
+    with open(unet, "r+b") as fh:
+        fh.write(bytes(100))
+    os.utime(unet, ns=(st.st_atime_ns, st.st_mtime_ns))
+    second = check()
+    assert hashed == [], "a repeat reads no file's bytes"
+    assert second["models/musetalkV15/unet.pth"][0] == "ok", second
+
+    unet.touch()  # a new mtime: the remembered hash no longer holds, and the changed bytes are found
+    third = check()
+    assert hashed == [unet]
+    assert (
+        third["models/musetalkV15/unet.pth"][0] == "fail" and "other bytes" in third["models/musetalkV15/unet.pth"][1]
+    )
