@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -299,31 +300,112 @@ def test_from_a_flat_folder_and_a_models_tree(cli, world: World, tmp_path: Path)
         place = flat / (f.path if f.path == "whisper/config.json" else Path(f.path).name)
         place.parent.mkdir(parents=True, exist_ok=True)
         place.write_bytes(f.data)
+    # A file of the right name and size with other bytes, where the models/ tree would hold it: looked at
+    # first, verified, passed over for the right one lying flat.
+    decoy = flat / DW
+    decoy.parent.mkdir(parents=True)
+    decoy.write_bytes(_bytes(78, len(world.file(DW).data)))
     run = cli("models", "fetch", *world.args("--from", str(flat), "--json", endpoint=False))
     assert run.code == 0, run.out
-    assert {f["how"] for f in run.json()["files"]} == {"hard link"}
+    files = run.json()["files"]
+    assert {f["how"] for f in files} == {"hard link"}
+    assert next(f for f in files if f["path"] == DW)["source"] == str(flat / Path(DW).name)
     assert world.hub.requests == []
     for f in _v15(world):
         assert world.target(f).read_bytes() == f.data
+        assert (
+            os.stat(world.target(f)).st_ino
+            == os.stat(flat / f.path if f.path == "whisper/config.json" else flat / Path(f.path).name).st_ino
+        )
 
 
-def test_from_a_hub_cache(cli, world: World, tmp_path: Path) -> None:
-    cache = tmp_path / "hf-cache"
+def test_from_a_folder_a_wrong_file_is_named_and_not_placed(cli, world: World, tmp_path: Path) -> None:
+    flat = tmp_path / "downloads"
+    flat.mkdir()
     for f in _v15(world):
-        repo = cache / ("models--" + f.repo.replace("/", "--"))
-        blob = repo / "blobs" / hashlib.sha256(f.data).hexdigest()
+        (flat / Path(f.path).name).write_bytes(f.data)
+    other = _bytes(79, len(world.file(DW).data))
+    (flat / Path(DW).name).write_bytes(other)
+    run = cli("models", "fetch", *world.args("--from", str(flat), endpoint=False))
+    assert run.code == 1
+    line = next(x for x in run.out.splitlines() if str(flat / Path(DW).name) in x)
+    assert hashlib.sha256(other).hexdigest() in line and hashlib.sha256(world.file(DW).data).hexdigest() in line, line
+    assert not world.target(world.file(DW)).exists()
+    assert world.target(world.files[0]).read_bytes() == world.files[0].data, "the other files are placed"
+
+
+def _hub_cache(hub: Path, files: list[Standin], revision: str, *, links: bool) -> dict[str, Path]:
+    """A huggingface_hub cache as hf_hub_download leaves it: each file's bytes in blobs/ under its ETag (an LFS
+    file's sha256; a plain git file's, here the JSON ones, git blob sha1), the revision's snapshot of relative
+    symlinks into them, refs/main naming the revision. Returns each file's blob."""
+    blobs: dict[str, Path] = {}
+    for f in files:
+        repo = hub / ("models--" + f.repo.replace("/", "--"))
+        etag = (
+            hashlib.sha1(b"blob %d\0" % len(f.data) + f.data).hexdigest()
+            if f.path.endswith(".json")
+            else hashlib.sha256(f.data).hexdigest()
+        )
+        blob = repo / "blobs" / etag
         blob.parent.mkdir(parents=True, exist_ok=True)
         blob.write_bytes(f.data)
-        link = repo / "snapshots" / REV / f.filename
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(os.path.relpath(blob, link.parent))
-    run = cli("models", "fetch", *world.args("--from", str(cache), endpoint=False))
-    # The stand-in S3FD comes from a URL, not a hub repository: it cannot be in a hub cache.
-    assert run.code == 1 and "not in" in run.out
+        blobs[f.path] = blob
+        (repo / "refs").mkdir(exist_ok=True)
+        (repo / "refs" / "main").write_text(revision)
+        if links:
+            link = repo / "snapshots" / revision / f.filename
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(os.path.relpath(blob, link.parent))
+    return blobs
+
+
+@pytest.mark.parametrize(
+    ("layout", "revision", "links"),
+    [
+        ("hub", REV, True),  # the cache itself (HF_HUB_CACHE), at the manifest's revision
+        ("hf-home", REV, True),  # an HF_HOME holding hub/
+        ("hub", "fedcba9876543210fedcba9876543210fedcba98", True),  # refs/main at another revision
+        ("hub", REV, False),  # copied without its symlinks: the blobs alone (an LFS file's name is its sha256)
+    ],
+    ids=["hub-cache", "hf-home", "other-revision", "blobs-only"],
+)
+def test_from_a_hub_cache(cli, world: World, tmp_path: Path, layout: str, revision: str, links: bool) -> None:
+    given = tmp_path / "hf"
+    hub = given / "hub" if layout == "hf-home" else given
+    from_hub = [f for f in _v15(world) if not f.url]
+    blobs = _hub_cache(hub, from_hub, revision, links=links)
+    run = cli("models", "fetch", *world.args("--from", str(given), "--json", endpoint=False))
+    # The stand-in S3FD comes from a URL, not a hub repository: a hub cache cannot hold it, and that is said.
+    assert run.code == 1
+    states = {f["path"]: f for f in run.json()["files"]}
+    s3fd = states.pop(next(f.path for f in _v15(world) if f.url))
+    assert s3fd["state"] == "failed" and s3fd["reasons"][0].startswith(f"not in {given}"), s3fd
+    if not links:  # a plain git file's blob is named by its git sha1: without the snapshot nothing names it
+        for f in [f for f in from_hub if f.path.endswith(".json")]:
+            assert states.pop(f.path)["state"] == "failed"
+            from_hub.remove(f)
+    assert {(f["state"], f["how"]) for f in states.values()} == {("placed", "hard link")}, states
+    for f in from_hub:
+        target = world.target(f)
+        assert target.read_bytes() == f.data and not target.is_symlink()
+        assert os.stat(target).st_ino == os.stat(blobs[f.path]).st_ino, "a hard link to the blob, no second copy"
+    assert world.hub.requests == []
+
+
+def test_from_another_filesystem_is_a_copy(cli, world: World) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(world.models).st_dev:
+        pytest.skip("no second filesystem (tmpfs at /dev/shm) to copy from")
+    with tempfile.TemporaryDirectory(dir=shm) as tmp:
+        for f in _v15(world):  # a copy of a models/ tree
+            (Path(tmp) / f.path).parent.mkdir(parents=True, exist_ok=True)
+            (Path(tmp) / f.path).write_bytes(f.data)
+        run = cli("models", "fetch", *world.args("--from", tmp, "--json", endpoint=False))
+    assert run.code == 0, run.out
+    assert {f["how"] for f in run.json()["files"]} == {"copy"}
     for f in _v15(world):
-        if f.root == "models":
-            assert world.target(f).read_bytes() == f.data
-            assert not world.target(f).is_symlink()
+        assert world.target(f).read_bytes() == f.data
+    assert _leftovers(world) == []
 
 
 def test_not_enough_space_is_refused_before_any_download(cli, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
