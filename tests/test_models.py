@@ -125,11 +125,14 @@ def _world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: list[Standin]
     monkeypatch.setenv("ENVDOCTOR_MODELS_MANIFEST", str(manifest))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
-    # use_endpoint turns Xet off for a mirror, in the environment and in huggingface_hub's constants: undone after.
+    # use_endpoint turns Xet and telemetry off for a mirror, in the environment and in huggingface_hub's
+    # constants: undone after.
     monkeypatch.delenv("HF_HUB_DISABLE_XET", raising=False)
+    monkeypatch.delenv("HF_HUB_DISABLE_TELEMETRY", raising=False)
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", constants.HF_HUB_DISABLE_XET)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", constants.HF_HUB_DISABLE_TELEMETRY)
     models = tmp_path / "models"
     models.mkdir()
     return World(hub, files, models, tmp_path / "torch", manifest)
@@ -291,6 +294,45 @@ def test_hf_endpoint_reaches_the_mirror(cli, world: World, monkeypatch: pytest.M
     assert run.out.count("HF_HUB_DISABLE_XET=1") == 1
     assert os.environ["HF_HUB_DISABLE_XET"] == "1"
     assert any(m == "GET" for m, _, _ in world.hub.requests)
+
+
+@pytest.mark.parametrize("hf_endpoint", ["elsewhere", "unset"])
+def test_a_mirror_gets_every_request_and_nothing_else_any(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hf_endpoint: str
+) -> None:
+    """--endpoint: every request of the fetch is at the mirror and none anywhere else, whether HF_ENDPOINT
+    names another host or nothing (huggingface.co). A second server stands for everything else: it is the
+    process's HTTP(S) proxy for every host but loopback, and, in the first case, HF_ENDPOINT's host too, with
+    the same files, so a request sent there is seen in its log even where it would have succeeded. The mirror
+    advertises Xet as the Hub does, with the token route on that host. A fresh process: huggingface_hub does
+    some of its requests once per process (and per day, remembered under HF_HOME)."""
+    with serve(Hub()) as elsewhere:
+        for f in world.files:
+            elsewhere.add(f.repo, REV, f.filename, f.data)
+        world.hub.xet_auth = f"{elsewhere.url}/api/models/test/musetalk/xet-read-token/{REV}"
+        env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
+        env.update(HTTP_PROXY=elsewhere.url, HTTPS_PROXY=elsewhere.url, NO_PROXY="127.0.0.1,localhost")
+        env.pop("HF_ENDPOINT", None)
+        if hf_endpoint == "elsewhere":
+            env["HF_ENDPOINT"] = elsewhere.url
+        run = subprocess.run(
+            [sys.executable, "-m", "envdoctor", "models", "fetch", *world.args("--json")],
+            cwd=REPO_ROOT,
+            env={**env, "HF_HOME": str(tmp_path / "fresh-hf-home")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, (run.stdout, run.stderr)
+        assert elsewhere.requests == [], ("a request went elsewhere than the mirror", elsewhere.requests)
+    asked = {(method, path) for method, path, _ in world.hub.requests}
+    for f in _v15(world):
+        for method in ("HEAD", "GET"):
+            assert (method, f"/{f.repo}/resolve/{REV}/{f.filename}") in asked, (method, f.path)
+    doc = json.loads(run.stdout)
+    assert doc["endpoint"] == world.hub.url
+    notes = [n for n in doc["notes"] if world.hub.url in n]
+    assert len(notes) == 1 and "Xet transfers disabled (HF_HUB_DISABLE_XET=1)" in notes[0], doc["notes"]
 
 
 def test_from_a_flat_folder_and_a_models_tree(cli, world: World, tmp_path: Path) -> None:

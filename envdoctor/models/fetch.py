@@ -168,16 +168,24 @@ def check_space(todo: Sequence[ModelFile], roots: Roots) -> None:
 
 def use_endpoint(endpoint: str | None) -> tuple[str, tuple[str, ...]]:
     """The endpoint to fetch from, and what to say about it once. A mirror needs Xet off: hf-xet sends its data
-    traffic to the Hub's own storage whatever HF_ENDPOINT says."""
+    traffic to the Hub's own storage whatever HF_ENDPOINT says. And telemetry off: huggingface_hub 2.x fills
+    its User-Agent header from a registry it asks its default endpoint for (huggingface.co, or HF_ENDPOINT as
+    it was at import), not the endpoint a download is given, so a mirror alone would not keep the fetch off
+    other hosts."""
     chosen = (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
     if chosen == DEFAULT_ENDPOINT:
         return chosen, ()
     os.environ["HF_HUB_DISABLE_XET"] = "1"
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
     from huggingface_hub import constants
 
-    # huggingface_hub reads the variable once, at import.
+    # huggingface_hub reads the variables once, at import.
     constants.HF_HUB_DISABLE_XET = True
-    return chosen, (f"fetching from the mirror {chosen}, with Xet transfers disabled (HF_HUB_DISABLE_XET=1).",)
+    constants.HF_HUB_DISABLE_TELEMETRY = True
+    return chosen, (
+        f"fetching from the mirror {chosen}, with Xet transfers disabled (HF_HUB_DISABLE_XET=1) and "
+        "huggingface_hub's telemetry off (HF_HUB_DISABLE_TELEMETRY=1): every request goes to the mirror.",
+    )
 
 
 def partial_path(roots: Roots, f: ModelFile) -> Path:
