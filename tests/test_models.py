@@ -297,7 +297,7 @@ def test_hf_endpoint_reaches_the_mirror(cli, world: World, monkeypatch: pytest.M
 
 
 @pytest.mark.parametrize("hf_endpoint", ["elsewhere", "unset"])
-def test_a_mirror_gets_every_request_and_nothing_else_any(
+def test_with_a_mirror_every_request_is_at_it_and_none_elsewhere(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hf_endpoint: str
 ) -> None:
     """--endpoint: every request of the fetch is at the mirror and none anywhere else, whether HF_ENDPOINT
