@@ -4,6 +4,7 @@ huggingface_hub client doing the downloads, and a manifest of small stand-in fil
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import random
@@ -609,3 +610,74 @@ def test_check_models_remembers_what_it_verified(cli, world: World, monkeypatch:
     assert (
         third["models/musetalkV15/unet.pth"][0] == "fail" and "other bytes" in third["models/musetalkV15/unet.pth"][1]
     )
+
+
+@dataclass
+class Recorder:
+    """A progress sink that keeps what it was told, in order."""
+
+    events: list[tuple[str, object]]
+
+    def start(self, files: int, total_bytes: int) -> None:
+        self.events.append(("start", (files, total_bytes)))
+
+    def advance(self, n: int) -> None:
+        self.events.append(("advance", n))
+
+    def file_done(self, title: str) -> None:
+        self.events.append(("file_done", title))
+
+    def stop(self) -> None:
+        self.events.append(("stop", None))
+
+
+def _fetch_v15(world: World, sink: object) -> fetch_mod.FetchReport:
+    from envdoctor.models.manifest import Roots, from_file
+
+    manifest = from_file(world.manifest)
+    return fetch_mod.fetch(
+        manifest,
+        manifest.for_purpose("inference", "v15"),
+        Roots(world.models, world.torch),
+        endpoint=world.hub.url,
+        sink=sink,  # type: ignore[arg-type]
+    )
+
+
+def test_one_progress_display_counts_the_whole_set(world: World) -> None:
+    """The sink hears of the whole set once (files, bytes), every byte as it comes from any of the files
+    fetched at once, each file as it is done, and the end."""
+    recorder = Recorder([])
+    report = _fetch_v15(world, recorder)
+    assert report.ok
+    files = _v15(world)
+    total = sum(len(f.data) for f in files)
+    kinds = [kind for kind, _ in recorder.events]
+    assert kinds[0] == "start" and kinds[-1] == "stop" and kinds.count("start") == kinds.count("stop") == 1
+    assert recorder.events[0] == ("start", (len(files), total))
+    advanced = [n for kind, n in recorder.events if kind == "advance"]
+    assert sum(advanced) == total and len([n for n in advanced if n]) >= len(files)  # type: ignore[misc]
+    done = [title for kind, title in recorder.events if kind == "file_done"]
+    assert sorted(done) == sorted(r.file.title for r in report.results)
+    again = Recorder([])
+    assert _fetch_v15(world, again).ok
+    assert again.events[0] == ("start", (0, 0)), "nothing left to fetch: an empty set"
+
+
+def test_the_display_shows_bytes_speed_and_time_left(world: World) -> None:
+    import re
+
+    from rich.console import Console
+
+    from envdoctor.report.models_progress import Bar
+
+    out = io.StringIO()
+    assert _fetch_v15(world, Bar(Console(file=out, force_terminal=True, width=160))).ok
+    frames = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue()).replace("\r", "\n").splitlines()
+    n = len(_v15(world))
+    last = [line for line in frames if line.startswith(f"fetching {n}/{n} files")]
+    assert last, frames
+    # One line for the set: bytes done of the total (all of it), the speed, the time left.
+    assert re.search(r" (\d+(?:\.\d+)?)/\1 (?:kB|MB) ", last[-1]), last[-1]
+    assert re.search(r" \d+(?:\.\d+)? (?:bytes|kB|MB|GB)/s ", last[-1]), last[-1]
+    assert re.search(r" \d+:\d\d:\d\d$", last[-1].rstrip()), last[-1]
