@@ -1,10 +1,11 @@
 """A stand-in for the Hugging Face Hub on loopback: the requests huggingface_hub's hf_hub_download makes.
 
 HEAD and GET of /{repo}/resolve/{revision}/{filename}, answered with the headers the client reads
-(X-Repo-Commit, ETag and X-Linked-Etag holding the sha256 as LFS files do, X-Linked-Size, Content-Length),
-and Range requests answered 206 with Content-Range. Each file can be made to fail: a status with an HTML
-body, an HTML page served as the file, other bytes than the real ones, or a pause part-way through.
-Every byte of body sent is counted, per file.
+(X-Repo-Commit, ETag and X-Linked-Etag holding the sha256 as LFS files do, X-Linked-Size, Content-Length,
+and on request the Xet headers), and Range requests answered 206 with Content-Range. Each file can be made
+to fail: a status with an HTML body, an HTML page served as the file, other bytes than the real ones, or a
+pause part-way through. Every byte of body sent is counted, per file, and every request logged, a proxy's
+CONNECT too (a server can stand for every other host).
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ class Hub:
     served: Counter[str] = field(default_factory=Counter)
     """Body bytes sent, by filename."""
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
-    """(method, path, Range header)."""
+    """(method, path, Range header); a proxy's CONNECT logs its host:port as the path."""
     url: str = ""
+    xet_auth: str | None = None
+    """Advertise each file as stored in Xet, as the Hub does (X-Xet-Hash, and a Link header whose `xet-auth`
+    route is where a Xet client asks for its token first): a client with Xet on goes there, not here."""
 
     def add(self, repo: str, revision: str, filename: str, data: bytes) -> None:
         self.files[(repo, revision, filename)] = data
@@ -66,6 +70,11 @@ def _handler(hub: Hub) -> type[http.server.BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             self._answer(body=True)
+
+        def do_CONNECT(self) -> None:
+            """A client sent here as its HTTPS proxy: logged (the host it wanted), and refused."""
+            hub.requests.append((self.command, self.path, None))
+            self._plain(502, HTML_PAGE, body=False)
 
         def _plain(self, status: int, payload: bytes, body: bool) -> None:
             self.send_response(status)
@@ -110,6 +119,9 @@ def _handler(hub: Hub) -> type[http.server.BaseHTTPRequestHandler]:
             self.send_header("X-Linked-Etag", f'"{real_sha}"')
             self.send_header("X-Linked-Size", str(len(data)))
             self.send_header("Accept-Ranges", "bytes")
+            if hub.xet_auth:
+                self.send_header("X-Xet-Hash", hashlib.sha256(b"xet" + data).hexdigest())
+                self.send_header("Link", f'<{hub.xet_auth}>; rel="xet-auth"')
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(len(data) - start))
             if status == 206:

@@ -4,6 +4,7 @@ huggingface_hub client doing the downloads, and a manifest of small stand-in fil
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import random
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -124,11 +126,14 @@ def _world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: list[Standin]
     monkeypatch.setenv("ENVDOCTOR_MODELS_MANIFEST", str(manifest))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
-    # use_endpoint turns Xet off for a mirror, in the environment and in huggingface_hub's constants: undone after.
+    # use_endpoint turns Xet and telemetry off for a mirror, in the environment and in huggingface_hub's
+    # constants: undone after.
     monkeypatch.delenv("HF_HUB_DISABLE_XET", raising=False)
+    monkeypatch.delenv("HF_HUB_DISABLE_TELEMETRY", raising=False)
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", constants.HF_HUB_DISABLE_XET)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", constants.HF_HUB_DISABLE_TELEMETRY)
     models = tmp_path / "models"
     models.mkdir()
     return World(hub, files, models, tmp_path / "torch", manifest)
@@ -292,6 +297,45 @@ def test_hf_endpoint_reaches_the_mirror(cli, world: World, monkeypatch: pytest.M
     assert any(m == "GET" for m, _, _ in world.hub.requests)
 
 
+@pytest.mark.parametrize("hf_endpoint", ["elsewhere", "unset"])
+def test_with_a_mirror_every_request_is_at_it_and_none_elsewhere(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hf_endpoint: str
+) -> None:
+    """--endpoint: every request of the fetch is at the mirror and none anywhere else, whether HF_ENDPOINT
+    names another host or nothing (huggingface.co). A second server stands for everything else: it is the
+    process's HTTP(S) proxy for every host but loopback, and, in the first case, HF_ENDPOINT's host too, with
+    the same files, so a request sent there is seen in its log even where it would have succeeded. The mirror
+    advertises Xet as the Hub does, with the token route on that host. A fresh process: huggingface_hub does
+    some of its requests once per process (and per day, remembered under HF_HOME)."""
+    with serve(Hub()) as elsewhere:
+        for f in world.files:
+            elsewhere.add(f.repo, REV, f.filename, f.data)
+        world.hub.xet_auth = f"{elsewhere.url}/api/models/test/musetalk/xet-read-token/{REV}"
+        env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
+        env.update(HTTP_PROXY=elsewhere.url, HTTPS_PROXY=elsewhere.url, NO_PROXY="127.0.0.1,localhost")
+        env.pop("HF_ENDPOINT", None)
+        if hf_endpoint == "elsewhere":
+            env["HF_ENDPOINT"] = elsewhere.url
+        run = subprocess.run(
+            [sys.executable, "-m", "envdoctor", "models", "fetch", *world.args("--json")],
+            cwd=REPO_ROOT,
+            env={**env, "HF_HOME": str(tmp_path / "fresh-hf-home")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, (run.stdout, run.stderr)
+        assert elsewhere.requests == [], ("a request went elsewhere than the mirror", elsewhere.requests)
+    asked = {(method, path) for method, path, _ in world.hub.requests}
+    for f in _v15(world):
+        for method in ("HEAD", "GET"):
+            assert (method, f"/{f.repo}/resolve/{REV}/{f.filename}") in asked, (method, f.path)
+    doc = json.loads(run.stdout)
+    assert doc["endpoint"] == world.hub.url
+    notes = [n for n in doc["notes"] if world.hub.url in n]
+    assert len(notes) == 1 and "Xet transfers disabled (HF_HUB_DISABLE_XET=1)" in notes[0], doc["notes"]
+
+
 def test_from_a_flat_folder_and_a_models_tree(cli, world: World, tmp_path: Path) -> None:
     flat = tmp_path / "downloads"
     for f in _v15(world):
@@ -299,31 +343,112 @@ def test_from_a_flat_folder_and_a_models_tree(cli, world: World, tmp_path: Path)
         place = flat / (f.path if f.path == "whisper/config.json" else Path(f.path).name)
         place.parent.mkdir(parents=True, exist_ok=True)
         place.write_bytes(f.data)
+    # A file of the right name and size with other bytes, where the models/ tree would hold it: looked at
+    # first, verified, passed over for the right one lying flat.
+    decoy = flat / DW
+    decoy.parent.mkdir(parents=True)
+    decoy.write_bytes(_bytes(78, len(world.file(DW).data)))
     run = cli("models", "fetch", *world.args("--from", str(flat), "--json", endpoint=False))
     assert run.code == 0, run.out
-    assert {f["how"] for f in run.json()["files"]} == {"hard link"}
+    files = run.json()["files"]
+    assert {f["how"] for f in files} == {"hard link"}
+    assert next(f for f in files if f["path"] == DW)["source"] == str(flat / Path(DW).name)
     assert world.hub.requests == []
     for f in _v15(world):
         assert world.target(f).read_bytes() == f.data
+        assert (
+            os.stat(world.target(f)).st_ino
+            == os.stat(flat / f.path if f.path == "whisper/config.json" else flat / Path(f.path).name).st_ino
+        )
 
 
-def test_from_a_hub_cache(cli, world: World, tmp_path: Path) -> None:
-    cache = tmp_path / "hf-cache"
+def test_from_a_folder_a_wrong_file_is_named_and_not_placed(cli, world: World, tmp_path: Path) -> None:
+    flat = tmp_path / "downloads"
+    flat.mkdir()
     for f in _v15(world):
-        repo = cache / ("models--" + f.repo.replace("/", "--"))
-        blob = repo / "blobs" / hashlib.sha256(f.data).hexdigest()
+        (flat / Path(f.path).name).write_bytes(f.data)
+    other = _bytes(79, len(world.file(DW).data))
+    (flat / Path(DW).name).write_bytes(other)
+    run = cli("models", "fetch", *world.args("--from", str(flat), endpoint=False))
+    assert run.code == 1
+    line = next(x for x in run.out.splitlines() if str(flat / Path(DW).name) in x)
+    assert hashlib.sha256(other).hexdigest() in line and hashlib.sha256(world.file(DW).data).hexdigest() in line, line
+    assert not world.target(world.file(DW)).exists()
+    assert world.target(world.files[0]).read_bytes() == world.files[0].data, "the other files are placed"
+
+
+def _hub_cache(hub: Path, files: list[Standin], revision: str, *, links: bool) -> dict[str, Path]:
+    """A huggingface_hub cache as hf_hub_download leaves it: each file's bytes in blobs/ under its ETag (an LFS
+    file's sha256; a plain git file's, here the JSON ones, git blob sha1), the revision's snapshot of relative
+    symlinks into them, refs/main naming the revision. Returns each file's blob."""
+    blobs: dict[str, Path] = {}
+    for f in files:
+        repo = hub / ("models--" + f.repo.replace("/", "--"))
+        etag = (
+            hashlib.sha1(b"blob %d\0" % len(f.data) + f.data).hexdigest()
+            if f.path.endswith(".json")
+            else hashlib.sha256(f.data).hexdigest()
+        )
+        blob = repo / "blobs" / etag
         blob.parent.mkdir(parents=True, exist_ok=True)
         blob.write_bytes(f.data)
-        link = repo / "snapshots" / REV / f.filename
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(os.path.relpath(blob, link.parent))
-    run = cli("models", "fetch", *world.args("--from", str(cache), endpoint=False))
-    # The stand-in S3FD comes from a URL, not a hub repository: it cannot be in a hub cache.
-    assert run.code == 1 and "not in" in run.out
+        blobs[f.path] = blob
+        (repo / "refs").mkdir(exist_ok=True)
+        (repo / "refs" / "main").write_text(revision)
+        if links:
+            link = repo / "snapshots" / revision / f.filename
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(os.path.relpath(blob, link.parent))
+    return blobs
+
+
+@pytest.mark.parametrize(
+    ("layout", "revision", "links"),
+    [
+        ("hub", REV, True),  # the cache itself (HF_HUB_CACHE), at the manifest's revision
+        ("hf-home", REV, True),  # an HF_HOME holding hub/
+        ("hub", "fedcba9876543210fedcba9876543210fedcba98", True),  # refs/main at another revision
+        ("hub", REV, False),  # copied without its symlinks: the blobs alone (an LFS file's name is its sha256)
+    ],
+    ids=["hub-cache", "hf-home", "other-revision", "blobs-only"],
+)
+def test_from_a_hub_cache(cli, world: World, tmp_path: Path, layout: str, revision: str, links: bool) -> None:
+    given = tmp_path / "hf"
+    hub = given / "hub" if layout == "hf-home" else given
+    from_hub = [f for f in _v15(world) if not f.url]
+    blobs = _hub_cache(hub, from_hub, revision, links=links)
+    run = cli("models", "fetch", *world.args("--from", str(given), "--json", endpoint=False))
+    # The stand-in S3FD comes from a URL, not a hub repository: a hub cache cannot hold it, and that is said.
+    assert run.code == 1
+    states = {f["path"]: f for f in run.json()["files"]}
+    s3fd = states.pop(next(f.path for f in _v15(world) if f.url))
+    assert s3fd["state"] == "failed" and s3fd["reasons"][0].startswith(f"not in {given}"), s3fd
+    if not links:  # a plain git file's blob is named by its git sha1: without the snapshot nothing names it
+        for f in [f for f in from_hub if f.path.endswith(".json")]:
+            assert states.pop(f.path)["state"] == "failed"
+            from_hub.remove(f)
+    assert {(f["state"], f["how"]) for f in states.values()} == {("placed", "hard link")}, states
+    for f in from_hub:
+        target = world.target(f)
+        assert target.read_bytes() == f.data and not target.is_symlink()
+        assert os.stat(target).st_ino == os.stat(blobs[f.path]).st_ino, "a hard link to the blob, no second copy"
+    assert world.hub.requests == []
+
+
+def test_from_another_filesystem_is_a_copy(cli, world: World) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(world.models).st_dev:
+        pytest.skip("no second filesystem (tmpfs at /dev/shm) to copy from")
+    with tempfile.TemporaryDirectory(dir=shm) as tmp:
+        for f in _v15(world):  # a copy of a models/ tree
+            (Path(tmp) / f.path).parent.mkdir(parents=True, exist_ok=True)
+            (Path(tmp) / f.path).write_bytes(f.data)
+        run = cli("models", "fetch", *world.args("--from", tmp, "--json", endpoint=False))
+    assert run.code == 0, run.out
+    assert {f["how"] for f in run.json()["files"]} == {"copy"}
     for f in _v15(world):
-        if f.root == "models":
-            assert world.target(f).read_bytes() == f.data
-            assert not world.target(f).is_symlink()
+        assert world.target(f).read_bytes() == f.data
+    assert _leftovers(world) == []
 
 
 def test_not_enough_space_is_refused_before_any_download(cli, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -440,3 +565,119 @@ def test_a_partial_file_another_fetch_holds_is_left_to_it(cli, world: World) -> 
     assert run.code == 1 and "another envdoctor is downloading into" in run.out, run.out
     assert world.hub.served[Path(DW).name] == 0 and not world.target(world.file(DW)).exists()
     assert world.target(world.files[0]).exists()
+
+
+def test_check_models_remembers_what_it_verified(cli, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check --models` hashes each file once and remembers it: the repeat costs a stat per file. Proven twice:
+    no file goes through the hasher, and bytes changed in place under the same stamp (size, mtime, inode,
+    device) are still reported verified, which only a check that read no bytes can say."""
+    monkeypatch.setenv("TORCH_HOME", str(world.torch))
+    for f in _v15(world):  # placed by hand, not by fetch: nothing remembered yet
+        world.target(f).parent.mkdir(parents=True, exist_ok=True)
+        world.target(f).write_bytes(f.data)
+    hashed: list[Path] = []
+    real = hashing.sha256_file
+
+    def counting(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(hashing, "sha256_file", counting)
+
+    def check() -> dict[str, tuple[str, str]]:
+        run = cli("check", "--models", str(world.models), "--only", "models", "--json")
+        return {r["title"]: (r["status"], r["found"]) for r in run.json()["results"] if r["id"].startswith("models")}
+
+    first = check()
+    assert sorted(hashed) == sorted(world.target(f) for f in _v15(world)), "the first check hashes every file"
+    for f in _v15(world):
+        status, found = next(v for k, v in first.items() if f.path in k or f.path in v[1])
+        assert status == "ok" and "sha256 verified" in found, (f.path, found)
+
+    hashed.clear()
+    unet = world.target(world.files[0])
+    st = os.stat(unet)
+    with open(unet, "r+b") as fh:
+        fh.write(bytes(100))
+    os.utime(unet, ns=(st.st_atime_ns, st.st_mtime_ns))
+    second = check()
+    assert hashed == [], "a repeat reads no file's bytes"
+    assert second["models/musetalkV15/unet.pth"][0] == "ok", second
+
+    unet.touch()  # a new mtime: the remembered hash no longer holds, and the changed bytes are found
+    third = check()
+    assert hashed == [unet]
+    assert (
+        third["models/musetalkV15/unet.pth"][0] == "fail" and "other bytes" in third["models/musetalkV15/unet.pth"][1]
+    )
+
+
+@dataclass
+class Recorder:
+    """A progress sink that keeps what it was told, in order."""
+
+    events: list[tuple[str, object]]
+
+    def start(self, files: int, total_bytes: int) -> None:
+        self.events.append(("start", (files, total_bytes)))
+
+    def advance(self, n: int) -> None:
+        self.events.append(("advance", n))
+
+    def file_done(self, title: str) -> None:
+        self.events.append(("file_done", title))
+
+    def stop(self) -> None:
+        self.events.append(("stop", None))
+
+
+def _fetch_v15(world: World, sink: fetch_mod.Sink) -> fetch_mod.FetchReport:
+    from envdoctor.models.manifest import Roots, from_file
+
+    manifest = from_file(world.manifest)
+    return fetch_mod.fetch(
+        manifest,
+        manifest.for_purpose("inference", "v15"),
+        Roots(world.models, world.torch),
+        endpoint=world.hub.url,
+        sink=sink,
+    )
+
+
+def test_one_progress_display_counts_the_whole_set(world: World) -> None:
+    """The sink hears of the whole set once (files, bytes), every byte as it comes from any of the files
+    fetched at once, each file as it is done, and the end."""
+    recorder = Recorder([])
+    report = _fetch_v15(world, recorder)
+    assert report.ok
+    files = _v15(world)
+    total = sum(len(f.data) for f in files)
+    kinds = [kind for kind, _ in recorder.events]
+    assert kinds[0] == "start" and kinds[-1] == "stop" and kinds.count("start") == kinds.count("stop") == 1
+    assert recorder.events[0] == ("start", (len(files), total))
+    advanced = [n for kind, n in recorder.events if kind == "advance" and isinstance(n, int)]
+    assert sum(advanced) == total and len([n for n in advanced if n]) >= len(files)
+    done = [str(title) for kind, title in recorder.events if kind == "file_done"]
+    assert sorted(done) == sorted(r.file.title for r in report.results)
+    again = Recorder([])
+    assert _fetch_v15(world, again).ok
+    assert again.events[0] == ("start", (0, 0)), "nothing left to fetch: an empty set"
+
+
+def test_the_display_shows_bytes_speed_and_time_left(world: World) -> None:
+    import re
+
+    from rich.console import Console
+
+    from envdoctor.report.models_progress import Bar
+
+    out = io.StringIO()
+    assert _fetch_v15(world, Bar(Console(file=out, force_terminal=True, width=160))).ok
+    frames = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue()).replace("\r", "\n").splitlines()
+    n = len(_v15(world))
+    last = [line for line in frames if line.startswith(f"fetching {n}/{n} files")]
+    assert last, frames
+    # One line for the set: bytes done of the total (all of it), the speed, the time left.
+    assert re.search(r" (\d+(?:\.\d+)?)/\1 (?:kB|MB) ", last[-1]), last[-1]
+    assert re.search(r" \d+(?:\.\d+)? (?:bytes|kB|MB|GB)/s ", last[-1]), last[-1]
+    assert re.search(r" \d+:\d\d:\d\d$", last[-1].rstrip()), last[-1]

@@ -1,6 +1,7 @@
 """Models: MuseTalk's weight files (with --models DIR) and the S3FD cache file, from the one manifest
-(envdoctor/data/models.toml). No file is hashed here: a hash `envdoctor models verify` remembered is taken
-(a stat per file), else the size and the first bytes judge it."""
+(envdoctor/data/models.toml). Every file is judged by sha256, as `envdoctor models verify` judges it, and the
+hash is remembered (keyed by size, mtime, inode and device): the first check hashes, a repeat costs a stat
+per file."""
 
 from __future__ import annotations
 
@@ -50,30 +51,34 @@ def model_files(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResul
     manifest = manifest_mod.active()
     roots = Roots(ctx.models, ctx.torch_home or torch_home())
     cache = HashCache()
-    for f in manifest.files:
-        if f.root != MODELS:
-            continue
-        required = _required(manifest, f, ctx.scopes)
-        v = judge(manifest, f, roots, cache, hash_files=False)
-        if isinstance(v.outcome, Missing):
-            yield result(
-                Status.FAIL if required else Status.SKIP,
-                title=f.title,
-                found="missing",
-                expected=_expected(f),
-                why=f.why,
-                **said("models.files", "missing", models=ctx.models),
-            )
-        elif not v.ok:
-            yield result(
-                Status.FAIL if required else Status.WARN,
-                title=f.title,
-                found=_found(v),
-                expected=_expected(f),
-                **said("models.files", "incomplete", what=f.why, models=ctx.models),
-            )
-        else:
-            yield result(Status.OK, title=f.title, found=_found(v))
+    try:
+        for f in manifest.files:
+            if f.root != MODELS:
+                continue
+            required = _required(manifest, f, ctx.scopes)
+            v = judge(manifest, f, roots, cache)
+            if isinstance(v.outcome, Missing):
+                yield result(
+                    Status.FAIL if required else Status.SKIP,
+                    title=f.title,
+                    found="missing",
+                    expected=_expected(f),
+                    why=f.why,
+                    **said("models.files", "missing", models=ctx.models),
+                )
+            elif not v.ok:
+                yield result(
+                    Status.FAIL if required else Status.WARN,
+                    title=f.title,
+                    found=_found(v),
+                    expected=_expected(f),
+                    **said("models.files", "incomplete", what=f.why, models=ctx.models),
+                )
+            else:
+                yield result(Status.OK, title=f.title, found=_found(v))
+
+    finally:
+        cache.save()  # a verified file's hash is remembered: the next check costs a stat
 
 
 @check("models.s3fd", "Models", "S3FD face detector in the torch hub cache")
@@ -81,25 +86,28 @@ def s3fd(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
     manifest = manifest_mod.active()
     roots = Roots(ctx.models or Path("models"), ctx.torch_home or torch_home())
     cache = HashCache()
-    for f in manifest.files:
-        if f.root != TORCH_HOME:
-            continue
-        v = judge(manifest, f, roots, cache, hash_files=False)
-        if isinstance(v.outcome, Missing):
-            yield result(
-                Status.WARN if ctx.models is None else Status.FAIL,
-                found=f"{v.path} missing",
-                expected="the cached file",
-                **said("models.s3fd", "missing", what=f.why, file=v.path.name, folder=v.path.parent),
-                breaker=19,
-            )
-        elif not v.ok:
-            yield result(
-                Status.FAIL,
-                found=f"{v.path}: {_found(v)}",
-                expected="a complete file",
-                **said("models.s3fd", "incomplete", path=v.path),
-                breaker=19,
-            )
-        else:
-            yield result(Status.OK, found=f"{v.path} ({_found(v)})")
+    try:
+        for f in manifest.files:
+            if f.root != TORCH_HOME:
+                continue
+            v = judge(manifest, f, roots, cache)
+            if isinstance(v.outcome, Missing):
+                yield result(
+                    Status.WARN if ctx.models is None else Status.FAIL,
+                    found=f"{v.path} missing",
+                    expected="the cached file",
+                    **said("models.s3fd", "missing", what=f.why, file=v.path.name, folder=v.path.parent),
+                    breaker=19,
+                )
+            elif not v.ok:
+                yield result(
+                    Status.FAIL,
+                    found=f"{v.path}: {_found(v)}",
+                    expected="a complete file",
+                    **said("models.s3fd", "incomplete", path=v.path),
+                    breaker=19,
+                )
+            else:
+                yield result(Status.OK, found=f"{v.path} ({_found(v)})")
+    finally:
+        cache.save()

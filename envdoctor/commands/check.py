@@ -48,7 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="scan this MuseTalk checkout: the imports its entry points reach, found with ast "
         "(default: the built-in v1.5 list)",
     )
-    p.add_argument("--models", metavar="DIR", help="check the model files in this models/ folder")
+    p.add_argument(
+        "--models",
+        metavar="DIR",
+        help="check the model files in this models/ folder by sha256 (remembered: a repeat is a stat per file)",
+    )
     p.add_argument(
         "--scope",
         action="append",

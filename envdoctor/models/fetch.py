@@ -168,16 +168,24 @@ def check_space(todo: Sequence[ModelFile], roots: Roots) -> None:
 
 def use_endpoint(endpoint: str | None) -> tuple[str, tuple[str, ...]]:
     """The endpoint to fetch from, and what to say about it once. A mirror needs Xet off: hf-xet sends its data
-    traffic to the Hub's own storage whatever HF_ENDPOINT says."""
+    traffic to the Hub's own storage whatever HF_ENDPOINT says. And telemetry off: huggingface_hub 2.x fills
+    its User-Agent header from a registry it asks its default endpoint for (huggingface.co, or HF_ENDPOINT as
+    it was at import), not the endpoint a download is given, so a mirror alone would not keep the fetch off
+    other hosts."""
     chosen = (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
     if chosen == DEFAULT_ENDPOINT:
         return chosen, ()
     os.environ["HF_HUB_DISABLE_XET"] = "1"
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
     from huggingface_hub import constants
 
-    # huggingface_hub reads the variable once, at import.
+    # huggingface_hub reads the variables once, at import.
     constants.HF_HUB_DISABLE_XET = True
-    return chosen, (f"fetching from the mirror {chosen}, with Xet transfers disabled (HF_HUB_DISABLE_XET=1).",)
+    constants.HF_HUB_DISABLE_TELEMETRY = True
+    return chosen, (
+        f"fetching from the mirror {chosen}, with Xet transfers disabled (HF_HUB_DISABLE_XET=1) and "
+        "huggingface_hub's telemetry off (HF_HUB_DISABLE_TELEMETRY=1): every request goes to the mirror.",
+    )
 
 
 def partial_path(roots: Roots, f: ModelFile) -> Path:
@@ -388,20 +396,33 @@ class _Fetcher:
 
     def from_folder(self, f: ModelFile, folder: Path) -> FileOutcome:
         sha, prefix = f.sha256, f.sha256_prefix
+        if not sha and not prefix:
+            return Failed((f"not taken from {folder}: the manifest has no sha256 to verify {f.name} by",))
+        expected = sha or f"{prefix}…"
+        # A file there under the name that is not the manifest's is said, never passed over in silence.
+        rejected: list[str] = []
+        seen: set[Path] = set()
         for candidate in _candidates(f, folder):
             try:
                 st = os.stat(candidate)
+                real = candidate.resolve()
             except OSError:
                 continue
+            if real in seen or not candidate.is_file():
+                continue
+            seen.add(real)
             if f.size is not None and st.st_size != f.size:
+                rejected.append(f"{candidate} is {st.st_size:,} bytes, expected {f.size:,}: not taken")
                 continue
             digest, _ = self.cache.hash(candidate, Stamp.of(st))
             if (sha and digest == sha) or (not sha and prefix and digest.startswith(prefix)):
                 return self._place(f, candidate, str(candidate), "link")
+            rejected.append(f"{candidate} has sha256 {digest}, expected {expected}: not taken")
         return Failed(
-            (
-                f"not in {folder}: no file named {f.name} there (flat, or in a huggingface_hub cache) "
-                "with the manifest's sha256",
+            tuple(rejected)
+            or (
+                f"not in {folder}: no file named {f.name} there (flat, in a models/ tree, or in a huggingface_hub "
+                "cache)",
             )
         )
 
@@ -420,6 +441,10 @@ def _candidates(f: ModelFile, folder: Path) -> Iterable[Path]:
             yield snapshots / source.revision / source.filename
             if snapshots.is_dir():
                 yield from (s / source.filename for s in sorted(snapshots.iterdir()) if s.name != source.revision)
+            # An LFS file's blob is named by its sha256: found even where the snapshots' links did not survive
+            # the copy (a FAT-formatted stick holds no symlinks).
+            if f.sha256:
+                yield hub / repo_dir / "blobs" / f.sha256
 
 
 def _link_or_copy(src: Path, target: Path) -> str:

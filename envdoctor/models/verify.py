@@ -50,7 +50,7 @@ class Verified:
 
 @dataclass(frozen=True)
 class SizeOnly:
-    """No hash was taken (check --models), or the manifest has none: the size is right, the bytes unproven."""
+    """No full sha256 in the manifest: the size (and a hash prefix, if known) is right, the bytes unproven."""
 
     size: int
     reason: str
@@ -118,8 +118,6 @@ def judge_one(
     spec: ModelFile | Alternative,
     path: Path,
     cache: HashCache,
-    *,
-    hash_files: bool,
 ) -> Outcome:
     try:
         st = os.stat(path)
@@ -139,12 +137,10 @@ def judge_one(
     sniffed = sniff(path, st.st_size, zip_expected)
     if sniffed:
         return sniffed
-    if wrong_size and (sha is None or (not hash_files and known is None)):
+    if wrong_size and sha is None:
         return _size_wrong(st.st_size, size, min_size)
-    if sha is None and (prefix is None or (not hash_files and known is None)):
+    if sha is None and prefix is None:
         return SizeOnly(st.st_size, NO_HASH)
-    if not hash_files and known is None:
-        return SizeOnly(st.st_size, "size only: `envdoctor models verify` checks the sha256")
     digest, cached = (known, True) if known else cache.hash(path, stamp)
     if sha and digest == sha:
         return Verified(digest, st.st_size, cached)
@@ -169,16 +165,16 @@ def _size_wrong(found: int, size: int | None, min_size: int | None) -> Wrong:
     return Wrong(Wrongness.TRUNCATED, found, f"{found:,} bytes, expected at least {min_size or 0:,} (truncated?)")
 
 
-def judge(manifest: Manifest, f: ModelFile, roots: Roots, cache: HashCache, *, hash_files: bool = True) -> Verdict:
+def judge(manifest: Manifest, f: ModelFile, roots: Roots, cache: HashCache) -> Verdict:
     """The entry's own file when it is there, else the first alternative that is there, else Missing."""
     base = roots.base(f.root)
     own = base / f.path
     if own.exists() or not f.alternatives:
-        return Verdict(f, own, judge_one(manifest, f, f, own, cache, hash_files=hash_files))
+        return Verdict(f, own, judge_one(manifest, f, f, own, cache))
     for alt in f.alternatives:
         path = base / alt.path
         if path.exists():
-            return Verdict(f, path, judge_one(manifest, f, alt, path, cache, hash_files=hash_files), alt)
+            return Verdict(f, path, judge_one(manifest, f, alt, path, cache), alt)
     return Verdict(f, own, Missing())
 
 
@@ -187,10 +183,8 @@ def verify(
     files: Sequence[ModelFile],
     roots: Roots,
     cache: HashCache | None = None,
-    *,
-    hash_files: bool = True,
 ) -> tuple[Verdict, ...]:
     cache = cache or HashCache()
-    verdicts = tuple(judge(manifest, f, roots, cache, hash_files=hash_files) for f in files)
+    verdicts = tuple(judge(manifest, f, roots, cache) for f in files)
     cache.save()
     return verdicts

@@ -1,9 +1,18 @@
-"""The one progress display of `envdoctor models fetch`: a single bar on stderr for all files at once."""
+"""The one progress display of `envdoctor models fetch`: a single bar on stderr for all files at once (files
+done, bytes, speed, time left)."""
 
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 
 class Bar:
@@ -13,6 +22,7 @@ class Bar:
             BarColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
+            TimeRemainingColumn(),
             console=console or Console(stderr=True),
             transient=True,
         )
