@@ -58,7 +58,7 @@ SOURCES = {"issue", "qa", "blog", "ci-log", "hosted-app"}
 
 def test_every_sample_names_its_source_and_settled_cause() -> None:
     for s in SAMPLES:
-        assert s["url"].startswith("https://") and s["cause"].strip() and s["text"].strip(), s["url"]
+        assert s["url"].startswith(("https://", "http://")) and s["cause"].strip() and s["text"].strip(), s["url"]
         assert s.get("source", "issue") in SOURCES, s["url"]
         assert s["key"] in KINDS or s["key"] == UNKNOWN, s["key"]
         assert all(KINDS.get(w) for w in s.get("warnings", ())), s.get("warnings")
