@@ -6,10 +6,10 @@ ending the last traceback (the failure that ended the run), else the first failu
 A warning entry (`warning = true`, a line that working runs print too) is never the root; when the last
 traceback's exception is explained by no entry, the root is unknown and that exception line is quoted.
 
-The text is first brought to one form (`normalise`): CRLF line ends, Windows backslash paths, CI timestamp
-and `>` quote prefixes, so a report matches however it was pasted. Everything runs in time linear in the
-text: only the catalog's trigger literals are searched over the whole text (str.find), and the symptom
-patterns run on bounded windows around the hits, never on the whole text.
+The text is first brought to one form (`normalise`): CRLF line ends, Windows backslash paths, typographic
+quotes, CI timestamp and `>` quote prefixes, so a report matches however it was pasted. Everything runs in
+time linear in the text: only the catalog's trigger literals are searched over the whole text (str.find), and
+the symptom patterns run on bounded windows around the hits, never on the whole text.
 """
 
 from __future__ import annotations

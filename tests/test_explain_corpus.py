@@ -73,3 +73,12 @@ def test_every_catalog_entry_has_two_real_samples() -> None:
 def test_corpus_keeps_negatives() -> None:
     negatives = [s for s in SAMPLES if KINDS.get(s["key"]) != "environment"]
     assert {s["key"] for s in negatives} >= {"gpu-oom", "empty-face-crop", "config-path", UNKNOWN}
+
+
+def test_no_thread_is_counted_twice() -> None:
+    """One excerpt per thread: a later search that finds a thread again adds nothing (docs/explain-corpus.md)."""
+    seen: dict[str, str] = {}
+    for s in SAMPLES:
+        if s["file"].startswith("field-"):
+            assert s["url"] not in seen, f"{s['url']} is in {seen[s['url']]} already"
+        seen.setdefault(s["url"], s["file"])
