@@ -35,7 +35,7 @@ UNKNOWN = "unknown"
 class CatalogChanged(EnvdoctorError):
     """The catalog differs from the one frozen for the held-out part."""
 
-    code = "explain-score.catalog-changed"
+    code = "explain-catalog-changed"
 
 
 @dataclass(frozen=True)
