@@ -6,10 +6,10 @@ ending the last traceback (the failure that ended the run), else the first failu
 A warning entry (`warning = true`, a line that working runs print too) is never the root; when the last
 traceback's exception is explained by no entry, the root is unknown and that exception line is quoted.
 
-The text is first brought to one form (`normalise`): CRLF line ends, Windows backslash paths, CI timestamp
-and `>` quote prefixes, so a report matches however it was pasted. Everything runs in time linear in the
-text: only the catalog's trigger literals are searched over the whole text (str.find), and the symptom
-patterns run on bounded windows around the hits, never on the whole text.
+The text is first brought to one form (`normalise`): CRLF line ends, Windows backslash paths, typographic
+quotes, CI timestamp and `>` quote prefixes, so a report matches however it was pasted. Everything runs in
+time linear in the text: only the catalog's trigger literals are searched over the whole text (str.find), and
+the symptom patterns run on bounded windows around the hits, never on the whole text.
 """
 
 from __future__ import annotations
@@ -121,14 +121,20 @@ _LINE_PREFIX = re.compile(r"\n(?:(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9}
 from line to line; every repeat is bounded."""
 
 
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'"})
+"""Typographic single quotes, as a message pasted through a word processor or a blog comes."""
+
+
 def normalise(text: str) -> str:
     """The text in one form, with the same lines (line numbers stay those of the input): CRLF line ends as LF,
-    Windows backslash paths with forward slashes (a doubled one, as repr() prints it, as one), and line
-    prefixes dropped."""
+    Windows backslash paths with forward slashes (a doubled one, as repr() prints it, as one), typographic
+    single quotes as plain ones, and line prefixes dropped."""
     if "\r" in text:
         text = text.replace("\r\n", "\n")
     if "\\" in text:
         text = text.replace("\\\\", "/").replace("\\", "/")
+    if "\u2018" in text or "\u2019" in text:
+        text = text.translate(_QUOTES)
     return _LINE_PREFIX.sub("\n", "\n" + text)[1:]
 
 

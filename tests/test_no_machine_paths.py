@@ -38,10 +38,10 @@ MACHINE_PATHS = re.compile(
 
 
 # The explain corpus quotes users' tracebacks and posts as they were written: their home folders
-# (/home/<user>/...) are theirs, not this machine's, and an issue number there is one of their tracker's, so
-# only those patterns are allowed there.
+# (under home or root) and their conda installs (under opt) are theirs, not this machine's, and
+# an issue number there is one of their tracker's, so only those patterns are allowed there.
 QUOTED = "tests/explain_corpus/"
-THEIRS = re.compile("/" + r"home/[a-z]|\b[Ii]" + r"ssues? #?\d+|\(" + r"#\d+\)")
+THEIRS = re.compile("/" + r"home/[a-z]|/" + r"root/|/" + r"opt/|\b[Ii]" + r"ssues? #?\d+|\(" + r"#\d+\)")
 
 
 def _tracked() -> list[Path]:

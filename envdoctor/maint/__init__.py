@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Sequence
 
 from envdoctor import cli
-from envdoctor.maint import lock, stubs
+from envdoctor.maint import explain_score, lock, stubs
 
 DESCRIPTION = """\
 envdoctor-maint: what envdoctor's maintainers run on envdoctor's own repository.
@@ -20,6 +20,8 @@ envdoctor-maint: what envdoctor's maintainers run on envdoctor's own repository.
               envdoctor-maint lock --check      the committed lockfiles still match their inputs (CI)
               envdoctor-maint lock --jobs 6     make every cell of the matrix again (make lockfiles)
               envdoctor-maint stubs --check     the kept _ext stubs equal a fresh generation
+              envdoctor-maint explain-score --heldout
+                                                explain on the report corpus, in-sample and held-out
 
 Treating an environment is `envdoctor` (check, plan, fix, ...), not this.
 """
@@ -30,7 +32,7 @@ EPILOG = "Exit codes: 0 ok, 1 findings, 2 usage or internal error. `envdoctor-ma
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.new_parser("envdoctor-maint", DESCRIPTION, EPILOG)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=type(parser))
-    for module in (lock, stubs):
+    for module in (lock, stubs, explain_score):
         module.register(sub)
     return parser
 

@@ -1,0 +1,90 @@
+"""The held-out part of the explain corpus is scored, never asserted: these tests hold only its mechanics.
+
+A held-out figure is reported only for the catalog frozen in heldout/FREEZE; its excerpts were first committed
+after the freeze; none of them comes from a thread of the in-sample part."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from envdoctor import maint, process
+from envdoctor.maint.explain_score import CatalogChanged, catalog_sha256, heldout_score, samples
+
+CORPUS = Path(__file__).parent / "explain_corpus"
+HELDOUT = CORPUS / "heldout"
+SAMPLE = """
+[[sample]]
+url = "https://example.org/thread/1"
+cause = "numpy 2 under a cv2 built for numpy 1"
+key = "numpy-abi"
+text = "A module that was compiled using NumPy 1.x cannot be run in NumPy 2.0.0 as it may crash."
+"""
+
+
+def _heldout(tmp_path: Path, sha: str) -> Path:
+    folder = tmp_path / "corpus" / "heldout"
+    folder.mkdir(parents=True)
+    (folder / "FREEZE").write_text(f'sha256 = "{sha}"\ndate = "2026-12-07"\n')
+    (folder / "a.toml").write_text(SAMPLE)
+    return folder
+
+
+def test_a_heldout_figure_is_reported_for_the_frozen_catalog(tmp_path: Path) -> None:
+    held, freeze = heldout_score(_heldout(tmp_path, catalog_sha256()))
+    assert (held.environment, held.right, freeze.date) == (1, 1, "2026-12-07")
+
+
+def test_a_heldout_figure_is_refused_once_the_catalog_changed(tmp_path: Path) -> None:
+    folder = _heldout(tmp_path, "0" * 64)
+    with pytest.raises(CatalogChanged, match="catalog changed since the held-out part was frozen"):
+        heldout_score(folder)
+    (tmp_path / "corpus" / "in.toml").write_text(SAMPLE)
+    # the maintainer's command says so and exits 2, printing no held-out figure
+    assert maint.main(["explain-score", "--heldout", "--corpus", str(tmp_path / "corpus")]) == 2
+
+
+def test_the_catalog_sha256_covers_every_byte_of_the_catalog(tmp_path: Path) -> None:
+    from envdoctor.resources import data_dir
+
+    copy = tmp_path / "data"
+    copy.mkdir()
+    shutil.copy(data_dir() / "breakers.toml", copy / "breakers.toml")
+    assert catalog_sha256(copy) == catalog_sha256()
+    with open(copy / "breakers.toml", "a") as fh:
+        fh.write("\n")
+    assert catalog_sha256(copy) != catalog_sha256()
+
+
+def test_the_freeze_is_recorded() -> None:
+    text = (HELDOUT / "FREEZE").read_text()
+    assert re.search(r'^sha256 = "[0-9a-f]{64}"$', text, re.M) and re.search(r"^date = ", text, re.M)
+
+
+def test_no_heldout_excerpt_comes_from_an_in_sample_thread() -> None:
+    inside = {s["url"] for s in samples(sorted(CORPUS.glob("*.toml")))}
+    held = samples(sorted(HELDOUT.glob("*.toml")))
+    assert not {s["url"] for s in held} & inside
+    for s in held:
+        assert s["url"].startswith(("https://", "http://")) and s["cause"].strip() and s["text"].strip()
+
+
+def _first_commit(path: Path) -> str | None:
+    out = process.run(["git", "log", "--diff-filter=A", "--format=%H", "--", str(path)], cwd=path.parent)
+    commits = out.stdout.split() if out.returncode == 0 else []
+    return commits[-1] if commits else None
+
+
+def test_heldout_excerpts_were_first_committed_after_the_freeze() -> None:
+    if shutil.which("git") is None or _first_commit(HELDOUT / "FREEZE") is None:
+        pytest.skip("not a git checkout with the freeze committed")
+    freeze = _first_commit(HELDOUT / "FREEZE")
+    for path in sorted(HELDOUT.glob("*.toml")):
+        added = _first_commit(path)
+        if added is None:
+            continue  # not committed yet
+        ancestor = process.run(["git", "merge-base", "--is-ancestor", str(freeze), added], cwd=HELDOUT)
+        assert added != freeze and ancestor.returncode == 0, f"{path.name} was not added after the freeze"
