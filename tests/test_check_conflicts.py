@@ -12,8 +12,11 @@ import pytest
 from envkit import build_env, python_of
 
 from envdoctor import checkrun
-from envdoctor.checks import CheckResult, Status
-from envdoctor.target import resolve
+from envdoctor.checks import CheckContext, CheckResult, Status
+from envdoctor.checks.packages import torch_pair
+from envdoctor.facts import Distribution, Facts
+from envdoctor.manifest import builtin
+from envdoctor.target import current, resolve
 from envdoctor.uv import Unmet, parse_check
 
 
@@ -94,3 +97,25 @@ def test_a_conflict_deep_in_what_an_import_brings_in_is_followed_to_its_import(a
     ]
     assert web.status is Status.WARN and "typer -> rich -> markdown-it-py" in web.why and "app.py:1" in web.why
     assert web.fix.startswith('uv pip install "mdurl')
+
+
+def _facts(*dists: Distribution) -> Facts:
+    return Facts(distributions={d.key: d for d in dists})
+
+
+@pytest.mark.parametrize(
+    ("torch", "fix"),
+    [
+        (
+            "2.0.1+cu118",
+            'uv pip install "torchvision==0.15.*" "torch==2.0.1+cu118" --index-url https://download.pytorch.org/whl/cu118',
+        ),
+        ("2.14.1", 'uv pip install "torchvision==0.29.*" "torch==2.14.1" --index-url https://pypi.org/simple'),
+    ],
+)
+def test_a_torchvision_mismatch_names_the_install_of_the_torchvision_made_for_this_torch(torch: str, fix: str) -> None:
+    # `envdoctor fix` holds torch and torchvision where they are: the row gives its own install
+    facts = _facts(Distribution("torch", torch), Distribution("torchvision", "0.20.0", requires=("torch==2.5.0",)))
+    ctx = CheckContext(target=current(), facts=facts, manifest=builtin())
+    (row,) = list(torch_pair(ctx))
+    assert row.status is Status.FAIL and row.fix.startswith(fix + "  ")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from envdoctor.catalog import fill
 from envdoctor.checks.base import CheckContext, CheckResult, ResultFactory, Status, check
@@ -17,6 +18,8 @@ from envdoctor.datafiles import load, mmcv_ext_symbols
 from envdoctor.manifest import SCOPES
 from envdoctor.uv import parse_check
 from envdoctor.versionwindows import window_for
+
+PYPI_SIMPLE = "https://pypi.org/simple"
 
 
 @check("packages.readable", "Packages", "every installed distribution's metadata can be read")
@@ -74,11 +77,22 @@ def torch_pair(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult
             Status.FAIL,
             found=f"torchvision {tv.version} with torch {t.version}",
             expected=f"torchvision built for torch {t.version} ({', '.join(str(r) for r in wanted) or 'same build'})",
-            **said("packages.torchvision", "mismatch"),
+            **_torchvision_fix(t.version, t.parsed_version),
             breaker=10,
         )
     else:
         yield result(Status.OK, found=f"torchvision {tv.version} with torch {t.version}")
+
+
+def _torchvision_fix(torch: str, version: Version | None) -> dict[str, str]:
+    """The install that puts back the torchvision made for this torch, from the index that serves this torch.
+    `envdoctor fix` holds torch and torchvision where they are, so it is not the fix here."""
+    series = load("torchvision.toml")["series"].get(f"{version.major}.{version.minor}") if version else None
+    if version is None or series is None:
+        return said("packages.torchvision", "mismatch-unknown", torch=torch)
+    local = version.local
+    index = str(load("lock.toml")["torch"]["index"]).format(accelerator=local) if local else PYPI_SIMPLE
+    return said("packages.torchvision", "mismatch", torch=torch, series=series, index=index)
 
 
 @check("packages.mmcv-provider", "Packages", "one provider of the mmcv package")
