@@ -8,7 +8,8 @@ vendored copy): modules there are vendored, and an installed module of the same 
 
 It is an import graph: from each scope's entry points (musetalk-v15.toml) it follows the checkout's own
 modules, and each third-party import it reaches is required (at module level), lazy (inside a function
-body: needed only when that runs) or optional (inside a try whose except goes on without it). What no
+body or behind a condition: needed only when that runs) or optional (inside a try whose except goes on
+without it). What no
 entry point reaches (MuseTalk's vendored whisper, which v1.5 inference never imports) is listed, not probed.
 """
 
@@ -29,8 +30,8 @@ from envdoctor.errors import UsageError
 
 SCOPES = ("inference", "training", "app")
 KINDS = ("required", "lazy", "optional")
-"""How a scanned import is reached, the strongest first: at module level; only inside a function body, so only
-when that function runs; only inside a try whose except goes on without it."""
+"""How a scanned import is reached, the strongest first: at module level; only inside a function body or behind
+a condition (`if use_lws:`), so only when that code runs; only inside a try whose except goes on without it."""
 DEFAULT_MANIFEST = "musetalk-v15.toml"
 AST_LIMIT = 2_000_000
 """Files larger than this (bytes) are scanned line by line for import statements: ast's tree of a
@@ -303,6 +304,12 @@ class _Visitor:
         if isinstance(node, ast.If) and _is_type_checking(node.test):
             yield from ((stmt, kind) for stmt in node.orelse)  # the body never runs
             return
+        if isinstance(node, ast.If) and not _is_main_guard(node.test):
+            # Behind a flag (`if use_lws:`): each branch runs only when its condition holds. A script's
+            # `if __name__ == "__main__":` body is what running it does, so it keeps the block's kind.
+            yield node.test, kind
+            yield from ((stmt, _weaker(kind, "lazy")) for stmt in (*node.body, *node.orelse))
+            return
         if isinstance(node, ast.Import):
             for alias in node.names:
                 self._add(alias.name, node.lineno, kind, (alias.name,))
@@ -359,6 +366,16 @@ _TRY: tuple[type[ast.stmt], ...] = tuple(t for t in (ast.Try, getattr(ast, "TryS
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    """`if __name__ == "__main__":` (either way round)."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, *test.comparators]
+    return any(isinstance(x, ast.Name) and x.id == "__name__" for x in sides) and any(
+        isinstance(x, ast.Constant) and x.value == "__main__" for x in sides
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -295,3 +296,31 @@ def find_uv() -> Uv:
         if not found:
             raise FileNotFoundError("uv was not found: install it with `pip install uv`.") from None
         return Uv(found)
+
+
+@dataclass(frozen=True)
+class Unmet:
+    """One line of `uv pip check`: an installed distribution whose declared requirement is not met."""
+
+    requirer: str
+    requirement: str
+    """As the requirer declares it (`rich>=13.8.0`)."""
+    installed: str | None
+    """The version that is installed instead, or None when none is."""
+    line: str
+
+
+_UNMET = re.compile(r"The package `([^`]+)` requires `([^`]+)`, but (?:`([^`]+)` is installed|it's not installed)")
+
+
+def parse_check(lines: Sequence[str]) -> tuple[list[Unmet], list[str]]:
+    """`uv pip check`'s findings as data, and the lines it said that are not in a form this parser knows."""
+    found: list[Unmet] = []
+    other: list[str] = []
+    for line in lines:
+        m = _UNMET.search(line)
+        if m:
+            found.append(Unmet(requirer=m.group(1), requirement=m.group(2), installed=m.group(3), line=line.strip()))
+        else:
+            other.append(line)
+    return found, other

@@ -8,7 +8,7 @@ dynamic `__import__` of scipy.io, and an optional import guarded by try/except.
 MUSETALK_LIKE adds what a real checkout's scan must not take for inference needs: training entry points
 (train.py, scripts/preprocess.py) and the modules only they reach, a vendored whisper that no entry point
 imports, a second inference entry point with a module no table names, one its requirements.txt names,
-imports inside function bodies, and the S3FD detector that only a computed `__import__` reaches.
+imports inside function bodies and behind a flag, and the S3FD detector that only a computed `__import__` reaches.
 """
 
 from __future__ import annotations
@@ -159,6 +159,10 @@ import envdoctor_standin_nowhere
 import envdoctor_standin_declared
 
 from musetalk.utils.blending import blend
+
+USE_FLAGGED = False
+if USE_FLAGGED:
+    import envdoctor_standin_flagged
 
 
 def main():

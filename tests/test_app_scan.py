@@ -76,6 +76,7 @@ def test_kinds_optional_lazy_and_what_a_lazy_import_brings(manifest: Manifest) -
     assert kind("iou") == "optional"  # try/except ImportError with a fallback
     assert kind("torch") == "required"
     assert kind("envdoctor_standin_lazy") == "lazy"  # inside main()
+    assert kind("envdoctor_standin_flagged") == "lazy"  # behind `if USE_FLAGGED:` at module level
     assert kind("envdoctor_standin_reraised") == "lazy"  # its except raises: not optional, still in a function
     assert kind("envdoctor_standin_training_lazy", "training") == "lazy"
     assert kind("scipy") == "lazy"  # __import__ in a method
@@ -93,6 +94,10 @@ def test_kinds_optional_lazy_and_what_a_lazy_import_brings(manifest: Manifest) -
         ("import sys\ntry:\n    import m_x\nexcept ImportError:\n    sys.exit('no m_x')\n", "required"),
         ("try:\n    import m_x\nexcept ValueError:\n    pass\n", "required"),
         ("def f():\n    import m_x\n", "lazy"),
+        ("import os\nif os.environ.get('USE_X'):\n    import m_x\n", "lazy"),
+        ("if False:\n    pass\nelse:\n    import m_x\n", "lazy"),
+        ("if __name__ == '__main__':\n    import m_x\n", "required"),
+        ("if '__main__' == __name__:\n    import m_x\n", "required"),
         ("class C:\n    import m_x\n", "required"),
         ("def f():\n    try:\n        import m_x\n    except ImportError:\n        pass\n", "optional"),
         ("f = lambda: __import__('m_x')\n", "lazy"),
@@ -157,6 +162,7 @@ def test_default_scope_reports_no_training_optional_or_unreached_module_as_missi
         assert rows[module]["status"] == "skip" and "not probed" in rows[module]["found"]
     assert rows["iou"]["status"] == "skip" and "optional" in rows["iou"]["found"]
     assert rows["envdoctor_standin_lazy"]["status"] == "warn"  # a lazy import: a warning at most
+    assert rows["envdoctor_standin_flagged"]["status"] == "warn"  # behind a flag: the same
     assert rows[NO_DISTRIBUTION]["status"] == "fail"  # required by an inference entry point
 
 

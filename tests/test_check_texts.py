@@ -246,5 +246,6 @@ def test_a_check_reports_the_sentences_of_the_data() -> None:
     assert unread.fix == (
         "uv pip install --reinstall torchvision  (or remove the folder site/torchvision-0.20.0.dist-info)"
     )
-    unmet_texts = data["packages.consistent"]["unmet"]
-    assert unmet.status is Status.WARN and (unmet.why, unmet.fix) == (unmet_texts["why"], unmet_texts["fix"])
+    unread_texts = data["packages.consistent"]["unparsed"]
+    assert unmet.status is Status.WARN and unmet.why == unread_texts["why"]
+    assert unmet.fix == unread_texts["fix"].replace("{python}", str(ctx.target.python))

@@ -11,6 +11,7 @@ from planfix import plan_then_fix
 
 from envdoctor import checkrun
 from envdoctor import target as target_mod
+from envdoctor.checks import Status
 from envdoctor.uv import find_uv
 
 # Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
@@ -23,6 +24,15 @@ RTMPOSE = HERE / "stub_inside" / "rtmpose.py"
 
 def _held(env: Path) -> list[str]:
     return [ln for ln in find_uv().pip_freeze(python_of(env)) if ln.split("==")[0] in ("torch", "torchvision")]
+
+
+def _still_sent_to_fix(report: checkrun.CheckReport) -> list[tuple[str, str, str]]:
+    """Findings that after `fix` still say `envdoctor fix`: each one would be a fix that does not do what it says."""
+    return [
+        (r.id, r.found, r.fix)
+        for r in report.results
+        if r.status in (Status.FAIL, Status.WARN) and "envdoctor fix" in (r.fix or "")
+    ]
 
 
 def _dwpose_forward(env: Path) -> dict[str, object]:
@@ -45,6 +55,7 @@ def test_fix_turns_the_broken_environment_green(cli) -> None:
         assert _held(env) == torch_before, "torch and torchvision are held"
         report = checkrun.run(target_mod.resolve(venv=str(env)))
         assert report.exit_code == 0, [(r.id, r.found) for r in report.failures]
+        assert _still_sent_to_fix(report) == []
         out = _dwpose_forward(env)
         assert out["keypoints_shape"] == [1, 133, 2] and out["finite"] and out["mmdet_imported"]
 
@@ -68,6 +79,7 @@ def test_committed_lockfile_into_an_empty_venv_is_green(cli, tmp_path: Path) -> 
     assert run.json()["result"]["message"].startswith("lite-stub: applied and verified")
     report = checkrun.run(target_mod.resolve(venv=str(venv)))
     assert report.exit_code == 0, [(r.id, r.found) for r in report.failures]
+    assert _still_sent_to_fix(report) == []  # a newcomer's environment: check and fix agree
 
 
 @pytest.mark.network

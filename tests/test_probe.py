@@ -69,7 +69,7 @@ def test_crashes_and_hangs_are_reported_and_the_rest_probed(crashy_env):
 def test_check_reports_crash_and_hang_through_the_cli(cli, crashy_env, tmp_path):
     app = tmp_path / "app"
     (app / "scripts").mkdir(parents=True)
-    code = "import ok_before\nimport segv_mod\nimport hang_mod\nimport ok_after\n"
+    code = "import ok_before\nimport segv_mod\nimport hang_mod\nimport exit_mod\nimport ok_after\n"
     (app / "scripts" / "inference.py").write_text(code)
     run = cli(
         "check", "--venv", str(crashy_env), "--app", str(app), "--only", "imports", "--import-timeout", "3", "--json"
@@ -82,6 +82,9 @@ def test_check_reports_crash_and_hang_through_the_cli(cli, crashy_env, tmp_path)
     assert by_title["import hang_mod"]["details"]["status"] == "timeout"
     assert by_title["import ok_before"]["status"] == "ok"
     assert by_title["import ok_after"]["status"] == "ok"
+    # `envdoctor fix` keeps a distribution already at its pin: the fix is the reinstall of the one that provides it
+    for module in ("segv_mod", "hang_mod", "exit_mod"):
+        assert by_title[f"import {module}"]["fix"].startswith('uv pip install --reinstall "envdoctor-crashy==1.0"')
 
 
 def test_every_field_the_facts_probe_writes_has_a_shape() -> None:

@@ -178,14 +178,22 @@ def imports(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
                 texts = said("imports", "needs-missing", module=entry.name, missing=missing, dist=dist)
             else:
                 texts = said("imports", "needs-missing-unknown", module=entry.name, missing=missing)
-        elif r.status == "crash":
-            texts = said("imports", "crash")
-        elif r.status == "timeout":
-            texts = said("imports", "timeout")
-        elif r.status == "exit":
-            texts = said("imports", "exit")
         else:
-            texts = said("imports", "unknown-error")
+            if r.status == "crash":
+                texts = said("imports", "crash")
+            elif r.status == "timeout":
+                texts = said("imports", "timeout")
+            elif r.status == "exit":
+                texts = said("imports", "exit")
+            else:
+                texts = said("imports", "unknown-error")
+            # `envdoctor fix` installs the set and leaves a distribution that is already at its pin as it is, so
+            # it does not repair one whose files are broken: the row names the reinstall itself.
+            culprit = owner or (providers[0] if providers else None)
+            if culprit is not None:
+                texts.update(said("imports", "reinstall", dist=culprit.name, version=culprit.version))
+            else:
+                texts.update(said("imports", "reinstall-unknown", module=entry.name))
         yield result(
             status,
             title=f"import {entry.name}",

@@ -7,12 +7,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from envdoctor.catalog import fill
 from envdoctor.checks.base import CheckContext, CheckResult, ResultFactory, Status, check
+from envdoctor.checks.needs import needed, requirements
 from envdoctor.checks.texts import said
 from envdoctor.datafiles import load, mmcv_ext_symbols
+from envdoctor.manifest import SCOPES
+from envdoctor.uv import parse_check
 from envdoctor.versionwindows import window_for
+
+PYPI_SIMPLE = "https://pypi.org/simple"
 
 
 @check("packages.readable", "Packages", "every installed distribution's metadata can be read")
@@ -58,7 +65,7 @@ def torch_pair(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult
     if tv is None or t is None:
         yield result(Status.SKIP, found="torch or torchvision not installed")
         return
-    wanted = [r for r in _requirements(tv.requires) if r.name == "torch" and not r.marker]
+    wanted = [r for r in requirements(tv.requires) if r.name == "torch" and not r.marker]
     bad = [r for r in wanted if t.parsed_version and not r.specifier.contains(t.parsed_version, prereleases=True)]
     # A local build tag (+cpu, +cu121) must agree too: a CUDA torchvision beside a CPU torch fails at import.
     local_t, local_tv = (
@@ -70,24 +77,22 @@ def torch_pair(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult
             Status.FAIL,
             found=f"torchvision {tv.version} with torch {t.version}",
             expected=f"torchvision built for torch {t.version} ({', '.join(str(r) for r in wanted) or 'same build'})",
-            **said("packages.torchvision", "mismatch"),
+            **_torchvision_fix(t.version, t.parsed_version),
             breaker=10,
         )
     else:
         yield result(Status.OK, found=f"torchvision {tv.version} with torch {t.version}")
 
 
-def _requirements(lines: tuple[str, ...]) -> list[Requirement]:
-    out = []
-    for line in lines:
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:
-            continue
-        if req.marker and not req.marker.evaluate({"extra": ""}):
-            continue
-        out.append(req)
-    return out
+def _torchvision_fix(torch: str, version: Version | None) -> dict[str, str]:
+    """The install that puts back the torchvision made for this torch, from the index that serves this torch.
+    `envdoctor fix` holds torch and torchvision where they are, so it is not the fix here."""
+    series = load("torchvision.toml")["series"].get(f"{version.major}.{version.minor}") if version else None
+    if version is None or series is None:
+        return said("packages.torchvision", "mismatch-unknown", torch=torch)
+    local = version.local
+    index = str(load("lock.toml")["torch"]["index"]).format(accelerator=local) if local else PYPI_SIMPLE
+    return said("packages.torchvision", "mismatch", torch=torch, series=series, index=index)
 
 
 @check("packages.mmcv-provider", "Packages", "one provider of the mmcv package")
@@ -276,19 +281,79 @@ def rules(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
 
 @check("packages.consistent", "Packages", "declared requirements are met (uv pip check)")
 def consistent(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]:
+    """Each unmet requirement with its own fix, or why it does not matter for the scopes checked: `envdoctor fix`
+    installs MuseTalk's set and leaves what else is installed as it is."""
     if ctx.uv_check is None:
         yield result(Status.SKIP, found="uv pip check was not run")
         return
     # chumpy is left out on purpose: MuseTalk never imports it and it does not build in isolation (breaker #9).
-    problems = [line for line in ctx.uv_check if "chumpy" not in line]
-    if problems:
+    lines = [line for line in ctx.uv_check if "chumpy" not in line]
+    unmet, unparsed = parse_check(lines)
+    needs = {scope: needed(ctx.facts, ctx.manifest, scope) for scope in SCOPES}
+    for u in unmet:
+        key = canonicalize_name(u.requirer)
+        name = Requirement(u.requirement).name if _parses(u.requirement) else u.requirement
+        why_needed = {s: by_dist[key] for s, by_dist in needs.items() if key in by_dist}
+        details = {
+            "requirer": u.requirer,
+            "requirement": u.requirement,
+            "installed": u.installed,
+            "needed_by": {s: {"module": n.module, "at": n.at, "chain": list(n.chain)} for s, n in why_needed.items()},
+        }
+        title = f"{u.requirer} requires {u.requirement}"
+        here = next((why_needed[s] for s in ctx.scopes if s in why_needed), None)
+        if here is not None:
+            yield result(
+                Status.WARN,
+                title=title,
+                found=u.line,
+                expected=f"{u.requirement} installed",
+                **said(
+                    "packages.consistent",
+                    "unmet",
+                    scope=here.scope,
+                    module=here.module,
+                    at=here.at,
+                    chain=here.path,
+                    requirer=u.requirer,
+                    requirement=u.requirement,
+                    name=name,
+                ),
+                details=details,
+            )
+            continue
+        other = next(iter(why_needed.values()), None)
+        scopes = ", ".join(ctx.scopes)
+        if other is not None:
+            found = said(
+                "packages.consistent",
+                "other-scope",
+                scopes=scopes,
+                scope=other.scope,
+                requirer=u.requirer,
+                module=other.module,
+                at=other.at,
+                chain=other.path,
+            )["why"]
+        else:
+            found = said("packages.consistent", "no-scope", scopes=scopes, requirer=u.requirer)["why"]
+        yield result(Status.SKIP, title=title, found=f"{u.line}: {found}", details=details)
+    for line in unparsed:
         yield result(
             Status.WARN,
-            found=f"{len(problems)} unmet: " + "; ".join(problems[:4]) + ("; ..." if len(problems) > 4 else ""),
+            title="unmet requirement",
+            found=line,
             expected="every installed distribution's requirements met",
-            **said("packages.consistent", "unmet"),
-            details={"uv_pip_check": problems},
+            **said("packages.consistent", "unparsed", python=ctx.target.python),
         )
-    else:
-        note = " (chumpy left out on purpose)" if len(problems) != len(ctx.uv_check) else ""
+    if not unmet and not unparsed:
+        note = " (chumpy left out on purpose)" if len(lines) != len(ctx.uv_check) else ""
         yield result(Status.OK, found="all requirements met" + note)
+
+
+def _parses(requirement: str) -> bool:
+    try:
+        Requirement(requirement)
+    except InvalidRequirement:
+        return False
+    return True
