@@ -38,6 +38,7 @@ from envdoctor.facts import (
 from envdoctor.inside import InsideError, run_json
 from envdoctor.resources import probe_script
 from envdoctor.target import Target
+from envdoctor.tools import ffmpeg
 
 DEFAULT_IMPORT_TIMEOUT = 120.0
 STDERR_HEAD = 4096
@@ -62,7 +63,7 @@ class ProbeError(EnvdoctorError, RuntimeError):
 
 def run_facts_probe(target: Target, timeout: float = 60.0, sections: Sequence[str] = ()) -> dict[str, Any]:
     """The facts probe's document; `sections` limits it (python, platform, distributions, mmcv, gpu,
-    nvcc, ffmpeg) for callers that need a few facts fast."""
+    nvcc) for callers that need a few facts fast. ffmpeg is found from outside (gather)."""
     script = probe_script("envdoctor_facts")
     try:
         return run_json(target.python, [str(script), *sections], what="the facts probe", timeout=timeout).data
@@ -324,11 +325,21 @@ def gather(
         except BaseException as exc:  # handed to the caller below
             error.append(exc)
 
+    def ffmpeg_thread() -> None:
+        # Found from outside, as fix and smoke find it (envdoctor.tools.ffmpeg): one discovery.
+        try:
+            raw["ffmpeg"] = ffmpeg.target_facts(target.python)
+        except Exception as exc:  # said in probe_errors, like a section the probe could not read
+            raw["ffmpeg"] = {"error": f"{type(exc).__name__}: {exc}"}
+
     thread = threading.Thread(target=facts_thread)
     thread.start()
+    tool_thread = threading.Thread(target=ffmpeg_thread)
+    tool_thread.start()
     prober = ImportProber(target, timeout=import_timeout, extra_path=extra_path, cwd=cwd, progress=progress)
     imports = prober.run(modules) if modules else []
     thread.join()
+    tool_thread.join()
     if error:
         raise error[0]
     return facts_from_raw(raw, imports, prober.torch)

@@ -326,35 +326,11 @@ def nvcc_facts():
     return {"path": None, "version": None}
 
 
-def ffmpeg_facts():
-    # What MuseTalk runs when it calls `ffmpeg` by name in an activated environment: the
-    # environment's own bin (Scripts on Windows) first, then PATH.
-    exe = "ffmpeg.exe" if os.name == "nt" else "ffmpeg"
-    inside = os.path.join(os.path.dirname(os.path.abspath(sys.executable)), exe)
-    if os.path.isfile(inside) and os.access(inside, os.X_OK):
-        path, source = inside, "environment"
-    else:
-        path, source = shutil.which("ffmpeg"), "PATH"
-    if not path:
-        return {"path": None, "source": None, "version": None, "libx264": False, "aac": False}
-    _rc, stdout, _ = _run([path, "-hide_banner", "-version"])
-    m = re.search(r"ffmpeg version (\S+)", stdout or "")
-    _rc2, encoders, _ = _run([path, "-hide_banner", "-encoders"])
-    return {
-        "path": path,
-        "source": source,
-        "real_path": os.path.realpath(path),
-        "version": m.group(1) if m else None,
-        "libx264": bool(re.search(r"\slibx264\s", encoders or "")),
-        "aac": bool(re.search(r"\saac\s", encoders or "")),
-    }
-
-
 def main(argv=None):
     """Usage: envdoctor_facts.py [SECTION ...]  (default: every section)."""
     wanted = set((sys.argv[1:] if argv is None else argv) or ())
     result = {"probe": "facts", "schema": SCHEMA}
-    slow = {"gpu": gpu_facts, "nvcc": nvcc_facts, "ffmpeg": ffmpeg_facts}
+    slow = {"gpu": gpu_facts, "nvcc": nvcc_facts}
     fast = {"python": python_facts, "platform": platform_facts, "distributions": distributions, "mmcv": mmcv_facts}
     threads = []
     for key, fn in slow.items():  # external commands run side by side: they are the slow part

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,12 +42,15 @@ from envdoctor.resources import probe_script
 from envdoctor.strategies import Context as StrategyContext
 from envdoctor.stub import state_from_facts, why_not_install
 from envdoctor.target import current
+from envdoctor.tools import ffmpeg as ffmpeg_tool
 
 
 @pytest.fixture(scope="module")
 def probed() -> dict[str, Any]:
-    """The facts probe's real document for the interpreter running the tests."""
+    """The facts of the interpreter running the tests as gather assembles them: the facts probe's real
+    document, and the ffmpeg section found from outside (envdoctor.tools.ffmpeg)."""
     doc: dict[str, Any] = run_json(sys.executable, [str(probe_script("envdoctor_facts"))], what="the facts probe").data
+    doc["ffmpeg"] = ffmpeg_tool.target_facts(Path(sys.executable))
     return doc
 
 

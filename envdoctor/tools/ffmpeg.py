@@ -133,6 +133,23 @@ def target_ffmpeg(python: Path, path_env: str | None = None) -> tuple[str, str] 
     return (found, "PATH") if found else None
 
 
+def target_facts(python: Path) -> dict[str, object]:
+    """The facts section of the ffmpeg MuseTalk runs in the target (envdoctor.facts.Ffmpeg reads it):
+    found here, outside the target, the one way fix and smoke find it too."""
+    found = target_ffmpeg(python)
+    if not found:
+        return {"path": None, "source": None, "version": None, "libx264": False, "aac": False}
+    path, where = found
+    source = "PATH" if where == "PATH" else "environment"
+    try:
+        binary = inspect(path)
+    except FfmpegError:
+        return {"path": path, "source": source, "real_path": os.path.realpath(path), "version": None,
+                "libx264": False, "aac": False}  # fmt: skip
+    return {"path": path, "source": source, "real_path": os.path.realpath(path), "version": binary.version,
+            "libx264": binary.libx264, "aac": binary.aac}  # fmt: skip
+
+
 def usable_target_ffmpeg(python: Path, path_env: str | None = None) -> tuple[FfmpegBinary, str] | None:
     """The ffmpeg MuseTalk finds in the target and where from, if it has libx264 and AAC (for a plan:
     None means `provide_ffmpeg` will install and link one)."""
