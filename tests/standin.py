@@ -311,9 +311,11 @@ def load_all_model(unet_model_path=None, vae_type="sd-vae", unet_config=None, de
     return VAE(), UNet(), PositionalEncoding()
 
 
-def datagen(whisper_chunks, vae_encode_latents, batch_size=8, delay_frame=0, device="cpu"):
+def datagen(whisper_chunks, vae_encode_latents, batch_size=8, delay_frame=0, device="cuda:0"):
     for i in range(0, len(whisper_chunks), batch_size):
         chunk = whisper_chunks[i : i + batch_size]
+        if len(chunk) < batch_size and device != "cpu":  # MuseTalk moves a short last batch to `device`
+            raise RuntimeError("Found no NVIDIA driver on your system")
         latents = [vae_encode_latents[(i + j) % len(vae_encode_latents)] for j in range(len(chunk))]
         yield np.stack(chunk).view(Tensor), np.concatenate(latents).view(Tensor)
 """,

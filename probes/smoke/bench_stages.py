@@ -183,7 +183,9 @@ def one_pass(meter, audio, fps, batch_size, device, dtype, models, avatar):
     batches = []  # (frames, {stage: seconds}, wall seconds)
     faces = []
     idx = 0
-    for whisper_batch, latent_batch in datagen(chunks, latents, batch_size):
+    # datagen moves a short last batch to its `device` argument, "cuda:0" unless told: tell it (the
+    # offline script does; the realtime script relies on the default, so on a CPU its last batch fails).
+    for whisper_batch, latent_batch in datagen(chunks, latents, batch_size, device=device):
         b0 = time.perf_counter()
         took = {}
         t0 = meter.start()
