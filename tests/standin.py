@@ -206,7 +206,7 @@ def write_checkout(root: Path, extra: dict[str, str] | None = None) -> Path:
 
 # What `smoke --bench` calls, by MuseTalk's names, as tiny numpy fakes (plus a cv2 and a transformers of the
 # same shape): each stage sleeps a little, so that every stage takes time the timer must attribute to it.
-BENCH_STAGE_SLEEP = {"whisper": 0.004, "unet": 0.003, "vae_decode": 0.002, "blend": 0.001}
+BENCH_STAGE_SLEEP = {"whisper": 0.004, "unet": 0.003, "vae_decode": 0.002, "blend": 0.001, "compose": 0.002}
 """Seconds per frame each fake stage sleeps (whisper: per clip frame, the others per frame of a batch)."""
 BENCH = {
     "cv2.py": """\
@@ -220,6 +220,12 @@ def resize(img, size, interpolation=None):
     ys = np.arange(h) * img.shape[0] // h
     xs = np.arange(w) * img.shape[1] // w
     return img[ys][:, xs]
+
+
+def imwrite(path, img):
+    with open(path, "wb") as fh:
+        fh.write(img.tobytes())
+    return True
 """,
     "transformers.py": """\
 class WhisperModel:
@@ -309,9 +315,11 @@ def load_all_model(unet_model_path=None, vae_type="sd-vae", unet_config=None, de
     return VAE(), UNet(), PositionalEncoding()
 
 
-def datagen(whisper_chunks, vae_encode_latents, batch_size=8, delay_frame=0, device="cpu"):
+def datagen(whisper_chunks, vae_encode_latents, batch_size=8, delay_frame=0, device="cuda:0"):
     for i in range(0, len(whisper_chunks), batch_size):
         chunk = whisper_chunks[i : i + batch_size]
+        if len(chunk) < batch_size and device != "cpu":  # MuseTalk moves a short last batch to `device`
+            raise RuntimeError("Found no NVIDIA driver on your system")
         latents = [vae_encode_latents[(i + j) % len(vae_encode_latents)] for j in range(len(chunk))]
         yield np.stack(chunk).view(Tensor), np.concatenate(latents).view(Tensor)
 """,
@@ -357,6 +365,13 @@ def get_image_blending(image, face, face_box, mask_array, crop_box):
     x, y, x1, y1 = face_box
     image[y:y1, x:x1] = face
     nap("blend")
+    return image
+
+
+def get_image(image, face, face_box, upper_boundary_ratio=0.5, expand=1.5, mode="raw", fp=None):
+    x, y, x1, y1 = face_box
+    image[y:y1, x:x1] = face
+    nap("compose")
     return image
 """,
     "musetalk/utils/face_parsing/__init__.py": """\

@@ -40,12 +40,24 @@ def test_every_stage_is_timed_per_frame_and_the_verdict_comes_out(
     stages = {s["name"]: s for s in doc["stages"]}
     assert set(stages) == {"whisper", "unet", "vae_decode", "blend"}
     for name, s in stages.items():
-        assert len(s["frame_ms"]) == 2, name  # three passes: one warm-up, two steady
+        # Three passes: one warm-up, two steady, each of the second of speech's 25 frames.
+        assert [len(p) for p in s["passes_ms"]] == [25, 25], name
         # Each fake stage sleeps this long per frame: the timer must give that time to the stage, per frame.
         assert s["median_ms"] >= standin.BENCH_STAGE_SLEEP[name] * 1000.0, name
+        assert s["q1_ms"] <= s["median_ms"] <= s["q3_ms"] and s["min_ms"] <= s["q1_ms"] and s["q3_ms"] <= s["max_ms"]
         assert s["warmup_ms"] > 0 and s["peak_ram_mb"] > 0
         assert s["peak_gpu_mb"] is None  # no torch in this interpreter: no GPU
+    # Frames share their batch's time: 25 frames in batches of 4 are 7 distinct figures a pass.
+    assert len(set(stages["unet"]["passes_ms"][0])) <= 7
+    assert doc["passes"]["kind"] in ("agree", "disagree") and set(doc["passes"]["stages"]) == set(stages)
     assert [p["name"] for p in doc["prepare"]] == ["face_detect", "vae_encode", "mask"]
+    # The offline script's own step (get_image and its PNG), timed on the last pass's 25 faces.
+    compose = doc["offline_stages"][0]
+    assert compose["name"] == "compose" and compose["median_ms"] >= standin.BENCH_STAGE_SLEEP["compose"] * 1000.0
+    offline = doc["offline"]
+    assert offline["script"] == "scripts/inference.py" and doc["loop"] == "scripts/realtime_inference.py"
+    shared = sum(stages[n]["median_ms"] for n in ("whisper", "unet", "vae_decode"))
+    assert offline["frame_ms"] == pytest.approx(shared + compose["median_ms"])
     assert doc["device"] == "cpu" and doc["batch_size"] == 4
     assert len(doc["wall_ms"]) == 2
     frame_ms = sum(s["median_ms"] for s in stages.values())
@@ -62,8 +74,14 @@ def test_text_report_shows_the_table_and_the_verdict(tmp_path: Path, capsys: pyt
     argv = ["smoke", "--bench", "--app", str(app), "--models", str(app / "models"), "--out", str(tmp_path / "o")]
     assert main([*argv, "--python", sys.executable, "--passes", "2"]) == 0
     text = capsys.readouterr().out
-    for word in ("whisper", "unet", "vae_decode", "blend", "(no stage)", "steady state:", "their figure"):
+    for word in ("whisper", "unet", "vae_decode", "blend", "(no stage)", "steady state:", "their figure", "IQR"):
         assert word in text
+    assert (
+        "scripts/inference.py" in text
+        and "offline only" in text
+        and "compose" in text
+        and "passes: agreement undetermined" in text
+    )
     assert (tmp_path / "o" / "smoke-bench.png").is_file()
 
 

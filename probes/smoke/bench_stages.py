@@ -10,9 +10,11 @@ The avatar (face detection and landmarks, VAE encode, the blending mask) is prep
 scripts/realtime_inference.py prepares it, and timed per avatar frame apart ("prepare"). Then the
 per-frame loop of that script (whisper features and MuseTalk's positional encoding, UNet, VAE decode,
 blending) runs over the whole speech `passes` times: the first pass is the warm-up (kernel selection,
-first allocations), the others the steady state. Each stage's figure for a pass is its time over that
-pass divided by the frames of the pass; the wall time of the same pass, divided the same way, is what
-the stages are held against. Imports nothing from envdoctor; Python 3.8+.
+first allocations), the others the steady state. Each frame's figure for a stage is its batch's time over
+the batch's frames (the clip's whisper features shared out over every frame of the pass); the wall time of
+the same frames is what the stages are held against. Last, the offline script's own per-frame step
+(scripts/inference.py's get_image, which parses every frame's face, and the PNG it writes) is timed on
+the last pass's faces ("offline"). Imports nothing from envdoctor; Python 3.8+.
 """
 
 import argparse
@@ -29,6 +31,7 @@ except ImportError:
     torch = None
 
 CLEAR_REFS = "/proc/self/clear_refs"
+STAGES = ("whisper", "unet", "vae_decode", "blend")
 
 
 class Meter:
@@ -39,7 +42,6 @@ class Meter:
         self.cuda = device == "cuda"
         # Writing 5 to clear_refs resets the process's peak RSS (Linux): each stage's peak is then its own.
         self.resettable = os.access(CLEAR_REFS, os.W_OK)
-        self.times = {}
         self.ram = {}
         self.gpu = {}
 
@@ -62,15 +64,10 @@ class Meter:
     def stop(self, name, t0):
         self.sync()
         took = time.perf_counter() - t0
-        self.times[name] = self.times.get(name, 0.0) + took
         self.ram[name] = max(self.ram.get(name, 0.0), peak_ram_mb())
         if self.cuda:
             self.gpu[name] = max(self.gpu.get(name, 0.0), torch.cuda.max_memory_allocated() / 2**20)
         return took
-
-    def take(self):
-        times, self.times = self.times, {}
-        return times
 
 
 def peak_ram_mb():
@@ -166,7 +163,10 @@ def prepare(meter, face, frames, vae, fp):
 
 
 def one_pass(meter, audio, fps, batch_size, device, dtype, models, avatar):
-    """The realtime script's per-frame loop over the whole speech; the frame count and the wall seconds."""
+    """The realtime script's per-frame loop over the whole speech.
+
+    Returns per stage the ms of each frame (a batch's time over its frames; whisper's features for the
+    whole clip are shared out over every frame), the wall ms of each frame, and the last generated faces."""
     import cv2
     import numpy as np
     from musetalk.utils.blending import get_image_blending
@@ -177,39 +177,84 @@ def one_pass(meter, audio, fps, batch_size, device, dtype, models, avatar):
     t0 = meter.start()
     features, length = processor.get_audio_feature(audio, weight_dtype=dtype)
     chunks = processor.get_whisper_chunk(features, device, dtype, whisper, length, fps=fps)
-    meter.stop("whisper", t0)
+    clip_s = meter.stop("whisper", t0)
     timesteps = torch.tensor([0], device=device) if torch is not None else [0]
     latents = [a[2] for a in avatar]
+    batches = []  # (frames, {stage: seconds}, wall seconds)
+    faces = []
     idx = 0
-    for whisper_batch, latent_batch in datagen(chunks, latents, batch_size):
+    # datagen moves a short last batch to its `device` argument, "cuda:0" unless told: tell it (the
+    # offline script does; the realtime script relies on the default, so on a CPU its last batch fails).
+    for whisper_batch, latent_batch in datagen(chunks, latents, batch_size, device=device):
+        b0 = time.perf_counter()
+        took = {}
         t0 = meter.start()
         feats = pe(whisper_batch.to(device))
-        meter.stop("whisper", t0)
+        took["whisper"] = meter.stop("whisper", t0)
         t0 = meter.start()
         latent_batch = latent_batch.to(device=device, dtype=unet.model.dtype)
         pred = unet.model(latent_batch, timesteps, encoder_hidden_states=feats).sample
-        meter.stop("unet", t0)
+        took["unet"] = meter.stop("unet", t0)
         t0 = meter.start()
         recon = vae.decode_latents(pred.to(device=device, dtype=vae.vae.dtype))
-        meter.stop("vae_decode", t0)
+        took["vae_decode"] = meter.stop("vae_decode", t0)
         t0 = meter.start()
         for res in recon:
             frame, (x1, y1, x2, y2), _, mask, crop_box = avatar[idx % len(avatar)]
             res = cv2.resize(res.astype(np.uint8), (x2 - x1, y2 - y1))
             get_image_blending(frame.copy(), res, [x1, y1, x2, y2], mask, crop_box)
+            faces.append((idx, res))
             idx += 1
-        meter.stop("blend", t0)
-    return idx, time.perf_counter() - wall0
+        took["blend"] = meter.stop("blend", t0)
+        batches.append((len(recon), took, time.perf_counter() - b0))
+    wall = time.perf_counter() - wall0
+    frames = sum(b[0] for b in batches)
+    if frames == 0:
+        return 0, {}, [], faces
+    per = {name: [] for name in STAGES}
+    walls = []
+    # What the loop spent outside the batches (the clip's features, datagen) is shared out like whisper's.
+    outside = (wall - sum(b[2] for b in batches)) / frames
+    for n, took, _ in batches:
+        for name in STAGES:
+            share = clip_s / frames if name == "whisper" else 0.0
+            per[name].extend([(took[name] / n + share) * 1000.0] * n)
+    for n, _, bwall in batches:
+        walls.extend([(bwall / n + outside) * 1000.0] * n)
+    return frames, per, walls, faces
 
 
-def stage_doc(name, warmup_ms, frame_ms, meter):
+def offline_compose(meter, faces, avatar, fp):
+    """The offline script's compositing of each generated face: get_image (face parsing of the frame and
+    blending), then the PNG it writes per frame. Returns the ms of each frame."""
+    import tempfile
+
+    import cv2
+    from musetalk.utils.blending import get_image
+
+    out = []
+    with tempfile.TemporaryDirectory(prefix="envdoctor-bench-") as tmp:
+        for idx, res in faces:
+            frame, (x1, y1, x2, y2), _, _, _ = avatar[idx % len(avatar)]
+            t0 = meter.start()
+            combined = get_image(frame.copy(), res, [x1, y1, x2, y2], mode="jaw", fp=fp)
+            cv2.imwrite(os.path.join(tmp, f"{idx:08d}.png"), combined)
+            out.append(meter.stop("compose", t0) * 1000.0)
+    return out
+
+
+def stage_doc(name, warmup_ms, passes_ms, meter):
     return {
         "name": name,
         "warmup_ms": warmup_ms,
-        "frame_ms": frame_ms,
+        "passes_ms": passes_ms,
         "peak_ram_mb": round(meter.ram.get(name, 0.0), 1),
         "peak_gpu_mb": round(meter.gpu[name], 1) if name in meter.gpu else None,
     }
+
+
+def mean(xs):
+    return sum(xs) / len(xs)
 
 
 def bench(args):
@@ -227,24 +272,25 @@ def bench(args):
         load_ms = (time.perf_counter() - t0) * 1000.0
         meter.ram["load"] = peak_ram_mb()
         avatar, per = prepare(meter, args.face, args.avatar_frames, vae, fp)
-        meter.take()
         passes = []
+        faces = []
         for _ in range(args.passes):
-            frames, wall = one_pass(
+            frames, times, walls, faces = one_pass(
                 meter, args.audio, args.fps, args.batch_size, device, dtype, (vae, unet, pe, processor, whisper), avatar
             )
             if frames == 0:
                 raise RuntimeError("MuseTalk made no frames from the speech (too short for its fps)")
-            passes.append((frames, wall, meter.take()))
-    names = ("whisper", "unet", "vae_decode", "blend")
-
-    def ms(p, name):
-        return p[2].get(name, 0.0) * 1000.0 / p[0]
-
+            passes.append((frames, times, walls))
+        compose = offline_compose(meter, faces, avatar, fp)
     prep = [
-        stage_doc(n, per[n][0] * 1000.0, [x * 1000.0 for x in per[n][1:]] or [per[n][0] * 1000.0], meter)
+        stage_doc(n, per[n][0] * 1000.0, [[x * 1000.0 for x in per[n][1:]] or [per[n][0] * 1000.0]], meter)
         for n in ("face_detect", "vae_encode", "mask")
     ]
+    steady = passes[1:]
+    notes.append(
+        "offline: the networks per frame are the loop's (the same calls); compose is timed on the last pass's "
+        "faces; the offline script's final ffmpeg encode is not timed"
+    )
     return {
         "device": device,
         "fp16": fp16,
@@ -255,10 +301,11 @@ def bench(args):
         "cuda_present": cuda_present() or (torch is not None and torch.cuda.is_available()),
         "frames": passes[0][0],
         "load_ms": load_ms,
-        "stages": [stage_doc(n, ms(passes[0], n), [ms(p, n) for p in passes[1:]], meter) for n in names],
-        "wall_ms": [p[1] * 1000.0 / p[0] for p in passes[1:]],
-        "warmup_wall_ms": passes[0][1] * 1000.0 / passes[0][0],
+        "stages": [stage_doc(n, mean(passes[0][1][n]), [p[1][n] for p in steady], meter) for n in STAGES],
+        "wall_ms": [mean(p[2]) for p in steady],
+        "warmup_wall_ms": mean(passes[0][2]),
         "prepare": prep,
+        "offline": [stage_doc("compose", compose[0], [compose[1:] or compose], meter)],
         "notes": notes,
     }
 
