@@ -147,6 +147,8 @@ class ToolkitWheels:
     home: str
     includes: tuple[str, ...]
     lib: str
+    download_mb: int
+    """The wheels' size on PyPI, for the plan to say before anything is fetched."""
 
     def requirements(self, cuda: str) -> list[str]:
         return [f"{p}=={cuda}.*" for p in self.packages]
@@ -158,7 +160,9 @@ def toolkit_wheels(cuda: str) -> ToolkitWheels | None:
     major = cuda.partition(".")[0]
     for row in load("cuda.toml").get("toolkit", []):
         if row["major"] == major:
-            return ToolkitWheels(major, tuple(row["packages"]), row["home"], tuple(row["includes"]), row["lib"])
+            return ToolkitWheels(
+                major, tuple(row["packages"]), row["home"], tuple(row["includes"]), row["lib"], row["download_mb"]
+            )
     return None
 
 
@@ -228,3 +232,18 @@ def resolve(python: Path, uv: Uv, env: Mapping[str, str] | None = None) -> Toolc
         )
     includes = (*(fetched.folder / i for i in wheels.includes), *want.includes)
     return Toolchain(want.cuda, home, includes, fetched, passed_over)
+
+
+def plan_note(machine_release: str | None, cuda: str) -> str | None:
+    """What the plan says about the toolchain of a CUDA build for torch's CUDA `cuda`, from the machine's
+    nvcc release (the facts probe's); None when neither the machine nor PyPI has one of that release."""
+    if machine_release == cuda:
+        return f"with the machine's nvcc {cuda}"
+    wheels = toolkit_wheels(cuda)
+    if wheels is None:
+        return None
+    why = f"the machine's nvcc is {machine_release}" if machine_release else "the machine has no nvcc"
+    return (
+        f"with CUDA {cuda}'s toolkit wheels from PyPI ({', '.join(wheels.packages)}; about {wheels.download_mb} MB "
+        f"to download) fetched once into {toolkit_folder(cuda)}, as {why}"
+    )
