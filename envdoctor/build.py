@@ -4,29 +4,35 @@ The build that works (docs/wheels.md): the sdist checked against PyPI's sha256, 
 where the target's Python or numpy breaks it ([[build.fix]] in envdoctor/data/wheels.toml), no build
 isolation (the build imports the target's own torch and numpy), its build requirements (setuptools <82,
 wheel, ninja or cython) in the target first, for mmcv MMCV_WITH_OPS=1 and, for CUDA, FORCE_CUDA=1 and
-TORCH_CUDA_ARCH_LIST. A finished mmcv wheel is then relabelled `<version>+pt<torch><platform>`
-(envdoctor/wheellabel.py): the file says which torch it needs, so the wheelhouse can be shared and
-indexed without a folder per torch.
+TORCH_CUDA_ARCH_LIST. A CUDA build gets its toolchain from envdoctor/cuda/toolchain.py (nvcc of
+torch's CUDA release, the machine's or PyPI's, and the headers of torch's CUDA wheels). A finished mmcv
+wheel is then relabelled `<version>+pt<torch><platform>` (envdoctor/wheellabel.py): the file says which
+torch it needs, so the wheelhouse can be shared and indexed without a folder per torch; a CUDA wheel also
+says, in `<dist-info>/envdoctor-build.json`, the architectures its `_ext` holds machine code for, read
+from the binary (envdoctor/cuda/fatbin.py), and each requested one must be there.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import tarfile
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 from envdoctor import cachedir, pypi
+from envdoctor.cuda import archs, fatbin, toolchain
 from envdoctor.datafiles import load
 from envdoctor.errors import EnvdoctorError
 from envdoctor.inside import run_json
@@ -99,6 +105,8 @@ class SourceFix:
 
     package: str
     python: SpecifierSet | None
+    torch: SpecifierSet | None
+    """The torch releases it is for (the C++ standard torch's headers require); None for any."""
     file: str
     old: str
     new: str
@@ -112,6 +120,7 @@ def source_fixes_all() -> tuple[SourceFix, ...]:
         SourceFix(
             canonicalize_name(r["package"]),
             SpecifierSet(r["python"]) if "python" in r else None,
+            SpecifierSet(r["torch"]) if "torch" in r else None,
             r["file"],
             r["old"],
             r["new"],
@@ -121,12 +130,17 @@ def source_fixes_all() -> tuple[SourceFix, ...]:
     )
 
 
-def source_fixes(package: str, python_version: str) -> tuple[SourceFix, ...]:
+def source_fixes(package: str, python_version: str, torch_version: str | None = None) -> tuple[SourceFix, ...]:
+    """The fixes for `package` built on `python_version` against torch `torch_version` (None: no torch, so
+    none of the fixes made for a torch)."""
     name = canonicalize_name(package)
+    torch = Version(torch_version).public if torch_version else None
+
+    def fits(spec: SpecifierSet | None, version: str | None) -> bool:
+        return spec is None or (version is not None and spec.contains(version, prereleases=True))
+
     return tuple(
-        f
-        for f in source_fixes_all()
-        if f.package == name and (f.python is None or f.python.contains(python_version, prereleases=True))
+        f for f in source_fixes_all() if f.package == name and fits(f.python, python_version) and fits(f.torch, torch)
     )
 
 
@@ -170,19 +184,30 @@ def apply_fixes(tree: Path, fixes: Sequence[SourceFix]) -> list[str]:
     return done
 
 
-def python_version(python: Path) -> str:
-    code = "import json, sys; print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3]}))"
-    return str(
-        run_json(python, ["-c", code], what="asking its version", timeout=60, require_exit_zero=True).data["version"]
-    )
+_VERSIONS = """
+import json, sys
+from importlib import metadata
+try:
+    torch = metadata.version("torch")
+except metadata.PackageNotFoundError:
+    torch = None
+print(json.dumps({"python": "%d.%d.%d" % sys.version_info[:3], "torch": torch}))
+"""
+
+
+def target_versions(python: Path) -> tuple[str, str | None]:
+    """(Python's version, torch's or None) of the build's target: the fixes depend on both."""
+    data = run_json(python, ["-c", _VERSIONS], what="asking its versions", timeout=60, require_exit_zero=True).data
+    return str(data["python"]), data["torch"]
 
 
 def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def relabel(wheel: Path, version: Version, out_dir: Path) -> Path:
-    """A copy of `wheel` whose distribution version is `version` (a local label added), in `out_dir`.
+def relabel(wheel: Path, version: Version, out_dir: Path, extra: Mapping[str, bytes] | None = None) -> Path:
+    """A copy of `wheel` whose distribution version is `version` (a local label added), in `out_dir`;
+    `extra` files (name: content) are added to its dist-info folder.
 
     Only the distribution's metadata changes (dist-info folder, METADATA, RECORD, file name); the
     package's own `__version__` stays the public version, which is what mmdet's and mmpose's
@@ -210,6 +235,11 @@ def relabel(wheel: Path, version: Version, out_dir: Path) -> Path:
             new.external_attr = info.external_attr
             new.compress_type = zipfile.ZIP_DEFLATED
             entries.append((new, data))
+    for extra_name, data in (extra or {}).items():
+        info = zipfile.ZipInfo(f"{new_info}/{extra_name}", date_time=(1980, 1, 1, 0, 0, 0))
+        info.external_attr = 0o644 << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        entries.append((info, data))
     record = "".join(f"{i.filename},{_record_hash(d)},{len(d)}\n" for i, d in entries if not i.is_dir())
     record += f"{new_info}/RECORD,,\n"
     rec_info = zipfile.ZipInfo(f"{new_info}/RECORD", date_time=(1980, 1, 1, 0, 0, 0))
@@ -225,6 +255,63 @@ def relabel(wheel: Path, version: Version, out_dir: Path) -> Path:
     return target
 
 
+BUILD_RECORD = "envdoctor-build.json"
+"""The dist-info file of a CUDA wheel envdoctor built: torch, CUDA and the architectures its `_ext` holds."""
+
+
+@dataclass(frozen=True)
+class Built:
+    wheel: Path
+    toolchain: toolchain.Toolchain | None
+    """The CUDA toolchain of a CUDA build; None for a CPU one."""
+    record: Mapping[str, Any] | None
+    """What BUILD_RECORD says (a CUDA build); None for a CPU one."""
+    seconds: float
+
+
+def _ext_of(wheel: Path, dest: Path) -> Path | None:
+    """The compiled `_ext` shared object of a built mmcv wheel, unpacked into `dest`."""
+    with zipfile.ZipFile(wheel) as zf:
+        names = [n for n in zf.namelist() if re.fullmatch(r"[^/]+/_ext[^/]*\.so", n)]
+        if not names:
+            return None
+        dest.mkdir(parents=True, exist_ok=True)
+        out = dest / Path(names[0]).name
+        out.write_bytes(zf.read(names[0]))
+        return out
+
+
+def device_record(
+    wheel: Path, work: Path, requested: str, torch: str | None, chain: toolchain.Toolchain
+) -> dict[str, Any]:
+    """What the built `_ext` holds, read from its fat binaries; a requested architecture that a kernel
+    object lacks (nvcc skipped it, or a flag overrode TORCH_CUDA_ARCH_LIST) stops the build here."""
+    ext = _ext_of(wheel, work / "ext")
+    if ext is None:
+        raise BuildError(f"the CUDA build finished but {wheel.name} has no compiled _ext")
+    each = fatbin.read_each(ext)
+    if not each:
+        raise BuildError(f"the CUDA build finished but {wheel.name}'s _ext holds no device code (a CPU-only build)")
+    wanted = archs.parse(requested) if requested else ()
+    for arch in wanted:
+        lacking = sum(1 for d in each if arch.sm not in d.sass or (arch.ptx and arch.sm not in d.ptx))
+        if lacking:
+            kind = "machine code" + (" and PTX" if arch.ptx else "")
+            raise BuildError(
+                f"{lacking} of the {len(each)} kernel objects in {wheel.name}'s _ext hold no {kind} for sm_{arch.sm}"
+                f" ({arch}), which TORCH_CUDA_ARCH_LIST={requested} asked for"
+            )
+    return {
+        "torch": torch,
+        "cuda": chain.cuda,
+        "toolkit": "machine" if isinstance(chain.source, toolchain.MachineToolkit) else "pypi",
+        "requested": requested,
+        "kernel_objects": len(each),
+        "sass": sorted(set().union(*(d.sass for d in each))),
+        "ptx": sorted(set().union(*(d.ptx for d in each))),
+    }
+
+
 def build_labelled(
     uv: Uv,
     python: Path,
@@ -234,35 +321,52 @@ def build_labelled(
     *,
     env: Sequence[tuple[str, str]] = (),
     build_constraints: Sequence[str] = (),
-) -> Path:
-    """Build `name==<version>[+<label>]` from the PyPI sdist of `<version>` into `wheelhouse`; the wheel's path.
+) -> Built:
+    """Build `name==<version>[+<label>]` from the PyPI sdist of `<version>` into `wheelhouse`.
 
-    The sdist is unpacked and the fixes for this package and the target's Python applied; build
-    requirements go into the target first: the build runs without isolation against its torch and numpy.
+    The sdist is unpacked and the fixes for this package and the target's Python and torch applied;
+    build requirements go into the target first: the build runs without isolation against its torch and
+    numpy. With FORCE_CUDA=1 in `env` the build gets the CUDA toolchain of torch's release, and the
+    wheel records what its `_ext` holds.
     """
+    started = time.monotonic()
     name, _, full = requirement.partition("==")
     version = Version(full)
+    py, torch = target_versions(python)
+    settings = dict(env)
+    chain = toolchain.resolve(python, uv) if settings.get("FORCE_CUDA") == "1" else None
+    if chain is not None:
+        settings.update(chain.env())
     sdist = download_sdist(name, version.public, work)
     tree = unpack(sdist, work / "src")
-    apply_fixes(tree, source_fixes(name, python_version(python)))
+    apply_fixes(tree, source_fixes(name, py, torch))
     cons = work / "build-constraints.txt"
     cons.write_text("\n".join(build_constraints) + "\n")
     uv.pip_install(python, list(build_requires(name)), extra=["--build-constraints", str(cons)])
     raw = work / "raw-wheels"
     raw.mkdir(parents=True, exist_ok=True)
-    build_or_report(uv.with_env(**dict(env)), name, version.public, tree, raw, python, cons)
+    build_or_report(uv.with_env(**settings), name, version.public, tree, raw, python, cons)
     dist = canonicalize_name(name).replace("-", "_")
     built = sorted(raw.glob(f"{dist}-{version.public}-*.whl"))
     if not built:
         raise BuildError(f"the {name} {version.public} build finished but left no wheel")
-    if version.local is None:
+    record = None
+    if chain is not None:
+        record = device_record(built[-1], work, settings.get("TORCH_CUDA_ARCH_LIST", ""), torch, chain)
+    return Built(label_into(built[-1], version, wheelhouse, record), chain, record, time.monotonic() - started)
+
+
+def label_into(raw: Path, version: Version, wheelhouse: Path, record: Mapping[str, Any] | None = None) -> Path:
+    """The built wheel `raw`, as `version` (its label) and with its build record, in `wheelhouse`."""
+    extra = {BUILD_RECORD: json.dumps(record, indent=1).encode()} if record is not None else None
+    if version.local is None and extra is None:
         wheelhouse.mkdir(parents=True, exist_ok=True)
-        target = wheelhouse / built[-1].name
+        target = wheelhouse / raw.name
         tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(built[-1].read_bytes())
+        tmp.write_bytes(raw.read_bytes())
         tmp.replace(target)
         return target
-    return relabel(built[-1], version, wheelhouse)
+    return relabel(raw, version, wheelhouse, extra)
 
 
 def run_step(step: SdistBuild, uv: Uv, python: Path, work: Path) -> str:
@@ -274,7 +378,7 @@ def run_step(step: SdistBuild, uv: Uv, python: Path, work: Path) -> str:
     """
     wheelhouse = Path(step.wheelhouse)
     work = work / f"build-{canonicalize_name(step.requirement.partition('==')[0])}"
-    wheel = build_labelled(
+    built = build_labelled(
         uv,
         python,
         step.requirement,
@@ -283,4 +387,11 @@ def run_step(step: SdistBuild, uv: Uv, python: Path, work: Path) -> str:
         env=step.env,
         build_constraints=step.build_constraints,
     )
-    return f"built {wheel.name} into {wheelhouse}"
+    said = f"built {built.wheel.name} into {wheelhouse} in {built.seconds:.0f} s"
+    if built.toolchain is not None and built.record is not None:
+        said += (
+            f" with {built.toolchain.describe()}; its _ext holds machine code for "
+            + ", ".join(f"sm_{sm}" for sm in built.record["sass"])
+            + f" in each of its {built.record['kernel_objects']} kernel objects"
+        )
+    return said

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from envkit import run_inside
 
-from envdoctor.build import BuildError, apply_fixes, build_labelled, source_fixes
+from envdoctor.build import BuildError, apply_fixes, build_labelled, source_fixes, unpack
+from envdoctor.stub.kept import fetch_sdist, kept_stubs
 from envdoctor.uv import Indexes, find_uv
 
 
@@ -24,6 +25,23 @@ def test_the_fixes_follow_the_package_and_the_python() -> None:
     assert [f.file for f in source_fixes("xtcocotools", "3.13.0")] == ["setup.py", "setup.py", "xtcocotools/_mask.pyx"]
     assert [f.file for f in source_fixes("mmcv", "3.13.1")] == ["setup.py", "setup.py"]
     assert source_fixes("mmcv", "3.11.7") == ()
+    # torch 2.13's headers require C++20: the rows for it follow torch's release, not Python's.
+    cxx20 = source_fixes("mmcv", "3.11.7", "2.14.1+cu130")
+    assert [f.new.count("c++20") for f in cxx20] == [1, 1] and all(f.torch for f in cxx20)
+    assert source_fixes("mmcv", "3.11.7", "2.13.0") == cxx20
+    assert source_fixes("mmcv", "3.11.7", "2.4.1") == ()
+    assert len(source_fixes("mmcv", "3.13.1", "2.14.1")) == 4
+
+
+def test_mmcv_2_1_0s_setup_asks_both_compilers_for_cpp20_against_torch_2_14(tmp_path: Path) -> None:
+    sha = {k.version: k.sha256 for k in kept_stubs()}["2.1.0"]
+    tree = unpack(fetch_sdist("2.1.0", Path(os.environ["ENVDOCTOR_MMCV_SOURCES"]), sha), tmp_path)
+    apply_fixes(tree, source_fixes("mmcv", "3.11.7", "2.14.1+cu130"))
+    setup = (tree / "setup.py").read_text()
+    assert "extra_compile_args['cxx'] = ['-std=c++20']" in setup
+    assert "extra_compile_args['nvcc'] += ['-std=c++20']" in setup
+    assert "extra_compile_args['cxx'] = ['-std=c++17']" not in setup
+    assert "extra_compile_args['nvcc'] += ['-std=c++17']" not in setup
 
 
 SETUP = """
@@ -105,7 +123,7 @@ def test_xtcocotools_built_against_numpy_2_on_python_313_serves_the_next_environ
         house,
         tmp_path / "work",
         build_constraints=("setuptools<82",),
-    )
+    ).wheel
     assert wheel.parent == house and wheel.name.startswith("xtcocotools-1.14.3-cp313-cp313-")
 
     uv.venv(fresh, python=python)

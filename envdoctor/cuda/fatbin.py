@@ -70,14 +70,15 @@ def _elf_section(data: bytes, name: bytes) -> bytes | None:
     return None
 
 
-def read(path: Path) -> DeviceCode:
-    """The device code of the shared object at `path`; an extension built without CUDA holds none."""
+def read_each(path: Path) -> tuple[DeviceCode, ...]:
+    """The device code of each fat binary in the shared object at `path`, in file order: nvcc writes one per
+    compiled .cu file, so a kernel object built without an architecture shows up here, where the union
+    (read()) would hide it behind the others. An extension built without CUDA holds none."""
     data = path.read_bytes()
     section = _elf_section(data, _SECTION)
-    sass: set[int] = set()
-    ptx: set[int] = set()
+    each: list[DeviceCode] = []
     if section is None:
-        return DeviceCode(frozenset(), frozenset())
+        return ()
     at = 0
     while at + 16 <= len(section):
         magic, _version, header_size, fat_size = struct.unpack_from("<IHHQ", section, at)
@@ -87,6 +88,8 @@ def read(path: Path) -> DeviceCode:
         entry, end = at + header_size, at + header_size + fat_size
         if end > len(section):
             raise NotReadable("a fat binary in its .nv_fatbin section is cut short")
+        sass: set[int] = set()
+        ptx: set[int] = set()
         while entry + 32 <= end:
             kind, _ev, entry_header, payload = struct.unpack_from("<HHII", section, entry)
             (sm,) = struct.unpack_from("<I", section, entry + 28)
@@ -94,5 +97,12 @@ def read(path: Path) -> DeviceCode:
                 raise NotReadable("a fat binary entry has a header too short to name its architecture")
             (sass if kind == KIND_CUBIN else ptx if kind == KIND_PTX else set()).add(sm)
             entry += entry_header + payload
+        each.append(DeviceCode(frozenset(sass), frozenset(ptx)))
         at = end
-    return DeviceCode(frozenset(sass), frozenset(ptx))
+    return tuple(each)
+
+
+def read(path: Path) -> DeviceCode:
+    """The device code of the shared object at `path`, all its fat binaries together."""
+    each = read_each(path)
+    return DeviceCode(frozenset().union(*(d.sass for d in each)), frozenset().union(*(d.ptx for d in each)))

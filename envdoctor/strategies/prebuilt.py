@@ -17,7 +17,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from envdoctor.cuda import archs
+from envdoctor.cuda import archs, toolchain
 from envdoctor.steps import BuildMmcv, Step, Unstub
 from envdoctor.strategies import matrix
 from envdoctor.strategies.base import Context, LockPackages, Strategy, StrategyVerdict
@@ -196,10 +196,8 @@ def _build_problems(ctx: Context) -> list[str]:
     if _is_cuda(ctx):
         assert ctx.accelerator
         want_cuda = f"{ctx.accelerator[2:-1]}.{ctx.accelerator[-1]}"
-        if not ctx.nvcc:
-            problems.append(f"building mmcv's CUDA ops needs nvcc {want_cuda}; none was found")
-        elif ctx.nvcc != want_cuda:
-            problems.append(f"nvcc is {ctx.nvcc} but torch was built with CUDA {want_cuda}")
+        if toolchain.plan_note(ctx.nvcc, want_cuda) is None:  # neither the machine's nvcc nor PyPI's wheels
+            problems.append(f"nvcc is {ctx.nvcc or 'missing'} but torch was built with CUDA {want_cuda}")
         arch = cuda_arch(ctx)[0]
         if arch is None:
             problems.append(
@@ -312,7 +310,10 @@ class Prebuilt(Strategy):
             if problems:
                 return self.reject(*reasons, "--build: " + "; ".join(problems))
             arch, arch_from = cuda_arch(ctx)
-            arch_text = f", TORCH_CUDA_ARCH_LIST={arch} from {arch_from}" if _is_cuda(ctx) else ""
+            arch_text = ""
+            if ctx.accelerator and _is_cuda(ctx):
+                note = toolchain.plan_note(ctx.nvcc, f"{ctx.accelerator[2:-1]}.{ctx.accelerator[-1]}")
+                arch_text = f", TORCH_CUDA_ARCH_LIST={arch} from {arch_from}, {note}"
             build = _build_step(ctx, rset)
             return self.candidate(
                 ctx,

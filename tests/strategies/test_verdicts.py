@@ -14,7 +14,7 @@ import pytest
 from envdoctor.facts import Distribution, Facts, Gpu, GpuDevice, HostPlatform, Nvcc, Python, Torch
 from envdoctor.plan import rank
 from envdoctor.steps import BuildMmcv, Install, InstallLock, InstallTorchvision, Uninstall
-from envdoctor.strategies import CHOSEN, REJECTED, Context, Options, StrategyVerdict, by_name
+from envdoctor.strategies import CHOSEN, POSSIBLE, REJECTED, Context, Options, StrategyVerdict, by_name
 
 
 def facts(
@@ -119,10 +119,18 @@ def test_build_plans_a_correct_source_build(tmp_path: Path) -> None:
     assert "mmcv==2.1.0+pt2.13.0cu121" in install.packages
 
 
-def test_build_refuses_a_mismatched_nvcc() -> None:
-    f = facts("2.13.0+cu121", cuda="12.1", gpus=(("RTX 3090", "8.6"),), nvcc="13.0")
+def test_a_mismatched_nvcc_is_passed_over_for_pypis_toolkit_of_torchs_release() -> None:
+    f = facts("2.14.1+cu130", cuda="13.0", gpus=(("H100", "9.0"),), nvcc="12.4")
     pre = verdicts(f, build=True)["prebuilt"]
-    assert pre.status == REJECTED and "nvcc is 13.0 but torch was built with CUDA 12.1" in " ".join(pre.reasons)
+    said = " ".join(pre.reasons)
+    assert pre.status in (POSSIBLE, CHOSEN), said
+    assert "CUDA 13.0's toolkit wheels from PyPI" in said and "about 104 MB" in said and "nvcc is 12.4" in said
+
+
+def test_build_refuses_a_mismatched_nvcc_when_pypi_has_no_toolkit_of_torchs_release() -> None:
+    f = facts("2.13.0+cu118", cuda="11.8", gpus=(("RTX 3090", "8.6"),), nvcc="13.0")
+    pre = verdicts(f, build=True)["prebuilt"]
+    assert pre.status == REJECTED and "nvcc is 13.0 but torch was built with CUDA 11.8" in " ".join(pre.reasons)
 
 
 def test_build_for_volta_on_cuda_13_torch_is_refused_in_the_plan_naming_cu126() -> None:
