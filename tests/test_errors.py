@@ -61,6 +61,7 @@ CASES = [
     ("models fetch", "models fetch --models {tmp} --from {tmp}/missing", "usage"),
     ("wheelhouse list", "wheelhouse list {tmp}/not-mmcv.txt", "usage"),
     ("lock", "lock --venv {tmp}/missing --output {tmp}/out", "usage"),
+    ("dockerfile", "dockerfile {tmp}/missing", "usage"),
 ]
 
 # The same for the maintainers' entry point (`envdoctor-maint`), which shares the CLI's error mapping.

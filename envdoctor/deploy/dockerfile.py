@@ -46,6 +46,7 @@ class NoBase(EnvdoctorError):
     """No base image is known for the lock's target; --base names one."""
 
     code = "dockerfile-no-base"
+    exit_code = 1
 
 
 # --- the base image: a sum type, one kind per reason it was chosen --------------------------------------
@@ -217,8 +218,14 @@ def _compile(cwd: Path, out: Path, bundle: Bundle, machine: str) -> None:
     except UvError as exc:
         raise NotABundle(
             f"envdoctor's own dependencies are not all in {wheels} (the image installs them with no index): "
-            f"{exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else exc}"
+            f"{_said(exc.stderr) or exc}"
         ) from None
+
+
+def _said(stderr: str) -> str:
+    """uv's resolver explanation as one line (its tree drawing left out)."""
+    lines = (line.strip().lstrip("\u00d7\u2570\u2500\u25b6\u2502 ").strip() for line in stderr.splitlines())
+    return " ".join(line for line in lines if line and not line.startswith("hint:"))
 
 
 def render(bundle: Bundle, base: Base, check_args: Sequence[str], dockerfile: Path | None = None) -> str:
