@@ -86,19 +86,19 @@ def test_image_builds_offline_and_passes_check_in_the_container(bundle: Path) ->
     try:
         print(f"docker build --network none: {seconds:.0f} s")
         # The build ran the gate and the lock comparison as the non-root user.
-        assert "The environment matches the lock in /opt/deploy." in built.stdout
+        assert "The environment matches the lock in /app/deploy." in built.stdout
         who = _docker("run", "--rm", "--network", "none", "-e", "ENVDOCTOR_VERIFY_MODELS=0", tag, "id", "-u")
         assert (who.returncode, who.stdout.strip()) == (0, "10001"), who
         only = [a for g in GATE for a in ("--only", g)]
         check = _docker("run", "--rm", "--network", "none", "-e", "ENVDOCTOR_VERIFY_MODELS=0", tag,
-                        "envdoctor", "check", "--json", "--venv", "/opt/app/venv", *only)  # fmt: skip
+                        "envdoctor", "check", "--json", "--venv", "/app/venv", *only)  # fmt: skip
         assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-2000:]
         report = json.loads(check.stdout)
-        assert report["schema"] == "envdoctor.check" and report["target"]["prefix"] == "/opt/app/venv"
+        assert report["schema"] == "envdoctor.check" and report["target"]["prefix"] == "/app/venv"
         assert (report["summary"]["passed"], report["summary"]["problems"]) == (len(GATE), 0), report["summary"]
         # The app's environment is PyYAML's compiled module, importable in the image's own Python 3.11.
         imp = _docker("run", "--rm", "--network", "none", "-e", "ENVDOCTOR_VERIFY_MODELS=0", tag,
-                      "/opt/app/venv/bin/python", "-c", "import yaml, six; print(yaml.__with_libyaml__)")  # fmt: skip
+                      "/app/venv/bin/python", "-c", "import yaml, six; print(yaml.__with_libyaml__)")  # fmt: skip
         assert imp.returncode == 0, imp.stderr
         # At start the weights' volume is verified: empty, the container does not run its command.
         bare = _docker("run", "--rm", "--network", "none", tag, "echo", "started")
@@ -115,5 +115,5 @@ def test_an_image_whose_environment_fails_check_does_not_build(bundle: Path) -> 
     built = _docker("build", "--network", "none", "-f", str(bundle / "Dockerfile.broken"), "-t", tag, str(bundle))
     _docker("rmi", "-f", tag)
     assert built.returncode != 0, built.stdout[-3000:]
-    assert "RUN envdoctor check --venv /opt/app/venv --only tools.ffmpeg" in built.stdout
+    assert "RUN envdoctor check --venv /app/venv --only tools.ffmpeg" in built.stdout
     assert "ffmpeg" in (built.stdout + built.stderr)[-3000:]

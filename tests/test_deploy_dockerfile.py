@@ -61,18 +61,18 @@ def test_cpu_lock_gets_the_slim_python_image_and_a_hashed_offline_non_root_gated
     installs = [line for line in text.splitlines() if "install" in line and line.startswith("RUN")]
     assert len(installs) == 2, installs
     for line in installs:
-        assert "--no-index --find-links /opt/deploy/wheels --require-hashes" in line, line
-    assert "-r /opt/deploy/requirements.txt" in installs[1] and "--python /opt/app/venv/bin/python" in installs[1]
-    assert "/opt/envdoctor/bin/pip install" in installs[0]  # envdoctor in its own environment
+        assert "--no-index --find-links /app/deploy/wheels --require-hashes" in line, line
+    assert "-r /app/deploy/requirements.txt" in installs[1] and "--python /app/venv/bin/python" in installs[1]
+    assert "/app/envdoctor/bin/pip install" in installs[0]  # envdoctor in its own environment
     assert "sha256sum --check --strict --quiet SHA256SUMS" in text
     # The non-root user comes before the gate, and stays to the end.
     users = re.findall(r"^USER (\S+)$", text, re.M)
     assert users == ["app"], users
     user_at = text.index("\nUSER app")
-    assert text.index("\nRUN envdoctor check --venv /opt/app/venv") > user_at
-    assert text.index("\nRUN envdoctor lock --check /opt/deploy --venv /opt/app/venv") > user_at
-    assert re.search(r"^HEALTHCHECK .* CMD envdoctor check --venv /opt/app/venv", text, re.M)
-    assert 'VOLUME ["/opt/app/models"]' in text and "envdoctor models verify --models /opt/app/models" in text
+    assert text.index("\nRUN envdoctor check --venv /app/venv") > user_at
+    assert text.index("\nRUN envdoctor lock --check /app/deploy --venv /app/venv") > user_at
+    assert re.search(r"^HEALTHCHECK .* CMD envdoctor check --venv /app/venv", text, re.M)
+    assert 'VOLUME ["/app/models"]' in text and "envdoctor models verify --models /app/models" in text
     assert "# syntax" not in text  # a frontend image would be pulled: no build offline
     # envdoctor and its dependency, pinned with the hashes of the bundle's own files.
     tool = (deploy / "envdoctor-requirements.txt").read_text()
@@ -106,7 +106,7 @@ def test_given_base_and_output_and_check_only(cli, tmp_path: Path) -> None:
     assert "given with --base" in run.out
     text = out.read_text()
     assert re.search(r"^FROM local/py:3\.11$", text, re.M) and not (deploy / "Dockerfile").exists()
-    assert "\nRUN envdoctor check --venv /opt/app/venv --only packages.rules\n" in text
+    assert "\nRUN envdoctor check --venv /app/venv --only packages.rules\n" in text
     assert f"-f {out} " in text
 
 

@@ -15,7 +15,7 @@ locked wheel and envdoctor's own, SHA256SUMS). The image copies the bundle and c
 SHA256SUMS, installs envdoctor into an environment of its own and the app's environment beside it with
 no index and every hash checked (--no-index --find-links wheels --require-hashes), runs as a non-root
 user, and does not build unless `envdoctor check` passes and the environment equals the lock; the same
-check is its HEALTHCHECK. The weights are a volume at /opt/app/models, verified by sha256
+check is its HEALTHCHECK. The weights are a volume at /app/models, verified by sha256
 (`envdoctor models verify`) each time the container starts.
 
 The base image suits the lock: python:X.Y-slim of the lock's Python for CPU, NVIDIA's CUDA runtime image
