@@ -63,6 +63,7 @@ CASES = [
     ("lock", "lock --venv {tmp}/missing --output {tmp}/out", "usage"),
     ("bundle", "bundle {tmp}/missing", "usage"),
     ("fix", "fix --from {tmp}/missing --venv {tmp}/new --create", "usage"),
+    ("dockerfile", "dockerfile {tmp}/missing", "usage"),
 ]
 
 # The same for the maintainers' entry point (`envdoctor-maint`), which shares the CLI's error mapping.
