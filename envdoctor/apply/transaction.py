@@ -32,6 +32,7 @@ from envdoctor.apply.verification import Baseline, Judgement, Verifier, baseline
 from envdoctor.cachedir import cache_root
 from envdoctor.envstate.guard import locked, state_dir
 from envdoctor.envstate.journal import Journal, read, unfinished
+from envdoctor.explain import explain_text
 from envdoctor.plan import Plan
 from envdoctor.steps import Verify
 from envdoctor.strategies.common import HELD
@@ -102,8 +103,6 @@ def describe(exc: BaseException) -> str:
 
 def explained(exc: BaseException, values: dict[str, str]) -> str:
     """A failed step in the catalog's words (the same answer `envdoctor explain` gives for its output)."""
-    from envdoctor.explain import explain_text
-
     text = exc.stderr if isinstance(exc, UvError) else f"{type(exc).__name__}: {exc}"
     root = explain_text(text, values).root
     if root is None or not root.environment:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from envdoctor import checkrun
 from envdoctor.apply.results import FixVerification
 from envdoctor.plan import Plan
 from envdoctor.target import Target
@@ -29,9 +30,7 @@ def _managed(check_id: str) -> bool:
 
 def check_verifier(target: Target, plan: Plan) -> FixVerification:
     """`envdoctor check` on the target: exit code 0 means every required check passes."""
-    from envdoctor import checkrun as check
-
-    report = check.run(target)
+    report = checkrun.run(target)
     failed = [r for r in report.results if getattr(r.status, "value", r.status) == "fail"]
     failures = tuple(f"{r.id}: {r.found or r.title}" + (f" ({r.why})" if r.why else "") for r in failed)
     return FixVerification(report.exit_code, "envdoctor check", failures, tuple(r.id for r in failed))
@@ -39,9 +38,7 @@ def check_verifier(target: Target, plan: Plan) -> FixVerification:
 
 def baseline(target: Target) -> frozenset[str]:
     """The checks fix does not manage that fail before any change (cheap: no imports in the target)."""
-    from envdoctor import checkrun as check
-
-    report = check.run(target, only=tuple(p.rstrip(".") for p in NOT_MANAGED))
+    report = checkrun.run(target, only=tuple(p.rstrip(".") for p in NOT_MANAGED))
     return frozenset(r.id for r in report.failures)
 
 
