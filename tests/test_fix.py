@@ -7,12 +7,16 @@ from pathlib import Path
 import pytest
 from envkit import PYTHONS_HINT, find_python, python_of, run_inside, torch_index_args, torch_series
 from fixenv import broken_env
+from packaging.version import Version
 from planfix import plan_then_fix
+from test_wheelhouse import tiny_mmcv
 
 from envdoctor import checkrun
 from envdoctor import target as target_mod
+from envdoctor.build import relabel
 from envdoctor.checks import Status
 from envdoctor.uv import find_uv
+from envdoctor.wheellabel import label_for
 
 # Real environments, built with uv and run: the outer ring, left out of `make test-fast`.
 pytestmark = pytest.mark.envs
@@ -95,3 +99,22 @@ def test_mmpose_free_resolved_now_removes_openmmlab_and_is_green(cli) -> None:
         assert not names & {"mmcv", "mmcv-lite", "mmdet", "mmengine", "mmpose", "xtcocotools"}
         assert "envdoctor-mmpose-free" in names
         assert _held(env) == torch_before
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_prebuilt_fix_runs_the_printed_plan_and_puts_back_a_wheel_without_ops(cli, tmp_path: Path) -> None:
+    """prebuilt from a local wheelhouse: fix runs exactly the steps `plan --json` printed. The wheel is
+    labelled for this torch but holds no ops, so the check after the install fails and the environment
+    is put back exactly."""
+    with broken_env("prebuilt") as env:
+        facts = cli("plan", "--venv", str(env), "--json").json()["facts"]
+        label = label_for(Version(facts["torch"]), facts["accelerator"])
+        house = tmp_path / "house"
+        relabel(tiny_mmcv(tmp_path / "raw"), Version(f"2.1.0+{label}"), house)
+        before = find_uv().pip_freeze(python_of(env))
+        plan, run = plan_then_fix(cli, env, "--strategy", "prebuilt", "--find-links", str(house))
+        assert any(s["kind"] == "install" and str(house) in s.get("find_links", []) for s in plan["steps"])
+        result = run.json()["result"]
+        assert run.code == 1 and result["rolled_back"] and result["restored"], result["message"]
+        assert find_uv().pip_freeze(python_of(env)) == before
