@@ -17,15 +17,16 @@ import time
 from pathlib import Path
 
 import pytest
+from deploykit import REPO
+from deploykit import envdoctor_cli as _cli
+from deploykit import pure_wheel as _wheel
 from fixenv import cpu_torch_env
 from wheelserve import serve
 
 from envdoctor.deploy import inventory
 from envdoctor.target import resolve
 from envdoctor.uv import find_uv
-from envdoctor.wheelfile import wheel_text, write_wheel
 
-REPO = Path(__file__).resolve().parent.parent
 CHECKS = ["--only", "system.python", "--only", "packages.readable", "--only", "packages.consistent"]
 """The checks a two-package environment passes (it has no MuseTalk stack to import)."""
 
@@ -33,22 +34,6 @@ offline = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None,
     reason="a network namespace with no network needs root, unshare and ip",
 )
-
-
-def _wheel(folder: Path, name: str, version: str, requires: str = "") -> Path:
-    di = f"{name}-{version}.dist-info"
-    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{requires}".encode()
-    return write_wheel(
-        folder / f"{name}-{version}-py3-none-any.whl",
-        di,
-        [(f"{name}/__init__.py", f"VERSION = {version!r}\n".encode()), (f"{di}/METADATA", meta),
-         (f"{di}/WHEEL", wheel_text().encode())],
-    )  # fmt: skip
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "envdoctor", *args], capture_output=True, text=True, env=env)
 
 
 def _offline(script: str, *, this_checkout: bool = False) -> subprocess.CompletedProcess[str]:

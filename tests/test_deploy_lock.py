@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from deploykit import envdoctor_cli as _cli
+from deploykit import pure_wheel as _wheel
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -19,25 +19,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from envdoctor.uv import find_uv
-from envdoctor.wheelfile import wheel_text, write_wheel
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _wheel(folder: Path, name: str, version: str) -> Path:
-    di = f"{name}-{version}.dist-info"
-    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
-    return write_wheel(
-        folder / f"{name}-{version}-py3-none-any.whl",
-        di,
-        [(f"{name}/__init__.py", f"VERSION = {version!r}\n".encode()), (f"{di}/METADATA", meta),
-         (f"{di}/WHEEL", wheel_text().encode())],
-    )  # fmt: skip
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "envdoctor", *args], capture_output=True, text=True, env=env)
+from envdoctor.wheelfile import write_wheel
 
 
 def _install(venv: Path, wheels: Path, *reqs: str) -> None:
