@@ -30,6 +30,7 @@ from envdoctor.steps import (
     Step,
     Stub,
     Verify,
+    installs_of,
 )
 from envdoctor.strategies import ALL, Candidate, Context, Options, Rejection, Strategy, StrategyVerdict, by_name
 from envdoctor.strategies.common import HELD, held
@@ -79,7 +80,7 @@ class Plan:
     @property
     def installs(self) -> Installs | None:
         """The step that installs the requirement set."""
-        return next((s for s in self.steps if isinstance(s, Install | InstallLock)), None)
+        return installs_of(self.steps)
 
     @property
     def fallbacks(self) -> tuple[str, ...]:
@@ -143,7 +144,7 @@ def _lockfile_gate(strategy: Strategy, ctx: Context, verdict: StrategyVerdict) -
     `envdoctor-maint lock` left out is said aloud."""
     if not isinstance(verdict, Candidate):
         return verdict
-    step = next((s for s in verdict.steps if isinstance(s, Install | InstallLock)), None)
+    step = installs_of(verdict.steps)
     if isinstance(step, InstallLock):
         gate = lock.gate_for(Path(step.lockfile), ctx.python_series, ctx.os, ctx.machine)
         if gate is not None and not gate.ok:
@@ -191,7 +192,7 @@ def _notes(ctx: Context, rset: RequirementSet | None, steps: tuple[Step, ...], c
             notes.append(f"left out: {name}: {why}")
     for name, why in excludes():
         notes.append(f"left out: {name}: {why}")
-    installs = next((s for s in steps if isinstance(s, Install | InstallLock)), None)
+    installs = installs_of(steps)
     if installs is not None:
         if isinstance(installs, Install):
             packages = installs.packages

@@ -172,3 +172,8 @@ class Verify(Step):
 
 Installs = Install | InstallLock
 """The step that installs the requirement set: every strategy's plan has exactly one."""
+
+
+def installs_of(steps: tuple[Step, ...]) -> Installs | None:
+    """The step of `steps` that installs the requirement set."""
+    return next((s for s in steps if isinstance(s, Install | InstallLock)), None)
