@@ -21,7 +21,7 @@ import re
 import tarfile
 import time
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -56,6 +56,29 @@ _COMPILER_ERROR = re.compile(
     re.IGNORECASE,
 )
 _GENERIC_ERROR = re.compile(r"^\s*(?:error|ERROR)\b[: ]")
+# ninja's status line, which torch's extension builder passes through to uv: "[37/136] /usr/bin/nvcc ...".
+_NINJA_STATUS = re.compile(r"^\[(\d+)/(\d+)\] ")
+
+
+class CompileProgress:
+    """Objects compiled out of all, read from the build's ninja lines as they stream; `report` hears each
+    change ("37/136 objects compiled"), for the step's progress line."""
+
+    def __init__(self, report: Callable[[str], None]) -> None:
+        self.done = 0
+        self.total = 0
+        self._report = report
+
+    def feed(self, line: str) -> None:
+        m = _NINJA_STATUS.match(line)
+        if m is None:
+            return
+        # Into a pipe, ninja prints "[k/N]" as each edge finishes: k are done; N is fixed from the start.
+        self.done, self.total = max(self.done, int(m.group(1))), int(m.group(2))
+        self._report(self.describe())
+
+    def describe(self) -> str:
+        return f"{self.done}/{self.total} objects compiled" if self.total else ""
 
 
 def first_errors(log: str, limit: int = 6) -> tuple[str, ...]:
@@ -76,11 +99,20 @@ def keep_log(name: str, version: str, text: str) -> Path:
     return path
 
 
-def build_or_report(uv: Uv, name: str, version: str, tree: Path, raw: Path, python: Path, cons: Path) -> None:
+def build_or_report(
+    uv: Uv,
+    name: str,
+    version: str,
+    tree: Path,
+    raw: Path,
+    python: Path,
+    cons: Path,
+    on_line: Callable[[str], None] | None = None,
+) -> None:
     """uv's wheel build; a failure becomes a BuildError that shows the compiler's first errors and where the
     whole log is, instead of setuptools' last line ("Error compiling objects for extension")."""
     try:
-        uv.build_wheel(str(tree), raw, python=python, build_constraints=[cons])
+        uv.build_wheel(str(tree), raw, python=python, build_constraints=[cons], on_line=on_line)
     except UvError as exc:
         log = keep_log(name, version, exc.stderr)
         errors = first_errors(exc.stderr)
@@ -321,13 +353,14 @@ def build_labelled(
     *,
     env: Sequence[tuple[str, str]] = (),
     build_constraints: Sequence[str] = (),
+    on_status: Callable[[str], None] | None = None,
 ) -> Built:
     """Build `name==<version>[+<label>]` from the PyPI sdist of `<version>` into `wheelhouse`.
 
     The sdist is unpacked and the fixes for this package and the target's Python and torch applied;
     build requirements go into the target first: the build runs without isolation against its torch and
     numpy. With FORCE_CUDA=1 in `env` the build gets the CUDA toolchain of torch's release, and the
-    wheel records what its `_ext` holds.
+    wheel records what its `_ext` holds. `on_status` hears the compile's progress while it runs.
     """
     started = time.monotonic()
     name, _, full = requirement.partition("==")
@@ -345,7 +378,8 @@ def build_labelled(
     uv.pip_install(python, list(build_requires(name)), extra=["--build-constraints", str(cons)])
     raw = work / "raw-wheels"
     raw.mkdir(parents=True, exist_ok=True)
-    build_or_report(uv.with_env(**settings), name, version.public, tree, raw, python, cons)
+    progress = CompileProgress(on_status or (lambda _text: None))
+    build_or_report(uv.with_env(**settings), name, version.public, tree, raw, python, cons, progress.feed)
     dist = canonicalize_name(name).replace("-", "_")
     built = sorted(raw.glob(f"{dist}-{version.public}-*.whl"))
     if not built:
@@ -369,7 +403,7 @@ def label_into(raw: Path, version: Version, wheelhouse: Path, record: Mapping[st
     return relabel(raw, version, wheelhouse, extra)
 
 
-def run_step(step: SdistBuild, uv: Uv, python: Path, work: Path) -> str:
+def run_step(step: SdistBuild, uv: Uv, python: Path, work: Path, on_status: Callable[[str], None] | None = None) -> str:
     """Carry out a build step (BuildMmcv of envdoctor/strategies/prebuilt.py, or any sdist build into
     the wheelhouse, e.g. xtcocotools against the target's numpy 2): the message for the user.
 
@@ -386,6 +420,7 @@ def run_step(step: SdistBuild, uv: Uv, python: Path, work: Path) -> str:
         work,
         env=step.env,
         build_constraints=step.build_constraints,
+        on_status=on_status,
     )
     said = f"built {built.wheel.name} into {wheelhouse} in {built.seconds:.0f} s"
     if built.toolchain is not None and built.record is not None:

@@ -290,14 +290,20 @@ class Child:
         *,
         limit: int = CAPTURE_LIMIT,
         grace: float = 0.0,
+        on_line: Callable[[str], None] | None = None,
     ) -> tuple[bytes, bytes]:
         """Feed `input`, collect stdout and stderr (those that are PIPE; b"" otherwise), wait for the end.
+
+        `on_line` sees each complete line of either stream as it comes (a build's progress), from the
+        reader threads; what it raises turns it off, and capturing goes on.
 
         Past `timeout` the group is stopped (see `stop`) and subprocess.TimeoutExpired carries what
         came so far; any other exception while waiting (Ctrl-C) stops the group too and goes on up.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        captures = [Capture(s, limit) if s is not None else None for s in (self.popen.stdout, self.popen.stderr)]
+        captures = [
+            Capture(s, limit, on_line) if s is not None else None for s in (self.popen.stdout, self.popen.stderr)
+        ]
         feeder = None
         if self.popen.stdin is not None:
             feeder = threading.Thread(target=_feed, args=(self.popen.stdin, input or b""), daemon=True)
@@ -345,8 +351,12 @@ def _feed(stream: IO[bytes], data: bytes) -> None:
 class Capture:
     """A thread that drains one stream, keeping at most `limit` bytes: its start and its end."""
 
-    def __init__(self, stream: IO[bytes], limit: int = CAPTURE_LIMIT) -> None:
+    def __init__(
+        self, stream: IO[bytes], limit: int = CAPTURE_LIMIT, on_line: Callable[[str], None] | None = None
+    ) -> None:
         self._stream = stream
+        self._on_line = on_line
+        self._partial = b""
         self._head_limit = limit // 4
         self._tail_limit = limit - self._head_limit
         self._head = bytearray()
@@ -359,6 +369,7 @@ class Capture:
     def _drain(self) -> None:
         with contextlib.suppress(OSError, ValueError):
             while chunk := _read_chunk(self._stream):
+                self._lines(chunk)
                 room = self._head_limit - len(self._head)
                 if room > 0:
                     self._head += chunk[:room]
@@ -378,6 +389,18 @@ class Capture:
                             self.dropped += len(first)
         with contextlib.suppress(OSError, ValueError):
             self._stream.close()
+
+    def _lines(self, chunk: bytes) -> None:
+        if self._on_line is None:
+            return
+        *complete, self._partial = (self._partial + chunk).split(b"\n")
+        if len(self._partial) > CHUNK:  # a line without end is no progress line: do not hold it
+            self._partial = b""
+        try:
+            for line in complete:
+                self._on_line(decode(line.rstrip(b"\r")))
+        except Exception:  # a broken observer must not cost the capture: it is not called again
+            self._on_line = None
 
     def join(self, timeout: float | None) -> bool:
         self._thread.join(timeout)

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +80,7 @@ class Uv:
         timeout: float | None = None,
         check: bool = True,
         cwd: Path | None = None,
+        on_line: Callable[[str], None] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         # uv runs in a process group of its own (envdoctor.process), so that an interrupted envdoctor
         # stops uv and every build it started (not only the uv process), and on Linux uv dies with
@@ -96,7 +97,7 @@ class Uv:
         try:
             if _STOPPING.is_set():  # stop_all() came while this uv was being started
                 child.interrupt()
-            out, err = child.communicate(timeout=timeout, grace=STOP_GRACE)
+            out, err = child.communicate(timeout=timeout, grace=STOP_GRACE, on_line=on_line)
         finally:
             _LIVE.discard(child)
         code = child.popen.returncode
@@ -240,15 +241,17 @@ class Uv:
         build_constraints: Sequence[Path] = (),
         no_build_isolation: bool = True,
         timeout: float | None = None,
+        on_line: Callable[[str], None] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Build a wheel from a source archive or folder, with the target's own packages visible
-        (no build isolation), so a build that imports torch sees the user's torch."""
+        (no build isolation), so a build that imports torch sees the user's torch. uv streams the
+        backend's output: `on_line` sees it line by line while the build runs."""
         args = ["build", "--wheel", "--python", str(python), "--out-dir", str(out_dir)]
         if no_build_isolation:
             args.append("--no-build-isolation")
         for f in build_constraints:
             args += ["--build-constraint", str(f)]
-        return self.run([*args, source], timeout=timeout)
+        return self.run([*args, source], timeout=timeout, on_line=on_line)
 
 
 # The uv processes this process is running, and whether stop_all() asked them to stop.

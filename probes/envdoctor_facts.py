@@ -315,9 +315,12 @@ def gpu_facts():
 
 
 def nvcc_facts():
-    cands = [shutil.which("nvcc")]
-    cands += [os.path.join(os.environ[var], "bin", "nvcc") for var in ("CUDA_HOME", "CUDA_PATH") if os.environ.get(var)]
-    cands.append("/usr/local/cuda/bin/nvcc")
+    # The order envdoctor's own build takes (envdoctor.cuda.toolchain.machine_nvcc): $CUDA_HOME or
+    # $CUDA_PATH, then PATH. A toolkit elsewhere (/usr/local/cuda off PATH) is not the build's: the plan
+    # must name the nvcc the build then uses.
+    home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
+    cands = [os.path.join(home, "bin", "nvcc.exe" if os.name == "nt" else "nvcc")] if home else []
+    cands.append(shutil.which("nvcc"))
     for cand in cands:
         if cand and os.path.isfile(cand):
             _rc, stdout, _ = _run([cand, "--version"])

@@ -169,3 +169,40 @@ def test_a_failed_compile_shows_the_compilers_first_error_and_keeps_the_whole_lo
     assert "ext.c:1:" in message and "error" in message and "undeclared_name" in message
     log = next((cache_root() / "build-logs").glob("brokenext-0.1-*.log"))
     assert str(log) in message and "undeclared_name" in log.read_text()
+
+
+NINJA_SETUP = """
+import os, subprocess, sys
+from setuptools import setup
+# Three compile-like edges run by ninja, as torch's extension builder runs its objects.
+edges = "".join(f"build o{i}: cc\\n" for i in range(3))
+rule = "rule cc\\n  command = " + sys.executable + " -c \\"import time; time.sleep(0.2)\\" && touch $out\\n"
+with open("build.ninja", "w") as f:
+    f.write(rule + edges)
+subprocess.check_call([os.environ["NINJA"], "-j", "1"])
+setup(name="ninjaprogress", version="0.1", py_modules=[])
+"""
+
+
+@pytest.mark.network  # setuptools for the build comes from the registry (uv's cache, usually)
+def test_a_builds_progress_is_read_from_ninjas_lines_while_it_streams(tmp_path: Path) -> None:
+    from envdoctor.build import CompileProgress, build_or_report
+
+    ninja = shutil.which("ninja")
+    if ninja is None:
+        pytest.skip("no ninja on PATH: the progress is ninja's")
+    uv = find_uv()
+    env = tmp_path / "env"
+    uv.venv(env)
+    py = env / "bin" / "python"
+    uv.pip_install(py, ["setuptools<82", "wheel"])
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "setup.py").write_text(NINJA_SETUP)
+    cons = tmp_path / "cons.txt"
+    cons.write_text("setuptools<82\n")
+    said: list[str] = []
+    progress = CompileProgress(said.append)
+    build_or_report(uv.with_env(NINJA=ninja), "ninjaprogress", "0.1", src, tmp_path / "raw", py, cons, progress.feed)
+    assert said == ["1/3 objects compiled", "2/3 objects compiled", "3/3 objects compiled"]
+    assert any((tmp_path / "raw").glob("ninjaprogress-0.1-*.whl"))

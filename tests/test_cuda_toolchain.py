@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import zipfile
 from pathlib import Path
 
@@ -50,6 +51,32 @@ def test_cuda_home_is_where_nvcc_lives_not_the_folder_above_a_wrapper_on_path() 
 def test_a_release_with_no_nvcc_is_none_and_none_is_found_on_an_empty_path(tmp_path: Path) -> None:
     assert toolchain.nvcc_release(tmp_path / "nvcc") is None
     assert toolchain.machine_nvcc({"PATH": str(tmp_path)}) is None
+
+
+FAKE_NVCC = "#!/bin/sh\necho 'Cuda compilation tools, release 12.8, V12.8.93'\n"
+PROBE = Path(toolchain.__file__).resolve().parents[2] / "probes" / "envdoctor_facts.py"
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the stand-in nvcc is a shell script")
+@pytest.mark.parametrize("where", ["CUDA_HOME", "PATH", "nowhere"])
+def test_the_facts_probe_and_the_build_take_the_same_nvcc(tmp_path: Path, where: str) -> None:
+    # The plan reads the probe's nvcc; the build runs toolchain.machine_nvcc: they must be one nvcc, or
+    # the plan promises the machine's toolkit and the build fetches PyPI's (or the other way round).
+    home = tmp_path / "toolkit"
+    (home / "bin").mkdir(parents=True)
+    nvcc = home / "bin" / "nvcc"
+    nvcc.write_text(FAKE_NVCC)
+    nvcc.chmod(0o755)
+    env = {"PATH": _path_without_nvcc(), "CUDA_HOME": "", "CUDA_PATH": ""}
+    if where == "CUDA_HOME":
+        env["CUDA_HOME"] = str(home)
+    elif where == "PATH":
+        env["PATH"] = f"{home / 'bin'}{os.pathsep}{env['PATH']}"
+    ran = process.run([sys.executable, PROBE, "nvcc"], timeout=60, env=env)
+    probed = json.loads(ran.stdout)["nvcc"]
+    built = toolchain.machine_nvcc(env)
+    assert probed["path"] == (str(built) if built else None)
+    assert probed["version"] == ("12.8" if where != "nowhere" else None)
 
 
 def test_the_toolkit_wheels_are_pinned_to_torchs_release() -> None:

@@ -267,3 +267,22 @@ def test_restore_removes_a_package_whose_record_was_cut_short(env: Path, tmp_pat
     assert done.exact, done.note
     assert find_uv().pip_freeze(python_of(env)) == freeze, done.note
     assert files_state(env) == before
+
+
+def test_a_long_steps_ticker_says_what_the_step_reports_of_its_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    from envdoctor.apply import transaction
+    from envdoctor.apply.handlers import StepStatus
+
+    monkeypatch.setattr(transaction, "TICK_SECONDS", 0.05)
+    said: list[str] = []
+    status = StepStatus()
+    stop = transaction._ticker(said.append, "build-mmcv", status)
+    deadline = time.monotonic() + 30
+    while not said and time.monotonic() < deadline:
+        time.sleep(0.01)
+    status.set("37/136 objects compiled")
+    while not any("objects" in s for s in said) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop()
+    assert said[0].startswith("   ... build-mmcv: ") and said[0].endswith(" s"), said[0]
+    assert said[-1].endswith(" s, 37/136 objects compiled"), said[-1]

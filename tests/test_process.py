@@ -172,6 +172,35 @@ def test_capture_keeps_the_start_and_the_end_of_a_flood() -> None:
     assert "bytes left out" in ran.stdout and len(ran.stdout) < 5000
 
 
+def test_a_line_observer_sees_each_line_as_it_comes_while_everything_is_still_captured() -> None:
+    # Lines written in pieces, over both streams, one without its end: the observer gets whole lines
+    # only (a line's end may come in a later chunk), each line once, and the capture is unchanged.
+    code = (
+        "import sys, time\n"
+        "sys.stdout.write('[1/2] one'); sys.stdout.flush(); time.sleep(0.2)\n"
+        "sys.stdout.write(' half\\n'); sys.stdout.flush()\n"
+        "sys.stderr.write('[2/2] two\\r\\ntail without end'); sys.stderr.flush()\n"
+    )
+    seen: list[str] = []
+    child = process.Child([sys.executable, "-c", code], stdout=process.PIPE, stderr=process.PIPE)
+    out, err = child.communicate(timeout=60, on_line=seen.append)
+    assert sorted(seen) == ["[1/2] one half", "[2/2] two"]
+    assert out == b"[1/2] one half\n" and err == b"[2/2] two\r\ntail without end"
+
+
+def test_an_observer_that_raises_is_dropped_and_the_capture_goes_on() -> None:
+    calls: list[str] = []
+
+    def broken(line: str) -> None:
+        calls.append(line)
+        raise ValueError("an observer's bug")
+
+    code = "print('a'); print('b'); print('c')"
+    child = process.Child([sys.executable, "-c", code], stdout=process.PIPE)
+    out, _ = child.communicate(timeout=60, on_line=broken)
+    assert calls == ["a"] and out.split() == [b"a", b"b", b"c"]
+
+
 def test_a_reader_waits_with_a_deadline_and_sees_the_end() -> None:
     child = process.Child(
         [sys.executable, "-c", "import sys, time; print('one', flush=True); time.sleep(2)"],

@@ -9,7 +9,7 @@ when the plan was built, and no handler looks at another step.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,17 @@ class StepFailed(EnvdoctorError, RuntimeError):
     exit_code = 1
 
 
+class StepStatus:
+    """What a long step says of its progress while it runs ("37/136 objects compiled"): set by its handler
+    from a reader thread, read by the transaction's ticker. One str assignment, so no lock."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def set(self, text: str) -> None:
+        self.text = text
+
+
 @dataclass(frozen=True)
 class StepContext:
     plan: Plan
@@ -55,6 +66,7 @@ class StepContext:
     """A scratch folder for this run (constraint files, the stub wheel, a downloaded sdist)."""
     cache: Path
     """envdoctor's lasting cache (the wheelhouse)."""
+    status: StepStatus = field(default_factory=StepStatus)
 
     @property
     def python(self) -> Path:
@@ -168,7 +180,7 @@ def dwpose_port(ctx: StepContext, step: Dwpose) -> str:
 
 def sdist_build(ctx: StepContext, step: SdistBuild) -> str:
     """Build from the PyPI sdist against the target's torch into the local wheelhouse (envdoctor.build)."""
-    return build.run_step(step, ctx.uv, ctx.python, ctx.work)
+    return build.run_step(step, ctx.uv, ctx.python, ctx.work, ctx.status.set)
 
 
 def provide_ffmpeg(ctx: StepContext, step: ProvideFfmpeg) -> str:

@@ -26,7 +26,7 @@ from types import FrameType
 
 from envdoctor import uv as uv_mod
 from envdoctor.apply import keep
-from envdoctor.apply.handlers import StepContext, StepFailed, run
+from envdoctor.apply.handlers import StepContext, StepFailed, StepStatus, run
 from envdoctor.apply.results import ApplyResult, FixVerification, StepOutcome
 from envdoctor.apply.verification import Baseline, Judgement, Verifier, baseline, check_verifier, judge
 from envdoctor.cachedir import cache_root
@@ -110,14 +110,16 @@ def explained(exc: BaseException, values: dict[str, str]) -> str:
     return f" Cause: {root.cause} Fix: {root.fix}"
 
 
-def _ticker(say: Progress, label: str) -> Callable[[], None]:
-    """Prints 'still working' every TICK_SECONDS until the returned stop() is called."""
+def _ticker(say: Progress, label: str, status: StepStatus) -> Callable[[], None]:
+    """Prints 'still working' every TICK_SECONDS, with what the step says of its progress, until the
+    returned stop() is called."""
     stop = threading.Event()
     t0 = time.monotonic()
 
     def run() -> None:
         while not stop.wait(TICK_SECONDS):
-            say(f"   ... {label}: {time.monotonic() - t0:.0f} s")
+            detail = f", {status.text}" if status.text else ""
+            say(f"   ... {label}: {time.monotonic() - t0:.0f} s{detail}")
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -228,7 +230,8 @@ def _steps(
             return outcomes, f"interrupted by {sig.received} after step {i - 1} of {n}"
         journal.update(step=i)
         say(f"[{i}/{n}] {step.summary}")
-        stop = _ticker(say, step.kind) if step.long else (lambda: None)
+        ctx.status.set("")
+        stop = _ticker(say, step.kind, ctx.status) if step.long else (lambda: None)
         t0 = time.monotonic()
         try:
             message = run(ctx, step)

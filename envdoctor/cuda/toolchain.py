@@ -131,11 +131,13 @@ def nvcc_home(nvcc: Path) -> Path:
 
 
 def machine_nvcc(env: Mapping[str, str] | None = None) -> Path | None:
-    """The nvcc a build would use: $CUDA_HOME/bin/nvcc, else the first on PATH."""
+    """The nvcc a build would use: $CUDA_HOME/bin/nvcc (or $CUDA_PATH's), else the first on PATH; the facts
+    probe looks in the same order, so the plan names this one. A toolkit elsewhere is taken with CUDA_HOME."""
     env = os.environ if env is None else env
     home = env.get("CUDA_HOME") or env.get("CUDA_PATH")
-    if home and (Path(home) / "bin" / "nvcc").is_file():
-        return Path(home) / "bin" / "nvcc"
+    nvcc = Path(home or ".") / "bin" / ("nvcc.exe" if os.name == "nt" else "nvcc")
+    if home and nvcc.is_file():
+        return nvcc
     found = shutil.which("nvcc", path=env.get("PATH", ""))
     return Path(found) if found else None
 

@@ -22,6 +22,8 @@ from urllib.parse import unquote, urljoin, urlparse
 from packaging.tags import parse_tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from envdoctor import pipconfig
+from envdoctor.cachedir import cache_root
 from envdoctor.deploy.inventory import Installed
 
 PYPI = "https://pypi.org/simple/"
@@ -157,9 +159,6 @@ def _pick(html: str, page_url: str, dist: Installed, index: str) -> WheelSource 
 
 def default_sources(extra_folders: Sequence[Path] = (), *, network: bool = True) -> Sources:
     """envdoctor's cache wheelhouse, the given folders, pip's configured folders and indexes, then PyPI."""
-    from envdoctor import pipconfig
-    from envdoctor.cachedir import cache_root
-
     pip = pipconfig.read()
     folders = [*extra_folders]
     folders += [p for p in (_local_path(u) for u in pip.find_links) if p is not None]

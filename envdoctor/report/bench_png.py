@@ -19,7 +19,7 @@ def _agreement(a: bench_agree.Agreement) -> str:
     return "passes: agreement undetermined"
 
 
-def write_chart(run: bench.Run, v: bench.Verdict, out: Path) -> Path:
+def write_chart(run: bench.Run, v: bench.SpeedVerdict, out: Path) -> Path:
     """Raises ImportError where matplotlib (envdoctor[verify]) is absent; the caller says so."""
     import matplotlib
 

@@ -99,7 +99,7 @@ def _offline(o: bench.Offline | None) -> dict[str, Any] | None:
     }
 
 
-def document(run: bench.Run, v: bench.Verdict) -> dict[str, Any]:
+def document(run: bench.Run, v: bench.SpeedVerdict) -> dict[str, Any]:
     return {
         **head(SCHEMA),
         "device": run.device,
@@ -123,7 +123,7 @@ def document(run: bench.Run, v: bench.Verdict) -> dict[str, Any]:
     }
 
 
-def render(run: bench.Run, v: bench.Verdict, console: Console) -> None:
+def render(run: bench.Run, v: bench.SpeedVerdict, console: Console) -> None:
     table = Table(
         title=f"smoke --bench ({run.device}, {'fp16' if run.fp16 else 'fp32'}, batch {run.batch_size}): "
         "the realtime loop (scripts/realtime_inference.py)"

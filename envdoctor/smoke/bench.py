@@ -216,7 +216,7 @@ class Offline:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class SpeedVerdict:
     fps: float
     video: Pace
     maintainers: Pace  # against their figure, labelled as theirs
@@ -244,10 +244,10 @@ def advise(run: Run) -> tuple[Advice, ...]:
     return tuple(out)
 
 
-def verdict(run: Run) -> Verdict:
+def verdict(run: Run) -> SpeedVerdict:
     facts = datafiles.load("bench.toml")
     theirs = facts["maintainers"]
-    return Verdict(
+    return SpeedVerdict(
         fps=run.fps,
         video=pace(run.fps, run.video_fps),
         maintainers=pace(run.fps, float(theirs["fps"])),

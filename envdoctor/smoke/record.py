@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor.document import head
+from envdoctor.verify import media
 from envdoctor.verify.verdicts import VideoVerification
 
 REPORT_JSON = "smoke-report.json"
@@ -58,13 +59,12 @@ def write_report(
 
 def write_plot(v: VideoVerification, out: Path) -> Path:
     """Speech envelope and mouth signal over time, above four sample frames with the measured region."""
+    # matplotlib and numpy load only when a PNG is drawn: smoke's other paths run without them.
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-
-    from envdoctor.verify import media
 
     fig = plt.figure(figsize=(10, 6.2), dpi=100)
     grid = fig.add_gridspec(2, 4, height_ratios=[1.2, 1])

@@ -10,12 +10,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from envdoctor import pypi
+from envdoctor import __version__, pypi
 from envdoctor.cachedir import cache_root
-from envdoctor.datafiles import load
+from envdoctor.datafiles import load, mmcv_ext_symbols
 from envdoctor.digest import sha256_file
 from envdoctor.resources import stubs_dir
-from envdoctor.stub.generate import GeneratedStub, generate
+from envdoctor.stub.generate import GeneratedStub, generate, parse_header
 from envdoctor.stub.sources import SourceError
 
 
@@ -84,10 +84,6 @@ def load_kept(version: str) -> GeneratedStub | None:
     from mmcv's sources, and the sdist, the mmcv-lite wheel and the installed package give the same
     text). None otherwise: the caller then generates from the target's own mmcv.
     """
-    from envdoctor import __version__
-    from envdoctor.datafiles import mmcv_ext_symbols
-    from envdoctor.stub.generate import parse_header
-
     kept = next((k for k in kept_stubs() if k.version == version), None)
     if kept is None or not kept.path.is_file():
         return None
