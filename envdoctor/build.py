@@ -38,6 +38,7 @@ from envdoctor.errors import EnvdoctorError
 from envdoctor.inside import run_json
 from envdoctor.steps import SdistBuild
 from envdoctor.uv import Uv, UvError
+from envdoctor.wheelfile import BUILD_RECORD
 
 
 class BuildError(EnvdoctorError, RuntimeError):
@@ -285,10 +286,6 @@ def relabel(wheel: Path, version: Version, out_dir: Path, extra: Mapping[str, by
             zf.writestr(info, data)
     tmp.replace(target)
     return target
-
-
-BUILD_RECORD = "envdoctor-build.json"
-"""The dist-info file of a CUDA wheel envdoctor built: torch, CUDA and the architectures its `_ext` holds."""
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,26 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
+BUILD_RECORD = "envdoctor-build.json"
+"""The file in a built wheel's dist-info that says what envdoctor built it with and what its `_ext` holds."""
+
+
+def build_record(wheel: Path) -> dict[str, object] | None:
+    """The build record of a wheel envdoctor built (`<dist-info>/envdoctor-build.json`); None when the
+    wheel has none (a CPU build, someone else's wheel) or cannot be read."""
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            name = next((n for n in zf.namelist() if n.endswith(f".dist-info/{BUILD_RECORD}")), None)
+            record = json.loads(zf.read(name)) if name else None
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def wheel_text(generator: str = "envdoctor", tag: str = "py3-none-any") -> str:

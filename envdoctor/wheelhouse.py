@@ -11,13 +11,15 @@ import html
 import urllib.parse
 import urllib.request
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from envdoctor.cuda.fatbin import DeviceCode
 from envdoctor.digest import sha256_file
+from envdoctor.wheelfile import build_record
 from envdoctor.wheellabel import parse_label
 from envdoctor.wheelmatch import Candidate, candidate
 
@@ -48,6 +50,8 @@ class ListedWheel:
     torch: str | None
     platform: str | None
     tags: tuple[str, ...]
+    device: DeviceCode | None = None
+    """The GPU architectures its `_ext` holds, from the build record of a CUDA wheel envdoctor built."""
 
 
 def listing(folder: Path) -> list[ListedWheel]:
@@ -67,6 +71,7 @@ def listing(folder: Path) -> list[ListedWheel]:
                 torch=str(lab.torch) if lab else None,
                 platform=lab.platform if lab else None,
                 tags=tuple(sorted(str(t) for t in tags)),
+                device=device_code(whl),
             )
         )
     return rows
@@ -78,8 +83,19 @@ def local_candidates(folders: tuple[Path, ...]) -> list[Candidate]:
         for whl in wheels_in(folder):
             cand = candidate(whl.name, str(whl))
             if cand is not None:
-                out.append(cand)
+                out.append(replace(cand, device=device_code(whl)))
     return out
+
+
+def device_code(wheel: Path) -> DeviceCode | None:
+    """What a CUDA wheel envdoctor built says its `_ext` holds (read from the binary when it was built)."""
+    record = build_record(wheel)
+    if record is None:
+        return None
+    sass, ptx = record.get("sass"), record.get("ptx", [])
+    if not isinstance(sass, list) or not isinstance(ptx, list):
+        return None
+    return DeviceCode(frozenset(int(s) for s in sass), frozenset(int(p) for p in ptx))
 
 
 def _page(title: str, links: list[tuple[str, str]]) -> str:

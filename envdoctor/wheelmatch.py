@@ -17,6 +17,7 @@ from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
+from envdoctor.cuda.fatbin import DeviceCode
 from envdoctor.versionwindows import window_problems
 from envdoctor.wheellabel import TorchLabel, parse_label
 
@@ -38,6 +39,8 @@ class Want:
     """Pinned mmdet / mmpose requirements whose mmcv windows a wheel must fit."""
     preferred: str | None = None
     """The mmcv the requirement set pins; chosen first among fitting wheels."""
+    gpus: tuple[int, ...] = ()
+    """The GPUs a CUDA wheel must have kernels for, as sm numbers (90): --cuda-arch, else the visible ones."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class Candidate:
     version: Version
     label: TorchLabel | None
     tags: frozenset[Tag]
+    device: DeviceCode | None = None
+    """What the wheel's `_ext` holds, from the build record of a local wheel envdoctor built; None: not
+    known (a remote wheel, a CPU build, another builder's wheel)."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,11 @@ def reason(cand: Candidate, want: Want, torch_match: str = RELEASE) -> str | Non
     tag_reason = _tag_reason(cand, want)
     if tag_reason:
         return tag_reason
+    device = cand.device
+    lacking = [sm for sm in want.gpus if device is not None and not device.runs_on(sm)]
+    if device is not None and lacking:
+        need = ", ".join(f"sm_{s}" for s in lacking)
+        return f"its _ext holds kernels for {device.describe() or 'no GPU'}, none for {need}"
     problems = window_problems(cand.version.public, want.openmmlab)
     if problems:
         return f"mmcv {cand.version.public} is outside a window: " + "; ".join(problems)

@@ -6,6 +6,7 @@ build of envdoctor's own), served by `http.server` on loopback and installed by 
 
 from __future__ import annotations
 
+import json
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from envdoctor.build import relabel
 from envdoctor.steps import Install
 from envdoctor.strategies import Options
 from envdoctor.uv import Indexes, UvError, find_uv
-from envdoctor.wheelfile import wheel_text, write_wheel
+from envdoctor.wheelfile import BUILD_RECORD, wheel_text, write_wheel
 from envdoctor.wheelhouse import index, project_page, remote_candidates
 from envdoctor.wheellabel import parse_label
 
@@ -220,3 +221,15 @@ def test_an_enabled_third_party_source_is_named_as_such_with_its_near_misses(
     assert not pre.viable
     assert "mmcv-2.2.0+pt2.13.0cpu-py3-none-any.whl: mmcv 2.2.0 is outside a window: mmdet 3.3.0 accepts" in text
     assert "mmcv-2.1.0+pt2.12.0cpu-py3-none-any.whl: built for torch 2.12.0; this target has torch 2.13.0" in text
+
+
+def test_list_says_which_gpus_a_cuda_wheel_envdoctor_built_has_kernels_for(cli, tmp_path: Path) -> None:
+    record = {BUILD_RECORD: json.dumps({"sass": [90, 120], "ptx": [120], "kernel_objects": 59}).encode()}
+    relabel(tiny_mmcv(tmp_path / "raw"), Version("2.1.0+pt2.14.1cu130"), tmp_path / "house", record)
+    relabel(tiny_mmcv(tmp_path / "raw"), Version("2.1.0+pt2.13.0cpu"), tmp_path / "house")
+    rows = {r["file"]: r for r in cli("wheelhouse", "list", str(tmp_path / "house"), "--json").json()["wheels"]}
+    assert rows["mmcv-2.1.0+pt2.14.1cu130-py3-none-any.whl"]["sass"] == [90, 120]
+    assert rows["mmcv-2.1.0+pt2.14.1cu130-py3-none-any.whl"]["ptx"] == [120]
+    assert rows["mmcv-2.1.0+pt2.13.0cpu-py3-none-any.whl"]["sass"] is None
+    text = cli("wheelhouse", "list", str(tmp_path / "house")).out
+    assert "(torch 2.14.1 cu130, kernels for sm_90 sm_120 compute_120)" in text, text

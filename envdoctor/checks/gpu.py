@@ -114,7 +114,7 @@ def mmcv_arch(ctx: CheckContext, result: ResultFactory) -> Iterator[CheckResult]
     except (OSError, fatbin.NotReadable) as exc:
         yield result(Status.SKIP, found=f"{path.name}: its device code cannot be read ({exc})")
         return
-    held = " ".join([f"sm_{s}" for s in sorted(code.sass)] + [f"compute_{p}" for p in sorted(code.ptx)])
+    held = code.describe()
     if not held:
         yield result(
             Status.WARN,

@@ -41,6 +41,10 @@ class DeviceCode:
         same_major = any(s // 10 == sm // 10 and s <= sm for s in self.sass)
         return same_major or any(p <= sm for p in self.ptx)
 
+    def describe(self) -> str:
+        """ "sm_90 sm_120 compute_90": machine code first, then PTX; "" when it holds neither."""
+        return " ".join([f"sm_{s}" for s in sorted(self.sass)] + [f"compute_{p}" for p in sorted(self.ptx)])
+
 
 def _elf_section(data: bytes, name: bytes) -> bytes | None:
     if data[:4] != b"\x7fELF":

@@ -24,6 +24,8 @@ def listed(rows: list[ListedWheel]) -> str:
             "torch": r.torch,
             "platform": r.platform,
             "tags": list(r.tags),
+            "sass": sorted(r.device.sass) if r.device else None,
+            "ptx": sorted(r.device.ptx) if r.device else None,
         }
         for r in rows
     ]

@@ -22,6 +22,8 @@ def listed(rows: list[ListedWheel], folder: Path) -> str:
     lines = []
     for r in rows:
         built = f"torch {r.torch} {r.platform}" if r.torch else "no torch label"
+        if r.device is not None:
+            built += ", kernels for " + (r.device.describe() or "no GPU")
         lines.append(f"{r.file}  ({built})")
     if not rows:
         lines.append(f"no wheels under {folder}")

@@ -64,7 +64,20 @@ def want(ctx: Context, rset: RequirementSet) -> Want:
         where=f"{ctx.os} {ctx.machine}",
         openmmlab=rset.openmmlab,
         preferred=rset.mmcv,
+        gpus=_wanted_sm(ctx),
     )
+
+
+def _wanted_sm(ctx: Context) -> tuple[int, ...]:
+    """The sm numbers a CUDA wheel must run on: --cuda-arch (a fleet), else the visible GPUs; an arch list
+    that does not parse asks nothing here (the build's own check refuses it with the reason)."""
+    arch = cuda_arch(ctx)[0] if _is_cuda(ctx) else None
+    if not arch:
+        return ()
+    try:
+        return tuple(a.sm for a in archs.parse(arch))
+    except archs.ArchRefused:
+        return ()
 
 
 @dataclass(frozen=True)

@@ -177,3 +177,42 @@ def test_torch_without_torchvision_gets_the_matching_release_first() -> None:
     assert pypi.index_url == "https://pypi.org/simple" and pypi.requirement == "torchvision==0.29.*"
     held_off = by_name("lite-stub").steps(Context.from_facts(facts("2.13.0+cpu"), Options(allow_torch_change=True)))
     assert "torchvision" not in [s.kind for s in held_off], "with --allow-torch-change uv resolves torchvision"
+
+
+def _cuda_wheel(house: Path, name: str, sass: list[int]) -> Path:
+    """A labelled mmcv wheel for torch 2.14.1+cu130 whose build record says its _ext holds `sass`."""
+    import json
+
+    from envdoctor.wheelfile import BUILD_RECORD, wheel_text, write_wheel
+
+    version = "2.1.0+pt2.14.1cu130"
+    info = f"mmcv-{version}.dist-info"
+    record = {"torch": "2.14.1+cu130", "cuda": "13.0", "sass": sass, "ptx": [], "kernel_objects": 59}
+    files = [
+        ("mmcv/__init__.py", b"__version__ = '2.1.0'\n"),
+        (f"{info}/METADATA", f"Metadata-Version: 2.1\nName: mmcv\nVersion: {version}\n".encode()),
+        (f"{info}/WHEEL", wheel_text(tag="cp311-cp311-linux_x86_64").encode()),
+        (f"{info}/{BUILD_RECORD}", json.dumps(record).encode()),
+    ]
+    return write_wheel(house / name / f"mmcv-{version}-cp311-cp311-linux_x86_64.whl", info, files)
+
+
+def test_a_kept_cuda_wheel_is_taken_only_for_gpus_its_ext_has_kernels_for(tmp_path: Path) -> None:
+    h100 = facts("2.14.1+cu130", cuda="13.0", gpus=(("H100", "9.0"),), nvcc="13.0")
+    _cuda_wheel(tmp_path, "ampere", [80])
+    pre = verdicts(h100, find_links=(tmp_path / "ampere",), wheelhouse=tmp_path / "none")["prebuilt"]
+    assert pre.status == REJECTED
+    assert "its _ext holds kernels for sm_80, none for sm_90" in " ".join(pre.reasons), pre.reasons
+
+    _cuda_wheel(tmp_path, "fleet", [90, 120])
+    pre = verdicts(h100, find_links=(tmp_path / "fleet",), wheelhouse=tmp_path / "none")["prebuilt"]
+    assert pre.status in (CHOSEN, POSSIBLE) and "fits this target" in pre.reasons[0], pre.reasons
+    # A fleet named with --cuda-arch is asked of the wheel too, not the GPUs of this machine alone.
+    pre = verdicts(
+        h100,
+        find_links=(tmp_path / "ampere",),
+        wheelhouse=tmp_path / "none",
+        cuda_arch="8.0",
+        cuda_arch_from="--cuda-arch",
+    )["prebuilt"]
+    assert pre.status in (CHOSEN, POSSIBLE), pre.reasons
