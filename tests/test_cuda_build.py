@@ -10,6 +10,7 @@ The fleet half (a second environment served the wheel over HTTP) is tests/test_w
 from __future__ import annotations
 
 import json
+import sys
 import zipfile
 from pathlib import Path
 
@@ -17,11 +18,10 @@ import pytest
 from cudakit import HOUSE, LABEL, WHEEL, fix_with_the_cuda_wheel, torch_venv
 from envkit import python_of, run_inside
 
-from envdoctor import checkrun
+from envdoctor import checkrun, process
 from envdoctor import target as target_mod
 from envdoctor.build import BUILD_RECORD
 from envdoctor.cuda import fatbin
-from envdoctor.smoke.deps import run_deps
 from envdoctor.stub import generate
 
 pytestmark = [pytest.mark.slow, pytest.mark.envs, pytest.mark.network]
@@ -78,6 +78,14 @@ def test_the_cuda_mmcv_holds_sm90_and_sm120_in_every_kernel_object_and_runs_mmpo
     assert got["nms"][0] == got["nms"][1] and len(got["nms"][0]) > 10
     assert got["roi_align_max_diff"] < 1e-5
 
-    (dwpose,) = run_deps(python, tmp_path / "smoke", device="cpu", passes=("dwpose",)).passes
-    assert dwpose.status == "ok", (dwpose.detail, dwpose.traceback[-8:])
-    assert "through mmpose 1.3.2: 133 keypoints" in dwpose.detail, dwpose.detail
+    # The GPU check script, every row on the CPU here: its own proof, and DWPose through real mmpose on
+    # the compiled mmcv (smoke --deps), the other heavy libraries beside it.
+    script = Path(__file__).resolve().parent / "gpu" / "gpu_check.py"
+    ran = process.run(
+        [sys.executable, script, "--venv", venv, "--device", "cpu", "--out", tmp_path / "gpu"], timeout=1800
+    )
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    rows = {r["check"]: r for r in json.loads((tmp_path / "gpu" / "gpu-check.json").read_text())}
+    assert rows["op nms: cpu == cpu"]["ok"] and rows["op roi_align: cpu == cpu"]["ok"]
+    dwpose = rows["smoke --deps dwpose on cpu"]
+    assert dwpose["ok"] and "through mmpose 1.3.2: 133 keypoints" in dwpose["detail"], dwpose
