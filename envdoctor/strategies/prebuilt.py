@@ -366,7 +366,11 @@ def _build_step(ctx: Context, rset: RequirementSet) -> BuildMmcv:
     """`--build`: mmcv from its PyPI sdist against the target's torch, into the local wheelhouse."""
     folder = wheelhouse(ctx)
     mmcv = str(labelled(rset.mmcv, label(ctx)))
-    env = [("MMCV_WITH_OPS", "1")]
+    # torch's extension builder runs ninja with cores + 2 jobs unless MAX_JOBS says otherwise; one compile
+    # of mmcv's CUDA files takes up to a GB or so, so the build keeps to the cores (a MAX_JOBS the user set
+    # is theirs).
+    jobs = os.environ.get("MAX_JOBS") or str(os.cpu_count() or 1)
+    env = [("MMCV_WITH_OPS", "1"), ("MAX_JOBS", jobs)]
     arch_note = ""
     if _is_cuda(ctx):
         arch, arch_from = cuda_arch(ctx)
@@ -374,7 +378,8 @@ def _build_step(ctx: Context, rset: RequirementSet) -> BuildMmcv:
         arch_note = f", TORCH_CUDA_ARCH_LIST={arch} from {arch_from}"
     return BuildMmcv(
         summary=f"build mmcv {mmcv} from its sdist against torch {ctx.torch} into {folder}{arch_note} "
-        f"({build_time(ctx)}; no build isolation: setuptools <82, wheel and ninja go into the target first)",
+        f"({build_time(ctx)}, {jobs} compile jobs at once; no build isolation: setuptools <82, wheel and ninja "
+        "go into the target first)",
         requirement=f"mmcv=={mmcv}",
         wheelhouse=str(folder),
         build_constraints=("setuptools<82",),

@@ -6,6 +6,7 @@ the strategies, the wheel matrix and the windows under test are the real ones fr
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,8 @@ def test_build_plans_a_correct_source_build(tmp_path: Path) -> None:
     steps = by_name("prebuilt").steps(Context.from_facts(f, Options(build=True, wheelhouse=tmp_path)))
     build = next(s for s in steps if isinstance(s, BuildMmcv))
     env = dict(build.env)
-    assert env == {"MMCV_WITH_OPS": "1", "FORCE_CUDA": "1", "TORCH_CUDA_ARCH_LIST": "8.0;8.6"}
+    jobs = os.environ.get("MAX_JOBS") or str(os.cpu_count() or 1)  # the compile keeps to the cores
+    assert env == {"MMCV_WITH_OPS": "1", "FORCE_CUDA": "1", "TORCH_CUDA_ARCH_LIST": "8.0;8.6", "MAX_JOBS": jobs}
     assert build.build_constraints == ("setuptools<82",)
     # One flat wheelhouse: the wheel's label, not a folder, says which torch it needs.
     assert build.wheelhouse == str(tmp_path)
