@@ -215,10 +215,11 @@ def _confirm(text: str, pos: int, b: Breaker) -> _Hit | None:
     return None
 
 
-FRAME_LINES = 8
+FRAME_LINES = 12
 """Lines above a failing line searched for the frame that raised it (source line, carets and blank lines
-sit between)."""
+sit between, and importlib's own frames, which are passed over)."""
 _FRAME = re.compile(r'^\s{0,80}File "(?P<path>[^"\n]{1,400})", line \d{1,7}')
+_IMPORT_MACHINERY = re.compile(r"importlib/__init__\.py$|^<frozen importlib\._bootstrap")
 
 
 def _raised_as(text: str, start: int, b: Breaker, pkg: str | None = None) -> bool:
@@ -234,7 +235,9 @@ def _raised_as(text: str, start: int, b: Breaker, pkg: str | None = None) -> boo
         lo = text.rfind("\n", 0, hi) + 1
         line = text[lo : min(hi, lo + LINE_SPAN)]
         m = _FRAME.match(line)
-        if m:
+        if m and _IMPORT_MACHINERY.search(m["path"]):
+            source = ""  # importlib's own frame: the import was asked for by the frame above it
+        elif m:
             return bool(
                 (b.raised_in is None or b.raised_in.search(m["path"]))
                 and (b.raised_by is None or b.raised_by.search(source))
