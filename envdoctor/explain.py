@@ -2,7 +2,10 @@
 
 `explain_text(text, values)` finds each failure of the catalog (data/breakers.toml) in the text, cascades
 dropped, each with its cause and fix, and puts the root failure first: the one that explains the exception
-ending the last traceback (the failure that ended the run), else the first failure that is not a warning.
+ending the last traceback (the failure that ended the run), else, without a traceback, the failure on the last
+line that names an exception, else the first failure that is not a warning. An entry may be keyed on the
+frame that raised (its path and source line), so that the same message from a user's own code or from a
+package's own broken install is not taken for the environment one.
 A warning entry (`warning = true`, a line that working runs print too) is never the root; when the last
 traceback's exception is explained by no entry, the root is unknown and that exception line is quoted.
 
