@@ -15,7 +15,7 @@ def _frames(*frames: tuple[str, str]) -> str:
     )
 
 
-SITE = "/home/u/.venv/lib/python3.10/site-packages"
+SITE = "/srv/app/.venv/lib/python3.10/site-packages"
 
 
 def _root(text: str) -> str | None:
@@ -35,7 +35,7 @@ def test_a_module_an_installed_package_imports_is_named_missing() -> None:
 
 def test_a_users_own_module_is_not_taken_for_a_missing_install() -> None:
     # the same exception raised by the user's script (a folder run from elsewhere): not the environment
-    text = _frames(("/home/u/project/train.py", "import utils.data"))
+    text = _frames(("/srv/app/project/train.py", "import utils.data"))
     assert _root(text + "ModuleNotFoundError: No module named 'utils'\n") is None
     # and an installed package whose frame does not import (a pickle naming a project's class)
     pickled = _frames((f"{SITE}/torch/serialization.py", "return super().find_class(mod_name, name)"))
@@ -75,7 +75,7 @@ def test_importlib_frames_are_passed_over_to_the_frame_that_asked_for_the_import
     )
     assert _root(mmcv + message) == "ext-dll"
     # another project's own `_ext` (a vendored CUDA op) is not mmcv's
-    other = _frames(("C:/work/src/lib/models/networks/dcnv2/dcn_v2.py", "import _ext as _backend"))
+    other = _frames(("C:/proj/src/lib/models/networks/dcnv2/dcn_v2.py", "import _ext as _backend"))
     assert _root(other + message) is None
 
 
@@ -88,7 +88,7 @@ def test_a_wrapper_that_cannot_start_ffmpeg() -> None:
     assert _root(wrapper + message) == "ffmpeg-exec"
     # the same error from a script's own subprocess call: the missing program is not known
     own = 'Running "ffmpeg -i in.mp4 out/%06d.png"\n' + _frames(
-        ("C:/work/lib/utils/demo_utils.py", "subprocess.call(command)"),
+        ("C:/proj/lib/utils/demo_utils.py", "subprocess.call(command)"),
         ("C:/Python38/lib/subprocess.py", "startupinfo)"),
     )
     assert _root(own + message) is None
