@@ -36,6 +36,14 @@ class Breaker:
     warning: bool = False
     """A notice or warning line, printed on runs that work too: reported as a warning, never as the root
     failure."""
+    raised_in: re.Pattern[str] | None = None
+    """When given, must match the path of the frame that raised (the last `File "..."` line above the failing
+    line): the package the failure comes from, not a phrase."""
+    raised_by: re.Pattern[str] | None = None
+    """When given, must match the source line of that frame (an import statement, a call)."""
+    unframed: bool = False
+    """With raised_in/raised_by: whether a report that shows no frame above the failing line still counts
+    (the message itself then carries the fact, e.g. the installed file it looked in)."""
 
     @property
     def environment(self) -> bool:
@@ -86,9 +94,16 @@ def breakers() -> tuple[Breaker, ...]:
             here=tuple([row["here"]] if isinstance(row.get("here"), str) else row.get("here", ())),
             order=i,
             warning=bool(row.get("warning", False)),
+            raised_in=_compiled(row.get("raised_in")),
+            raised_by=_compiled(row.get("raised_by")),
+            unframed=bool(row.get("unframed", False)),
         )
         for i, row in enumerate(load("breakers.toml")["breaker"])
     )
+
+
+def _compiled(pattern: str | None) -> re.Pattern[str] | None:
+    return re.compile(pattern) if pattern is not None else None
 
 
 def by_key(key: str) -> Breaker:

@@ -2,7 +2,10 @@
 
 `explain_text(text, values)` finds each failure of the catalog (data/breakers.toml) in the text, cascades
 dropped, each with its cause and fix, and puts the root failure first: the one that explains the exception
-ending the last traceback (the failure that ended the run), else the first failure that is not a warning.
+ending the last traceback (the failure that ended the run), else, without a traceback, the failure on the last
+line that names an exception, else the first failure that is not a warning. An entry may be keyed on the
+frame that raised (its path and source line), so that the same message from a user's own code or from a
+package's own broken install is not taken for the environment one.
 A warning entry (`warning = true`, a line that working runs print too) is never the root; when the last
 traceback's exception is explained by no entry, the root is unknown and that exception line is quoted.
 
@@ -115,10 +118,13 @@ class _Hit:
     groups: dict[str, str]
 
 
-_LINE_PREFIX = re.compile(r"\n(?:(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?|>)[ \t]?){1,8}")
-"""What CI logs and quoting put before each line: a timestamp (GitHub Actions, Azure), `>` quote markers
-(mail, Markdown, notebook outputs pasted as quotes). Starts with a literal newline, so the search skips
-from line to line; every repeat is bounded."""
+_LINE_PREFIX = re.compile(
+    r"\n(?:(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?|>|#\d{1,4} \d{1,6}\.\d{1,3})"
+    r"[ \t]?){1,8}"
+)
+"""What CI logs and quoting put before each line: a timestamp (GitHub Actions, Azure), a BuildKit step and
+its seconds (`#12 7.830`, docker build logs), `>` quote markers (mail, Markdown, notebook outputs pasted as
+quotes). Starts with a literal newline, so the search skips from line to line; every repeat is bounded."""
 
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'"})
@@ -206,8 +212,44 @@ def _confirm(text: str, pos: int, b: Breaker) -> _Hit | None:
         if b.near and not any(p.search(_window(text, start, end)) for p in b.near):
             return None
         groups = {k: v for k, v in m.groupdict().items() if v is not None}
+        if (b.raised_in or b.raised_by) and not _raised_as(text, start, b, groups.get("pkg")):
+            return None
         return _Hit(b, start, lo + m.start(), _shown(line, m.start()), groups)
     return None
+
+
+FRAME_LINES = 12
+"""Lines above a failing line searched for the frame that raised it (source line, carets and blank lines
+sit between, and importlib's own frames, which are passed over)."""
+_FRAME = re.compile(r'^\s{0,80}File "(?P<path>[^"\n]{1,400})", line \d{1,7}')
+_IMPORT_MACHINERY = re.compile(r"importlib/__init__\.py$|^<frozen importlib\._bootstrap")
+
+
+def _raised_as(text: str, start: int, b: Breaker, pkg: str | None = None) -> bool:
+    """Whether the frame that raised the failing line at `start` (the last `File "..."` line above it) is the
+    one `b` asks for: its path matches `raised_in`, its source line `raised_by`, and (when the symptom names
+    the package `pkg` that lacks a module) it is not a file of `pkg` itself: a package that cannot import its
+    own module is a broken install, not two releases that do not fit."""
+    hi = start - 1
+    source = ""
+    for _ in range(FRAME_LINES):
+        if hi <= 0:
+            break
+        lo = text.rfind("\n", 0, hi) + 1
+        line = text[lo : min(hi, lo + LINE_SPAN)]
+        m = _FRAME.match(line)
+        if m and _IMPORT_MACHINERY.search(m["path"]):
+            source = ""  # importlib's own frame: the import was asked for by the frame above it
+        elif m:
+            return bool(
+                (b.raised_in is None or b.raised_in.search(m["path"]))
+                and (b.raised_by is None or b.raised_by.search(source))
+                and not (pkg and f"/{pkg.split('.')[0]}/" in m["path"])
+            )
+        if line.strip() and not set(line.strip()) <= set("^~"):
+            source = line
+        hi = lo - 1
+    return b.unframed
 
 
 def _hits(text: str) -> list[_Hit]:
@@ -257,7 +299,7 @@ def explain_text(
     hidden = {k for h in kept for k in h.breaker.hides}
     kept = sorted((h for h in kept if h.breaker.key not in hidden), key=lambda h: (h.at, h.breaker.order))
     ending = _ending_exceptions(text)
-    root, unknown = _root(text, kept, ending)
+    root, unknown = _root(text, kept, ending) if ending else (_root_without_traceback(text, kept), None)
     facts = dict(values or {})
     findings = []
     rest = [h for h in kept if h is not root and not (root and h.breaker.key == root.breaker.key)]
@@ -300,16 +342,68 @@ def _root(text: str, kept: list[_Hit], ending: list[tuple[int, int]]) -> tuple[_
                 return h, None
         # An entry's first hit may sit before the traceback (a summary line that repeats the exception, as
         # an import check's report does): the exception itself is matched again on its own.
-        again = [h for h in _hits(text[lo:hi]) if not h.breaker.warning]
+        # (An entry keyed on the frame that raised is left to the whole text: the slice shows no frame.)
+        again = [
+            h
+            for h in _hits(text[lo:hi])
+            if not h.breaker.warning and h.breaker.raised_in is None and h.breaker.raised_by is None
+        ]
         if again:
             h = min(again, key=lambda h: (h.at, h.breaker.order))
             return replace(h, start=h.start + lo, at=h.at + lo), None
     after = [h for h in failures if h.start > ending[-1][1]]
     if after:
         return after[0], None
+    # The exception that ended the run is explained by no entry, but it is the cascade of a failure logged
+    # just before its traceback: a framework caught an import error, logged it, and then failed on the name it
+    # was loading (the name the ending exception quotes is in the log lines of that failure).
+    header = text.rfind(_TRACEBACK, 0, ending[0][0])
+    names = _QUOTED.findall(text, ending[-1][0], min(ending[-1][1], ending[-1][0] + LINE_SPAN))
+    for h in reversed(failures):
+        if not header - WINDOW_CHARS <= h.start < header:
+            continue
+        logged = text[text.rfind("\n", 0, max(0, h.start - 1)) + 1 : header]
+        if any(n in logged for n in names):
+            return h, None
     start, end = _line_bounds(text, ending[-1][0])
     line = text[start : min(end, start + LINE_SPAN)]
     return None, RootLine(_shown(line, 0), text.count("\n", 0, start) + 1)
+
+
+def _root_without_traceback(text: str, kept: list[_Hit]) -> _Hit | None:
+    """Without a traceback: the failure on the last line that names an exception (the error that ended the
+    run, the lines above it being warnings or notices), else the first failure that is not a warning."""
+    failures = [h for h in kept if not h.breaker.warning]
+    if not failures:
+        return None
+    bare = _bare_exception(text)
+    if bare is not None:
+        lo, hi = bare
+        for h in failures:
+            if lo <= h.start <= hi:
+                return h
+    return failures[0]
+
+
+BARE_TAIL = 65536
+"""Characters at the end of a text searched for the exception line that ended the run."""
+_BARE_EXCEPTION = re.compile(r"(?m)^[ \t]{0,8}(?:[A-Za-z_]\w{0,80}\.){0,6}[A-Za-z_]\w{0,80}(?:Error|Exception):")
+
+
+def _bare_exception(text: str) -> tuple[int, int] | None:
+    """(start, end of its line) of the last line, near the end of the text, that begins with an exception
+    name and a colon (a traceback pasted without its header, or an error printed on its own)."""
+    tail = max(0, len(text) - BARE_TAIL)
+    last = None
+    for m in _BARE_EXCEPTION.finditer(text, tail):
+        last = m
+    if last is None:
+        return None
+    return _line_bounds(text, last.start() + 1 if text[last.start()] == "\n" else last.start())
+
+
+_QUOTED = re.compile(r"'([A-Za-z_][\w.]{2,200})'")
+"""A name an exception message quotes (a module, an attribute, a class)."""
 
 
 _CHAINED = ("During handling of the above exception", "The above exception was the direct cause")

@@ -25,11 +25,12 @@ text = "A module that was compiled using NumPy 1.x cannot be run in NumPy 2.0.0 
 """
 
 
-def _heldout(tmp_path: Path, sha: str) -> Path:
+def _heldout(tmp_path: Path, sha: str, excerpts: bool = True) -> Path:
     folder = tmp_path / "corpus" / "heldout"
     folder.mkdir(parents=True)
     (folder / "FREEZE").write_text(f'sha256 = "{sha}"\ndate = "2026-12-07"\n')
-    (folder / "a.toml").write_text(SAMPLE)
+    if excerpts:
+        (folder / "a.toml").write_text(SAMPLE)
     return folder
 
 
@@ -45,6 +46,21 @@ def test_a_heldout_figure_is_refused_once_the_catalog_changed(tmp_path: Path) ->
     (tmp_path / "corpus" / "in.toml").write_text(SAMPLE)
     # the maintainer's command says so and exits 2, printing no held-out figure
     assert maint.main(["explain-score", "--heldout", "--corpus", str(tmp_path / "corpus")]) == 2
+
+
+def test_a_freeze_without_heldout_excerpts_says_there_is_no_heldout_figure_yet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # right after a freeze, before its held-out part is gathered: no figure of nothing, and no refusal
+    held, freeze = heldout_score(_heldout(tmp_path, catalog_sha256(), excerpts=False))
+    assert (held.environment, held.negatives, freeze.date) == (0, 0, "2026-12-07")
+    (tmp_path / "corpus" / "in.toml").write_text(SAMPLE)
+    assert maint.main(["explain-score", "--heldout", "--corpus", str(tmp_path / "corpus")]) == 0
+    out = capsys.readouterr().out
+    assert "environment failures with the settled cause: 1/1" in out  # the in-sample part
+    tail = out.split("held-out (catalog frozen 2026-12-07", 1)[1]
+    assert "no held-out excerpts yet: there is no held-out figure for this freeze" in tail
+    assert "settled cause" not in tail and "%" not in tail
 
 
 def test_the_catalog_sha256_covers_every_byte_of_the_catalog(tmp_path: Path) -> None:
@@ -78,10 +94,17 @@ def _first_commit(path: Path) -> str | None:
     return commits[-1] if commits else None
 
 
+def _last_commit(path: Path) -> str | None:
+    """The commit that last changed `path`: for FREEZE, the current freeze (an earlier freeze wrote it first)."""
+    out = process.run(["git", "log", "-1", "--format=%H", "--", str(path)], cwd=path.parent)
+    commits = out.stdout.split() if out.returncode == 0 else []
+    return commits[0] if commits else None
+
+
 def test_heldout_excerpts_were_first_committed_after_the_freeze() -> None:
-    if shutil.which("git") is None or _first_commit(HELDOUT / "FREEZE") is None:
+    if shutil.which("git") is None or _last_commit(HELDOUT / "FREEZE") is None:
         pytest.skip("not a git checkout with the freeze committed")
-    freeze = _first_commit(HELDOUT / "FREEZE")
+    freeze = _last_commit(HELDOUT / "FREEZE")
     for path in sorted(HELDOUT.glob("*.toml")):
         added = _first_commit(path)
         if added is None:

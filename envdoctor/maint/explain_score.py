@@ -4,7 +4,9 @@ The corpus is tests/explain_corpus/ (method: docs/explain-corpus.md). Its top-le
 part, the catalog was written and tuned on them; heldout/ holds excerpts gathered after the catalog was frozen.
 heldout/FREEZE records the sha256 of the catalog's data file at the freeze: a held-out figure is reported only
 while the catalog is byte for byte that one, since a catalog changed after its authors saw the held-out
-excerpts is no longer measured by them (a new freeze needs a new held-out part).
+excerpts is no longer measured by them (a new freeze needs a new held-out part). A freeze with no held-out
+excerpts yet (they are gathered after it) reports that there is no held-out figure, rather than a figure of
+nothing.
 """
 
 from __future__ import annotations
@@ -131,6 +133,15 @@ def heldout_score(folder: Path) -> tuple[Score, Freeze]:
 def render(s: Score, freeze: Freeze | None = None, verbose: bool = False) -> str:
     pct = 100 * s.right / s.environment if s.environment else 0.0
     head = f"{s.part}" + (f" (catalog frozen {freeze.date}, sha256 {freeze.sha256[:12]})" if freeze else "")
+    if s.environment == 0 and s.negatives == 0:
+        # A freeze is committed before its held-out part is gathered: until then there is nothing to score.
+        return "\n".join(
+            [
+                head,
+                "  no held-out excerpts yet: there is no held-out figure for this freeze (its held-out part is "
+                "gathered after the freeze, committed after it, then scored once)",
+            ]
+        )
     lines = [
         head,
         f"  environment failures with the settled cause: {s.right}/{s.environment} ({pct:.0f}%)",
@@ -152,7 +163,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "cause, and the reports not of the environment (or never settled) answered with an environment cause. "
         "With --heldout, also the held-out part (heldout/*.toml), only while the catalog's sha256 equals the one "
         "heldout/FREEZE recorded; otherwise it refuses (exit 2), as a catalog changed after the held-out excerpts "
-        "were gathered is no longer measured by them.",
+        "were gathered is no longer measured by them. Before the held-out excerpts of a freeze are committed it says "
+        "that there is no held-out figure yet.",
     )
     p.add_argument("--corpus", metavar="DIR", default="tests/explain_corpus", help="the corpus folder")
     p.add_argument(
