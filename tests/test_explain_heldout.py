@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor import maint, process
+from envdoctor import explain, maint, process
 from envdoctor.maint.explain_score import CatalogChanged, catalog_sha256, heldout_score, samples
 
 CORPUS = Path(__file__).parent / "explain_corpus"
@@ -66,13 +66,20 @@ def test_a_freeze_without_heldout_excerpts_says_there_is_no_heldout_figure_yet(
 def test_the_catalog_sha256_covers_every_byte_of_the_catalog(tmp_path: Path) -> None:
     from envdoctor.resources import data_dir
 
-    copy = tmp_path / "data"
+    copy, code = tmp_path / "data", tmp_path / "code"
     copy.mkdir()
+    code.mkdir()
     shutil.copy(data_dir() / "breakers.toml", copy / "breakers.toml")
-    assert catalog_sha256(copy) == catalog_sha256()
+    for name in ("catalog.py", "explain.py"):
+        shutil.copy(Path(explain.__file__).parent / name, code / name)
+    assert catalog_sha256(copy, code) == catalog_sha256()
     with open(copy / "breakers.toml", "a") as fh:
         fh.write("\n")
-    assert catalog_sha256(copy) != catalog_sha256()
+    assert catalog_sha256(copy, code) != catalog_sha256()
+    shutil.copy(data_dir() / "breakers.toml", copy / "breakers.toml")
+    with open(code / "explain.py", "a") as fh:  # the code that reads the catalog is frozen with it
+        fh.write("\n")
+    assert catalog_sha256(copy, code) != catalog_sha256()
 
 
 def test_the_freeze_is_recorded() -> None:

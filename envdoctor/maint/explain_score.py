@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from envdoctor import explain
 from envdoctor.catalog import ENVIRONMENT, breakers
 from envdoctor.errors import EnvdoctorError, UsageError
 from envdoctor.explain import explain_text
@@ -30,6 +31,8 @@ else:  # pragma: no cover - Python 3.10
 
 CATALOG_FILES = ("breakers.toml",)
 """The data files the explainer's answers come from (envdoctor/data/)."""
+CATALOG_CODE = ("catalog.py", "explain.py")
+"""The modules that read them (envdoctor/): a change to either changes the answers as much as the data does."""
 UNKNOWN = "unknown"
 """The expected key of a report no entry should answer: not the environment, or never settled."""
 
@@ -75,12 +78,16 @@ class Freeze:
     date: str
 
 
-def catalog_sha256(folder: Path | None = None) -> str:
-    """sha256 over the catalog's data files, in CATALOG_FILES order (name, then bytes)."""
+def catalog_sha256(folder: Path | None = None, code: Path | None = None) -> str:
+    """sha256 over the catalog's data files and the modules that read them, in CATALOG_FILES then
+    CATALOG_CODE order (name, then bytes): the freeze holds the explainer's answers, not the data alone."""
     h = hashlib.sha256()
     for name in CATALOG_FILES:
         h.update(name.encode() + b"\0")
         h.update(((folder or data_dir()) / name).read_bytes())
+    for name in CATALOG_CODE:
+        h.update(name.encode() + b"\0")
+        h.update(((code or Path(explain.__file__).parent) / name).read_bytes())
     return h.hexdigest()
 
 
