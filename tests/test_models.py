@@ -19,10 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from envkit import python_of
 from hubserve import Fault, Hub, serve
+from txenv import pure_wheel
 
 from envdoctor.models import fetch as fetch_mod
 from envdoctor.models import hashing
+from envdoctor.uv import find_uv
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REV = "0123456789abcdef0123456789abcdef01234567"
@@ -143,6 +146,43 @@ def _world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: list[Standin]
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     with serve(Hub()) as hub:
         yield _world(tmp_path, monkeypatch, standins(), hub)
+
+
+@dataclass(frozen=True)
+class AppEnv:
+    path: Path
+    state: dict[str, tuple[int, int]]
+    """Every file in it as it was made: size and mtime."""
+
+
+@pytest.fixture(scope="module")
+def app_env(tmp_path_factory: pytest.TempPathFactory) -> AppEnv:
+    """An environment standing for MuseTalk's: huggingface_hub below 1.0 in it (a stand-in wheel of that name
+    and version), which its transformers 4.39 needs and which MuseTalk's own download script upgrades."""
+    root = tmp_path_factory.mktemp("app-env")
+    (root / "wheels").mkdir()
+    env = root / "env"
+    uv = find_uv()
+    uv.venv(env, python=sys.executable)
+    wheel = pure_wheel(root / "wheels", "huggingface_hub", "0.25.2")
+    uv.pip_install(python_of(env), [str(wheel)], extra=["--offline", "--no-deps"])
+    return AppEnv(env, _env_state(env))
+
+
+def _env_state(env: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(env)): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in sorted(env.rglob("*"))}
+
+
+@pytest.fixture(autouse=True)
+def app_env_unchanged(app_env: AppEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test here runs with that environment active (VIRTUAL_ENV, its bin first on PATH, inherited by the
+    fetches run as processes of their own), and ends with every file in it as it was: whatever a fetch does,
+    fresh, resumed, repaired, refused, failing, from a mirror or a folder, it installs nothing and runs nothing
+    there."""
+    monkeypatch.setenv("VIRTUAL_ENV", str(app_env.path))
+    monkeypatch.setenv("PATH", f"{app_env.path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
+    yield
+    assert _env_state(app_env.path) == app_env.state, "the active environment changed"
 
 
 def _v15(w: World) -> list[Standin]:
