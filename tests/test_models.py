@@ -259,6 +259,38 @@ def test_a_killed_fetch_resumes_with_only_the_rest(cli, tmp_path: Path, monkeypa
         assert _leftovers(w) == []
 
 
+def test_a_transfer_dropped_part_way_is_retried_from_where_it_stopped(cli, world: World) -> None:
+    """The connection closes after 14 MiB of a 24 MiB file: the same run asks again for the bytes that did not
+    reach the disk (huggingface_hub writes what it receives in chunks of DOWNLOAD_CHUNK_SIZE, 10 MiB) with a
+    Range request, and places the file."""
+    from huggingface_hub import constants
+
+    name, size, cut = "musetalkV15/unet.pth", 24 << 20, 14 << 20
+    data = _bytes(11, size)
+    world.hub.add("test/musetalk", REV, name, data)
+    world.files[0] = Standin(name, "test/musetalk", name, data)
+    write_manifest(world.manifest, world.files, world.hub.url)
+    world.hub.faults[name] = Fault(cut_after=cut)
+    run = cli("models", "fetch", *world.args("--json"))
+    assert run.code == 0, (run.out, run.err)
+    assert world.target(world.files[0]).read_bytes() == data
+    kept = cut // constants.DOWNLOAD_CHUNK_SIZE * constants.DOWNLOAD_CHUNK_SIZE
+    assert kept > 0
+    gets = [r for m, p, r in world.hub.requests if m == "GET" and p.endswith(name)]
+    assert gets == [None, f"bytes={kept}-"], gets
+    assert world.hub.served[name] == cut + size - kept
+
+
+def test_a_busy_server_is_asked_again_after_it_says_when(cli, world: World) -> None:
+    """429 Too Many Requests (Retry-After) twice, then the file: retried with backoff, placed in one run."""
+    world.hub.faults[Path(DW).name] = Fault(busy=2)
+    run = cli("models", "fetch", *world.args())
+    assert run.code == 0, run.out
+    assert world.target(world.file(DW)).read_bytes() == world.file(DW).data
+    gets = [m for m, p, _ in world.hub.requests if m == "GET" and p.endswith(Path(DW).name)]
+    assert len(gets) == 3
+
+
 def test_one_byte_changed_is_named_and_repair_fetches_only_it(cli, world: World) -> None:
     assert cli("models", "fetch", *world.args()).code == 0
     dw = world.target(world.file(DW))
