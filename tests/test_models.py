@@ -13,9 +13,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,8 @@ class Standin:
     url: bool = False
     alternative: tuple[str, str, bytes] | None = None
     """(path, filename in the same repository, bytes) of a file the loader takes instead."""
+    first_url: str | None = None
+    """A source listed before the file's own (the manifest's fallback order: its own source, then another)."""
 
 
 def standins(big: int = 300_000) -> list[Standin]:
@@ -87,8 +90,11 @@ def write_manifest(path: Path, files: list[Standin], base: str) -> Path:
         lines.append(
             f'[[file]]\npath = "{f.path}"\nroot = "{f.root}"\nsize = {len(f.data)}\n'
             f'sha256 = "{hashlib.sha256(f.data).hexdigest()}"\nneeded_for = {json.dumps(list(f.needed_for))}\n'
-            f'why = "stand-in for {f.path}"\n[[file.source]]\n'
+            f'why = "stand-in for {f.path}"\n'
         )
+        if f.first_url:
+            lines.append(f'[[file.source]]\nurl = "{f.first_url}"\n')
+        lines.append("[[file.source]]\n")
         if f.url:
             lines.append(f'url = "{base}/{f.repo}/resolve/{REV}/{f.filename}"\n')
         else:
@@ -289,6 +295,44 @@ def test_a_busy_server_is_asked_again_after_it_says_when(cli, world: World) -> N
     assert world.target(world.file(DW)).read_bytes() == world.file(DW).data
     gets = [m for m, p, _ in world.hub.requests if m == "GET" and p.endswith(Path(DW).name)]
     assert len(gets) == 3
+
+
+def test_a_source_that_fails_falls_back_to_the_next_and_says_so(cli, world: World) -> None:
+    """A file with two sources (the face parser's: a URL of its own, then a Hub repository): the first answers
+    404, the file comes from the second, and the fallback is said, in the text and in the document."""
+    dead = f"{world.hub.url}/elsewhere/dw-ll_ucoco_384.pth"
+    world.files[world.files.index(world.file(DW))] = replace(world.file(DW), first_url=dead)
+    write_manifest(world.manifest, world.files, world.hub.url)
+    run = cli("models", "fetch", *world.args())
+    assert run.code == 0, run.out
+    assert world.target(world.file(DW)).read_bytes() == world.file(DW).data
+    lines = run.out.splitlines()
+    at = next(i for i, x in enumerate(lines) if x.startswith(f"placed   models/{DW}"))
+    why = f"{dead}: the server answered 404 Not Found with an HTML page"
+    assert "test/dwpose" in lines[at] and lines[at + 1].strip() == f"(first tried {why})", lines
+    world.target(world.file(DW)).unlink()
+    doc = cli("models", "fetch", *world.args("--json")).json()
+    placed = next(f for f in doc["files"] if f["path"] == DW)
+    assert placed["state"] == "placed" and placed["fell_back"] == [why], placed
+
+
+def test_the_files_download_at_once(world: World) -> None:
+    """While the UNet's transfer is held after its first bytes, the other files arrive and are placed."""
+    held = Fault(pause_after=1000)
+    world.hub.faults[world.files[0].filename] = held
+    done: list[fetch_mod.FetchReport] = []
+    worker = threading.Thread(target=lambda: done.append(_fetch_v15(world, Recorder([]))))
+    worker.start()
+    others = [f for f in _v15(world) if f is not world.files[0]]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not all(world.target(f).exists() for f in others):
+        time.sleep(0.05)
+    placed_while_held = [f.path for f in others if world.target(f).exists()]
+    unet_there = world.target(world.files[0]).exists()
+    held.release.set()
+    worker.join(60)
+    assert placed_while_held == [f.path for f in others] and not unet_there
+    assert done and done[0].ok
 
 
 def test_one_byte_changed_is_named_and_repair_fetches_only_it(cli, world: World) -> None:
