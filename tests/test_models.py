@@ -576,6 +576,20 @@ def test_not_enough_space_is_refused_before_any_download(cli, world: World, monk
     assert world.hub.requests == []
 
 
+@pytest.mark.parametrize("short", [1, 0], ids=["one-byte-short", "just-enough"])
+def test_the_space_needed_is_the_set_plus_room_for_the_largest(
+    cli, world: World, monkeypatch: pytest.MonkeyPatch, short: int
+) -> None:
+    sizes = [len(f.data) for f in _v15(world)]
+    need = sum(sizes) + max(sizes)
+    monkeypatch.setattr(fetch_mod, "free_bytes", lambda path: need - short)
+    run = cli("models", "fetch", *world.args("--json"))
+    if short:
+        assert (run.code, run.json()["code"]) == (1, "not-enough-space") and world.hub.requests == []
+    else:
+        assert run.code == 0, run.out
+
+
 def test_a_repeat_verify_costs_stats_not_hashes(cli, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli("models", "fetch", *world.args()).code == 0
     hashed: list[Path] = []
