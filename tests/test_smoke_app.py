@@ -7,7 +7,6 @@ it does: write a synced video, a static one, a truncated one, or nothing at all.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sys
@@ -15,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from standin import placeholder_weights
 
 pytest.importorskip("numpy", reason="the verifier needs envdoctor's `verify` extra (numpy)")
 pytest.importorskip("skimage", reason="the verifier needs envdoctor's `verify` extra (scikit-image)")
@@ -214,30 +214,15 @@ def test_timeout_stops_the_app(tmp_path: Path, speech: Path) -> None:
     assert "timeout" in result.message
 
 
-def placeholder_manifest(path: Path) -> Path:
-    """The built-in manifest's v1.5 inference files, each held to the stand-in checkout's placeholder bytes
-    (b"x"): a tree of them is a verified tree."""
-    digest = hashlib.sha256(b"x").hexdigest()
-    lines = ['[purposes.inference]\nv15 = ["v15-inference"]\nv1 = ["v1-inference"]\n']
-    lines += [
-        f'[[file]]\npath = "{f.path}"\nroot = "{f.root}"\nsize = 1\nsha256 = "{digest}"\n'
-        f'needed_for = ["v15-inference"]\nwhy = "placeholder for {f.path}"\n'
-        for f in builtin().for_purpose("inference", "v15")
-    ]
-    path.write_text("\n".join(lines))
-    return path
-
-
 @pytest.fixture
 def placeholders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A stand-in checkout whose models/ and torch hub folder hold exactly the placeholder manifest's files."""
-    monkeypatch.setenv("ENVDOCTOR_MODELS_MANIFEST", str(placeholder_manifest(tmp_path / "manifest.toml")))
+    app = make_checkout(tmp_path, "synced")
     torch_home = tmp_path / "torch-home"
+    manifest = placeholder_weights(app / "models", torch_home, tmp_path / "manifest.toml")
+    monkeypatch.setenv("ENVDOCTOR_MODELS_MANIFEST", str(manifest))
     monkeypatch.setenv("TORCH_HOME", str(torch_home))
-    s3fd = torch_home / "hub" / "checkpoints" / models.s3fd_name()
-    s3fd.parent.mkdir(parents=True)
-    s3fd.write_bytes(b"x")
-    return make_checkout(tmp_path, "synced")
+    return app
 
 
 def test_a_verified_tree_passes_the_weights_check_and_musetalk_runs(
