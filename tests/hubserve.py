@@ -35,6 +35,10 @@ class Fault:
     pause_after: int | None = None
     """Send this many bytes of a GET, then wait for `release` before the rest."""
     release: threading.Event = field(default_factory=threading.Event)
+    cut_after: int | None = None
+    """Send this many bytes of the first GET, then close the connection (a transfer dropped part-way)."""
+    busy: int = 0
+    """Answer this many GETs 429 Too Many Requests (Retry-After: 1) before serving the file."""
 
 
 @dataclass
@@ -96,6 +100,13 @@ def _handler(hub: Hub) -> type[http.server.BaseHTTPRequestHandler]:
             if fault.status or (body and fault.get_status):
                 self._plain(fault.status or fault.get_status or 500, HTML_PAGE, body)
                 return
+            if body and fault.busy > 0:
+                fault.busy -= 1
+                self.send_response(429)
+                self.send_header("Retry-After", "1")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             data = hub.files.get(key)
             if data is None:
                 self.send_response(404)
@@ -131,6 +142,11 @@ def _handler(hub: Hub) -> type[http.server.BaseHTTPRequestHandler]:
                 return
             rest = memoryview(data)[start:]
             try:
+                if fault.cut_after is not None and len(rest) > fault.cut_after:
+                    cut, fault.cut_after = fault.cut_after, None
+                    self._send(name, rest[:cut])
+                    self.close_connection = True
+                    return
                 if fault.pause_after is not None and len(rest) > fault.pause_after:
                     self._send(name, rest[: fault.pause_after])
                     fault.release.wait(30)

@@ -388,3 +388,29 @@ class FaceParsing:
 
 def write_bench_checkout(root: Path) -> Path:
     return write_checkout(root, BENCH)
+
+
+PLACEHOLDER = b"x"
+
+
+def placeholder_weights(models: Path, torch_home: Path, manifest: Path) -> Path:
+    """One byte (PLACEHOLDER) at each path of the built-in manifest's v1.5 inference files (S3FD under
+    `torch_home`), and a manifest at `manifest` holding each to those bytes: with ENVDOCTOR_MODELS_MANIFEST
+    naming it (and TORCH_HOME the folder), a tree that passes the weights check of `smoke --app` for a stand-in
+    that loads no weights."""
+    import hashlib
+
+    from envdoctor.models.manifest import TORCH_HOME, builtin
+
+    digest = hashlib.sha256(PLACEHOLDER).hexdigest()
+    lines = ['[purposes.inference]\nv15 = ["v15-inference"]\nv1 = ["v1-inference"]\n']
+    for f in builtin().for_purpose("inference", "v15"):
+        path = (torch_home if f.root == TORCH_HOME else models) / f.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(PLACEHOLDER)
+        lines.append(
+            f'[[file]]\npath = "{f.path}"\nroot = "{f.root}"\nsize = {len(PLACEHOLDER)}\nsha256 = "{digest}"\n'
+            f'needed_for = ["v15-inference"]\nwhy = "placeholder for {f.path}"\n'
+        )
+    manifest.write_text("\n".join(lines))
+    return manifest

@@ -3,6 +3,7 @@ comes from when the PyTorch index cannot be reached."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from envdoctor import checkrun
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
 from envdoctor.apply.results import FixVerification
-from envdoctor.apply.verification import judge
+from envdoctor.apply.verification import baseline, check_verifier, judge
 from envdoctor.report import plan_text
 from envdoctor.sources import install_sources, pytorch_index_root, unreachable
 from envdoctor.steps import InstallTorch, InstallTorchvision, Uninstall, Verify
@@ -131,6 +132,49 @@ def test_findings_it_does_not_manage_are_left_for_you_and_the_env_is_kept(tmp_pa
     names = {ln.split("==")[0].split(" @ ")[0] for ln in find_uv().pip_freeze(python_of(env))}
     assert "purepkg" not in names and "tinyext" in names, "the change was kept"
     assert not (env / ".envdoctor" / "journal.json").exists()
+
+
+def test_model_files_that_fail_are_named_with_the_fetch_command(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fix --models: the real check after the changes (and before them) holds the folder to the manifest; what
+    fails there is left for you, each file named, with the exact `envdoctor models fetch` command last."""
+    unet, vae = b"unet stand-in" * 100, b"vae stand-in" * 100
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(
+        '[purposes.inference]\nv15 = ["v15-inference"]\nv1 = ["v1-inference"]\n'
+        + "".join(
+            f'[[file]]\npath = "{path}"\nsize = {len(data)}\nsha256 = "{hashlib.sha256(data).hexdigest()}"\n'
+            f'needed_for = ["v15-inference"]\nwhy = "stand-in"\n'
+            for path, data in (("musetalkV15/unet.pth", unet), ("sd-vae/diffusion_pytorch_model.bin", vae))
+        )
+    )
+    monkeypatch.setenv("ENVDOCTOR_MODELS_MANIFEST", str(manifest))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    models = tmp_path / "models"
+    (models / "sd-vae").mkdir(parents=True)
+    (models / "sd-vae/diffusion_pytorch_model.bin").write_bytes(bytes(len(vae)))  # the right size, other bytes
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    env = make_env(tmp_path, pure_wheel(wheels, "tinyext", "1.0"), [])
+    target = target_mod.resolve(venv=str(env))
+
+    failing_before = baseline(target, models=models)
+    assert "models.files" in failing_before
+    verification = check_verifier(target, None, models=models)  # type: ignore[arg-type]
+    left = judge(verification, failing_before).left_for_you
+    assert any(x.startswith("models.files: models/musetalkV15/unet.pth: missing") for x in left), left
+    assert any(
+        x.startswith("models.files: models/sd-vae/diffusion_pytorch_model.bin: ") and "other bytes" in x for x in left
+    ), left
+    assert left[-1] == (
+        f"to place the model files, each verified by sha256: envdoctor models fetch --models {models} --repair"
+    )
+    # Without the folder, no model file is judged and no command is made up.
+    assert check_verifier(target, None).fetch_command is None  # type: ignore[arg-type]
+    # The folder is checked before anything changes.
+    run = cli("fix", "--venv", str(env), "--yes", "--models", str(tmp_path / "nowhere"))
+    assert run.code == 2 and "is not a folder" in run.err, run.err
 
 
 @pytest.mark.slow

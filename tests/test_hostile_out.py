@@ -93,15 +93,14 @@ def _gone(pid: int) -> bool:
 def test_ctrl_c_during_smoke_stops_musetalks_whole_process_group(tmp_path: Path) -> None:
     pytest.importorskip("numpy", reason="smoke needs envdoctor's `verify` extra")
     pytest.importorskip("skimage", reason="smoke needs envdoctor's `verify` extra")
-    from envdoctor.smoke import models
+    from standin import placeholder_weights
 
     app = tmp_path / "MuseTalk"
     (app / "scripts").mkdir(parents=True)
     (app / "scripts" / "__init__.py").write_text("")
     (app / "scripts" / "inference.py").write_text(_SLEEPY_MUSETALK)
-    for rel in models.required_files():  # placeholders: the stand-in loads no weights
-        (app / "models" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (app / "models" / rel).write_bytes(b"x")
+    # Placeholders the weights check passes (a manifest of their own): the stand-in loads no weights.
+    manifest = placeholder_weights(app / "models", tmp_path / "torch-home", tmp_path / "manifest.toml")
     speech = tmp_path / "speech.wav"
     ffmpeg = own_ffmpeg()
     assert ffmpeg is not None
@@ -130,7 +129,13 @@ def test_ctrl_c_during_smoke_stops_musetalks_whole_process_group(tmp_path: Path)
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
-        env={**os.environ, "PIDS_FILE": str(pids_file), "PYTHONPATH": str(repo)},
+        env={
+            **os.environ,
+            "PIDS_FILE": str(pids_file),
+            "PYTHONPATH": str(repo),
+            "ENVDOCTOR_MODELS_MANIFEST": str(manifest),
+            "TORCH_HOME": str(tmp_path / "torch-home"),
+        },
     )
     try:
         for _ in range(600):
@@ -148,7 +153,10 @@ def test_ctrl_c_during_smoke_stops_musetalks_whole_process_group(tmp_path: Path)
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 2, err
-    _one_sentence(err)
+    # Before MuseTalk started, the weights check said its one line; the interruption is one sentence after it.
+    said, _, rest = err.partition("\n")
+    assert said.startswith("weights: ") and "each checked by sha256" in said, err
+    _one_sentence(rest)
     assert "stopped MuseTalk and every process it started" in err
     for _ in range(50):
         if _gone(app_pid) and _gone(child_pid):

@@ -71,3 +71,17 @@ def test_plan_and_fix_and_wheelhouse(cli, bare: Path, tmp_path: Path) -> None:
     listed = json.loads(cli("wheelhouse", "list", str(house), "--json").out)
     _head(listed, "envdoctor.wheelhouse")
     assert listed["command"] == "wheelhouse list" and listed["wheels"] == []
+
+
+def test_models_verify_and_fetch(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    models, downloads = tmp_path / "models", tmp_path / "downloads"
+    models.mkdir()
+    downloads.mkdir()
+    verified = cli("models", "verify", "--models", str(models), "--json")
+    assert verified.code == 1
+    _head(json.loads(verified.out), "envdoctor.models.verify")
+    fetched = cli("models", "fetch", "--models", str(models), "--from", str(downloads), "--json")
+    assert fetched.code == 1, "nothing to take from an empty folder"
+    _head(json.loads(fetched.out), "envdoctor.models.fetch")
+    assert list(models.iterdir()) == []

@@ -13,16 +13,20 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from envkit import python_of
 from hubserve import Fault, Hub, serve
+from txenv import pure_wheel
 
 from envdoctor.models import fetch as fetch_mod
 from envdoctor.models import hashing
+from envdoctor.uv import find_uv
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REV = "0123456789abcdef0123456789abcdef01234567"
@@ -44,6 +48,8 @@ class Standin:
     url: bool = False
     alternative: tuple[str, str, bytes] | None = None
     """(path, filename in the same repository, bytes) of a file the loader takes instead."""
+    first_url: str | None = None
+    """A source listed before the file's own (the manifest's fallback order: its own source, then another)."""
 
 
 def standins(big: int = 300_000) -> list[Standin]:
@@ -84,8 +90,11 @@ def write_manifest(path: Path, files: list[Standin], base: str) -> Path:
         lines.append(
             f'[[file]]\npath = "{f.path}"\nroot = "{f.root}"\nsize = {len(f.data)}\n'
             f'sha256 = "{hashlib.sha256(f.data).hexdigest()}"\nneeded_for = {json.dumps(list(f.needed_for))}\n'
-            f'why = "stand-in for {f.path}"\n[[file.source]]\n'
+            f'why = "stand-in for {f.path}"\n'
         )
+        if f.first_url:
+            lines.append(f'[[file.source]]\nurl = "{f.first_url}"\n')
+        lines.append("[[file.source]]\n")
         if f.url:
             lines.append(f'url = "{base}/{f.repo}/resolve/{REV}/{f.filename}"\n')
         else:
@@ -143,6 +152,43 @@ def _world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: list[Standin]
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     with serve(Hub()) as hub:
         yield _world(tmp_path, monkeypatch, standins(), hub)
+
+
+@dataclass(frozen=True)
+class AppEnv:
+    path: Path
+    state: dict[str, tuple[int, int]]
+    """Every file in it as it was made: size and mtime."""
+
+
+@pytest.fixture(scope="module")
+def app_env(tmp_path_factory: pytest.TempPathFactory) -> AppEnv:
+    """An environment standing for MuseTalk's: huggingface_hub below 1.0 in it (a stand-in wheel of that name
+    and version), which its transformers 4.39 needs and which MuseTalk's own download script upgrades."""
+    root = tmp_path_factory.mktemp("app-env")
+    (root / "wheels").mkdir()
+    env = root / "env"
+    uv = find_uv()
+    uv.venv(env, python=sys.executable)
+    wheel = pure_wheel(root / "wheels", "huggingface_hub", "0.25.2")
+    uv.pip_install(python_of(env), [str(wheel)], extra=["--offline", "--no-deps"])
+    return AppEnv(env, _env_state(env))
+
+
+def _env_state(env: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(env)): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in sorted(env.rglob("*"))}
+
+
+@pytest.fixture(autouse=True)
+def app_env_unchanged(app_env: AppEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test here runs with that environment active (VIRTUAL_ENV, its bin first on PATH, inherited by the
+    fetches run as processes of their own), and ends with every file in it as it was: whatever a fetch does,
+    fresh, resumed, repaired, refused, failing, from a mirror or a folder, it installs nothing and runs nothing
+    there."""
+    monkeypatch.setenv("VIRTUAL_ENV", str(app_env.path))
+    monkeypatch.setenv("PATH", f"{app_env.path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
+    yield
+    assert _env_state(app_env.path) == app_env.state, "the active environment changed"
 
 
 def _v15(w: World) -> list[Standin]:
@@ -217,6 +263,76 @@ def test_a_killed_fetch_resumes_with_only_the_rest(cli, tmp_path: Path, monkeypa
         assert ("GET", f"/test/musetalk/resolve/{REV}/musetalkV15/unet.pth", f"bytes={kept}-") in hub.requests
         assert w.target(files[0]).read_bytes() == files[0].data
         assert _leftovers(w) == []
+
+
+def test_a_transfer_dropped_part_way_is_retried_from_where_it_stopped(cli, world: World) -> None:
+    """The connection closes after 14 MiB of a 24 MiB file: the same run asks again for the bytes that did not
+    reach the disk (huggingface_hub writes what it receives in chunks of DOWNLOAD_CHUNK_SIZE, 10 MiB) with a
+    Range request, and places the file."""
+    from huggingface_hub import constants
+
+    name, size, cut = "musetalkV15/unet.pth", 24 << 20, 14 << 20
+    data = _bytes(11, size)
+    world.hub.add("test/musetalk", REV, name, data)
+    world.files[0] = Standin(name, "test/musetalk", name, data)
+    write_manifest(world.manifest, world.files, world.hub.url)
+    world.hub.faults[name] = Fault(cut_after=cut)
+    run = cli("models", "fetch", *world.args("--json"))
+    assert run.code == 0, (run.out, run.err)
+    assert world.target(world.files[0]).read_bytes() == data
+    kept = cut // constants.DOWNLOAD_CHUNK_SIZE * constants.DOWNLOAD_CHUNK_SIZE
+    assert kept > 0
+    gets = [r for m, p, r in world.hub.requests if m == "GET" and p.endswith(name)]
+    assert gets == [None, f"bytes={kept}-"], gets
+    assert world.hub.served[name] == cut + size - kept
+
+
+def test_a_busy_server_is_asked_again_after_it_says_when(cli, world: World) -> None:
+    """429 Too Many Requests (Retry-After) twice, then the file: retried with backoff, placed in one run."""
+    world.hub.faults[Path(DW).name] = Fault(busy=2)
+    run = cli("models", "fetch", *world.args())
+    assert run.code == 0, run.out
+    assert world.target(world.file(DW)).read_bytes() == world.file(DW).data
+    gets = [m for m, p, _ in world.hub.requests if m == "GET" and p.endswith(Path(DW).name)]
+    assert len(gets) == 3
+
+
+def test_a_source_that_fails_falls_back_to_the_next_and_says_so(cli, world: World) -> None:
+    """A file with two sources (the face parser's: a URL of its own, then a Hub repository): the first answers
+    404, the file comes from the second, and the fallback is said, in the text and in the document."""
+    dead = f"{world.hub.url}/elsewhere/dw-ll_ucoco_384.pth"
+    world.files[world.files.index(world.file(DW))] = replace(world.file(DW), first_url=dead)
+    write_manifest(world.manifest, world.files, world.hub.url)
+    run = cli("models", "fetch", *world.args())
+    assert run.code == 0, run.out
+    assert world.target(world.file(DW)).read_bytes() == world.file(DW).data
+    lines = run.out.splitlines()
+    at = next(i for i, x in enumerate(lines) if x.startswith(f"placed   models/{DW}"))
+    why = f"{dead}: the server answered 404 Not Found with an HTML page"
+    assert "test/dwpose" in lines[at] and lines[at + 1].strip() == f"(first tried {why})", lines
+    world.target(world.file(DW)).unlink()
+    doc = cli("models", "fetch", *world.args("--json")).json()
+    placed = next(f for f in doc["files"] if f["path"] == DW)
+    assert placed["state"] == "placed" and placed["fell_back"] == [why], placed
+
+
+def test_the_files_download_at_once(world: World) -> None:
+    """While the UNet's transfer is held after its first bytes, the other files arrive and are placed."""
+    held = Fault(pause_after=1000)
+    world.hub.faults[world.files[0].filename] = held
+    done: list[fetch_mod.FetchReport] = []
+    worker = threading.Thread(target=lambda: done.append(_fetch_v15(world, Recorder([]))))
+    worker.start()
+    others = [f for f in _v15(world) if f is not world.files[0]]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not all(world.target(f).exists() for f in others):
+        time.sleep(0.05)
+    placed_while_held = [f.path for f in others if world.target(f).exists()]
+    unet_there = world.target(world.files[0]).exists()
+    held.release.set()
+    worker.join(60)
+    assert placed_while_held == [f.path for f in others] and not unet_there
+    assert done and done[0].ok
 
 
 def test_one_byte_changed_is_named_and_repair_fetches_only_it(cli, world: World) -> None:
@@ -458,6 +574,20 @@ def test_not_enough_space_is_refused_before_any_download(cli, world: World, monk
     doc = run.json()
     assert doc["code"] == "not-enough-space" and "nothing was downloaded" in doc["message"]
     assert world.hub.requests == []
+
+
+@pytest.mark.parametrize("short", [1, 0], ids=["one-byte-short", "just-enough"])
+def test_the_space_needed_is_the_set_plus_room_for_the_largest(
+    cli, world: World, monkeypatch: pytest.MonkeyPatch, short: int
+) -> None:
+    sizes = [len(f.data) for f in _v15(world)]
+    need = sum(sizes) + max(sizes)
+    monkeypatch.setattr(fetch_mod, "free_bytes", lambda path: need - short)
+    run = cli("models", "fetch", *world.args("--json"))
+    if short:
+        assert (run.code, run.json()["code"]) == (1, "not-enough-space") and world.hub.requests == []
+    else:
+        assert run.code == 0, run.out
 
 
 def test_a_repeat_verify_costs_stats_not_hashes(cli, world: World, monkeypatch: pytest.MonkeyPatch) -> None:

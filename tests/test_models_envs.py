@@ -194,3 +194,75 @@ def test_offline_the_face_detector_is_built_from_the_s3fd_envdoctor_placed(
     empty.mkdir()
     control = _offline(python, BUILD_DETECTOR, checkout, empty)
     assert control.returncode != 0 and "urlopen error" in control.stderr, control.stderr[-2000:]
+
+
+PREPROCESSING = """\
+import musetalk.utils.preprocessing as p
+net = p.fa.face_detector.face_detector
+print(type(p.model).__name__, sum(float(t.double().sum()) for t in net.state_dict().values()))
+"""
+
+
+@pytest.mark.slow
+def test_offline_musetalks_preprocessing_imports_on_every_file_envdoctor_placed(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every file of v1.5 inference placed by `models fetch --from` (synthetic weights in MuseTalk's formats,
+    held to a manifest of their own hashes), then, with no network at all, the real checkout's
+    musetalk.utils.preprocessing imports: it builds DWPose from models/dwpose and the face detector from the
+    S3FD file in the torch hub cache where envdoctor put it. The same import with an empty torch hub cache
+    fails in the same namespace trying to download S3FD."""
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+        pytest.skip("a network namespace needs root, unshare and ip")
+    given = os.environ.get("ENVDOCTOR_TEST_MUSETALK")
+    if not given or not (Path(given) / "musetalk/utils/preprocessing.py").is_file():
+        pytest.skip("no MuseTalk checkout: set ENVDOCTOR_TEST_MUSETALK to one")
+    from test_smoke_musetalk import app_python
+
+    from envdoctor.smoke import synthetic
+    from envdoctor.smoke.runner import shadow_checkout
+
+    checkout = Path(given)
+    python = str(app_python())
+    downloads = tmp_path / "downloads"
+    built = synthetic.build(Path(python), checkout, downloads)
+    assert built.ok, built.summary()
+    # The folder as a copy of a models/ tree, S3FD lying flat beside it.
+    s3fd = next(f for f in builtin().files if f.root == TORCH_HOME)
+    os.link(downloads / synthetic.TORCH_HOME / s3fd.path, downloads / s3fd.name)
+    lines = ['[purposes.inference]\nv15 = ["v15-inference"]\nv1 = ["v1-inference"]\n']
+    for f in builtin().for_purpose("inference", "v15"):
+        data = downloads / (f.name if f.root == TORCH_HOME else f.path)
+        assert data.is_file(), f"the synthetic tree has no {f.title}"
+        digest = hashlib.sha256()
+        with open(data, "rb") as fh:
+            while chunk := fh.read(1 << 22):
+                digest.update(chunk)
+        lines.append(
+            f'[[file]]\npath = "{f.path}"\nroot = "{f.root}"\nsize = {data.stat().st_size}\n'
+            f'sha256 = "{digest.hexdigest()}"\nneeded_for = ["v15-inference"]\nwhy = "synthetic"\n'
+        )
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text("\n".join(lines))
+    monkeypatch.setenv("ENVDOCTOR_MODELS_MANIFEST", str(manifest))
+    models, torch_home = tmp_path / "placed" / "models", tmp_path / "placed" / "torch"
+    models.mkdir(parents=True)
+    run = cli("models", "fetch", "--models", str(models), "--torch-home", str(torch_home), "--from", str(downloads))
+    assert run.code == 0, run.out
+    assert cli("models", "verify", "--models", str(models), "--torch-home", str(torch_home)).code == 0
+
+    cwd = shadow_checkout(checkout, models, tmp_path / "checkout")
+    imported = _offline(python, PREPROCESSING, cwd, torch_home)
+    assert imported.returncode == 0, imported.stderr[-3000:]
+    placed = torch_home / s3fd.path
+    load = (
+        f"import torch; sd = torch.load({str(placed)!r}, map_location='cpu')\n"
+        "print(sum(float(t.double().sum()) for t in sd.values()))"
+    )
+    expected = subprocess.run([python, "-c", load], capture_output=True, text=True, check=True, timeout=300)
+    assert imported.stdout.split()[-1] == expected.stdout.split()[-1], "the detector holds the S3FD envdoctor placed"
+
+    empty = tmp_path / "empty-torch-home"
+    empty.mkdir()
+    control = _offline(python, PREPROCESSING, cwd, empty)
+    assert control.returncode != 0 and "urlopen error" in control.stderr, control.stderr[-2000:]

@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from standin import placeholder_weights
 
 pytest.importorskip("numpy", reason="the verifier needs envdoctor's `verify` extra (numpy)")
 pytest.importorskip("skimage", reason="the verifier needs envdoctor's `verify` extra (scikit-image)")
@@ -24,6 +25,7 @@ if own_ffmpeg() is None:
 
 from envdoctor.cli import main
 from envdoctor.explain import explain_file
+from envdoctor.models.manifest import builtin
 from envdoctor.smoke import app as app_mod
 from envdoctor.smoke import models, runner
 from envdoctor.verify.verdicts import VideoVerdict
@@ -192,12 +194,12 @@ def test_a_failed_run_carries_the_explanation_explain_gives(tmp_path: Path, spee
     assert [f["key"] for f in data["explanation"]] == ["musetalk-cwd"]
 
 
-def test_spaces_in_user_paths_do_not_reach_musetalk(tmp_path: Path, speech: Path) -> None:
+def test_spaces_in_user_paths_do_not_reach_musetalk(placeholders: Path, tmp_path: Path, speech: Path) -> None:
     spaced = tmp_path / "my inputs"
     spaced.mkdir()
     audio = spaced / "my speech.v2.wav"
     shutil.copyfile(speech, audio)
-    app = make_checkout(tmp_path, "synced")
+    app = placeholders
     out = tmp_path / "report with spaces"
     code = main(["smoke", "--app", str(app), "--audio", str(audio), "--out", str(out), "--python", sys.executable])
     assert code == 0, (out / "smoke-app.log").read_text()
@@ -212,11 +214,58 @@ def test_timeout_stops_the_app(tmp_path: Path, speech: Path) -> None:
     assert "timeout" in result.message
 
 
-def test_missing_weights_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def placeholders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stand-in checkout whose models/ and torch hub folder hold exactly the placeholder manifest's files."""
+    app = make_checkout(tmp_path, "synced")
+    torch_home = tmp_path / "torch-home"
+    manifest = placeholder_weights(app / "models", torch_home, tmp_path / "manifest.toml")
+    monkeypatch.setenv("ENVDOCTOR_MODELS_MANIFEST", str(manifest))
+    monkeypatch.setenv("TORCH_HOME", str(torch_home))
+    return app
+
+
+def test_a_verified_tree_passes_the_weights_check_and_musetalk_runs(
+    placeholders: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "o"
+    code = main(["smoke", "--app", str(placeholders), "--python", sys.executable, "--out", str(out)])
+    report = json.loads((out / "smoke-report.json").read_text())
+    assert code == 0, report["message"]
+    weights = report["weights"]
+    assert weights["ok"] and weights["command"] is None
+    assert {f["state"] for f in weights["files"]} == {"verified"}
+    assert len(weights["files"]) == len(builtin().for_purpose("inference", "v15"))
+    assert "each checked by sha256" in capsys.readouterr().err
+    assert report["success"] and report["output_path"], "MuseTalk ran after the check"
+
+
+def test_missing_and_wrong_weights_are_named_with_the_fetch_command_before_musetalk_runs(
+    placeholders: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unet, vae = "musetalkV15/unet.pth", "sd-vae/diffusion_pytorch_model.bin"
+    (placeholders / "models" / unet).unlink()
+    (placeholders / "models" / vae).write_bytes(b"y")  # the right size, other bytes
+    out = tmp_path / "o"
+    code = main(["smoke", "--app", str(placeholders), "--python", sys.executable, "--out", str(out)])
+    err = capsys.readouterr().err.replace("\n", "")
+    assert code == 1
+    assert f"models/{unet} missing" in err and f"models/{vae} wrong (the right size with other bytes)" in err, err
+    command = f"envdoctor models fetch --models {placeholders / 'models'} --repair"
+    assert command in err and "--synthetic-weights" in err, err
+    report = json.loads((out / "smoke-report.json").read_text())
+    assert not report["success"] and report["weights"]["command"] == command
+    assert {f["path"] for f in report["weights"]["files"] if not f["ok"]} == {unet, vae}
+    assert not (out / "smoke-app.log").exists(), "MuseTalk is not started on weights that fail"
+
+
+def test_missing_weights_are_named_and_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
     app = make_checkout(tmp_path, "synced")
     shutil.rmtree(app / "models")
-    assert main(["smoke", "--app", str(app), "--python", sys.executable, "--out", str(tmp_path / "o")]) == 2
-    assert "--synthetic-weights" in capsys.readouterr().err
+    assert main(["smoke", "--app", str(app), "--python", sys.executable, "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "--synthetic-weights" in err and "envdoctor models fetch --models" in err
 
 
 def test_not_a_checkout_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,6 +27,8 @@ class FixVerification:
     failures: tuple[str, ...]
     failed_ids: tuple[str, ...] = ()
     """The ids of the failing checks (packages.mmcv-ext, tools.ffmpeg, ...)."""
+    fetch_command: str | None = None
+    """With a models/ folder whose files fail: the `envdoctor models fetch` command that places them."""
 
 
 @dataclass(frozen=True)

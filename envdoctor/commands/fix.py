@@ -10,6 +10,7 @@ from pathlib import Path
 from envdoctor import apply as apply_mod
 from envdoctor import plan as plan_mod
 from envdoctor import target as target_mod
+from envdoctor.apply.verification import baseline
 from envdoctor.commands import _fromargs
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.commands._fixargs import add_plan_args, options, package_sources
@@ -31,13 +32,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the steps with uv, and run `envdoctor check` again. If a step fails, a check fix owns fails, or fix is "
         "interrupted (Ctrl-C, SIGTERM), the environment is put back file for file and every restored RECORD hash "
         "is verified. Findings fix does not manage (model files, GPU driver, system tools) are listed as left for "
-        "you and the repaired environment is kept. torch and torchvision are never changed unless "
-        "--allow-torch-change.",
+        "you and the repaired environment is kept; with --models DIR each model file that fails is named there, "
+        "with the exact `envdoctor models fetch` command that places it. torch and torchvision are never changed "
+        "unless --allow-torch-change.",
     )
     add_target_args(p)
     add_plan_args(p)
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before changing anything (CI)")
     p.add_argument("--dry-run", action="store_true", help="show the plan and stop (the same as `envdoctor plan`)")
+    p.add_argument(
+        "--models",
+        metavar="DIR",
+        help="MuseTalk's models/ folder: the check after the changes verifies its files by sha256, and those that "
+        "fail are left for you with the `envdoctor models fetch` command (fix never downloads weights itself)",
+    )
     p.add_argument("--create", action="store_true", help="with --venv DIR: create the virtual environment first")
     p.add_argument(
         "--python-version",
@@ -65,10 +73,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def request(args: argparse.Namespace) -> apply_mod.Request:
     """Every option of the command line, parsed once."""
+    models = Path(args.models) if args.models else None
+    if models is not None and not models.is_dir():
+        raise UsageError(f"--models {models} is not a folder.")
     return apply_mod.Request(
         options=options(args),
         sources=package_sources(args),
         wait=not args.no_wait,
+        models=models.absolute() if models is not None else None,
     )
 
 
@@ -138,6 +150,13 @@ def main(args: argparse.Namespace) -> int:
     if not args.yes and not _ask(plan):
         print("Nothing changed.")
         return 1
-    result = apply_mod.apply(plan, progress=say, wait=req.wait)
+    models = req.models
+    result = apply_mod.apply(
+        plan,
+        progress=say,
+        wait=req.wait,
+        verifier=lambda t, p: apply_mod.check_verifier(t, p, models=models),
+        before=lambda t: baseline(t, models=models),
+    )
     _print_result(args, result, plan)
     return result.exit_code

@@ -7,6 +7,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.errors import UsageError
@@ -25,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "checkout, on a built-in face (scikit-image's astronaut) and a spoken sentence shipped with envdoctor "
             "(no espeak-ng needed) unless --face/--audio are given, then judge the video it wrote (never its exit "
             "code) with `envdoctor verify`. "
+            "On real weights, every file v1.5 inference loads (under --models, and S3FD in torch hub's cache) is "
+            "checked by sha256 first, as `envdoctor models verify` does: a missing or wrong file is named, with the "
+            "`envdoctor models fetch` command that places it, and MuseTalk is not started. "
             "--synthetic-weights builds a stand-in models/ tree of random weights first, so every code path runs "
             "without the 4 GB download (lip-sync is then not assessed). "
             "--deps: one small real forward pass through each heavy library MuseTalk uses, with time and memory. "
@@ -166,6 +170,7 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
     console = Console(stderr=True)
     model_dir = Path(args.models).resolve() if args.models else checkout / "models"
     env: dict[str, str] = {}
+    weights_doc: dict[str, Any] | None = None
     seconds = args.seconds
     if args.synthetic_weights:
         from envdoctor.smoke import synthetic
@@ -191,13 +196,27 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
             seconds = synthetic.DEFAULT_SECONDS
             console.print(f"speech cut to {seconds:g} s: synthetic weights cost the same time per frame as real ones")
     else:
-        missing = models.missing_files(model_dir)
-        if missing:
-            raise UsageError(
-                f"{model_dir} lacks MuseTalk's weights ({', '.join(missing[:3])}"
-                f"{' ...' if len(missing) > 3 else ''}): download them with MuseTalk's download_weights.sh, "
-                "point --models at them, or run with --synthetic-weights."
+        # Real weights: each file by sha256 before MuseTalk loads it (a repeat costs a stat per file), so a
+        # missing or damaged file is named here, not found as a traceback deep in the run.
+        with console.status("checking MuseTalk's weights by sha256 ..."):
+            weights = models.check_weights(model_dir)
+        if not weights.ok:
+            record.write_report(
+                out,
+                success=False,
+                output_path=None,
+                message=weights.sentence(),
+                verification=None,
+                extra={"mode": "app", "synthetic_weights": False, "weights": weights.to_dict()},
             )
+            if args.json:
+                print((out / record.REPORT_JSON).read_text())
+            else:
+                console.print(f"[bold red]FAIL[/]: {weights.sentence()}", soft_wrap=True)
+                print(f"report: {out / record.REPORT_JSON}")
+            return 1
+        console.print(weights.sentence())
+        weights_doc = weights.to_dict()
     try:
         with console.status("starting MuseTalk ...") as status:
 
@@ -216,6 +235,7 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
                 synthetic_weights=args.synthetic_weights,
                 env=env,
                 on_line=show,
+                weights=weights_doc,
             )
     except (inputs.InputError, media.MediaError) as exc:
         raise type(exc)(f"cannot make the smoke inputs: {exc}") from None

@@ -16,7 +16,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
@@ -77,6 +77,8 @@ class Placed:
     source: str
     how: str
     """downloaded | hard link | copy"""
+    fell_back: tuple[str, ...] = ()
+    """The sources tried before the one it came from, each with why it failed: a fallback is said."""
 
 
 @dataclass(frozen=True)
@@ -385,7 +387,7 @@ class _Fetcher:
                 continue
             outcome = self._place(f, got, where, "downloaded", served_sha)
             if isinstance(outcome, Placed):
-                return outcome
+                return replace(outcome, fell_back=tuple(reasons)) if reasons else outcome
             if isinstance(outcome, Refused):
                 if len(f.sources) == 1:
                     return outcome

@@ -47,6 +47,7 @@ def fetch(report: FetchReport) -> str:
             lines.append(verdict_line(o.verdict))
         elif isinstance(o, Placed):
             lines.append(f"placed   {r.file.title}  sha256 {o.sha256[:12]}… ({o.how} from {o.source})")
+            lines += [f"         (first tried {reason})" for reason in o.fell_back]
         elif isinstance(o, Refused):
             lines.append(
                 f"REFUSED  {r.file.title}  {o.source} sent {o.what}: sha256 {o.found_sha256}, "

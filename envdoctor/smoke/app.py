@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from envdoctor.explain import Explained, explain_file
 from envdoctor.smoke import inputs, record
@@ -66,7 +67,9 @@ def smoke_app(
     synthetic_weights: bool = False,
     env: dict[str, str] | None = None,
     on_line: Callable[[str], None] | None = None,
+    weights: dict[str, Any] | None = None,
 ) -> AppSmoke:
+    """`weights`: the check of the real weights made before the run (WeightsCheck.to_dict()), for the report."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="envdoctor-inputs-") as tmp:
         tmpd = Path(tmp)
@@ -114,6 +117,7 @@ def smoke_app(
             "audio": str(kept_audio),
             "run": run.to_dict(),
             "explanation": [f.to_dict() for f in explanation.findings] if explanation else [],
+            **({"weights": weights} if weights is not None else {}),
         },
     )
     return AppSmoke(
