@@ -87,3 +87,25 @@ def test_written_wheel_is_byte_for_byte_reproducible(tmp_path: Path) -> None:
     one = write_wheel(tmp_path / "one" / "pkg-1-py3-none-any.whl", "pkg-1.dist-info", files)
     two = write_wheel(tmp_path / "two" / "pkg-1-py3-none-any.whl", "pkg-1.dist-info", list(reversed(files)))
     assert hashlib.sha256(one.read_bytes()).hexdigest() == hashlib.sha256(two.read_bytes()).hexdigest()
+
+
+@pytest.mark.envs
+@pytest.mark.network
+def test_lock_copies_the_stub_wheel_envdoctor_installed(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    uv = find_uv()
+    uv.venv(venv)
+    uv.run(["pip", "install", "--python", str(venv / "bin" / "python"), "mmcv-lite==2.1.0", "numpy<2"])
+    installed = _cli("stub", "install", "--venv", str(venv))
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    out = tmp_path / "deploy"
+    # Offline and version-only for PyPI's wheels: what is asked of the lock is the stub, which only envdoctor has.
+    run = _cli("lock", "--venv", str(venv), "--output", str(out), "--allow-failing", "--offline", "--allow-unhashed")
+    assert run.returncode == 0, run.stdout + run.stderr
+    stub = next(p for p in tomllib.loads((out / "pylock.toml").read_text())["packages"] if p["name"] == "mmcv-ext-stub")
+    wheel = stub["wheels"][0]
+    assert (
+        wheel["path"] == "wheels/mmcv_ext_stub-2.1.0-py3-none-any.whl"
+        and stub["tool"]["envdoctor"]["built-by-envdoctor"]
+    )
+    assert hashlib.sha256((out / wheel["path"]).read_bytes()).hexdigest() == wheel["hashes"]["sha256"]
