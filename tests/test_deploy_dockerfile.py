@@ -134,3 +134,17 @@ def test_incomplete_bundle_is_refused_before_anything_is_written(cli, tmp_path: 
     named = {"wheel": "deploydemo-1.0", "sums": "SHA256SUMS", "tool": "envdoctor wheel", "tool-dep": "edtooldep"}
     assert named[breaks] in doc["message"], doc["message"]
     assert not (deploy / "Dockerfile").exists()
+
+
+def test_a_lock_with_imageio_ffmpeg_links_its_binary_into_the_apps_bin(cli, tmp_path: Path) -> None:
+    plain = _bundle(tmp_path / "plain", [("deploydemo", "1.0")], "cpu")
+    assert cli("dockerfile", str(plain)).code == 0
+    assert "/app/venv/bin/ffmpeg" not in (plain / "Dockerfile").read_text()
+    deploy = _bundle(tmp_path / "ff", [("deploydemo", "1.0"), ("imageio-ffmpeg", "0.6.0")], "cpu")
+    run = cli("dockerfile", str(deploy))
+    assert run.code == 0, run.err
+    text = (deploy / "Dockerfile").read_text()
+    link = next(line for line in text.splitlines() if line.endswith(" /app/venv/bin/ffmpeg"))
+    assert link.startswith('RUN ln -s "$(/app/venv/bin/python -c ') and "imageio_ffmpeg.get_ffmpeg_exe()" in link
+    # Made after the app's install, before the gate whose tools.ffmpeg looks in the app's bin.
+    assert text.index("-r /app/deploy/requirements.txt") < text.index(link) < text.index("\nRUN envdoctor check")

@@ -29,6 +29,7 @@ from envdoctor import __version__
 from envdoctor.datafiles import load
 from envdoctor.deploy import envlock
 from envdoctor.errors import EnvdoctorError, UsageError
+from envdoctor.tools import ffmpeg as ffmpeg_tool
 from envdoctor.uv import Indexes, UvError, find_uv
 
 SUMS = "SHA256SUMS"
@@ -263,6 +264,7 @@ def render(bundle: Bundle, base: Base, check_args: Sequence[str], dockerfile: Pa
         "# The app's environment: exactly the lock, each wheel checked against its sha256.",
         f"RUN {py} -m venv --without-pip {app} && {tool}/bin/uv pip install --python {app}/bin/python {find} "
         f"--no-deps -r {b}/{envlock.REQUIREMENTS}",
+        *_ffmpeg_lines(bundle, app),
         f"RUN useradd --system --uid {lay['uid']} --create-home --home-dir /home/{lay['user']} {lay['user']} "
         f"&& mkdir -p {lay['torch_home']} && chown -R {lay['user']} {models}",
         f"USER {lay['user']}",
@@ -278,6 +280,18 @@ def render(bundle: Bundle, base: Base, check_args: Sequence[str], dockerfile: Pa
         f"CMD {json.dumps(check)}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _ffmpeg_lines(bundle: Bundle, app: str) -> list[str]:
+    """The link `envdoctor fix` makes for MuseTalk's `ffmpeg`, when the lock holds imageio-ffmpeg: a link is no
+    distribution's file, so the install does not make it."""
+    if ffmpeg_tool.WHEEL not in bundle.packages:
+        return []
+    exe = f"$({app}/bin/python -c 'import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())')"
+    return [
+        f"# MuseTalk runs `ffmpeg` by name: the binary of the lock's {ffmpeg_tool.WHEEL}, linked into the app's bin.",
+        f'RUN ln -s "{exe}" {app}/bin/ffmpeg',
+    ]
 
 
 def generate(
