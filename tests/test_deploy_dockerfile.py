@@ -163,3 +163,22 @@ def test_envdoctor_is_taken_from_the_tool_folder_bundle_makes(cli, tmp_path: Pat
     pins = (deploy / "envdoctor-requirements.txt").read_text()
     sha = sha256_file(deploy / "tool" / "edtooldep-1.2-py3-none-any.whl")
     assert re.search(rf"^edtooldep==1\.2 \\\n\s+--hash=sha256:{sha}$", pins, re.M), pins
+
+
+def test_a_lock_with_opencv_python_needs_its_system_libraries_in_the_base(cli, tmp_path: Path) -> None:
+    plain = _bundle(tmp_path / "plain", [("opencv-python-headless", "4.11.0.86")], "cpu")
+    assert cli("dockerfile", str(plain)).code == 0
+    assert "ldconfig" not in (plain / "Dockerfile").read_text()
+    deploy = _bundle(tmp_path / "gl", [("opencv-python", "4.11.0.86")], "cpu")
+    run = cli("dockerfile", str(deploy), "--json")
+    assert run.code == 0, run.err
+    assert json.loads(run.out)["notes"] == [
+        "opencv-python loads libGL.so.1, libgthread-2.0.so.0 from the system: the build stops at once unless "
+        "the base has them (Debian/Ubuntu: libgl1 libglib2.0-0)"
+    ]
+    text = (deploy / "Dockerfile").read_text()
+    step = next(line for line in text.splitlines() if "ldconfig" in line)
+    assert step.startswith("RUN for lib in libGL.so.1 libgthread-2.0.so.0; do ldconfig -p | grep -q")
+    assert "use a base with libgl1 libglib2.0-0" in step
+    # Before any install: a base without them stops the build before minutes of unpacking.
+    assert text.index(step) < text.index("/app/envdoctor/bin/pip install")

@@ -190,12 +190,18 @@ def choose_base(bundle: Bundle, given: str | None = None) -> Base:
 
 
 def notes_for(base: Base, bundle: Bundle) -> tuple[str, ...]:
+    notes = [
+        f"{name} loads {', '.join(libraries)} from the system: the build stops at once unless the base has them "
+        f"(Debian/Ubuntu: {' '.join(debian)})"
+        for name, libraries, debian in system_libraries(bundle)
+    ]
     if isinstance(base, CudaBase):
-        return (
+        notes.insert(
+            0,
             f"{base.image} ships no Python: the build stops at once unless the image has python{bundle.python}; "
             f"build a base FROM it with python{bundle.python} installed and pass it with --base.",
         )
-    return ()
+    return tuple(notes)
 
 
 def write_tool_requirements(bundle: Bundle) -> Path:
@@ -269,6 +275,7 @@ def render(bundle: Bundle, base: Base, check_args: Sequence[str], dockerfile: Pa
         "# Nothing is fetched while the image builds: the base must have the lock's Python.",
         f"RUN command -v {py} >/dev/null || {{ echo 'envdoctor: the base image has no {py}, the Python of the lock: "
         f"use a base with {py}' >&2; exit 1; }}",
+        *_system_library_lines(bundle),
         "# Every file of the bundle is the file that was bundled.",
         f"RUN cd {b} && sha256sum --check --strict --quiet {SUMS}",
         "# envdoctor in an environment of its own, beside the app's: its dependencies never meet the app's.",
@@ -293,6 +300,29 @@ def render(bundle: Bundle, base: Base, check_args: Sequence[str], dockerfile: Pa
         f"CMD {json.dumps(check)}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def system_libraries(bundle: Bundle) -> list[tuple[str, list[str], list[str]]]:
+    """(distribution, the libraries it loads from the system, the Debian packages with them) for the lock."""
+    rows = load("docker.toml").get("system_library", [])
+    return [
+        (name, list(row["libraries"]), list(row["debian"]))
+        for row in rows
+        for name in row["distributions"]
+        if name in bundle.packages
+    ]
+
+
+def _system_library_lines(bundle: Bundle) -> list[str]:
+    lines = []
+    for name, libraries, debian in system_libraries(bundle):
+        said = f"envdoctor: the base image lacks $lib, which {name} loads: use a base with {' '.join(debian)}"
+        lines += [
+            f"# {name} loads {', '.join(libraries)} from the system (envdoctor/data/docker.toml).",
+            f'RUN for lib in {" ".join(libraries)}; do ldconfig -p | grep -q "$lib" || '
+            f'{{ echo "{said} (Debian/Ubuntu packages)" >&2; exit 1; }}; done',
+        ]
+    return lines
 
 
 def _ffmpeg_lines(bundle: Bundle, app: str) -> list[str]:
