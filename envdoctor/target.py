@@ -1,7 +1,9 @@
 """Which interpreter envdoctor treats, and why that one.
 
-envdoctor runs outside the environment it treats, the way uv does: the target is chosen from
-`--python` / `--venv`, else the active virtualenv, else `./.venv`, else `python3` on PATH.
+envdoctor runs outside the environment it treats, the way uv does, and in uv's order: the target is
+chosen from `--python` / `--venv`, else the active virtualenv (VIRTUAL_ENV), else the active conda
+environment (CONDA_PREFIX: MuseTalk's own instructions start with `conda create`), else `./.venv`, else
+`python3` on PATH.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class Target:
     python: Path
     """The interpreter, as given or found (not resolved: a venv's python is often a symlink)."""
     source: str
-    """How it was chosen: --python, --venv, VIRTUAL_ENV, ./.venv or PATH."""
+    """How it was chosen: --python, --venv, VIRTUAL_ENV, CONDA_PREFIX, ./.venv or PATH."""
     reason: str
     """One sentence for the report: which interpreter, and why."""
     version: str
@@ -54,6 +56,18 @@ def _venv_python(venv: Path) -> Path:
         if cand.exists():
             return cand
     raise UsageError(f"{venv} is not a virtual environment: it has no bin/python.")
+
+
+def _conda_python(prefix: Path) -> Path:
+    # A conda environment keeps its interpreter in bin/ on POSIX and at its root on Windows.
+    for rel in ("bin/python", "bin/python3", "python.exe"):
+        cand = prefix / rel
+        if cand.exists():
+            return cand
+    raise UsageError(
+        f"CONDA_PREFIX names {prefix}, which has no bin/python: activate a conda environment that has Python, "
+        "or pass --python PATH or --venv DIR."
+    )
 
 
 def _identify(python: Path, source: str, reason: str) -> Target:
@@ -131,9 +145,15 @@ def resolve(
         return _identify(
             _venv_python(Path(active)), "VIRTUAL_ENV", f"the active virtual environment {active} (VIRTUAL_ENV)"
         )
+    conda = environ.get("CONDA_PREFIX")
+    if conda and Path(conda).is_dir():
+        # uv's order: an active conda environment comes after VIRTUAL_ENV and before ./.venv.
+        return _identify(
+            _conda_python(Path(conda)), "CONDA_PREFIX", f"the active conda environment {conda} (CONDA_PREFIX)"
+        )
     local = cwd / ".venv"
     if local.is_dir():
-        return _identify(_venv_python(local), "./.venv", f"{local}, because no virtual environment is active")
+        return _identify(_venv_python(local), "./.venv", f"{local}, because no virtual or conda environment is active")
     found = shutil.which("python3", path=environ.get("PATH"))
     if found:
         return _identify(Path(found), "PATH", f"{found}, python3 on PATH: no active virtualenv and no ./.venv")

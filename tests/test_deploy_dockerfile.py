@@ -30,8 +30,10 @@ def _wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = ()
     )
 
 
-def _bundle(tmp_path: Path, dists: list[tuple[str, str]], accelerator: str, python: str = "3.11.7") -> Path:
-    """A bundle locking `dists` (name, version), with an envdoctor wheel and its one dependency."""
+def _bundle(
+    tmp_path: Path, dists: list[tuple[str, str]], accelerator: str, python: str = "3.11.7", tool: str = "wheels"
+) -> Path:
+    """A bundle locking `dists` (name, version), with an envdoctor wheel and its one dependency in `tool`/."""
     src = tmp_path / "src"
     packages = []
     for name, version in dists:
@@ -42,8 +44,8 @@ def _bundle(tmp_path: Path, dists: list[tuple[str, str]], accelerator: str, pyth
     lock = envlock.EnvLock(tuple(packages), python=python, platform="linux-x86_64", accelerator=accelerator)
     envlock.write(lock, deploy)
     copy_locked(deploy, [src])
-    _wheel(deploy / "wheels", "envdoctor", "0.1.0", requires=("edtooldep>=1",))
-    _wheel(deploy / "wheels", "edtooldep", "1.2")
+    _wheel(deploy / tool, "envdoctor", "0.1.0", requires=("edtooldep>=1",))
+    _wheel(deploy / tool, "edtooldep", "1.2")
     write_sums(deploy)
     return deploy
 
@@ -134,3 +136,49 @@ def test_incomplete_bundle_is_refused_before_anything_is_written(cli, tmp_path: 
     named = {"wheel": "deploydemo-1.0", "sums": "SHA256SUMS", "tool": "envdoctor wheel", "tool-dep": "edtooldep"}
     assert named[breaks] in doc["message"], doc["message"]
     assert not (deploy / "Dockerfile").exists()
+
+
+def test_a_lock_with_imageio_ffmpeg_links_its_binary_into_the_apps_bin(cli, tmp_path: Path) -> None:
+    plain = _bundle(tmp_path / "plain", [("deploydemo", "1.0")], "cpu")
+    assert cli("dockerfile", str(plain)).code == 0
+    assert "/app/venv/bin/ffmpeg" not in (plain / "Dockerfile").read_text()
+    deploy = _bundle(tmp_path / "ff", [("deploydemo", "1.0"), ("imageio-ffmpeg", "0.6.0")], "cpu")
+    run = cli("dockerfile", str(deploy))
+    assert run.code == 0, run.err
+    text = (deploy / "Dockerfile").read_text()
+    link = next(line for line in text.splitlines() if line.endswith(" /app/venv/bin/ffmpeg"))
+    assert link.startswith('RUN ln -s "$(/app/venv/bin/python -c ') and "imageio_ffmpeg.get_ffmpeg_exe()" in link
+    # Made after the app's install, before the gate whose tools.ffmpeg looks in the app's bin.
+    assert text.index("-r /app/deploy/requirements.txt") < text.index(link) < text.index("\nRUN envdoctor check")
+
+
+def test_envdoctor_is_taken_from_the_tool_folder_bundle_makes(cli, tmp_path: Path) -> None:
+    deploy = _bundle(tmp_path, [("deploydemo", "1.0")], "cpu", tool="tool")  # `envdoctor bundle`'s layout
+    run = cli("dockerfile", str(deploy), "--json")
+    assert run.code == 0, run.err
+    assert json.loads(run.out)["envdoctor_wheel"] == "envdoctor-0.1.0-py3-none-any.whl"
+    text = (deploy / "Dockerfile").read_text()
+    tool_install = next(line for line in text.splitlines() if "/app/envdoctor/bin/pip install" in line)
+    assert "--find-links /app/deploy/tool --no-index --find-links /app/deploy/wheels --require-hashes" in tool_install
+    pins = (deploy / "envdoctor-requirements.txt").read_text()
+    sha = sha256_file(deploy / "tool" / "edtooldep-1.2-py3-none-any.whl")
+    assert re.search(rf"^edtooldep==1\.2 \\\n\s+--hash=sha256:{sha}$", pins, re.M), pins
+
+
+def test_a_lock_with_opencv_python_needs_its_system_libraries_in_the_base(cli, tmp_path: Path) -> None:
+    plain = _bundle(tmp_path / "plain", [("opencv-python-headless", "4.11.0.86")], "cpu")
+    assert cli("dockerfile", str(plain)).code == 0
+    assert "ldconfig" not in (plain / "Dockerfile").read_text()
+    deploy = _bundle(tmp_path / "gl", [("opencv-python", "4.11.0.86")], "cpu")
+    run = cli("dockerfile", str(deploy), "--json")
+    assert run.code == 0, run.err
+    assert json.loads(run.out)["notes"] == [
+        "opencv-python loads libGL.so.1, libgthread-2.0.so.0 from the system: the build stops at once unless "
+        "the base has them (Debian/Ubuntu: libgl1 libglib2.0-0)"
+    ]
+    text = (deploy / "Dockerfile").read_text()
+    step = next(line for line in text.splitlines() if "ldconfig" in line)
+    assert step.startswith("RUN for lib in libGL.so.1 libgthread-2.0.so.0; do ldconfig -p | grep -q")
+    assert "use a base with libgl1 libglib2.0-0" in step
+    # Before any install: a base without them stops the build before minutes of unpacking.
+    assert text.index(step) < text.index("/app/envdoctor/bin/pip install")

@@ -55,6 +55,30 @@ def test_lock_pins_every_distribution_with_its_wheel_hash(locked: tuple[Path, Pa
 
 
 @pytest.mark.envs
+def test_lock_json_is_the_versioned_lock_env_document(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    _wheel(wheels, "deploydemo", "1.0")
+    venv = tmp_path / "venv"
+    find_uv().venv(venv)
+    _install(venv, wheels, "deploydemo==1.0")
+    out = tmp_path / "deploy"
+    run = _cli("lock", "--venv", str(venv), "--output", str(out), "--allow-failing", "--offline", "--find-links",
+               str(wheels), "--json")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert (doc["schema"], doc["schema_version"]) == ("envdoctor.lock-env", 1) and not doc["check_passed"]
+    sha = hashlib.sha256((wheels / "deploydemo-1.0-py3-none-any.whl").read_bytes()).hexdigest()
+    row = next(p for p in doc["packages"] if p["name"] == "deploydemo")
+    assert (row["wheel"], row["sha256"], row["built_by_envdoctor"]) == ("deploydemo-1.0-py3-none-any.whl", sha, False)
+    (wheels / "deploydemo-1.0-py3-none-any.whl").unlink()
+    refused = _cli("lock", "--venv", str(venv), "--output", str(tmp_path / "again"), "--allow-failing", "--offline",
+                   "--json")  # fmt: skip
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    error = json.loads(refused.stdout)
+    assert (error["schema"], error["command"], error["code"]) == ("envdoctor.error", "lock", "lock-unhashed")
+
+
+@pytest.mark.envs
 def test_lock_check_names_the_upgraded_package(locked: tuple[Path, Path, Path]) -> None:
     venv, wheels, out = locked
     same = _cli("lock", "--check", str(out), "--venv", str(venv))
@@ -87,3 +111,25 @@ def test_written_wheel_is_byte_for_byte_reproducible(tmp_path: Path) -> None:
     one = write_wheel(tmp_path / "one" / "pkg-1-py3-none-any.whl", "pkg-1.dist-info", files)
     two = write_wheel(tmp_path / "two" / "pkg-1-py3-none-any.whl", "pkg-1.dist-info", list(reversed(files)))
     assert hashlib.sha256(one.read_bytes()).hexdigest() == hashlib.sha256(two.read_bytes()).hexdigest()
+
+
+@pytest.mark.envs
+@pytest.mark.network
+def test_lock_copies_the_stub_wheel_envdoctor_installed(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    uv = find_uv()
+    uv.venv(venv)
+    uv.run(["pip", "install", "--python", str(venv / "bin" / "python"), "mmcv-lite==2.1.0", "numpy<2"])
+    installed = _cli("stub", "install", "--venv", str(venv))
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    out = tmp_path / "deploy"
+    # Offline and version-only for PyPI's wheels: what is asked of the lock is the stub, which only envdoctor has.
+    run = _cli("lock", "--venv", str(venv), "--output", str(out), "--allow-failing", "--offline", "--allow-unhashed")
+    assert run.returncode == 0, run.stdout + run.stderr
+    stub = next(p for p in tomllib.loads((out / "pylock.toml").read_text())["packages"] if p["name"] == "mmcv-ext-stub")
+    wheel = stub["wheels"][0]
+    assert (
+        wheel["path"] == "wheels/mmcv_ext_stub-2.1.0-py3-none-any.whl"
+        and stub["tool"]["envdoctor"]["built-by-envdoctor"]
+    )
+    assert hashlib.sha256((out / wheel["path"]).read_bytes()).hexdigest() == wheel["hashes"]["sha256"]

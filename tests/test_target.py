@@ -67,12 +67,54 @@ def test_default_prefers_active_virtualenv(bare_venv, tmp_path):
     assert "active virtual environment" in t.reason
 
 
+@pytest.fixture(scope="module")
+def conda_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder laid out as a conda environment: conda-meta/ beside the interpreter in bin/."""
+    root = tmp_path_factory.mktemp("conda") / "envs" / "musetalk"
+    find_uv().venv(root, python=sys.executable)
+    (root / "conda-meta").mkdir()
+    (root / "conda-meta" / "history").write_text("==> 2026-01-01 00:00:00 <==\n# cmd: conda create -n musetalk\n")
+    return root
+
+
+def test_default_takes_the_active_conda_environment_before_dot_venv(conda_env, bare_venv, tmp_path):
+    (tmp_path / ".venv").symlink_to(bare_venv)  # uv's order: CONDA_PREFIX comes before ./.venv
+    t = resolve(cwd=tmp_path, environ={"CONDA_PREFIX": str(conda_env), "PATH": "/usr/bin:/bin"})
+    assert t.source == "CONDA_PREFIX" and Path(t.prefix) == conda_env
+    assert t.reason == f"the active conda environment {conda_env} (CONDA_PREFIX)"
+
+
+def test_an_active_virtualenv_comes_before_the_conda_environment(conda_env, bare_venv, tmp_path):
+    t = resolve(cwd=tmp_path, environ={"VIRTUAL_ENV": str(bare_venv), "CONDA_PREFIX": str(conda_env)})
+    assert t.source == "VIRTUAL_ENV" and Path(t.prefix) == bare_venv
+
+
+def test_check_says_it_took_the_conda_environment(cli, conda_env, tmp_path, monkeypatch):
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.setenv("CONDA_PREFIX", str(conda_env))
+    monkeypatch.chdir(tmp_path)
+    run = cli("check", "--only", "system.python")
+    assert f"the active conda environment {conda_env} (CONDA_PREFIX)" in run.out, run.out + run.err
+    doc = cli("check", "--only", "system.python", "--json").json()
+    assert (doc["target"]["source"], Path(doc["target"]["prefix"])) == ("CONDA_PREFIX", conda_env)
+
+
+def test_a_conda_prefix_without_python_is_one_sentence(cli, tmp_path, monkeypatch):
+    (tmp_path / "conda-meta").mkdir()
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.setenv("CONDA_PREFIX", str(tmp_path))
+    run = cli("check")
+    assert run.code == 2
+    _one_sentence(run.err)
+    assert f"CONDA_PREFIX names {tmp_path}, which has no bin/python" in run.err
+
+
 def test_default_then_dot_venv(bare_venv, tmp_path):
     link = tmp_path / ".venv"
     link.symlink_to(bare_venv)
     t = resolve(cwd=tmp_path, environ={"PATH": "/usr/bin:/bin"})
     assert t.source == "./.venv" and t.is_venv
-    assert "no virtual environment is active" in t.reason
+    assert "no virtual or conda environment is active" in t.reason
 
 
 def test_default_then_python3_on_path(tmp_path):

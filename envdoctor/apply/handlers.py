@@ -33,7 +33,7 @@ from envdoctor.steps import (
     Unstub,
 )
 from envdoctor.stub.kept import load_kept
-from envdoctor.stub.wheel import build_wheel
+from envdoctor.stub.wheel import build_wheel, wheel_folder
 from envdoctor.tools import ffmpeg
 from envdoctor.uv import Indexes, Uv, write_config
 
@@ -142,8 +142,9 @@ def install_lock(ctx: StepContext, step: InstallLock) -> str:
         kept = load_kept(step.kept_stub)
         if kept is None:
             raise StepFailed(f"the kept `_ext` stub for mmcv-lite {step.kept_stub} the plan named is no longer current")
-        # The stub rides in the same uv transaction as the pins: one resolve, one install.
-        wheels.append(str(build_wheel(kept, ctx.work / "stub")))
+        # The stub rides in the same uv transaction as the pins: one resolve, one install. Its wheel is
+        # kept in the wheelhouse, where `envdoctor lock` finds it for a deployment.
+        wheels.append(str(build_wheel(kept, wheel_folder(ctx.cache))))
         extra += ["--reinstall-package", "mmcv-ext-stub"]
     ctx.uv.pip_install_locked(ctx.python, lockfile, wheels=wheels, indexes=ctx.indexes(), extra=extra)
     with_stub = " and the kept `_ext` stub" if wheels else ""

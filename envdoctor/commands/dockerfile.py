@@ -21,7 +21,7 @@ check is its HEALTHCHECK. The weights are a volume at /app/models, verified by s
 The base image suits the lock: python:X.Y-slim of the lock's Python for CPU, NVIDIA's CUDA runtime image
 of torch's CUDA release for GPU (envdoctor/data/docker.toml); the choice is said. Nothing here or in the
 build uses the network: `docker build --network none` builds it. Also writes DIR/envdoctor-requirements.txt
-(envdoctor and its dependencies with their hashes, resolved offline from DIR/wheels).
+(envdoctor and its dependencies with their hashes, resolved offline from DIR/tool and DIR/wheels).
 
 examples:
   envdoctor dockerfile deploy/                            then: docker build --network none -t app deploy/

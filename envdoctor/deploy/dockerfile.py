@@ -1,15 +1,15 @@
 """A Dockerfile for a bundle: the locked environment rebuilt from deploy/wheels/ with no index and no network.
 
-The image copies the bundle, checks every file against SHA256SUMS, installs envdoctor into an environment
-of its own (its dependencies never meet MuseTalk's) and the app's environment beside it from the hashed
-requirements (`--no-index --find-links wheels --require-hashes --no-deps`), runs as a non-root user, and
-refuses to build unless `envdoctor check` passes and the environment is the lock, distribution for
-distribution. `envdoctor check` is also its HEALTHCHECK; at start the weights mounted at models/ are
-verified by sha256 before the command runs.
+The image copies the bundle, checks every file against SHA256SUMS, installs envdoctor (from the bundle's
+tool/ folder, or wheels/) into an environment of its own (its dependencies never meet MuseTalk's) and the
+app's environment beside it from the hashed requirements (`--no-index --find-links wheels --require-hashes
+--no-deps`), runs as a non-root user, and refuses to build unless `envdoctor check` passes and the
+environment is the lock, distribution for distribution. `envdoctor check` is also its HEALTHCHECK; at start
+the weights mounted at models/ are verified by sha256 before the command runs.
 
 The base image suits the lock's target (envdoctor/data/docker.toml): a slim Python image of the lock's
 Python for CPU, NVIDIA's runtime image of torch's CUDA release for GPU. Nothing here touches the network:
-envdoctor's own requirements are resolved from the bundle's wheels with uv, offline.
+envdoctor's own requirements are resolved from the bundle's tool/ and wheels/ with uv, offline.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from envdoctor import __version__
 from envdoctor.datafiles import load
 from envdoctor.deploy import envlock
+from envdoctor.deploy.bundle import TOOL
 from envdoctor.errors import EnvdoctorError, UsageError
+from envdoctor.tools import ffmpeg as ffmpeg_tool
 from envdoctor.uv import Indexes, UvError, find_uv
 
 SUMS = "SHA256SUMS"
@@ -128,9 +130,13 @@ def read_bundle(folder: Path) -> Bundle:
             f"{wheels} lacks {len(absent)} locked wheel(s) ({', '.join(absent[:5])}"
             f"{', ...' if len(absent) > 5 else ''}): make the bundle with `envdoctor bundle {folder}`."
         )
-    tool = sorted(wheels.glob("envdoctor-*.whl"))
+    # `envdoctor bundle` puts envdoctor and its dependencies in tool/; a bundle made by hand may hold them in wheels/.
+    tool = sorted(wheels.glob("envdoctor-*.whl")) + sorted((folder / TOOL).glob("envdoctor-*.whl"))
     if not tool:
-        raise NotABundle(f"{wheels} holds no envdoctor wheel: the image runs envdoctor check, so bundle it.")
+        raise NotABundle(
+            f"{folder} holds no envdoctor wheel (in {TOOL}/ or {envlock.WHEELS}/): the image runs envdoctor check, "
+            f"so make the bundle with `envdoctor bundle {folder}`, without --no-tool."
+        )
     platform = str(head.get("platform", ""))
     if not platform.startswith("linux-"):
         raise NotABundle(f"the lock in {folder} was made on {platform or 'an unknown platform'}: an image is Linux.")
@@ -184,12 +190,18 @@ def choose_base(bundle: Bundle, given: str | None = None) -> Base:
 
 
 def notes_for(base: Base, bundle: Bundle) -> tuple[str, ...]:
+    notes = [
+        f"{name} loads {', '.join(libraries)} from the system: the build stops at once unless the base has them "
+        f"(Debian/Ubuntu: {' '.join(debian)})"
+        for name, libraries, debian in system_libraries(bundle)
+    ]
     if isinstance(base, CudaBase):
-        return (
+        notes.insert(
+            0,
             f"{base.image} ships no Python: the build stops at once unless the image has python{bundle.python}; "
             f"build a base FROM it with python{bundle.python} installed and pass it with --base.",
         )
-    return ()
+    return tuple(notes)
 
 
 def write_tool_requirements(bundle: Bundle) -> Path:
@@ -205,7 +217,7 @@ def write_tool_requirements(bundle: Bundle) -> Path:
 
 
 def _compile(cwd: Path, out: Path, bundle: Bundle, machine: str) -> None:
-    wheels = (bundle.folder / envlock.WHEELS).resolve()
+    folders = [str(f) for f in _tool_folders(bundle)]
     try:
         find_uv().pip_compile(
             Path("envdoctor.in"),
@@ -213,13 +225,19 @@ def _compile(cwd: Path, out: Path, bundle: Bundle, machine: str) -> None:
             cwd=cwd,
             python_version=bundle.python,
             python_platform=f"{machine}-unknown-linux-gnu",
-            indexes=Indexes(no_index=True, find_links=(str(wheels),)),
+            indexes=Indexes(no_index=True, find_links=tuple(folders)),
         )
     except UvError as exc:
         raise NotABundle(
-            f"envdoctor's own dependencies are not all in {wheels} (the image installs them with no index): "
-            f"{_said(exc.stderr) or exc}"
+            f"envdoctor's own dependencies are not all in {' or '.join(folders)} (the image installs them with no "
+            f"index): {_said(exc.stderr) or exc}"
         ) from None
+
+
+def _tool_folders(bundle: Bundle) -> list[Path]:
+    """Where envdoctor's own wheels are: the bundle's tool/ (`envdoctor bundle`), and wheels/."""
+    tool = bundle.folder / TOOL
+    return [p.resolve() for p in (tool, bundle.folder / envlock.WHEELS) if p.is_dir()]
 
 
 def _said(stderr: str) -> str:
@@ -236,6 +254,7 @@ def render(bundle: Bundle, base: Base, check_args: Sequence[str], dockerfile: Pa
     py = f"python{bundle.python}"
     b, tool, app, models = lay["bundle"], lay["tool_venv"], lay["app_venv"], lay["models"]
     find = f"--no-index --find-links {b}/{envlock.WHEELS} --require-hashes"
+    tool_find = f"--find-links {b}/{TOOL} " if (bundle.folder / TOOL).is_dir() else ""
     check = ["envdoctor", "check", "--venv", app, *check_args]
     check_sh = " ".join(shlex.quote(a) for a in check)
     verify = (
@@ -256,13 +275,16 @@ def render(bundle: Bundle, base: Base, check_args: Sequence[str], dockerfile: Pa
         "# Nothing is fetched while the image builds: the base must have the lock's Python.",
         f"RUN command -v {py} >/dev/null || {{ echo 'envdoctor: the base image has no {py}, the Python of the lock: "
         f"use a base with {py}' >&2; exit 1; }}",
+        *_system_library_lines(bundle),
         "# Every file of the bundle is the file that was bundled.",
         f"RUN cd {b} && sha256sum --check --strict --quiet {SUMS}",
         "# envdoctor in an environment of its own, beside the app's: its dependencies never meet the app's.",
-        f"RUN {py} -m venv {tool} && {tool}/bin/pip install --no-cache-dir {find} -r {b}/{TOOL_REQUIREMENTS}",
+        f"RUN {py} -m venv {tool} && {tool}/bin/pip install --no-cache-dir {tool_find}{find} "
+        f"-r {b}/{TOOL_REQUIREMENTS}",
         "# The app's environment: exactly the lock, each wheel checked against its sha256.",
         f"RUN {py} -m venv --without-pip {app} && {tool}/bin/uv pip install --python {app}/bin/python {find} "
         f"--no-deps -r {b}/{envlock.REQUIREMENTS}",
+        *_ffmpeg_lines(bundle, app),
         f"RUN useradd --system --uid {lay['uid']} --create-home --home-dir /home/{lay['user']} {lay['user']} "
         f"&& mkdir -p {lay['torch_home']} && chown -R {lay['user']} {models}",
         f"USER {lay['user']}",
@@ -278,6 +300,41 @@ def render(bundle: Bundle, base: Base, check_args: Sequence[str], dockerfile: Pa
         f"CMD {json.dumps(check)}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def system_libraries(bundle: Bundle) -> list[tuple[str, list[str], list[str]]]:
+    """(distribution, the libraries it loads from the system, the Debian packages with them) for the lock."""
+    rows = load("docker.toml").get("system_library", [])
+    return [
+        (name, list(row["libraries"]), list(row["debian"]))
+        for row in rows
+        for name in row["distributions"]
+        if name in bundle.packages
+    ]
+
+
+def _system_library_lines(bundle: Bundle) -> list[str]:
+    lines = []
+    for name, libraries, debian in system_libraries(bundle):
+        said = f"envdoctor: the base image lacks $lib, which {name} loads: use a base with {' '.join(debian)}"
+        lines += [
+            f"# {name} loads {', '.join(libraries)} from the system (envdoctor/data/docker.toml).",
+            f'RUN for lib in {" ".join(libraries)}; do ldconfig -p | grep -q "$lib" || '
+            f'{{ echo "{said} (Debian/Ubuntu packages)" >&2; exit 1; }}; done',
+        ]
+    return lines
+
+
+def _ffmpeg_lines(bundle: Bundle, app: str) -> list[str]:
+    """The link `envdoctor fix` makes for MuseTalk's `ffmpeg`, when the lock holds imageio-ffmpeg: a link is no
+    distribution's file, so the install does not make it."""
+    if ffmpeg_tool.WHEEL not in bundle.packages:
+        return []
+    exe = f"$({app}/bin/python -c 'import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())')"
+    return [
+        f"# MuseTalk runs `ffmpeg` by name: the binary of the lock's {ffmpeg_tool.WHEEL}, linked into the app's bin.",
+        f'RUN ln -s "{exe}" {app}/bin/ffmpeg',
+    ]
 
 
 def generate(

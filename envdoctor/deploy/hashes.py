@@ -101,7 +101,10 @@ class Sources:
         if direct:
             path = _local_path(direct)
             if path is not None and path.is_file():
-                return WheelSource(path.name, path.as_uri(), sha256_file(path), str(path.parent))
+                # A wheel installed by path from envdoctor's wheelhouse (the stub) is one envdoctor built:
+                # the lock carries it in its own wheels/, since no index has it.
+                built = any(path.resolve().is_relative_to(b.resolve()) for b in self.built)
+                return WheelSource(path.name, path.as_uri(), sha256_file(path), str(path.parent), built)
         for folder, built in [(f, True) for f in self.built] + [(f, False) for f in self.folders]:
             if not folder.is_dir():
                 continue

@@ -5,7 +5,8 @@ install is uv's, from that folder alone (no index; `--offline` also keeps uv off
 lock's pins with their hashes and no resolution: `uv pip sync`, so the environment holds the lock and
 nothing else. Afterwards each distribution and the digest of its installed files are compared with the
 lock (deploy/compare.py), and `check` runs. The venv is always new (`create`), and removed when the install
-fails.
+fails. When the lock holds imageio-ffmpeg (fix put it there for MuseTalk's `ffmpeg`), its binary is linked
+into the new environment's bin as fix links it: a link is no distribution's file, so no install makes it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from envdoctor.digest import sha256_file
 from envdoctor.errors import EnvdoctorError, UsageError
 from envdoctor.pythons import find_python
 from envdoctor.target import Target
+from envdoctor.tools import ffmpeg as ffmpeg_tool
 from envdoctor.uv import Indexes, UvError, find_uv
 
 Say = Callable[[str], None]
@@ -54,6 +56,8 @@ class Reproduced:
     """What the new environment has that the lock does not say (empty: it is the lock)."""
     check: CheckReport
     seconds: float
+    ffmpeg: str | None = None
+    """What was done for the ffmpeg of the lock's imageio-ffmpeg (None: the lock has none)."""
 
     @property
     def exit_code(self) -> int:
@@ -150,6 +154,9 @@ def reproduce(
             raise InstallFailed(f"the install from {folder} failed: {exc}") from None
         raise
     differences = compare(entries, inventory.read(target))
+    ffmpeg = _link_ffmpeg(target, entries) if ffmpeg_tool.WHEEL in entries else None
+    if ffmpeg:
+        say(ffmpeg)
     say("running check")
     report = checkrun.run(target, only=only)
     return Reproduced(
@@ -161,4 +168,14 @@ def reproduce(
         differences=differences,
         check=report,
         seconds=round(time.perf_counter() - t0, 2),
+        ffmpeg=ffmpeg,
     )
+
+
+def _link_ffmpeg(target: Target, entries: dict[str, LockedEntry]) -> str:
+    """The installed wheel's binary linked into bin (nothing is downloaded: the wheel is in the lock).
+    A failure is said, and left to `check`'s tools.ffmpeg, which then fails with its fix."""
+    try:
+        return f"ffmpeg: {ffmpeg_tool.provide_ffmpeg(target.python).summary()}"
+    except ffmpeg_tool.FfmpegError as exc:
+        return f"ffmpeg: not linked ({exc})"

@@ -92,6 +92,8 @@ def reproduce_text(r: Reproduced, console: Console) -> None:
             console.print(f"  {d.sentence()}")
     else:
         console.print("Verified: every distribution and the digest of its installed files equal the lock.")
+    if r.ffmpeg:
+        console.print(r.ffmpeg, markup=False)
     check_text.render(r.check, console)
 
 
@@ -105,6 +107,7 @@ def reproduce_json(r: Reproduced) -> dict[str, Any]:
         "install_seconds": r.install_seconds,
         "matches_lock": not r.differences,
         "differences": [{"kind": type(d).__name__, "name": d.name, "sentence": d.sentence()} for d in r.differences],
+        "ffmpeg": r.ffmpeg,
         "check": check_json.to_document(r.check, include_facts=False),
         "seconds": r.seconds,
         "exit_code": r.exit_code,

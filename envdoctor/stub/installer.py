@@ -9,13 +9,11 @@ changing anything, when the target is not fit for it (stub/state.py says when).
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from envdoctor.stub.generate import GeneratedStub, generate
 from envdoctor.stub.state import StubError, StubRefused, StubState, backup_dir, refusal, status, untracked
-from envdoctor.stub.wheel import DIST_NAME, build_wheel, wheel_version
+from envdoctor.stub.wheel import DIST_NAME, build_wheel, wheel_folder, wheel_version
 from envdoctor.target import Target
 from envdoctor.uv import Indexes, Uv, UvError, find_uv
 
@@ -27,7 +25,7 @@ class InstallResult:
     """installed | replaced (an older stub, or an untracked _ext.py moved aside) | unchanged (already there)"""
     stub: GeneratedStub
     wheel: str
-    """The wheel's file name (the wheel itself was built in a temporary folder)."""
+    """The wheel's file name (the wheel itself is kept in envdoctor's wheelhouse, stub/wheel_folder())."""
     before: StubState
     after: StubState
     backup: str | None = None
@@ -76,17 +74,17 @@ def install(target: Target, *, replace_handwritten: bool = False, uv: Uv | None 
         if same and before.stub_dist_version == wheel_version(stub):
             return InstallResult(str(target.python), "unchanged", stub, "", before, before)
     uv = uv_or_error(uv)
-    with tempfile.TemporaryDirectory(prefix="envdoctor-stub-") as tmp:
-        wheel = build_wheel(stub, Path(tmp))
-        try:
-            uv.pip_install(
-                target.python,
-                [str(wheel)],
-                indexes=Indexes(no_index=True),
-                extra=["--no-deps", "--reinstall-package", DIST_NAME],
-            )
-        except UvError as exc:
-            raise StubError(f"uv could not install {wheel.name} into {target.python}: {exc}") from exc
+    # Kept, not temporary: `envdoctor lock` takes the wheel of an installed stub from the wheelhouse.
+    wheel = build_wheel(stub, wheel_folder())
+    try:
+        uv.pip_install(
+            target.python,
+            [str(wheel)],
+            indexes=Indexes(no_index=True),
+            extra=["--no-deps", "--reinstall-package", DIST_NAME],
+        )
+    except UvError as exc:
+        raise StubError(f"uv could not install {wheel.name} into {target.python}: {exc}") from exc
     after = status(target)
     if after.ext_state != "stub" or after.header.get("sources") != f"sha256:{stub.sources_sha256}":
         raise StubError(

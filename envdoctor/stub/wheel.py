@@ -10,12 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from envdoctor import __version__
+from envdoctor.cachedir import cache_root
 from envdoctor.facts import STUB_DIST
 from envdoctor.stub.generate import GeneratedStub
 from envdoctor.wheelfile import wheel_text, write_wheel
 
 DIST_NAME = STUB_DIST
 _DIST_DIR = "mmcv_ext_stub"
+
+
+def wheel_folder(cache: Path | None = None) -> Path:
+    """Where an installed stub's wheel is kept (envdoctor's wheelhouse): `lock` copies it from there into a
+    deployment, and the snapshot of a later fix can reinstall it. The wheel is reproducible, so a
+    rebuild of the same stub overwrites it with the same bytes."""
+    return (cache or cache_root()) / "wheelhouse" / "stub"
 
 
 def wheel_version(stub: GeneratedStub) -> str:
