@@ -62,7 +62,7 @@ def test_the_cuda_mmcv_holds_sm90_and_sm120_in_every_kernel_object_and_runs_mmpo
         (tmp_path / "ext.so").write_bytes(zf.read(ext_name))
     assert record["sass"] == [90, 120] and record["cuda"] == "13.0" and record["torch"] == "2.14.1+cu130"
     each = fatbin.read_each(tmp_path / "ext.so")
-    assert len(each) == record["kernel_objects"] >= 59, "one fat binary per compiled .cu file"
+    assert len(each) == record["kernel_objects"] >= 58, "a fat binary per compiled .cu file with kernels (58 here)"
     assert all({90, 120} <= d.sass for d in each), [sorted(d.sass) for d in each]
 
     python = python_of(venv)
