@@ -17,7 +17,7 @@ from envkit import run_inside
 
 from envdoctor.build import BuildError, apply_fixes, build_labelled, source_fixes, unpack
 from envdoctor.stub.kept import fetch_sdist, kept_stubs
-from envdoctor.uv import Indexes, find_uv
+from envdoctor.uv import Indexes, Uv, find_uv
 
 
 def test_the_fixes_follow_the_package_and_the_python() -> None:
@@ -139,6 +139,21 @@ def test_xtcocotools_built_against_numpy_2_on_python_313_serves_the_next_environ
     assert out == {**out, "area": 9, "bbox": [2.0, 2.0, 3.0, 3.0], "decoded": 9, "iou": 1.0}
 
 
+def _setup_build(tmp_path: Path, setup_py: str) -> tuple[Uv, Path, Path, Path]:
+    """(uv, the build env's python, a source folder holding `setup_py`, build constraints) for build_or_report."""
+    uv = find_uv()
+    env = tmp_path / "env"
+    uv.venv(env)
+    py = env / "bin" / "python"
+    uv.pip_install(py, ["setuptools<82", "wheel"])
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "setup.py").write_text(setup_py)
+    cons = tmp_path / "cons.txt"
+    cons.write_text("setuptools<82\n")
+    return uv, py, src, cons
+
+
 BROKEN_SETUP = """
 from setuptools import Extension, setup
 setup(name="brokenext", version="0.1", ext_modules=[Extension("brokenext._ext", ["ext.c"])])
@@ -152,17 +167,8 @@ def test_a_failed_compile_shows_the_compilers_first_error_and_keeps_the_whole_lo
 
     if shutil.which("cc") is None and shutil.which("gcc") is None:
         pytest.skip("no C compiler: the failure to show is a compiler's")
-    uv = find_uv()
-    env = tmp_path / "env"
-    uv.venv(env)
-    py = env / "bin" / "python"
-    uv.pip_install(py, ["setuptools<82", "wheel"])
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "setup.py").write_text(BROKEN_SETUP)
+    uv, py, src, cons = _setup_build(tmp_path, BROKEN_SETUP)
     (src / "ext.c").write_text("int broken(void) { return undeclared_name; }\n")
-    cons = tmp_path / "cons.txt"
-    cons.write_text("setuptools<82\n")
     with pytest.raises(BuildError) as err:
         build_or_report(uv, "brokenext", "0.1", src, tmp_path / "raw", py, cons)
     message = str(err.value)
@@ -191,16 +197,7 @@ def test_a_builds_progress_is_read_from_ninjas_lines_while_it_streams(tmp_path: 
     ninja = shutil.which("ninja")
     if ninja is None:
         pytest.skip("no ninja on PATH: the progress is ninja's")
-    uv = find_uv()
-    env = tmp_path / "env"
-    uv.venv(env)
-    py = env / "bin" / "python"
-    uv.pip_install(py, ["setuptools<82", "wheel"])
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "setup.py").write_text(NINJA_SETUP)
-    cons = tmp_path / "cons.txt"
-    cons.write_text("setuptools<82\n")
+    uv, py, src, cons = _setup_build(tmp_path, NINJA_SETUP)
     said: list[str] = []
     progress = CompileProgress(said.append)
     build_or_report(uv.with_env(NINJA=ninja), "ninjaprogress", "0.1", src, tmp_path / "raw", py, cons, progress.feed)
