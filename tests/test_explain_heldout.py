@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from envdoctor import explain, maint, process
-from envdoctor.maint.explain_score import CatalogChanged, catalog_sha256, heldout_score, samples
+from envdoctor.maint.explain_score import CatalogChanged, catalog_sha256, heldout_score, samples, score
 
 CORPUS = Path(__file__).parent / "explain_corpus"
 HELDOUT = CORPUS / "heldout"
@@ -37,6 +37,16 @@ def _heldout(tmp_path: Path, sha: str, excerpts: bool = True) -> Path:
 def test_a_heldout_figure_is_reported_for_the_frozen_catalog(tmp_path: Path) -> None:
     held, freeze = heldout_score(_heldout(tmp_path, catalog_sha256()))
     assert (held.environment, held.right, freeze.date) == (1, 1, "2026-12-07")
+
+
+def test_an_environment_failure_the_catalog_has_no_key_for_counts_as_unanswered_not_as_a_negative() -> None:
+    rows = [
+        {"url": "u1", "key": "a-failure-no-entry-names", "text": "ModuleNotFoundError: No module named 'zzq'"},
+        {"url": "u2", "key": "unknown", "text": "RuntimeError: the thread never settled this"},
+    ]
+    s = score("held-out", rows)
+    assert (s.environment, s.right, s.negatives) == (1, 0, 1)
+    assert [m.url for m in s.misses] == ["u1"]
 
 
 def test_a_heldout_figure_is_refused_once_the_catalog_changed(tmp_path: Path) -> None:

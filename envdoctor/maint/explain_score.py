@@ -102,7 +102,10 @@ def score(part: str, rows: list[dict[str, Any]]) -> Score:
     for row in rows:
         root = explain_text(row["text"]).root
         answered = root.key if root else None
-        if kinds.get(row["key"]) == ENVIRONMENT:
+        # A key the catalog has no entry for is still an environment failure (one it cannot answer), unless
+        # it is UNKNOWN: only UNKNOWN and the catalog's non-environment kinds make a negative.
+        kind = kinds.get(row["key"], ENVIRONMENT if row["key"] != UNKNOWN else None)
+        if kind == ENVIRONMENT:
             env += 1
             if answered == row["key"]:
                 right += 1
