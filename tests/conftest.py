@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +57,23 @@ def own_cache(
     root = tmp_path_factory.mktemp("envdoctor-cache")
     monkeypatch.setenv("ENVDOCTOR_CACHE_DIR", str(root))
     yield root
+
+
+@pytest.fixture(scope="session")
+def musetalk_checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real MuseTalk checkout: $ENVDOCTOR_TEST_MUSETALK, or one exported from the bare clone it names.
+    MuseTalk's code is not part of this repository; the tests that need it skip without one."""
+    given = Path(os.environ.get("ENVDOCTOR_TEST_MUSETALK", ""))
+    if not os.environ.get("ENVDOCTOR_TEST_MUSETALK") or not given.is_dir():
+        pytest.skip("no MuseTalk checkout: set ENVDOCTOR_TEST_MUSETALK to one (or to a bare clone of it)")
+    if (given / "scripts" / "inference.py").is_file():
+        return given
+    if not shutil.which("git"):
+        pytest.skip(f"{given} is no checkout and git is missing to export one from it")
+    root = tmp_path_factory.mktemp("musetalk")
+    archive = subprocess.run(["git", "-C", str(given), "archive", "HEAD"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
+    return root
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

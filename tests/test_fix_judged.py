@@ -4,6 +4,7 @@ comes from when the PyTorch index cannot be reached."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -192,3 +193,25 @@ def test_torch_without_torchvision_is_fixed_with_the_matching_torchvision(cli, t
     assert freeze["torch"] == TORCH_VISION[0] and freeze["torchvision"] == TORCH_VISION[1]
     report = checkrun.run(target_mod.resolve(venv=str(venv)))
     assert report.exit_code == 0, [(r.id, r.found) for r in report.failures]
+
+
+@pytest.mark.envs
+def test_fix_models_on_the_cli_names_each_failing_file_and_the_fetch_command(cli, tmp_path: Path) -> None:
+    """`fix --venv ENV --yes --models DIR` on a working MuseTalk environment: what fix manages passes and is
+    kept (exit 1), and the weights that are missing or wrong are each named, with the command that places them."""
+    from envkit import MUSETALK_OPENMMLAB, build_env
+
+    env = tmp_path / "env"
+    # A copy made of hard links: uv replaces files, it never writes into one, so the kept env stays as it is.
+    subprocess.run(["cp", "-al", str(build_env("musetalk-lite-stub", MUSETALK_OPENMMLAB, torch="vision")), str(env)])
+    models = tmp_path / "models"
+    (models / "sd-vae").mkdir(parents=True)
+    (models / "sd-vae" / "config.json").write_text("{}")
+    run = cli("fix", "--venv", str(env), "--yes", "--models", str(models), "--json")
+    assert run.code == 1, run.out[-3000:] + run.err[-3000:]
+    doc = run.json()
+    left = doc["result"]["left_for_you"]
+    assert "models.files: models/sd-vae/config.json: 2 bytes, expected 547 (truncated)" in " ".join(left), left
+    assert any(x.startswith("models.files: models/musetalkV15/unet.pth: missing") for x in left), left
+    assert left[-1].endswith(f"envdoctor models fetch --models {models} --repair"), left[-1]
+    assert doc["result"]["rolled_back"] is False

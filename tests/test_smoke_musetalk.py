@@ -8,9 +8,6 @@ $ENVDOCTOR_TEST_MUSETALK (or exports one when that names a bare clone), and skip
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -45,18 +42,8 @@ def app_python() -> Path:
 
 
 @pytest.fixture(scope="module")
-def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    given = Path(os.environ.get("ENVDOCTOR_TEST_MUSETALK", ""))
-    if not os.environ.get("ENVDOCTOR_TEST_MUSETALK") or not given.is_dir():
-        pytest.skip("no MuseTalk checkout: set ENVDOCTOR_TEST_MUSETALK to one (or to a bare clone of it)")
-    if (given / "scripts" / "inference.py").is_file():
-        return given
-    if not shutil.which("git"):
-        pytest.skip(f"{given} is no checkout and git is missing to export one from it")
-    root = tmp_path_factory.mktemp("musetalk")
-    archive = subprocess.run(["git", "-C", str(given), "archive", "HEAD"], capture_output=True, check=True)
-    subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
-    return root
+def checkout(musetalk_checkout: Path) -> Path:
+    return musetalk_checkout
 
 
 def test_real_musetalk_runs_every_stage_on_synthetic_weights(checkout: Path, tmp_path: Path) -> None:

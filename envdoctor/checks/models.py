@@ -14,7 +14,7 @@ from envdoctor.checks.texts import said
 from envdoctor.models import manifest as manifest_mod
 from envdoctor.models.hashing import HashCache
 from envdoctor.models.manifest import MODELS, TORCH_HOME, Manifest, ModelFile, Roots
-from envdoctor.models.verify import Missing, SizeOnly, Verdict, Verified, judge
+from envdoctor.models.verify import FileVerdict, Missing, SizeOnly, Verified, judge
 
 
 def _required(manifest: Manifest, f: ModelFile, scopes: tuple[str, ...]) -> bool:
@@ -28,7 +28,7 @@ def _expected(f: ModelFile) -> str:
     return f"{f.size:,} bytes" if f.size else "a complete file"
 
 
-def _found(v: Verdict) -> str:
+def _found(v: FileVerdict) -> str:
     o = v.outcome
     where = f" ({v.alternative.path})" if v.alternative else ""
     if isinstance(o, Verified):

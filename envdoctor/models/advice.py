@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from envdoctor.models.manifest import torch_home
-from envdoctor.models.verify import Missing, Verdict, Wrong
+from envdoctor.models.verify import FileVerdict, Missing, Wrong
 
 
-def fetch_command(models: Path, verdicts: Sequence[Verdict] = (), *, torch_dir: Path | None = None) -> str:
+def fetch_command(models: Path, verdicts: Sequence[FileVerdict] = (), *, torch_dir: Path | None = None) -> str:
     """`envdoctor models fetch --models DIR`, with `--repair` when a file is there but wrong (fetch leaves such
     a file alone without it) and `--torch-home` when torch hub's folder is not the one fetch finds by default."""
     argv = ["envdoctor", "models", "fetch", "--models", str(models.absolute())]
@@ -22,7 +22,7 @@ def fetch_command(models: Path, verdicts: Sequence[Verdict] = (), *, torch_dir: 
     return shlex.join(argv)
 
 
-def problem(v: Verdict) -> str:
+def problem(v: FileVerdict) -> str:
     """One clause for a file that fails: its title and what is wrong with it."""
     o = v.outcome
     if isinstance(o, Missing):

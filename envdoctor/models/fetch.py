@@ -25,7 +25,7 @@ from envdoctor.digest import sha256_file
 from envdoctor.errors import EnvdoctorError
 from envdoctor.models.hashing import HashCache, Stamp
 from envdoctor.models.manifest import HubSource, Manifest, ModelFile, Roots, Source
-from envdoctor.models.verify import Missing, Verdict, Verified, Wrong, judge, sniff
+from envdoctor.models.verify import FileVerdict, Missing, Verified, Wrong, judge, sniff
 
 STAGING = ".envdoctor-partial"
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -67,7 +67,7 @@ class _Quiet:
 # What happened to each file.
 @dataclass(frozen=True)
 class AlreadyThere:
-    verdict: Verdict
+    verdict: FileVerdict
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class Failed:
 class Kept:
     """Present but wrong, and --repair was not given: left as it is."""
 
-    verdict: Verdict
+    verdict: FileVerdict
 
 
 FileOutcome = AlreadyThere | Placed | Refused | Failed | Kept

@@ -73,7 +73,7 @@ Outcome = Verified | SizeOnly | Missing | Wrong
 
 
 @dataclass(frozen=True)
-class Verdict:
+class FileVerdict:
     file: ModelFile
     path: Path
     """Where the file was looked for (an alternative's path when that one was judged)."""
@@ -165,17 +165,17 @@ def _size_wrong(found: int, size: int | None, min_size: int | None) -> Wrong:
     return Wrong(Wrongness.TRUNCATED, found, f"{found:,} bytes, expected at least {min_size or 0:,} (truncated?)")
 
 
-def judge(manifest: Manifest, f: ModelFile, roots: Roots, cache: HashCache) -> Verdict:
+def judge(manifest: Manifest, f: ModelFile, roots: Roots, cache: HashCache) -> FileVerdict:
     """The entry's own file when it is there, else the first alternative that is there, else Missing."""
     base = roots.base(f.root)
     own = base / f.path
     if own.exists() or not f.alternatives:
-        return Verdict(f, own, judge_one(manifest, f, f, own, cache))
+        return FileVerdict(f, own, judge_one(manifest, f, f, own, cache))
     for alt in f.alternatives:
         path = base / alt.path
         if path.exists():
-            return Verdict(f, path, judge_one(manifest, f, alt, path, cache), alt)
-    return Verdict(f, own, Missing())
+            return FileVerdict(f, path, judge_one(manifest, f, alt, path, cache), alt)
+    return FileVerdict(f, own, Missing())
 
 
 def verify(
@@ -183,7 +183,7 @@ def verify(
     files: Sequence[ModelFile],
     roots: Roots,
     cache: HashCache | None = None,
-) -> tuple[Verdict, ...]:
+) -> tuple[FileVerdict, ...]:
     cache = cache or HashCache()
     verdicts = tuple(judge(manifest, f, roots, cache) for f in files)
     cache.save()

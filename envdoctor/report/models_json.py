@@ -9,7 +9,7 @@ from typing import Any
 
 from envdoctor.document import head
 from envdoctor.models.fetch import FetchReport, FileOutcome
-from envdoctor.models.verify import Outcome, Verdict, Wrong
+from envdoctor.models.verify import FileVerdict, Outcome, Wrong
 
 VERIFY_SCHEMA = "envdoctor.models.verify"
 FETCH_SCHEMA = "envdoctor.models.fetch"
@@ -21,12 +21,12 @@ def _outcome(o: Outcome | FileOutcome) -> dict[str, Any]:
     if isinstance(o, Wrong):
         fields["kind"] = o.kind.value
     verdict = getattr(o, "verdict", None)
-    if isinstance(verdict, Verdict):
+    if isinstance(verdict, FileVerdict):
         fields["verdict"] = _verdict(verdict)
     return {"state": kind, **fields}
 
 
-def _verdict(v: Verdict) -> dict[str, Any]:
+def _verdict(v: FileVerdict) -> dict[str, Any]:
     return {
         "path": v.file.path,
         "root": v.file.root,
@@ -39,7 +39,7 @@ def _verdict(v: Verdict) -> dict[str, Any]:
     }
 
 
-def verify_document(verdicts: Sequence[Verdict], *, exit_code: int) -> dict[str, Any]:
+def verify_document(verdicts: Sequence[FileVerdict], *, exit_code: int) -> dict[str, Any]:
     return {
         **head(VERIFY_SCHEMA),
         "exit_code": exit_code,

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from envdoctor.models.fetch import AlreadyThere, Failed, FetchReport, Kept, Placed, Refused
-from envdoctor.models.verify import Missing, SizeOnly, Verdict, Verified
+from envdoctor.models.verify import FileVerdict, Missing, SizeOnly, Verified
 
 
 def _bytes(n: int) -> str:
     return f"{n:,} bytes"
 
 
-def verdict_line(v: Verdict) -> str:
+def verdict_line(v: FileVerdict) -> str:
     o = v.outcome
     where = v.alternative.path if v.alternative else v.file.title
     if isinstance(o, Verified):
@@ -26,7 +26,7 @@ def verdict_line(v: Verdict) -> str:
     return f"WRONG    {where}  {o.detail}{found}{expected}"
 
 
-def verify(verdicts: Sequence[Verdict]) -> str:
+def verify(verdicts: Sequence[FileVerdict]) -> str:
     lines = [verdict_line(v) for v in verdicts]
     bad = [v for v in verdicts if not v.ok]
     if bad:

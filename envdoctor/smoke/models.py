@@ -12,7 +12,7 @@ from envdoctor import datafiles
 from envdoctor.models import manifest as manifest_mod
 from envdoctor.models.advice import fetch_command, problem
 from envdoctor.models.manifest import MODELS, TORCH_HOME, Roots, builtin
-from envdoctor.models.verify import Verdict, verify
+from envdoctor.models.verify import FileVerdict, verify
 
 
 def required_files() -> list[str]:
@@ -41,14 +41,14 @@ class WeightsCheck:
 
     models: Path
     torch_home: Path
-    verdicts: tuple[Verdict, ...]
+    verdicts: tuple[FileVerdict, ...]
 
     @property
     def ok(self) -> bool:
         return all(v.ok for v in self.verdicts)
 
     @property
-    def failing(self) -> tuple[Verdict, ...]:
+    def failing(self) -> tuple[FileVerdict, ...]:
         return tuple(v for v in self.verdicts if not v.ok)
 
     @property
