@@ -14,6 +14,7 @@ import json
 import shutil
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -289,3 +290,19 @@ def test_checkout_without_dwpose_config_is_refused(model_env: Path, tmp_path: Pa
     (app / synthetic.DWPOSE_CONFIG).unlink()
     built = synthetic.build(model_env, app, tmp_path / "m", unet_config=SMALL_UNET)
     assert not built.ok and "rtmpose" in built.summary()
+
+
+@pytest.mark.network
+def test_the_cli_reports_synthetic_weights_it_could_not_write_as_json(
+    model_env: Path, tmp_path: Path, cli: Any
+) -> None:
+    app = make_checkout(tmp_path)
+    (app / synthetic.DWPOSE_CONFIG).unlink()
+    out = tmp_path / "out"
+    run = cli(
+        "smoke", "--python", str(model_env), "--app", str(app), "--synthetic-weights", "--out", str(out), "--json"
+    )
+    assert run.code == 1, run.err[-3000:]
+    doc = run.json()  # the report, on stdout as every smoke result is
+    assert doc["success"] is False and "rtmpose" in doc["message"], doc["message"]
+    assert doc["synthetic_weights"] is True and doc == json.loads((out / "smoke-report.json").read_text())

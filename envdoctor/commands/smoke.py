@@ -7,11 +7,14 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envdoctor.commands._common import add_target_args, resolve_target
 from envdoctor.errors import UsageError
 from envdoctor.outdir import check_writable
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 DEFAULT_OUT = "envdoctor-smoke"
 DWPOSE_CONFIG = "rtmpose-l_8xb32-270e_coco-ubody-wholebody-384x288.py"
@@ -140,6 +143,21 @@ def _run_app(args: argparse.Namespace, python: Path, out: Path) -> int:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def _stopped_before_musetalk(out: Path, console: Console, as_json: bool, message: str, extra: dict[str, Any]) -> int:
+    """A run that ends before MuseTalk starts (synthetic weights not written, real ones failing their sha256):
+    the report is written and said like every other result, exit 1."""
+    from envdoctor.smoke import record
+
+    record.write_report(out, success=False, output_path=None, message=message, verification=None,
+                        extra={"mode": "app", **extra})  # fmt: skip
+    if as_json:
+        print((out / record.REPORT_JSON).read_text())
+    else:
+        console.print(f"[bold red]FAIL[/]: {message}", soft_wrap=True)
+        print(f"report: {out / record.REPORT_JSON}")
+    return 1
+
+
 def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list[Path]) -> int:
     from rich.console import Console
 
@@ -182,15 +200,9 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
         built = synthetic.build(python, checkout, model_dir, timeout=args.timeout, face_size=pre.face_size)
         console.print(built.summary())
         if not built.ok:
-            record.write_report(
-                out,
-                success=False,
-                output_path=None,
-                message=built.summary(),
-                verification=None,
-                extra={"mode": "app", "synthetic_weights": True, "synthetic": built.to_dict()},
+            return _stopped_before_musetalk(
+                out, console, args.json, built.summary(), {"synthetic_weights": True, "synthetic": built.to_dict()}
             )
-            return 1
         env.update(built.env)
         if seconds is None:
             seconds = synthetic.DEFAULT_SECONDS
@@ -201,20 +213,9 @@ def _run_app_in(args: argparse.Namespace, python: Path, out: Path, cleanup: list
         with console.status("checking MuseTalk's weights by sha256 ..."):
             weights = models.check_weights(model_dir)
         if not weights.ok:
-            record.write_report(
-                out,
-                success=False,
-                output_path=None,
-                message=weights.sentence(),
-                verification=None,
-                extra={"mode": "app", "synthetic_weights": False, "weights": weights.to_dict()},
+            return _stopped_before_musetalk(
+                out, console, args.json, weights.sentence(), {"synthetic_weights": False, "weights": weights.to_dict()}
             )
-            if args.json:
-                print((out / record.REPORT_JSON).read_text())
-            else:
-                console.print(f"[bold red]FAIL[/]: {weights.sentence()}", soft_wrap=True)
-                print(f"report: {out / record.REPORT_JSON}")
-            return 1
         console.print(weights.sentence())
         weights_doc = weights.to_dict()
     try:
