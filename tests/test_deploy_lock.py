@@ -54,13 +54,19 @@ def test_lock_pins_every_distribution_with_its_wheel_hash(locked: tuple[Path, Pa
     assert {p["name"]: p["wheels"][0]["hashes"]["sha256"] for p in doc["packages"]}["deploydemo"] == sha
 
 
-@pytest.mark.envs
-def test_lock_json_is_the_versioned_lock_env_document(tmp_path: Path) -> None:
+def _one_wheel_env(tmp_path: Path) -> tuple[Path, Path]:
+    """A venv holding deploydemo 1.0, installed from a folder of one wheel (venv, that folder)."""
     wheels = tmp_path / "wheels"
     _wheel(wheels, "deploydemo", "1.0")
     venv = tmp_path / "venv"
     find_uv().venv(venv)
     _install(venv, wheels, "deploydemo==1.0")
+    return venv, wheels
+
+
+@pytest.mark.envs
+def test_lock_json_is_the_versioned_lock_env_document(tmp_path: Path) -> None:
+    venv, wheels = _one_wheel_env(tmp_path)
     out = tmp_path / "deploy"
     run = _cli("lock", "--venv", str(venv), "--output", str(out), "--allow-failing", "--offline", "--find-links",
                str(wheels), "--json")  # fmt: skip
@@ -93,11 +99,7 @@ def test_lock_check_names_the_upgraded_package(locked: tuple[Path, Path, Path]) 
 
 @pytest.mark.envs
 def test_lock_refuses_a_distribution_without_a_known_hash(tmp_path: Path) -> None:
-    wheels = tmp_path / "wheels"
-    _wheel(wheels, "deploydemo", "1.0")
-    venv = tmp_path / "venv"
-    find_uv().venv(venv)
-    _install(venv, wheels, "deploydemo==1.0")
+    venv, wheels = _one_wheel_env(tmp_path)
     (wheels / "deploydemo-1.0-py3-none-any.whl").unlink()
     # The wheel is gone, and no index is asked: nothing here could reproduce it.
     run = _cli("lock", "--venv", str(venv), "--output", str(tmp_path / "deploy"), "--allow-failing", "--offline")
