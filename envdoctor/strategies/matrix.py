@@ -122,7 +122,10 @@ def source(name: str) -> Source:
     raise KeyError(name)
 
 
-def build_estimate(cores: int) -> float:
-    """Seconds a local build of mmcv's ops would take on `cores` cores (CPU ops; CUDA ops take longer)."""
+def build_estimate(cores: int, cuda_archs: int = 0) -> float:
+    """Seconds a local build of mmcv's ops would take on `cores` cores, with CUDA kernels for `cuda_archs`
+    GPU architectures (0: CPU ops only), scaled from the measured builds."""
     b = load("wheels.toml")["build"]
-    return float(b["mmcv_seconds"]) * int(b["mmcv_cores"]) / max(1, cores)
+    cpu = float(b["mmcv_seconds"])
+    per_arch = (float(b["mmcv_cuda_seconds"]) - cpu) / int(b["mmcv_cuda_archs"])
+    return (cpu + per_arch * cuda_archs) * int(b["mmcv_cores"]) / max(1, cores)

@@ -227,9 +227,16 @@ def _build_problems(ctx: Context) -> list[str]:
 
 def build_time(ctx: Context) -> str:
     cores = os.cpu_count() or 1
-    minutes = matrix.build_estimate(cores) / 60
-    cuda = ", longer with CUDA ops" if _is_cuda(ctx) else ""
-    return f"about {minutes:.0f} minutes on this machine's {cores} cores{cuda}"
+    if not _is_cuda(ctx):
+        return f"about {matrix.build_estimate(cores) / 60:.0f} minutes on this machine's {cores} cores"
+    arch = cuda_arch(ctx)[0]
+    try:
+        n = len({(a.major, a.minor) for a in archs.parse(arch)}) if arch else 1
+    except archs.ArchRefused:
+        n = 1  # refused with its own sentence by the build's checks; the estimate stays a guess of one
+    minutes = matrix.build_estimate(cores, cuda_archs=n) / 60
+    kernels = f"{n} architecture{'s' * (n != 1)}"
+    return f"about {minutes:.0f} minutes on this machine's {cores} cores with CUDA kernels for {kernels}"
 
 
 def _window_note(rset: RequirementSet) -> str:

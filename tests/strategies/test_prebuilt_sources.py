@@ -6,12 +6,13 @@ data files. Each test has its own empty wheelhouse, so a wheel on the developer'
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from envdoctor.steps import BuildMmcv, Install
-from envdoctor.strategies import REJECTED, Context, Options, StrategyVerdict, by_name
+from envdoctor.strategies import REJECTED, Context, Options, StrategyVerdict, by_name, matrix
 from strategies.test_verdicts import facts, verdicts
 
 
@@ -87,6 +88,14 @@ def test_build_for_cuda_without_a_gpu_takes_the_given_arch_list_and_says_from_wh
     build = next(s for s in by_name("prebuilt").steps(Context.from_facts(f, opts)) if isinstance(s, BuildMmcv))
     assert dict(build.env)["TORCH_CUDA_ARCH_LIST"] == "8.0;8.6;9.0+PTX"
     assert build.requirement == "mmcv==2.1.0+pt2.13.0cu121"
+    # The time said grows with the architectures compiled: from the measured builds (wheels.toml), per core.
+    cores = os.cpu_count() or 1
+    three = round(matrix.build_estimate(cores, cuda_archs=3) / 60)
+    assert (
+        f"about {three} minutes on this machine's {cores} cores with CUDA kernels for 3 architectures" in build.summary
+    )
+    assert matrix.build_estimate(2, cuda_archs=2) == 4547 and matrix.build_estimate(2) == 1655
+    assert matrix.build_estimate(4, cuda_archs=1) < matrix.build_estimate(2, cuda_archs=1)
 
 
 def test_the_given_arch_list_wins_over_the_visible_gpus(tmp_path: Path) -> None:
