@@ -1,9 +1,12 @@
 """The generated Dockerfile, built and run: `docker build --network none` on a local base image, then
 `envdoctor check --json` inside the container with no network.
 
-Needs root and a running dockerd with the base image envdoctor-base:bookworm (Debian's python3 3.11,
-made with debootstrap and `docker import`): `.ci/docker-base` sets all three up. The environment locked
-is small and real (PyYAML, a cp311 wheel, and six), built with Python 3.11 so its wheels fit the image.
+Needs root and a running dockerd with the base image envdoctor-base:bookworm-gl (Debian's python3 3.11
+and the libraries opencv-python loads, made with debootstrap and `docker import`): `.ci/docker-base` sets
+all three up. Two environments are locked: a small real one (PyYAML, a cp311 wheel, and six) for the gate
+and the user, and MuseTalk's whole stack as `fix --create --strategy lite-stub` makes it, whose image
+passes the full `check` and `smoke --deps` with no network. Both are built with Python 3.11 so their
+wheels fit the image.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from pathlib import Path
 
 import pytest
 from bundlefill import fill
+from deploykit import fixed_lite_stub
 
 from envdoctor.uv import find_uv
 
 REPO = Path(__file__).resolve().parent.parent
-BASE = "envdoctor-base:bookworm"
+BASE = "envdoctor-base:bookworm-gl"
 # The checks a three-package environment passes; the import and model checks need MuseTalk's stack.
 GATE = ("system.python", "packages.readable", "packages.rules", "packages.consistent")
 
@@ -117,3 +121,50 @@ def test_an_image_whose_environment_fails_check_does_not_build(bundle: Path) -> 
     assert built.returncode != 0, built.stdout[-3000:]
     assert "RUN envdoctor check --venv /app/venv --only tools.ffmpeg" in built.stdout
     assert "ffmpeg" in (built.stdout + built.stderr)[-3000:]
+
+
+@pytest.fixture(scope="module")
+def stack(docker: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MuseTalk's stack made by fix (lite-stub), locked (check passes), and bundled with envdoctor itself."""
+    tmp = tmp_path_factory.mktemp("stack")
+    venv = fixed_lite_stub(tmp)
+    deploy = tmp / "deploy"
+    locked = _cli("lock", "--venv", str(venv), "--output", str(deploy), "--strategy", "lite-stub")
+    assert locked.returncode == 0, locked.stdout + locked.stderr
+    bundled = _cli("bundle", str(deploy))
+    assert bundled.returncode == 0, bundled.stdout + bundled.stderr
+    return deploy
+
+
+def test_the_musetalk_stack_image_passes_check_and_smoke_deps_with_no_network(stack: Path) -> None:
+    doc = _generate(stack, stack / "Dockerfile")  # the full check is the gate: no --check-only
+    assert doc["base"]["kind"] == "GivenBase"
+    tag = f"envdoctor-test-stack:{os.getpid()}"
+    started = time.monotonic()
+    built = _docker("build", "--network", "none", "-t", tag, str(stack), timeout=3600)
+    seconds = time.monotonic() - started
+    assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
+    try:
+        size = int(_docker("image", "inspect", "--format", "{{.Size}}", tag).stdout.strip())
+        assert "The environment matches the lock in /app/deploy." in built.stdout
+        run = ["run", "--rm", "--network", "none", "-e", "ENVDOCTOR_VERIFY_MODELS=0", tag]
+        check = _docker(*run, "envdoctor", "check", "--json", "--venv", "/app/venv")
+        assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-2000:]
+        report = json.loads(check.stdout)
+        failed = [(r["id"], r["found"]) for r in report["results"] if r["status"] == "fail"]
+        assert failed == [] and report["summary"]["exit_code"] == 0, failed
+        imported = {r["title"] for r in report["results"] if r["category"] == "Imports" and r["status"] == "ok"}
+        assert {"import torch", "import mmcv.ops", "import mmdet.models", "import mmpose.apis"} <= imported
+        smoke = _docker(*run, "envdoctor", "smoke", "--deps", "--json", "--venv", "/app/venv", "--device", "cpu",
+                        "--out", "/tmp/smoke", timeout=1800)  # fmt: skip
+        assert smoke.returncode == 0, smoke.stdout[-4000:] + smoke.stderr[-2000:]
+        deps = json.loads(smoke.stdout)
+        assert deps["success"], deps["message"]
+        ran = {p["name"]: p["status"] for p in deps["passes"]}
+        assert ran == {"dwpose": "ok", "unet": "ok", "vae": "ok", "whisper": "ok", "ffmpeg": "ok"}, ran
+        print(
+            f"\nstack image: docker build --network none {seconds:.0f} s, {size / 1e9:.2f} GB; check in the "
+            f"container: {report['summary']['text']}; smoke --deps: {deps['message']}"
+        )
+    finally:
+        _docker("rmi", "-f", tag)

@@ -150,6 +150,9 @@ def test_a_lock_with_imageio_ffmpeg_links_its_binary_into_the_apps_bin(cli, tmp_
     assert link.startswith('RUN ln -s "$(/app/venv/bin/python -c ') and "imageio_ffmpeg.get_ffmpeg_exe()" in link
     # Made after the app's install, before the gate whose tools.ffmpeg looks in the app's bin.
     assert text.index("-r /app/deploy/requirements.txt") < text.index(link) < text.index("\nRUN envdoctor check")
+    # The app's environment is the active one, so that its ffmpeg is the one run by name (MuseTalk's, and
+    # envdoctor's own media steps: smoke converts its speech with it), and envdoctor comes after it.
+    assert "\nENV VIRTUAL_ENV=/app/venv PATH=/app/venv/bin:/app/envdoctor/bin:$PATH\n" in text
 
 
 def test_envdoctor_is_taken_from_the_tool_folder_bundle_makes(cli, tmp_path: Path) -> None:

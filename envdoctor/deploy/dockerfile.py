@@ -288,7 +288,9 @@ def render(bundle: Bundle, base: Base, check_args: Sequence[str], dockerfile: Pa
         f"RUN useradd --system --uid {lay['uid']} --create-home --home-dir /home/{lay['user']} {lay['user']} "
         f"&& mkdir -p {lay['torch_home']} && chown -R {lay['user']} {models}",
         f"USER {lay['user']}",
-        f"ENV PATH={tool}/bin:$PATH",
+        # The app's environment is the active one (its python, and the ffmpeg linked into its bin, which MuseTalk
+        # and envdoctor's own media steps both run by name); envdoctor comes from its own environment after it.
+        f"ENV VIRTUAL_ENV={app} PATH={app}/bin:{tool}/bin:$PATH",
         "# A broken image does not build: the environment passes envdoctor check and is the lock.",
         f"RUN {check_sh}",
         f"RUN envdoctor lock --check {b} --venv {app}",
